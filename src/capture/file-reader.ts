@@ -1,0 +1,423 @@
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+import { GamesniffError } from '../core/errors';
+import type { PacketCallback } from '../core/types';
+import { isSupportedLinkType, linkTypeName } from './linktypes';
+
+/**
+ * Streaming readers for classic pcap and pcapng, in constant memory.
+ *
+ * Call order: `new CaptureParser(name, onPacket)`, then `push(chunk)` for each
+ * chunk of the file in order (push returns how many bytes of the chunk it
+ * consumed; the caller keeps the rest and prepends it to the next chunk), then
+ * `finish(leftover)`. Packets are handed over as views into the chunk, which
+ * the caller never reuses.
+ *
+ * The format comes from the magic number, never from the file name.
+ */
+
+const PCAP_MAGIC_US = 0xa1b2c3d4;
+const PCAP_MAGIC_NS = 0xa1b23c4d;
+const PCAPNG_SHB = 0x0a0d0d0a;
+const PCAPNG_BOM = 0x1a2b3c4d;
+
+const BLOCK_IDB = 0x00000001;
+const BLOCK_PB = 0x00000002; // obsolete Packet Block
+const BLOCK_SPB = 0x00000003;
+const BLOCK_ISB = 0x00000005;
+const BLOCK_EPB = 0x00000006;
+
+/** A record larger than this is corruption, not a packet (libpcap's own limit is 256 KiB). */
+const MAX_RECORD = 64 * 1024 * 1024;
+
+export interface CaptureFileStats {
+  format: 'pcap' | 'pcapng' | 'unknown';
+  packets: number;
+  bytes: number;
+  /** Packets whose captured length is shorter than their length on the wire. */
+  truncatedPackets: number;
+  /** Packets on interfaces with a link type we cannot decode, by link type name. */
+  unsupportedLinkPackets: Record<string, number>;
+  sections: number;
+  interfaces: number;
+  /** Blocks skipped because their type is unknown (pcapng). */
+  skippedBlocks: number;
+  /** Drops reported by the capturing tool (pcapng ISB), summed over interfaces. */
+  reportedDrops: number;
+  /** A warning when the file ends in the middle of a record. */
+  truncatedFile?: string;
+}
+
+interface Iface {
+  linkType: number;
+  snapLen: number;
+  /** Units of the timestamp per second. */
+  tsUnitsPerSec: number;
+  tsOffsetSec: number;
+}
+
+type Mode = 'detect' | 'pcap' | 'pcapng';
+
+export class CaptureParser {
+  readonly stats: CaptureFileStats = {
+    format: 'unknown',
+    packets: 0,
+    bytes: 0,
+    truncatedPackets: 0,
+    unsupportedLinkPackets: {},
+    sections: 0,
+    interfaces: 0,
+    skippedBlocks: 0,
+    reportedDrops: 0,
+  };
+  private mode: Mode = 'detect';
+  private le = true;
+  private pcapLinkType = 0;
+  private pcapTsUnits = 1e6;
+  private ifaces: Iface[] = [];
+  /** Absolute file offset of the start of the next chunk's consumed part. */
+  private fileOffset = 0;
+
+  constructor(
+    private readonly name: string,
+    private readonly onPacket: PacketCallback,
+  ) {}
+
+  /** Parse whole records from buf; returns the number of bytes consumed. */
+  push(buf: Buffer): number {
+    let off = 0;
+    if (this.mode === 'detect') {
+      const used = this.detect(buf);
+      if (used < 0) return 0;
+      off = used;
+    }
+    off = this.mode === 'pcap' ? this.pushPcap(buf, off) : this.pushPcapng(buf, off);
+    this.fileOffset += off;
+    return off;
+  }
+
+  /** No more data: anything left is a record cut short. */
+  finish(leftover: number): void {
+    if (this.mode === 'detect') {
+      throw new GamesniffError('INPUT', `${this.name}: file too short to be a capture (${leftover} bytes)`);
+    }
+    if (leftover > 0) {
+      this.stats.truncatedFile =
+        `${this.name}: file ends in the middle of a record at byte ${this.fileOffset} ` +
+        `(${leftover} bytes of an incomplete record ignored); ${this.stats.packets} packets read before it`;
+    }
+  }
+
+  /** Bytes of file header consumed, or -1 when more data is needed to tell. */
+  private detect(buf: Buffer): number {
+    if (buf.length < 4) return -1;
+    const be = buf.readUInt32BE(0);
+    const le = buf.readUInt32LE(0);
+    if (be === PCAPNG_SHB) {
+      // the SHB itself is parsed as an ordinary block
+      this.mode = 'pcapng';
+      this.stats.format = 'pcapng';
+      return 0;
+    }
+    if (be === PCAP_MAGIC_US || le === PCAP_MAGIC_US || be === PCAP_MAGIC_NS || le === PCAP_MAGIC_NS) {
+      if (buf.length < 24) return -1;
+      this.le = le === PCAP_MAGIC_US || le === PCAP_MAGIC_NS;
+      this.pcapTsUnits = be === PCAP_MAGIC_NS || le === PCAP_MAGIC_NS ? 1e9 : 1e6;
+      const network = this.le ? buf.readUInt32LE(20) : buf.readUInt32BE(20);
+      // the upper bits may carry FCS length (pcap spec, "LinkType and additional information")
+      this.pcapLinkType = network & 0x0fffffff;
+      this.stats.format = 'pcap';
+      this.stats.interfaces = 1;
+      this.stats.sections = 1;
+      if (!isSupportedLinkType(this.pcapLinkType)) {
+        throw new GamesniffError(
+          'LINKTYPE',
+          `${this.name}: unsupported link type ${linkTypeName(this.pcapLinkType)}; ` +
+            'gamesniff decodes Ethernet, BSD loopback (NULL/LOOP), Linux SLL/SLL2, PPP and raw IPv4/IPv6',
+        );
+      }
+      this.mode = 'pcap';
+      return 24;
+    }
+    const head = buf.subarray(0, Math.min(8, buf.length)).toString('hex').replace(/(..)/g, '$1 ').trim();
+    if (buf[0] === 0x1f && buf[1] === 0x8b) {
+      throw new GamesniffError('INPUT', `${this.name}: gzip data inside gzip data; decompress it first`);
+    }
+    throw new GamesniffError(
+      'INPUT',
+      `${this.name}: not a pcap or pcapng capture file (it starts with ${head}; ` +
+        'expected a1b2c3d4/d4c3b2a1, a1b23c4d/4d3cb2a1 or 0a0d0d0a)',
+    );
+  }
+
+  private u32(buf: Buffer, off: number): number {
+    return this.le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+  }
+
+  private u16(buf: Buffer, off: number): number {
+    return this.le ? buf.readUInt16LE(off) : buf.readUInt16BE(off);
+  }
+
+  private pushPcap(buf: Buffer, start: number): number {
+    let off = start;
+    const len = buf.length;
+    const le = this.le;
+    const units = this.pcapTsUnits;
+    const link = this.pcapLinkType;
+    const cb = this.onPacket;
+    while (off + 16 <= len) {
+      const sec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+      const frac = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4);
+      const capLen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
+      const origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
+      if (capLen > MAX_RECORD) {
+        throw new GamesniffError(
+          'INPUT',
+          `${this.name}: corrupt pcap record at byte ${this.fileOffset + off}: captured length ${capLen} is not plausible`,
+        );
+      }
+      if (off + 16 + capLen > len) break;
+      const data = buf.subarray(off + 16, off + 16 + capLen);
+      const ts = units === 1e6 ? sec * 1e6 + frac : sec * 1e6 + frac / 1e3;
+      this.stats.packets++;
+      this.stats.bytes += capLen;
+      if (capLen < origLen) this.stats.truncatedPackets++;
+      cb(link, data, Math.max(origLen, capLen), ts, 0);
+      off += 16 + capLen;
+    }
+    return off;
+  }
+
+  private pushPcapng(buf: Buffer, start: number): number {
+    let off = start;
+    const len = buf.length;
+    while (off + 12 <= len) {
+      const beType = buf.readUInt32BE(off);
+      if (beType === PCAPNG_SHB) {
+        // a new section may switch byte order: read its byte-order magic first
+        if (off + 28 > len) break;
+        const bomLe = buf.readUInt32LE(off + 8);
+        const bomBe = buf.readUInt32BE(off + 8);
+        if (bomLe === PCAPNG_BOM) this.le = true;
+        else if (bomBe === PCAPNG_BOM) this.le = false;
+        else {
+          throw new GamesniffError(
+            'INPUT',
+            `${this.name}: corrupt pcapng section header at byte ${this.fileOffset + off}: bad byte-order magic`,
+          );
+        }
+      }
+      const type = this.u32(buf, off);
+      const total = this.u32(buf, off + 4);
+      if (total < 12 || total % 4 !== 0 || total > MAX_RECORD) {
+        throw new GamesniffError(
+          'INPUT',
+          `${this.name}: corrupt pcapng block at byte ${this.fileOffset + off}: block length ${total} ` +
+            '(expected a multiple of 4, at least 12)',
+        );
+      }
+      if (off + total > len) break;
+      this.block(type, buf, off, total);
+      off += total;
+    }
+    return off;
+  }
+
+  private block(type: number, buf: Buffer, off: number, total: number): void {
+    const body = off + 8;
+    const bodyEnd = off + total - 4;
+    switch (type) {
+      case PCAPNG_SHB:
+        this.ifaces = [];
+        this.stats.sections++;
+        return;
+      case BLOCK_IDB: {
+        const linkType = this.u16(buf, body);
+        const snapLen = this.u32(buf, body + 4);
+        const iface: Iface = { linkType, snapLen, tsUnitsPerSec: 1e6, tsOffsetSec: 0 };
+        this.ifaceOptions(buf, body + 8, bodyEnd, iface);
+        this.ifaces.push(iface);
+        this.stats.interfaces++;
+        return;
+      }
+      case BLOCK_EPB: {
+        const ifIndex = this.u32(buf, body);
+        const hi = this.u32(buf, body + 4);
+        const lo = this.u32(buf, body + 8);
+        const capLen = this.u32(buf, body + 12);
+        const origLen = this.u32(buf, body + 16);
+        this.packet(buf, body + 20, bodyEnd, ifIndex, hi, lo, capLen, origLen, off);
+        return;
+      }
+      case BLOCK_PB: {
+        const ifIndex = this.u16(buf, body);
+        const hi = this.u32(buf, body + 4);
+        const lo = this.u32(buf, body + 8);
+        const capLen = this.u32(buf, body + 12);
+        const origLen = this.u32(buf, body + 16);
+        this.packet(buf, body + 20, bodyEnd, ifIndex, hi, lo, capLen, origLen, off);
+        return;
+      }
+      case BLOCK_SPB: {
+        const origLen = this.u32(buf, body);
+        const iface = this.ifaces[0];
+        const snap = iface && iface.snapLen > 0 ? iface.snapLen : Infinity;
+        const capLen = Math.min(origLen, snap, bodyEnd - (body + 4));
+        // SPBs carry no timestamp
+        this.packet(buf, body + 4, bodyEnd, 0, -1, 0, capLen, origLen, off);
+        return;
+      }
+      case BLOCK_ISB: {
+        const ifdrop = this.findOption(buf, body + 12, bodyEnd, 5);
+        if (ifdrop >= 0) this.stats.reportedDrops += this.u32(buf, ifdrop) + this.u32(buf, ifdrop + 4) * 2 ** 32;
+        return;
+      }
+      default:
+        // Name Resolution, Decryption Secrets, custom and unknown blocks
+        if (type !== 4 && type !== 10) this.stats.skippedBlocks++;
+    }
+  }
+
+  private packet(
+    buf: Buffer,
+    dataOff: number,
+    bodyEnd: number,
+    ifIndex: number,
+    hi: number,
+    lo: number,
+    capLen: number,
+    origLen: number,
+    blockOff: number,
+  ): void {
+    const iface = this.ifaces[ifIndex];
+    if (!iface) {
+      throw new GamesniffError(
+        'INPUT',
+        `${this.name}: packet block at byte ${this.fileOffset + blockOff} names interface ${ifIndex}, ` +
+          `but the section has ${this.ifaces.length}`,
+      );
+    }
+    if (dataOff + capLen > bodyEnd) {
+      throw new GamesniffError(
+        'INPUT',
+        `${this.name}: corrupt packet block at byte ${this.fileOffset + blockOff}: ` +
+          `captured length ${capLen} overruns the block`,
+      );
+    }
+    this.stats.packets++;
+    this.stats.bytes += capLen;
+    if (capLen < origLen) this.stats.truncatedPackets++;
+    if (!isSupportedLinkType(iface.linkType)) {
+      const n = linkTypeName(iface.linkType);
+      this.stats.unsupportedLinkPackets[n] = (this.stats.unsupportedLinkPackets[n] ?? 0) + 1;
+      return;
+    }
+    const ts = hi < 0 ? 0 : ((hi * 2 ** 32 + lo) / iface.tsUnitsPerSec + iface.tsOffsetSec) * 1e6;
+    this.onPacket(iface.linkType, buf.subarray(dataOff, dataOff + capLen), Math.max(origLen, capLen), ts, ifIndex);
+  }
+
+  private ifaceOptions(buf: Buffer, off: number, end: number, iface: Iface): void {
+    const tsresol = this.findOption(buf, off, end, 9);
+    if (tsresol >= 0) {
+      const v = buf[tsresol]!;
+      iface.tsUnitsPerSec = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** (v & 0x7f);
+    }
+    const tsoffset = this.findOption(buf, off, end, 14);
+    if (tsoffset >= 0) {
+      const lo = this.le ? buf.readUInt32LE(tsoffset) : buf.readUInt32BE(tsoffset + 4);
+      const hi = this.le ? buf.readInt32LE(tsoffset + 4) : buf.readInt32BE(tsoffset);
+      iface.tsOffsetSec = hi * 2 ** 32 + lo;
+    }
+  }
+
+  /** Offset of the value of option `code`, or -1. Options end at opt_endofopt or the block's end. */
+  private findOption(buf: Buffer, off: number, end: number, code: number): number {
+    while (off + 4 <= end) {
+      const c = this.u16(buf, off);
+      const l = this.u16(buf, off + 2);
+      if (c === 0) return -1;
+      if (off + 4 + l > end) return -1;
+      if (c === code) return off + 4;
+      off += 4 + ((l + 3) & ~3);
+    }
+    return -1;
+  }
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Read a pcap or pcapng file (optionally gzip-compressed) and hand every packet
+ * to onPacket. Memory stays constant: one chunk plus one record at a time.
+ */
+export async function readCaptureFile(path: string, onPacket: PacketCallback): Promise<CaptureFileStats> {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new GamesniffError('INPUT', `${path}: cannot open (${err.code ?? err.message})`);
+  }
+  const parser = new CaptureParser(path, onPacket);
+  try {
+    const head = Buffer.alloc(2);
+    const n = fs.readSync(fd, head, 0, 2, 0);
+    if (n === 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      fs.closeSync(fd);
+      fd = -1;
+      await readStream(zlib.createGunzip(), fs.createReadStream(path), parser, path);
+    } else {
+      readPlain(fd, parser);
+    }
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+  return parser.stats;
+}
+
+function readPlain(fd: number, parser: CaptureParser): void {
+  let carry: Buffer | null = null;
+  let pos = 0;
+  for (;;) {
+    const carryLen: number = carry ? carry.length : 0;
+    // a fresh buffer per chunk: packets handed out are views into it
+    const size = Math.max(CHUNK, carryLen * 2);
+    const buf = Buffer.allocUnsafe(size);
+    if (carry) carry.copy(buf, 0);
+    const n = fs.readSync(fd, buf, carryLen, size - carryLen, pos);
+    pos += n;
+    const have: number = carryLen + n;
+    if (n === 0) {
+      parser.finish(have);
+      return;
+    }
+    const view = buf.subarray(0, have);
+    const used = parser.push(view);
+    carry = used < have ? view.subarray(used) : null;
+  }
+}
+
+async function readStream(
+  gunzip: zlib.Gunzip,
+  input: fs.ReadStream,
+  parser: CaptureParser,
+  path: string,
+): Promise<void> {
+  let carry: Buffer | null = null;
+  const stream = input.pipe(gunzip);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+      const used = parser.push(buf);
+      carry = used < buf.length ? buf.subarray(used) : null;
+    }
+  } catch (e) {
+    if (e instanceof GamesniffError) throw e;
+    // a cut gzip stream: keep what was decoded, report the rest
+    parser.finish(carry ? carry.length : 0);
+    parser.stats.truncatedFile = `${path}: compressed data ends early (${(e as Error).message}); ` +
+      `${parser.stats.packets} packets read before it`;
+    return;
+  }
+  parser.finish(carry ? carry.length : 0);
+}

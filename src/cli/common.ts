@@ -1,0 +1,104 @@
+import { Option } from 'commander';
+import { GamesniffError } from '../core/errors';
+import { parsePorts, type PortSpec } from '../capture/ports';
+import { fileSource, liveSource, type CaptureSource } from '../capture/source';
+import type { FlowTableStats } from '../flow/table';
+import type { SourceSummary } from '../capture/source';
+
+/** Options shared by every command that reads packets (-r FILE or live). */
+export interface CaptureCliOptions {
+  read?: string;
+  port: string[];
+  iface?: string;
+  filter?: string;
+  duration?: string;
+  count?: string;
+  idleTimeout?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export const captureOptions = (): Option[] => [
+  new Option('-r, --read <file>', 'read a pcap or pcapng file (optionally gzip-compressed) instead of capturing'),
+  new Option('--port <ports>', 'the application\'s server port(s): 24000, 24000,24001 or 24000-24010; repeatable')
+    .argParser(collect)
+    .default([]),
+  new Option('-i, --iface <device>', 'capture device (default: the loopback device)'),
+  new Option('--filter <bpf>', 'extra BPF expression, and-ed with the port filter'),
+  new Option('--duration <seconds>', 'live: stop after this many seconds'),
+  new Option('--count <packets>', 'live: stop after this many packets'),
+  new Option('--idle-timeout <seconds>', 'flush and close connections idle this long (packet time)').default('300'),
+];
+
+export function positiveNumber(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new GamesniffError('USAGE', `${name} must be a positive number, got "${v}"`);
+  return n;
+}
+
+export function openSource(o: CaptureCliOptions, ports: PortSpec): CaptureSource {
+  if (o.read) {
+    if (o.iface || o.duration || o.count) {
+      throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
+    }
+    return fileSource(o.read);
+  }
+  return liveSource({
+    iface: o.iface,
+    ports,
+    filter: o.filter,
+    durationSec: positiveNumber('--duration', o.duration),
+    count: positiveNumber('--count', o.count),
+  });
+}
+
+export function portsOf(o: CaptureCliOptions): PortSpec {
+  return parsePorts(o.port);
+}
+
+/** Stop a live source cleanly on Ctrl-C, so that the summary is still printed. */
+export function stopOnSignal(source: CaptureSource): () => void {
+  const handler = (): void => source.stop();
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+/** One paragraph for stderr: what was read, what was skipped and why. */
+export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
+  const lines: string[] = [];
+  lines.push(
+    `${st.packets} packets: ${st.tcpPackets} TCP, ${st.udpPackets} UDP, ${st.icmpPackets} ICMP, ` +
+      `${st.arpPackets} ARP, ${st.otherPackets} other; ${st.connections} TCP connections, ${st.udpFlows} UDP flows`,
+  );
+  if (st.malformed > 0) {
+    const why = Object.entries(st.malformedReasons)
+      .map(([r, n]) => `${n} ${r}`)
+      .join(', ');
+    lines.push(`skipped ${st.malformed} malformed packets (${why})`);
+  }
+  if (st.truncatedPackets > 0) lines.push(`${st.truncatedPackets} packets truncated by the capture (missing bytes reported as gaps)`);
+  if (st.loopbackDuplicates > 0) lines.push(`${st.loopbackDuplicates} packets captured twice (loopback) ignored`);
+  if (st.ignoredResets > 0) lines.push(`${st.ignoredResets} RST segments outside the stream ignored`);
+  const f = src.file;
+  if (f) {
+    const unsup = Object.entries(f.unsupportedLinkPackets);
+    if (unsup.length) lines.push(`skipped packets on unsupported link types: ${unsup.map(([t, n]) => `${n} ${t}`).join(', ')}`);
+    if (f.skippedBlocks) lines.push(`skipped ${f.skippedBlocks} unknown pcapng blocks`);
+    if (f.truncatedFile) lines.push(`warning: ${f.truncatedFile}`);
+  }
+  const l = src.live;
+  if (l) {
+    lines.push(
+      `capture on ${l.device} (filter: ${l.filter || 'none'}): kernel received ${l.received}, dropped ${l.dropped}` +
+        (l.ifDropped ? `, interface dropped ${l.ifDropped}` : ''),
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { isGamesniffError } from '../core/errors';
+import { streamsCommand } from './streams';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pkg = require('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('gamesniff')
+    .description('capture, reassemble and decode the traffic of one application (a game), live on loopback or from a capture file')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(streamsCommand());
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Exit codes: 0 ok, 1 divergence or failed check, 2 usage or input error. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (isGamesniffError(e)) {
+      process.stderr.write(`gamesniff: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`gamesniff: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,46 @@
+import { Command } from 'commander';
+import { FlowTable } from '../flow/table';
+import { StreamSummary, type StreamRecord } from '../session/stream-summary';
+import { captureOptions, openSource, portsOf, positiveNumber, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
+
+interface StreamsOptions extends CaptureCliOptions {
+  json?: boolean;
+  write?: string;
+  udp: boolean;
+}
+
+function textLine(r: StreamRecord): string {
+  const arrow = r.dir === 'c2s' ? '->' : '<-';
+  return (
+    `#${r.conn} ${r.proto} ${r.client} ${arrow} ${r.server} ${r.dir} ` +
+    `bytes=${r.bytes} sha256=${r.sha256} gaps=${r.gaps}/${r.gapBytes}B ` +
+    `overlapConflicts=${r.overlapConflicts} syn=${r.syn ? 'yes' : 'no'}${r.midstream ? ' midstream' : ''} end=${r.end}`
+  );
+}
+
+export function streamsCommand(): Command {
+  const cmd = new Command('streams')
+    .description('reassemble every connection and print, per direction: bytes, sha256, gaps, overlaps, how it ended')
+    .option('--json', 'one JSON object a line')
+    .option('--write <dir>', "write each direction's delivered bytes to a file in DIR")
+    .option('--no-udp', 'leave UDP flows out');
+  for (const o of captureOptions()) cmd.addOption(o);
+  cmd.action(async (o: StreamsOptions) => {
+    const ports = portsOf(o);
+    const source = openSource(o, ports);
+    const out = (r: StreamRecord): void => {
+      process.stdout.write((o.json ? JSON.stringify(r) : textLine(r)) + '\n');
+    };
+    const summary = new StreamSummary(out, { writeDir: o.write, ports: ports.set, udp: o.udp });
+    const table = new FlowTable(summary, {
+      serverPorts: ports.set,
+      idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
+    });
+    const release = stopOnSignal(source);
+    const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
+    release();
+    table.finish();
+    for (const line of summaryLines(src, table.stats)) process.stderr.write(line + '\n');
+  });
+  return cmd;
+}

@@ -1,0 +1,378 @@
+import type { Direction, Endpoint } from '../core/types';
+import { formatIp } from '../decode/address';
+import { Defragmenter } from '../decode/defrag';
+import {
+  PacketDecoder,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  dstKey,
+  srcKey,
+  tcpTsval,
+  type DecodedPacket,
+  type DecodeStatus,
+} from '../decode/packet';
+import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget, type AssemblerOptions } from '../reassembly/assembler';
+import { PacketSignature, TcpConnection, UdpFlow, type FlowListener } from './connection';
+
+/**
+ * The flow table: decodes each packet, finds its connection (TCP) or flow
+ * (UDP) by 4-tuple, works out which side is the server, and feeds the two
+ * stream assemblers. Call order: `push(...)` for every packet in capture
+ * order, then `finish(ts)` once at the end of input. Time is always the
+ * packet's timestamp, never the wall clock.
+ */
+
+export interface FlowTableOptions {
+  /** Ports whose side is the server (`--port`). */
+  serverPorts?: ReadonlySet<number>;
+  /** A connection with no packet for this long (µs of packet time) is flushed and dropped. */
+  idleTimeoutUs?: number;
+  /** Two identical packets in one direction within this many µs are one packet captured twice. */
+  duplicateWindowUs?: number;
+  assembler?: Partial<AssemblerOptions>;
+  maxPendingTotal?: number;
+  maxRetainedTotal?: number;
+}
+
+export interface FlowTableStats {
+  packets: number;
+  tcpPackets: number;
+  udpPackets: number;
+  icmpPackets: number;
+  arpPackets: number;
+  otherPackets: number;
+  malformed: number;
+  malformedReasons: Record<string, number>;
+  /** Packets whose capture is shorter than their length on the wire. */
+  truncatedPackets: number;
+  loopbackDuplicates: number;
+  /** Packets for a connection that had already closed (late retransmissions, final ACKs). */
+  lateTcpPackets: number;
+  /** RST segments whose sequence number does not fit the connection: ignored. */
+  ignoredResets: number;
+  connections: number;
+  udpFlows: number;
+  evicted: number;
+}
+
+const LINGER_US = 10e6;
+
+export class FlowTable {
+  readonly stats: FlowTableStats = {
+    packets: 0,
+    tcpPackets: 0,
+    udpPackets: 0,
+    icmpPackets: 0,
+    arpPackets: 0,
+    otherPackets: 0,
+    malformed: 0,
+    malformedReasons: {},
+    truncatedPackets: 0,
+    loopbackDuplicates: 0,
+    lateTcpPackets: 0,
+    ignoredResets: 0,
+    connections: 0,
+    udpFlows: 0,
+    evicted: 0,
+  };
+  readonly decoder = new PacketDecoder();
+  readonly defrag = new Defragmenter();
+  readonly budget: ReassemblyBudget;
+  private readonly tcp = new Map<string, TcpConnection>();
+  private readonly udp = new Map<string, UdpFlow>();
+  private readonly serverPorts: ReadonlySet<number>;
+  private readonly idleTimeoutUs: number;
+  private readonly dupWindowUs: number;
+  private readonly asmOpts: AssemblerOptions;
+  private nextId = 0;
+  private nextSweep = -Infinity;
+  private lastTs = 0;
+
+  constructor(
+    private readonly listener: FlowListener,
+    opts: FlowTableOptions = {},
+  ) {
+    this.serverPorts = opts.serverPorts ?? new Set();
+    this.idleTimeoutUs = opts.idleTimeoutUs ?? 300e6;
+    this.dupWindowUs = opts.duplicateWindowUs ?? 2000;
+    this.asmOpts = { ...DEFAULT_ASSEMBLER_OPTIONS, ...opts.assembler };
+    this.budget = new ReassemblyBudget(opts.maxPendingTotal, opts.maxRetainedTotal);
+  }
+
+  /** Connections and UDP flows currently in the table. */
+  get size(): number {
+    return this.tcp.size + this.udp.size;
+  }
+
+  connections(): IterableIterator<TcpConnection> {
+    return this.tcp.values();
+  }
+
+  push(linkType: number, data: Buffer, origLen: number, ts: number): DecodeStatus {
+    const st = this.stats;
+    st.packets++;
+    if (origLen > data.length) st.truncatedPackets++;
+    if (ts > this.lastTs) this.lastTs = ts;
+    if (ts >= this.nextSweep) this.sweep(ts);
+    let status = this.decoder.decode(linkType, data);
+    if (status === 'fragment') {
+      const whole = this.defrag.push(this.decoder.pkt, ts);
+      if (!whole) return status;
+      status = this.decoder.decodeIp(whole);
+    }
+    const p = this.decoder.pkt;
+    switch (status) {
+      case 'tcp':
+        st.tcpPackets++;
+        this.tcpPacket(p, ts);
+        break;
+      case 'udp':
+        st.udpPackets++;
+        this.udpPacket(p, ts);
+        break;
+      case 'icmp':
+        st.icmpPackets++;
+        break;
+      case 'arp':
+        st.arpPackets++;
+        break;
+      case 'malformed':
+        st.malformed++;
+        st.malformedReasons[p.malformed] = (st.malformedReasons[p.malformed] ?? 0) + 1;
+        break;
+      default:
+        st.otherPackets++;
+    }
+    return status;
+  }
+
+  /** End of input: every connection still open is flushed (gaps for holes) and closed as 'open'. */
+  finish(ts = this.lastTs): void {
+    for (const c of this.tcp.values()) {
+      if (!c.closed) {
+        c.c2s.close('open', ts);
+        c.s2c.close('open', ts);
+      }
+    }
+    this.tcp.clear();
+    for (const f of this.udp.values()) this.closeUdp(f, ts);
+    this.udp.clear();
+  }
+
+  private tcpPacket(p: DecodedPacket, ts: number): void {
+    const buf = p.buf;
+    const sk = srcKey(p);
+    const dk = dstKey(p);
+    const key = sk < dk ? sk + dk : dk + sk;
+    const flags = p.tcpFlags;
+    const syn = (flags & TCP_SYN) !== 0;
+    const ackFlag = (flags & TCP_ACK) !== 0;
+    let c = this.tcp.get(key);
+    if (c && syn && !ackFlag && this.isNewIncarnation(c, p.seq)) {
+      // port reuse: a fresh SYN on a closed (or abandoned) 4-tuple starts a new connection
+      if (!c.closed) {
+        c.c2s.close('open', ts);
+        c.s2c.close('open', ts);
+      }
+      this.tcp.delete(key);
+      c = undefined;
+    }
+    if (c && c.closed) {
+      this.stats.lateTcpPackets++;
+      return;
+    }
+    if (!c) {
+      c = this.newConnection(p, key, sk, dk, ts);
+      this.tcp.set(key, c);
+    }
+    const dir: Direction = sk === c.clientKey ? 'c2s' : 's2c';
+    const di = dir === 'c2s' ? 0 : 1;
+    c.lastTs = ts;
+    if (this.isDuplicate(c.lastSig[di]!, p, ts)) {
+      c.duplicates[di]++;
+      this.stats.loopbackDuplicates++;
+      return;
+    }
+    c.packets[di]++;
+    const sender = dir === 'c2s' ? c.c2s : c.s2c;
+    const receiver = dir === 'c2s' ? c.s2c : c.c2s;
+    if (flags & TCP_RST) {
+      if (this.acceptReset(sender, receiver, p)) {
+        c.state = 'reset';
+        c.c2s.close('rst', ts);
+        c.s2c.close('rst', ts);
+      } else {
+        this.stats.ignoredResets++;
+      }
+      return;
+    }
+    const payload = p.capPayloadLen > 0 ? buf.subarray(p.payloadOff, p.payloadOff + p.capPayloadLen) : EMPTY;
+    sender.segment(p.seq, syn, (flags & TCP_FIN) !== 0, payload, p.payloadLen, ts);
+    if (ackFlag) receiver.ack(p.ack, ts);
+    if (c.state === 'handshake' && ackFlag && !syn && c.c2s.synSeen && c.s2c.synSeen) c.state = 'open';
+    else if (c.state === 'handshake' && (p.payloadLen > 0 || (!c.c2s.synSeen && !c.s2c.synSeen))) c.state = 'open';
+  }
+
+  /** A SYN starts a new connection when the old one is closed, or its ISN differs and data already flowed. */
+  private isNewIncarnation(c: TcpConnection, seq: number): boolean {
+    if (c.closed) return true;
+    const cs = c.c2s;
+    return cs.synSeen && cs.isn !== seq && (cs.stats.bytes > 0 || c.s2c.stats.bytes > 0);
+  }
+
+  /**
+   * An RST counts only when its sequence number fits the sender's stream
+   * (RFC 5961 in spirit): blind or injected RSTs far off the stream are ignored.
+   */
+  private acceptReset(
+    sender: TcpConnection['c2s'],
+    receiver: TcpConnection['c2s'],
+    p: DecodedPacket,
+  ): boolean {
+    if (sender.started) {
+      const off = sender.offsetOf(p.seq);
+      return off >= sender.nextOff - 1 && off <= Math.max(sender.maxEnd, sender.nextOff) + (1 << 20);
+    }
+    if (p.tcpFlags & TCP_ACK && receiver.started) {
+      const ackOff = receiver.offsetOf(p.ack);
+      return ackOff >= receiver.nextOff - 1 && ackOff <= receiver.maxEnd + 1;
+    }
+    return true;
+  }
+
+  private isDuplicate(sig: PacketSignature, p: DecodedPacket, ts: number): boolean {
+    const tsval = p.tcpHdrLen > 20 ? tcpTsval(p) : -1;
+    const dup =
+      ts - sig.ts <= this.dupWindowUs &&
+      sig.seq === p.seq &&
+      sig.ack === p.ack &&
+      sig.flags === p.tcpFlags &&
+      sig.window === p.window &&
+      sig.len === p.payloadLen &&
+      sig.ipId === p.ipId &&
+      sig.checksum === p.l4Checksum &&
+      sig.extra === tsval;
+    sig.ts = ts;
+    sig.seq = p.seq;
+    sig.ack = p.ack;
+    sig.flags = p.tcpFlags;
+    sig.window = p.window;
+    sig.len = p.payloadLen;
+    sig.ipId = p.ipId;
+    sig.checksum = p.l4Checksum;
+    sig.extra = tsval;
+    return dup;
+  }
+
+  private endpoints(p: DecodedPacket, srcIsServer: boolean): [Endpoint, Endpoint] {
+    const src = { addr: formatIp(p.buf, p.srcOff, p.addrLen), port: p.srcPort };
+    const dst = { addr: formatIp(p.buf, p.dstOff, p.addrLen), port: p.dstPort };
+    return srcIsServer ? [dst, src] : [src, dst];
+  }
+
+  /** The server is the --port side, else the SYN's target, else the lower port. */
+  private srcIsServer(p: DecodedPacket, tcp: boolean): boolean {
+    const sp = this.serverPorts;
+    if (sp.size > 0) {
+      const s = sp.has(p.srcPort);
+      if (s !== sp.has(p.dstPort)) return s;
+    }
+    if (tcp && p.tcpFlags & TCP_SYN) return (p.tcpFlags & TCP_ACK) !== 0;
+    return p.srcPort < p.dstPort;
+  }
+
+  private newConnection(p: DecodedPacket, key: string, sk: string, dk: string, ts: number): TcpConnection {
+    const srcIsServer = this.srcIsServer(p, true);
+    const [client, server] = this.endpoints(p, srcIsServer);
+    const clientKey = srcIsServer ? dk : sk;
+    const c = new TcpConnection(this.nextId++, key, client, server, clientKey, ts, this.listener, this.budget, this.asmOpts);
+    this.stats.connections++;
+    this.listener.open?.(c, ts);
+    return c;
+  }
+
+  private udpPacket(p: DecodedPacket, ts: number): void {
+    const buf = p.buf;
+    const sk = srcKey(p);
+    const dk = dstKey(p);
+    const key = sk < dk ? sk + dk : dk + sk;
+    let f = this.udp.get(key);
+    if (!f) {
+      const srcIsServer = this.srcIsServer(p, false);
+      const [client, server] = this.endpoints(p, srcIsServer);
+      f = new UdpFlow(this.nextId++, key, client, server, srcIsServer ? dk : sk, ts);
+      this.udp.set(key, f);
+      this.stats.udpFlows++;
+      this.listener.udpOpen?.(f, ts);
+    }
+    const di = sk === f.clientKey ? 0 : 1;
+    f.lastTs = ts;
+    // datagrams have no sequence number: the signature uses the IP id and a hash of the first bytes
+    const sig = f.lastSig[di]!;
+    const h = hashHead(buf, p.payloadOff, p.capPayloadLen);
+    const dup =
+      ts - sig.ts <= this.dupWindowUs &&
+      sig.len === p.payloadLen &&
+      sig.ipId === p.ipId &&
+      sig.checksum === p.l4Checksum &&
+      sig.extra === h;
+    sig.ts = ts;
+    sig.len = p.payloadLen;
+    sig.ipId = p.ipId;
+    sig.checksum = p.l4Checksum;
+    sig.extra = h;
+    if (dup) {
+      f.duplicates[di]++;
+      this.stats.loopbackDuplicates++;
+      return;
+    }
+    f.packets[di]++;
+    f.bytes[di] += p.payloadLen;
+    if (p.capPayloadLen < p.payloadLen) f.truncated[di]++;
+    const payload = buf.subarray(p.payloadOff, p.payloadOff + p.capPayloadLen);
+    this.listener.datagram?.(f, di === 0 ? 'c2s' : 's2c', payload, p.payloadLen, ts);
+  }
+
+  private closeUdp(f: UdpFlow, ts: number): void {
+    if (f.closed) return;
+    f.closed = true;
+    this.listener.udpClose?.(f, ts);
+  }
+
+  /** Drop idle connections and lingering closed ones; runs on packet time, a few times per timeout. */
+  private sweep(ts: number): void {
+    const idle = this.idleTimeoutUs;
+    this.nextSweep = ts + Math.max(1e6, Math.min(idle, LINGER_US) / 4);
+    this.defrag.expire(ts);
+    for (const [key, c] of this.tcp) {
+      if (c.closed) {
+        if (ts - c.closedAt > Math.min(idle, LINGER_US)) this.tcp.delete(key);
+      } else if (ts - c.lastTs > idle) {
+        c.c2s.close('timeout', ts);
+        c.s2c.close('timeout', ts);
+        this.tcp.delete(key);
+        this.stats.evicted++;
+      }
+    }
+    for (const [key, f] of this.udp) {
+      if (ts - f.lastTs > idle) {
+        f.end = 'timeout';
+        this.closeUdp(f, ts);
+        this.udp.delete(key);
+        this.stats.evicted++;
+      }
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** FNV-1a over the first 32 bytes: cheap, enough to tell two datagrams apart. */
+function hashHead(buf: Buffer, off: number, len: number): number {
+  let h = 0x811c9dc5 ^ len;
+  const end = off + Math.min(len, 32);
+  for (let i = off; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return h >>> 0;
+}

@@ -1,0 +1,175 @@
+import { createHash, type Hash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { endpointString, type Direction, type StreamEnd } from '../core/types';
+import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
+
+/**
+ * A flow listener that sums up each connection direction when it closes:
+ * bytes, sha256 of the delivered bytes, gaps, conflicting overlaps, how it
+ * ended (what `gamesniff streams` prints). With a write directory it also
+ * writes each direction's delivered bytes to a file, for diffing with
+ * tcpflow or Wireshark's Follow TCP Stream.
+ */
+export interface StreamRecord {
+  conn: number;
+  proto: 'tcp' | 'udp';
+  client: string;
+  server: string;
+  dir: Direction;
+  bytes: number;
+  sha256: string;
+  gaps: number;
+  gapBytes: number;
+  overlapConflicts: number;
+  syn: boolean;
+  end: StreamEnd;
+  midstream: boolean;
+  packets: number;
+  retransmittedBytes: number;
+  duplicates: number;
+}
+
+const WRITE_BATCH = 1 << 20;
+
+class DirectionState {
+  readonly hash: Hash = createHash('sha256');
+  end: StreamEnd = 'open';
+  bytes = 0;
+  private parts: Buffer[] = [];
+  private held = 0;
+
+  constructor(readonly file: string | null) {
+    if (file) fs.writeFileSync(file, '');
+  }
+
+  add(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    if (!this.file) return;
+    this.parts.push(Buffer.from(chunk));
+    this.held += chunk.length;
+    if (this.held >= WRITE_BATCH) this.flush();
+  }
+
+  flush(): void {
+    if (!this.file || this.held === 0) return;
+    fs.appendFileSync(this.file, Buffer.concat(this.parts, this.held));
+    this.parts = [];
+    this.held = 0;
+  }
+}
+
+export interface StreamSummaryOptions {
+  /** Write each direction's bytes to files in this directory. */
+  writeDir?: string;
+  /** Report only flows with one of these ports (empty: all). */
+  ports?: ReadonlySet<number>;
+  /** Include UDP flows (datagrams concatenated). */
+  udp?: boolean;
+}
+
+export class StreamSummary implements FlowListener {
+  private readonly state = new Map<TcpConnection | UdpFlow, [DirectionState, DirectionState]>();
+
+  constructor(
+    private readonly onRecord: (r: StreamRecord) => void,
+    private readonly opts: StreamSummaryOptions = {},
+  ) {
+    if (opts.writeDir) fs.mkdirSync(opts.writeDir, { recursive: true });
+  }
+
+  private wanted(f: TcpConnection | UdpFlow): boolean {
+    const ports = this.opts.ports;
+    return !ports || ports.size === 0 || ports.has(f.server.port) || ports.has(f.client.port);
+  }
+
+  private track(f: TcpConnection | UdpFlow, proto: string): void {
+    if (!this.wanted(f)) return;
+    const base = (dir: Direction): string | null => {
+      if (!this.opts.writeDir) return null;
+      const name = `${f.id}-${proto}-${endpointString(f.client)}-${endpointString(f.server)}-${dir}.bin`;
+      return path.join(this.opts.writeDir, name.replace(/[^0-9A-Za-z.\-]/g, '_'));
+    };
+    this.state.set(f, [new DirectionState(base('c2s')), new DirectionState(base('s2c'))]);
+  }
+
+  open(c: TcpConnection): void {
+    this.track(c, 'tcp');
+  }
+
+  data(c: TcpConnection, dir: Direction, chunk: Buffer): void {
+    this.state.get(c)?.[dir === 'c2s' ? 0 : 1].add(chunk);
+  }
+
+  end(c: TcpConnection, dir: Direction, reason: StreamEnd): void {
+    const s = this.state.get(c);
+    if (s) s[dir === 'c2s' ? 0 : 1].end = reason;
+  }
+
+  close(c: TcpConnection): void {
+    const s = this.state.get(c);
+    if (!s) return;
+    this.state.delete(c);
+    for (const [i, dir] of [[0, 'c2s'], [1, 's2c']] as const) {
+      const d = s[i];
+      d.flush();
+      const st = c.stream(dir);
+      this.onRecord({
+        conn: c.id,
+        proto: 'tcp',
+        client: endpointString(c.client),
+        server: endpointString(c.server),
+        dir,
+        bytes: st.stats.bytes,
+        sha256: d.hash.digest('hex'),
+        gaps: st.stats.gaps,
+        gapBytes: st.stats.gapBytes,
+        overlapConflicts: st.stats.overlapConflicts,
+        syn: st.synSeen,
+        end: d.end,
+        midstream: st.midstream,
+        packets: c.packets[i],
+        retransmittedBytes: st.stats.retransmittedBytes,
+        duplicates: c.duplicates[i],
+      });
+    }
+  }
+
+  udpOpen(f: UdpFlow): void {
+    if (this.opts.udp !== false) this.track(f, 'udp');
+  }
+
+  datagram(f: UdpFlow, dir: Direction, payload: Buffer): void {
+    this.state.get(f)?.[dir === 'c2s' ? 0 : 1].add(payload);
+  }
+
+  udpClose(f: UdpFlow): void {
+    const s = this.state.get(f);
+    if (!s) return;
+    this.state.delete(f);
+    for (const [i, dir] of [[0, 'c2s'], [1, 's2c']] as const) {
+      const d = s[i];
+      d.flush();
+      this.onRecord({
+        conn: f.id,
+        proto: 'udp',
+        client: endpointString(f.client),
+        server: endpointString(f.server),
+        dir,
+        bytes: d.bytes,
+        sha256: d.hash.digest('hex'),
+        // datagrams the capture truncated: the missing bytes are gaps
+        gaps: f.truncated[i],
+        gapBytes: f.bytes[i] - d.bytes,
+        overlapConflicts: 0,
+        syn: false,
+        end: f.end,
+        midstream: false,
+        packets: f.packets[i],
+        retransmittedBytes: 0,
+        duplicates: f.duplicates[i],
+      });
+    }
+  }
+}
