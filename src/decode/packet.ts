@@ -33,6 +33,13 @@ export const PROTO_ICMPV6 = 58;
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 const ETH_ARP = 0x0806;
+const ETH_PPPOE_SESSION = 0x8864;
+const ETH_MPLS = 0x8847;
+const ETH_MPLS_MC = 0x8848;
+
+function pppToEtherType(proto: number): number {
+  return proto === 0x0021 ? ETH_IPV4 : proto === 0x0057 ? ETH_IPV6 : -1;
+}
 
 export class DecodedPacket {
   buf: Buffer = Buffer.alloc(0);
@@ -114,6 +121,21 @@ export class PacketDecoder {
           et = buf.readUInt16BE(off + 2);
           off += 4;
         }
+        if (et === ETH_PPPOE_SESSION) {
+          // PPPoE header (6 bytes), then the PPP protocol number
+          if (off + 8 > len) return this.bad('truncated PPPoE header');
+          et = pppToEtherType(buf.readUInt16BE(off + 6));
+          off += 8;
+        } else if (et === ETH_MPLS || et === ETH_MPLS_MC) {
+          // skip the label stack to the entry with bottom-of-stack set; the payload's version tells IPv4 from IPv6
+          do {
+            if (off + 4 > len) return this.bad('truncated MPLS label stack');
+            off += 4;
+          } while ((buf[off - 2]! & 0x01) === 0);
+          if (off >= len) return this.bad('truncated MPLS payload');
+          const v = buf[off]! >> 4;
+          et = v === 4 ? ETH_IPV4 : v === 6 ? ETH_IPV6 : -1;
+        }
         break;
       }
       case LINKTYPE.NULL:
@@ -146,11 +168,8 @@ export class PacketDecoder {
         if (len < 2) return this.bad('truncated PPP header');
         if (buf[0] === 0xff && buf[1] === 0x03) off = 2;
         if (off + 2 > len) return this.bad('truncated PPP header');
-        const proto = buf.readUInt16BE(off);
+        et = pppToEtherType(buf.readUInt16BE(off));
         off += 2;
-        if (proto === 0x0021) et = ETH_IPV4;
-        else if (proto === 0x0057) et = ETH_IPV6;
-        else return this.other(-1);
         break;
       }
       case LINKTYPE.RAW:

@@ -1,3 +1,4 @@
+import { seqAdd } from '../core/seq';
 import type { Direction, Endpoint } from '../core/types';
 import { formatIp } from '../decode/address';
 import { Defragmenter } from '../decode/defrag';
@@ -170,13 +171,15 @@ export class FlowTable {
     const syn = (flags & TCP_SYN) !== 0;
     const ackFlag = (flags & TCP_ACK) !== 0;
     let c = this.tcp.get(key);
-    if (c && syn && !ackFlag && this.isNewIncarnation(c, p.seq)) {
-      // port reuse: a fresh SYN on a closed (or abandoned) 4-tuple starts a new connection
+    let previous: TcpConnection | undefined;
+    if (c && syn && this.isNewIncarnation(c, p.seq, ackFlag)) {
+      // port reuse: a SYN on a closed (or abandoned) 4-tuple starts a new connection
       if (!c.closed) {
         c.c2s.close('open', ts);
         c.s2c.close('open', ts);
       }
       this.tcp.delete(key);
+      previous = c;
       c = undefined;
     }
     if (c && c.closed) {
@@ -186,6 +189,7 @@ export class FlowTable {
     if (!c) {
       c = this.newConnection(p, key, sk, dk, ts);
       this.tcp.set(key, c);
+      if (previous && syn && ackFlag) this.carrySyn(previous, c, p);
     }
     const dir: Direction = sk === c.clientKey ? 'c2s' : 's2c';
     const di = dir === 'c2s' ? 0 : 1;
@@ -215,11 +219,29 @@ export class FlowTable {
     else if (c.state === 'handshake' && (p.payloadLen > 0 || (!c.c2s.synSeen && !c.s2c.synSeen))) c.state = 'open';
   }
 
-  /** A SYN starts a new connection when the old one is closed, or its ISN differs and data already flowed. */
-  private isNewIncarnation(c: TcpConnection, seq: number): boolean {
+  /**
+   * A SYN starts a new connection when the old one is closed (FIN or RST), or,
+   * for a SYN without ACK, when its ISN differs and data already flowed.
+   */
+  private isNewIncarnation(c: TcpConnection, seq: number, ackFlag: boolean): boolean {
     if (c.closed) return true;
+    if (ackFlag) return false;
     const cs = c.c2s;
     return cs.synSeen && cs.isn !== seq && (cs.stats.bytes > 0 || c.s2c.stats.bytes > 0);
+  }
+
+  /**
+   * A SYN-ACK that opens a new incarnation answers a SYN seen by the old one
+   * (a reset in between): carry that SYN's ISN over, so the client's stream
+   * starts at its first byte rather than mid-way.
+   */
+  private carrySyn(previous: TcpConnection, c: TcpConnection, p: DecodedPacket): void {
+    for (const old of [previous.c2s, previous.s2c]) {
+      if (old.synSeen && seqAdd(old.isn, 1) === p.ack) {
+        c.c2s.segment(old.isn, true, false, EMPTY, 0, c.firstTs);
+        return;
+      }
+    }
   }
 
   /**
@@ -236,8 +258,9 @@ export class FlowTable {
       return off >= sender.nextOff - 1 && off <= Math.max(sender.maxEnd, sender.nextOff) + (1 << 20);
     }
     if (p.tcpFlags & TCP_ACK && receiver.started) {
+      // answer to a SYN (SYN-SENT): valid only if it acknowledges the SYN and nothing unsent (RFC 793)
       const ackOff = receiver.offsetOf(p.ack);
-      return ackOff >= receiver.nextOff - 1 && ackOff <= receiver.maxEnd + 1;
+      return ackOff >= 0 && ackOff <= receiver.maxEnd + 1;
     }
     return true;
   }

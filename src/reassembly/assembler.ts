@@ -70,11 +70,18 @@ export interface AssemblerOptions {
   maxPendingPerStream: number;
   /** Delivered-but-unacknowledged bytes kept per stream to check retransmissions against. */
   maxRetainedPerStream: number;
+  /**
+   * A segment or ACK further than this beyond everything seen so far is taken
+   * as corruption unless a second packet confirms the jump (captures cut down
+   * on purpose jump that far; bit-flipped sequence numbers do so once).
+   */
+  maxJump: number;
 }
 
 export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
   maxPendingPerStream: 4 * 1024 * 1024,
   maxRetainedPerStream: 256 * 1024,
+  maxJump: 64 * 1024 * 1024,
 };
 
 /** Segments further than this from the stream position are noise, not data. */
@@ -83,6 +90,13 @@ const WINDOW = 1 << 30;
 interface Seg {
   off: number;
   data: Buffer;
+}
+
+/** A far jump waiting for a second packet to confirm it. */
+interface FarJump {
+  off: number;
+  end: number;
+  data: Buffer | null;
 }
 
 export class TcpStreamAssembler {
@@ -115,6 +129,7 @@ export class TcpStreamAssembler {
   private retained: Seg[] = [];
   private retainedHead = 0;
   private retainedBytes = 0;
+  private far: FarJump | null = null;
 
   constructor(
     private readonly sink: StreamSink,
@@ -152,10 +167,11 @@ export class TcpStreamAssembler {
       this.midstream = true;
     }
     const off = this.offsetOf(dataSeq);
-    if (off > this.nextOff + WINDOW || off < this.nextOff - WINDOW) {
+    if (off < this.nextOff - WINDOW) {
       this.stats.outOfWindow++;
       return;
     }
+    if (this.isFarJump(off) && !this.confirmJump(off, off + declaredLen, data, ts)) return;
     const end = off + declaredLen;
     if (end > this.maxEnd) this.maxEnd = end;
     if (fin && this.finOff < 0 && end >= this.nextOff) this.finOff = end;
@@ -167,8 +183,12 @@ export class TcpStreamAssembler {
   ack(ackSeq: number, ts: number): void {
     if (!this.started || this.ended !== null) return;
     const ackOff = this.offsetOf(ackSeq);
+    if (ackOff <= this.nextOff) {
+      this.releaseRetained(ackOff);
+      return;
+    }
+    if (this.isFarJump(ackOff) && !this.confirmJump(ackOff, ackOff, null, ts)) return;
     this.releaseRetained(ackOff);
-    if (ackOff <= this.nextOff || ackOff > this.nextOff + WINDOW) return;
     // the peer has bytes we never saw: they are lost to us
     let holeEnd = ackOff;
     if (this.finOff >= 0 && holeEnd > this.finOff) holeEnd = this.finOff;
@@ -194,6 +214,30 @@ export class TcpStreamAssembler {
     const limit = this.finOff >= 0 ? this.finOff : this.maxEnd;
     if (limit > this.nextOff) this.gapTo(limit, 'close', ts);
     this.finish(reason, ts);
+  }
+
+  private isFarJump(off: number): boolean {
+    return off > Math.max(this.maxEnd, this.nextOff) + this.opts.maxJump;
+  }
+
+  /**
+   * A far jump counts once a second packet lands near the first: then the
+   * held segment (if the first was data) goes in and the stream moves on.
+   * Returns whether the current packet may proceed.
+   */
+  private confirmJump(off: number, end: number, data: Buffer | null, ts: number): boolean {
+    const f = this.far;
+    const limit = this.opts.maxJump;
+    if (!f || off < f.off - limit || off > f.end + limit) {
+      this.far = { off, end, data: data && data.length > 0 ? Buffer.from(data) : null };
+      this.stats.outOfWindow++;
+      return false;
+    }
+    this.far = null;
+    const reach = Math.max(f.end, end);
+    if (reach > this.maxEnd) this.maxEnd = reach;
+    if (f.data) this.insert(f.off, f.data, ts);
+    return true;
   }
 
   private start(seq: number): void {
