@@ -59,6 +59,7 @@ export interface FlowTableStats {
 }
 
 const LINGER_US = 10e6;
+const RST_SLACK = 65535;
 
 export class FlowTable {
   readonly stats: FlowTableStats = {
@@ -82,6 +83,8 @@ export class FlowTable {
   readonly defrag = new Defragmenter();
   readonly budget: ReassemblyBudget;
   private readonly tcp = new Map<string, TcpConnection>();
+  /** Connections closed in the last few seconds: their late packets are not a new connection. */
+  private readonly recentlyClosed = new Map<string, TcpConnection>();
   private readonly udp = new Map<string, UdpFlow>();
   private readonly serverPorts: ReadonlySet<number>;
   private readonly idleTimeoutUs: number;
@@ -152,12 +155,11 @@ export class FlowTable {
   /** End of input: every connection still open is flushed (gaps for holes) and closed as 'open'. */
   finish(ts = this.lastTs): void {
     for (const c of this.tcp.values()) {
-      if (!c.closed) {
-        c.c2s.close('open', ts);
-        c.s2c.close('open', ts);
-      }
+      c.c2s.close('open', ts);
+      c.s2c.close('open', ts);
     }
     this.tcp.clear();
+    this.recentlyClosed.clear();
     for (const f of this.udp.values()) this.closeUdp(f, ts);
     this.udp.clear();
   }
@@ -173,18 +175,24 @@ export class FlowTable {
     let c = this.tcp.get(key);
     let previous: TcpConnection | undefined;
     if (c && syn && this.isNewIncarnation(c, p.seq, ackFlag)) {
-      // port reuse: a SYN on a closed (or abandoned) 4-tuple starts a new connection
-      if (!c.closed) {
-        c.c2s.close('open', ts);
-        c.s2c.close('open', ts);
-      }
+      // port reuse: a SYN on an abandoned 4-tuple starts a new connection
+      c.c2s.close('open', ts);
+      c.s2c.close('open', ts);
       this.tcp.delete(key);
       previous = c;
       c = undefined;
     }
-    if (c && c.closed) {
-      this.stats.lateTcpPackets++;
-      return;
+    if (!c) {
+      const closed = this.recentlyClosed.get(key);
+      if (closed) {
+        if (!syn) {
+          // late retransmissions and final ACKs of a closed connection
+          this.stats.lateTcpPackets++;
+          return;
+        }
+        this.recentlyClosed.delete(key);
+        previous = closed;
+      }
     }
     if (!c) {
       c = this.newConnection(p, key, sk, dk, ts);
@@ -210,21 +218,22 @@ export class FlowTable {
       } else {
         this.stats.ignoredResets++;
       }
-      return;
+    } else {
+      const payload = p.capPayloadLen > 0 ? buf.subarray(p.payloadOff, p.payloadOff + p.capPayloadLen) : EMPTY;
+      sender.segment(p.seq, syn, (flags & TCP_FIN) !== 0, payload, p.payloadLen, ts);
+      if (ackFlag) receiver.ack(p.ack, ts);
+      if (c.state === 'handshake' && ackFlag && !syn && c.c2s.synSeen && c.s2c.synSeen) c.state = 'open';
+      else if (c.state === 'handshake' && (p.payloadLen > 0 || (!c.c2s.synSeen && !c.s2c.synSeen))) c.state = 'open';
     }
-    const payload = p.capPayloadLen > 0 ? buf.subarray(p.payloadOff, p.payloadOff + p.capPayloadLen) : EMPTY;
-    sender.segment(p.seq, syn, (flags & TCP_FIN) !== 0, payload, p.payloadLen, ts);
-    if (ackFlag) receiver.ack(p.ack, ts);
-    if (c.state === 'handshake' && ackFlag && !syn && c.c2s.synSeen && c.s2c.synSeen) c.state = 'open';
-    else if (c.state === 'handshake' && (p.payloadLen > 0 || (!c.c2s.synSeen && !c.s2c.synSeen))) c.state = 'open';
+    if (c.closed) {
+      // keep only a tombstone, so that memory stays flat with many short connections
+      this.tcp.delete(key);
+      this.recentlyClosed.set(key, c);
+    }
   }
 
-  /**
-   * A SYN starts a new connection when the old one is closed (FIN or RST), or,
-   * for a SYN without ACK, when its ISN differs and data already flowed.
-   */
+  /** A SYN without ACK starts a new connection when its ISN differs and data already flowed. */
   private isNewIncarnation(c: TcpConnection, seq: number, ackFlag: boolean): boolean {
-    if (c.closed) return true;
     if (ackFlag) return false;
     const cs = c.c2s;
     return cs.synSeen && cs.isn !== seq && (cs.stats.bytes > 0 || c.s2c.stats.bytes > 0);
@@ -255,7 +264,8 @@ export class FlowTable {
   ): boolean {
     if (sender.started) {
       const off = sender.offsetOf(p.seq);
-      return off >= sender.nextOff - 1 && off <= Math.max(sender.maxEnd, sender.nextOff) + (1 << 20);
+      // RST carries the sender's next sequence number: everything it sent precedes it in the capture
+      return off >= sender.nextOff - 1 && off <= Math.max(sender.maxEnd, sender.nextOff) + RST_SLACK;
     }
     if (p.tcpFlags & TCP_ACK && receiver.started) {
       // answer to a SYN (SYN-SENT): valid only if it acknowledges the SYN and nothing unsent (RFC 793)
@@ -369,10 +379,13 @@ export class FlowTable {
     const idle = this.idleTimeoutUs;
     this.nextSweep = ts + Math.max(1e6, Math.min(idle, LINGER_US) / 4);
     this.defrag.expire(ts);
+    const linger = Math.min(idle, LINGER_US);
+    for (const [key, c] of this.recentlyClosed) {
+      if (ts - c.closedAt <= linger) break; // insertion order is closing order
+      this.recentlyClosed.delete(key);
+    }
     for (const [key, c] of this.tcp) {
-      if (c.closed) {
-        if (ts - c.closedAt > Math.min(idle, LINGER_US)) this.tcp.delete(key);
-      } else if (ts - c.lastTs > idle) {
+      if (ts - c.lastTs > idle) {
         c.c2s.close('timeout', ts);
         c.s2c.close('timeout', ts);
         this.tcp.delete(key);

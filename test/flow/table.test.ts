@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { LINKTYPE } from '../../src/capture/linktypes';
+import { FlowTable } from '../../src/flow/table';
+import { Collector, data } from '../helpers/collect';
+import { tcpSegment, udpDatagram } from '../helpers/packets';
+
+const RAW = LINKTYPE.RAW;
+
+/** A client (127.0.0.1:40000) talking to a server (127.0.0.2:24000). */
+const c2s = (seq: number, flags: string, payload = '', ack = 0, extra = {}) =>
+  tcpSegment({ src: '127.0.0.1', dst: '127.0.0.2', sport: 40000, dport: 24000, seq, ack, flags, payload: Buffer.from(payload), ...extra });
+const s2c = (seq: number, flags: string, payload = '', ack = 0, extra = {}) =>
+  tcpSegment({ src: '127.0.0.2', dst: '127.0.0.1', sport: 24000, dport: 40000, seq, ack, flags, payload: Buffer.from(payload), ...extra });
+
+function feed(pkts: Buffer[], opts = {}, t0 = 1e15, step = 1000): { col: Collector; table: FlowTable } {
+  const col = new Collector();
+  const table = new FlowTable(col, opts);
+  pkts.forEach((p, i) => table.push(RAW, p, p.length, t0 + i * step));
+  table.finish();
+  return { col, table };
+}
+
+const handshake = [c2s(100, 'S'), s2c(500, 'SA', '', 101), c2s(101, 'A', '', 501)];
+
+describe('flow table', () => {
+  it('names the client and server from the SYN and delivers both directions', () => {
+    const { col } = feed([...handshake, c2s(101, 'PA', 'ping', 501), s2c(501, 'PA', 'pong', 105), c2s(105, 'FA', '', 505), s2c(505, 'FA', '', 106), c2s(106, 'A', '', 506)]);
+    expect(col.connections).toHaveLength(1);
+    const cc = col.connections[0]!;
+    expect(cc.conn.client).toEqual({ addr: '127.0.0.1', port: 40000 });
+    expect(cc.conn.server).toEqual({ addr: '127.0.0.2', port: 24000 });
+    expect(data(cc.c2s).toString()).toBe('ping');
+    expect(data(cc.s2c).toString()).toBe('pong');
+    expect([cc.c2s.end, cc.s2c.end]).toEqual(['fin', 'fin']);
+    expect(cc.conn.state).toBe('closed');
+  });
+
+  it('without a SYN, the --port side is the server; without --port, the lower port', () => {
+    const mid = [s2c(501, 'PA', 'hello', 101)];
+    expect(feed(mid).col.connections[0]!.conn.server.port).toBe(24000);
+    const high = [tcpSegment({ src: '127.0.0.2', dst: '127.0.0.1', sport: 30000, dport: 24000, seq: 1, flags: 'PA', payload: Buffer.from('x') })];
+    expect(feed(high).col.connections[0]!.conn.server.port).toBe(24000);
+    expect(feed(high, { serverPorts: new Set([30000]) }).col.connections[0]!.conn.server.port).toBe(30000);
+  });
+
+  it('a connection joined mid-way is marked so and starts at the first byte seen', () => {
+    const { col } = feed([c2s(7000, 'PA', 'abc', 900), c2s(7003, 'PA', 'def', 900)]);
+    const cc = col.connections[0]!;
+    expect(cc.conn.c2s.midstream).toBe(true);
+    expect(data(cc.c2s).toString()).toBe('abcdef');
+  });
+
+  it('RST ends both directions; payload after it (or on it) is not delivered', () => {
+    const { col } = feed([...handshake, c2s(101, 'PA', 'abc', 501), s2c(501, 'RA', 'rstdata', 104), c2s(104, 'PA', 'late', 501)]);
+    const cc = col.connections[0]!;
+    expect([cc.c2s.end, cc.s2c.end]).toEqual(['rst', 'rst']);
+    expect(data(cc.c2s).toString()).toBe('abc');
+    expect(data(cc.s2c).length).toBe(0);
+    expect(cc.conn.state).toBe('reset');
+  });
+
+  it('an RST far outside the stream is ignored', () => {
+    const { col, table } = feed([...handshake, s2c(190000, 'R'), c2s(101, 'PA', 'abc', 501)]);
+    expect(table.stats.ignoredResets).toBe(1);
+    expect(data(col.connections[0]!.c2s).toString()).toBe('abc');
+  });
+
+  it('port reuse after close starts a new connection', () => {
+    const first = [...handshake, c2s(101, 'FA', '', 501), s2c(501, 'FA', '', 102), c2s(102, 'A', '', 502)];
+    const second = [c2s(9000, 'S'), s2c(3000, 'SA', '', 9001), c2s(9001, 'PA', 'again', 3001)];
+    const { col } = feed([...first, ...second]);
+    expect(col.connections).toHaveLength(2);
+    expect(data(col.connections[1]!.c2s).toString()).toBe('again');
+    expect(col.connections[1]!.conn.c2s.synSeen).toBe(true);
+  });
+
+  it('the same packet captured twice (loopback) is delivered once and counted apart from retransmissions', () => {
+    const pkts = [...handshake, c2s(101, 'PA', 'abc', 501, { ipId: 7 }), s2c(501, 'A', '', 104)];
+    const doubled = pkts.flatMap((p) => [p, p]);
+    const col = new Collector();
+    const table = new FlowTable(col);
+    // each copy 10 µs after the first; real retransmissions come much later
+    doubled.forEach((p, i) => table.push(RAW, p, p.length, 1e15 + Math.floor(i / 2) * 100_000 + (i % 2) * 10));
+    // a real retransmission: same bytes, new IP id, 200 ms later
+    table.push(RAW, c2s(101, 'PA', 'abc', 501, { ipId: 9 }), 43, 1e15 + 1e6);
+    table.finish();
+    const cc = col.connections[0]!;
+    expect(data(cc.c2s).toString()).toBe('abc');
+    expect(table.stats.loopbackDuplicates).toBe(pkts.length);
+    expect(cc.conn.duplicates).toEqual([3, 2]);
+    expect(cc.conn.c2s.stats.retransmittedBytes).toBe(3);
+  });
+
+  it('idle connections are flushed as timeout and dropped from the table', () => {
+    const col = new Collector();
+    const table = new FlowTable(col, { idleTimeoutUs: 60e6 });
+    const pkts = [...handshake, c2s(101, 'PA', 'abc', 501)];
+    pkts.forEach((p, i) => table.push(RAW, p, p.length, 1e15 + i));
+    const other = udpDatagram({ payload: Buffer.from('x'), dport: 5000 });
+    table.push(RAW, other, other.length, 1e15 + 120e6);
+    expect(col.connections[0]!.c2s.end).toBe('timeout');
+    expect(table.stats.evicted).toBe(1);
+    expect(table.size).toBe(1); // only the UDP flow is left
+  });
+
+  it('memory stays flat: closed connections leave the table', () => {
+    const table = new FlowTable({});
+    let t = 1e15;
+    let maxSize = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const sport = 1024 + (i % 60000);
+      const mk = (src: string, dst: string, sp: number, dp: number, seq: number, ack: number, flags: string, payload = '') =>
+        tcpSegment({ src, dst, sport: sp, dport: dp, seq, ack, flags, payload: Buffer.from(payload) });
+      const seq = [
+        mk('10.0.0.1', '10.0.0.2', sport, 24000, 1, 0, 'S'),
+        mk('10.0.0.2', '10.0.0.1', 24000, sport, 1, 2, 'SA'),
+        mk('10.0.0.1', '10.0.0.2', sport, 24000, 2, 2, 'PA', 'hi'),
+        mk('10.0.0.1', '10.0.0.2', sport, 24000, 4, 2, 'FA'),
+        mk('10.0.0.2', '10.0.0.1', 24000, sport, 2, 5, 'FA'),
+      ];
+      for (const p of seq) table.push(RAW, p, p.length, (t += 100));
+      maxSize = Math.max(maxSize, table.size);
+    }
+    // a closed connection leaves the table at once (a small tombstone catches its late packets)
+    expect(maxSize).toBeLessThanOrEqual(1);
+    expect(table.stats.connections).toBe(20_000);
+  });
+
+  it('UDP datagrams are units, grouped into flows by the same key', () => {
+    const col = new Collector();
+    const got: string[] = [];
+    const table = new FlowTable({ ...col, datagram: (_f, dir, payload) => got.push(`${dir}:${payload.toString()}`) }, { serverPorts: new Set([24001]) });
+    const a = udpDatagram({ src: '127.0.0.1', dst: '127.0.0.1', sport: 50000, dport: 24001, payload: Buffer.from('pos1'), ipId: 1 });
+    const b = udpDatagram({ src: '127.0.0.1', dst: '127.0.0.1', sport: 24001, dport: 50000, payload: Buffer.from('ack1'), ipId: 2 });
+    table.push(RAW, a, a.length, 1);
+    table.push(RAW, b, b.length, 2);
+    table.push(RAW, a, a.length, 3); // the same datagram captured twice
+    expect(got).toEqual(['c2s:pos1', 's2c:ack1']);
+    expect(table.stats.udpFlows).toBe(1);
+    expect(table.stats.loopbackDuplicates).toBe(1);
+  });
+});
