@@ -7,5 +7,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // live capture tests share the loopback device: run files one at a time
     fileParallelism: false,
+    // the JSON report is what .ci/run counts
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results.json' },
   },
 });
