@@ -344,7 +344,7 @@ export class CaptureParser {
   }
 }
 
-const CHUNK = 1 << 20;
+const CHUNK = 256 * 1024;
 
 /**
  * Read a pcap or pcapng file (optionally gzip-compressed) and hand every packet

@@ -102,3 +102,25 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
   }
   return lines;
 }
+
+/** Buffered line output to stdout: one write per 64 KiB rather than per line. */
+export class LineWriter {
+  private parts: string[] = [];
+  private size = 0;
+
+  /** flushAt 0 writes every line at once (live output should not wait). */
+  constructor(private readonly flushAt = 65536) {}
+
+  line(text: string): void {
+    this.parts.push(text);
+    this.size += text.length + 1;
+    if (this.size >= this.flushAt) this.flush();
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    process.stdout.write(this.parts.join('\n') + '\n');
+    this.parts = [];
+    this.size = 0;
+  }
+}

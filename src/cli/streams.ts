@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { FlowTable } from '../flow/table';
 import { StreamSummary, type StreamRecord } from '../session/stream-summary';
-import { captureOptions, openSource, portsOf, positiveNumber, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
+import { captureOptions, LineWriter, openSource, portsOf, positiveNumber, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
 
 interface StreamsOptions extends CaptureCliOptions {
   json?: boolean;
@@ -28,9 +28,8 @@ export function streamsCommand(): Command {
   cmd.action(async (o: StreamsOptions) => {
     const ports = portsOf(o);
     const source = openSource(o, ports);
-    const out = (r: StreamRecord): void => {
-      process.stdout.write((o.json ? JSON.stringify(r) : textLine(r)) + '\n');
-    };
+    const lines = new LineWriter(o.read ? 65536 : 0);
+    const out = (r: StreamRecord): void => lines.line(o.json ? JSON.stringify(r) : textLine(r));
     const summary = new StreamSummary(out, { writeDir: o.write, ports: ports.set, udp: o.udp });
     const table = new FlowTable(summary, {
       serverPorts: ports.set,
@@ -40,6 +39,7 @@ export function streamsCommand(): Command {
     const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
     release();
     table.finish();
+    lines.flush();
     for (const line of summaryLines(src, table.stats)) process.stderr.write(line + '\n');
   });
   return cmd;

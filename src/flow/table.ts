@@ -84,7 +84,7 @@ export class FlowTable {
   readonly budget: ReassemblyBudget;
   private readonly tcp = new Map<string, TcpConnection>();
   /** Connections closed in the last few seconds: their late packets are not a new connection. */
-  private readonly recentlyClosed = new Map<string, TcpConnection>();
+  private readonly recentlyClosed = new Map<string, Tombstone>();
   private readonly udp = new Map<string, UdpFlow>();
   private readonly serverPorts: ReadonlySet<number>;
   private readonly idleTimeoutUs: number;
@@ -173,13 +173,13 @@ export class FlowTable {
     const syn = (flags & TCP_SYN) !== 0;
     const ackFlag = (flags & TCP_ACK) !== 0;
     let c = this.tcp.get(key);
-    let previous: TcpConnection | undefined;
+    let previous: Tombstone | undefined;
     if (c && syn && this.isNewIncarnation(c, p.seq, ackFlag)) {
       // port reuse: a SYN on an abandoned 4-tuple starts a new connection
       c.c2s.close('open', ts);
       c.s2c.close('open', ts);
       this.tcp.delete(key);
-      previous = c;
+      previous = { closedAt: ts, synIsn: [c.c2s.synSeen ? c.c2s.isn : -1, c.s2c.synSeen ? c.s2c.isn : -1] };
       c = undefined;
     }
     if (!c) {
@@ -226,9 +226,12 @@ export class FlowTable {
       else if (c.state === 'handshake' && (p.payloadLen > 0 || (!c.c2s.synSeen && !c.s2c.synSeen))) c.state = 'open';
     }
     if (c.closed) {
-      // keep only a tombstone, so that memory stays flat with many short connections
+      // keep only a small tombstone, so that memory stays flat with many short connections
       this.tcp.delete(key);
-      this.recentlyClosed.set(key, c);
+      this.recentlyClosed.set(key, {
+        closedAt: c.closedAt,
+        synIsn: [c.c2s.synSeen ? c.c2s.isn : -1, c.s2c.synSeen ? c.s2c.isn : -1],
+      });
     }
   }
 
@@ -244,10 +247,10 @@ export class FlowTable {
    * (a reset in between): carry that SYN's ISN over, so the client's stream
    * starts at its first byte rather than mid-way.
    */
-  private carrySyn(previous: TcpConnection, c: TcpConnection, p: DecodedPacket): void {
-    for (const old of [previous.c2s, previous.s2c]) {
-      if (old.synSeen && seqAdd(old.isn, 1) === p.ack) {
-        c.c2s.segment(old.isn, true, false, EMPTY, 0, c.firstTs);
+  private carrySyn(previous: Tombstone, c: TcpConnection, p: DecodedPacket): void {
+    for (const isn of previous.synIsn) {
+      if (isn >= 0 && seqAdd(isn, 1) === p.ack) {
+        c.c2s.segment(isn, true, false, EMPTY, 0, c.firstTs);
         return;
       }
     }
@@ -404,6 +407,13 @@ export class FlowTable {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** What is kept of a closed connection while its late packets may still arrive. */
+interface Tombstone {
+  closedAt: number;
+  /** ISNs of SYNs seen each way (-1: none), so that a SYN-ACK reopening the tuple can start from them. */
+  synIsn: [number, number];
+}
 
 /** FNV-1a over the first 32 bytes: cheap, enough to tell two datagrams apart. */
 function hashHead(buf: Buffer, off: number, len: number): number {
