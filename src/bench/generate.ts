@@ -155,6 +155,13 @@ export function generateCapture(path: string, opts: GenerateOptions): GenerateRe
     return rng.int(16000, 65000);
   };
 
+  /** Send a segment held back for reordering or retransmission, if any. */
+  const sendHeld = (c: Conn): boolean => {
+    const held = c.later.shift();
+    if (held) emit(held.from, held.to, held.seq, held.to.seq, 0x18, held.payload);
+    return held !== undefined;
+  };
+
   /** Advance one connection by one step; returns false when it is finished. */
   const step = (c: Conn): boolean => {
     const { a, b } = c;
@@ -170,11 +177,7 @@ export function generateCapture(path: string, opts: GenerateOptions): GenerateRe
         c.stage = 2;
         return true;
       case 2: {
-        const held = c.later.shift();
-        if (held) {
-          emit(held.from, held.to, held.seq, held.to.seq, 0x18, held.payload);
-          return true;
-        }
+        if (sendHeld(c)) return true;
         const from = a.sent >= a.data.length ? b : b.sent >= b.data.length ? a : rng.next() < 0.35 ? a : b;
         const to = from === a ? b : a;
         if (from.sent >= from.data.length) {
@@ -197,11 +200,7 @@ export function generateCapture(path: string, opts: GenerateOptions): GenerateRe
         return true;
       }
       case 3: {
-        const held = c.later.shift();
-        if (held) {
-          emit(held.from, held.to, held.seq, held.to.seq, 0x18, held.payload);
-          return true;
-        }
+        if (sendHeld(c)) return true;
         const aEnd = (a.seq + a.data.length) >>> 0;
         const bEnd = (b.seq + b.data.length) >>> 0;
         emit(a, b, aEnd, bEnd, 0x11, null);
