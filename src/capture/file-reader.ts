@@ -46,6 +46,8 @@ export interface CaptureFileStats {
   reportedDrops: number;
   /** A warning when the file ends in the middle of a record. */
   truncatedFile?: string;
+  /** Reading was stopped before the end of the file. */
+  stopped?: boolean;
 }
 
 interface Iface {
@@ -350,7 +352,11 @@ const CHUNK = 256 * 1024;
  * Read a pcap or pcapng file (optionally gzip-compressed) and hand every packet
  * to onPacket. Memory stays constant: one chunk plus one record at a time.
  */
-export async function readCaptureFile(path: string, onPacket: PacketCallback): Promise<CaptureFileStats> {
+export async function readCaptureFile(
+  path: string,
+  onPacket: PacketCallback,
+  opts: { signal?: AbortSignal } = {},
+): Promise<CaptureFileStats> {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
@@ -365,9 +371,9 @@ export async function readCaptureFile(path: string, onPacket: PacketCallback): P
     if (n === 2 && head[0] === 0x1f && head[1] === 0x8b) {
       fs.closeSync(fd);
       fd = -1;
-      await readStream(zlib.createGunzip(), fs.createReadStream(path), parser, path);
+      await readStream(zlib.createGunzip(), fs.createReadStream(path), parser, path, opts.signal);
     } else {
-      readPlain(fd, parser);
+      await readPlain(fd, parser, opts.signal);
     }
   } finally {
     if (fd >= 0) fs.closeSync(fd);
@@ -375,10 +381,19 @@ export async function readCaptureFile(path: string, onPacket: PacketCallback): P
   return parser.stats;
 }
 
-function readPlain(fd: number, parser: CaptureParser): void {
+/** Yield to the event loop between chunks, so that a signal or a UI can act during a long read. */
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+async function readPlain(fd: number, parser: CaptureParser, signal?: AbortSignal): Promise<void> {
   let carry: Buffer | null = null;
   let pos = 0;
-  for (;;) {
+  for (let chunk = 0; ; chunk++) {
+    // every 4 MiB: often enough for Ctrl-C and a UI, rarely enough to cost nothing
+    if (chunk % 16 === 15) await tick();
+    if (signal?.aborted) {
+      parser.stats.stopped = true;
+      return;
+    }
     const carryLen: number = carry ? carry.length : 0;
     // a fresh buffer per chunk: packets handed out are views into it
     const size = Math.max(CHUNK, carryLen * 2);
@@ -402,11 +417,17 @@ async function readStream(
   input: fs.ReadStream,
   parser: CaptureParser,
   path: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   let carry: Buffer | null = null;
   const stream = input.pipe(gunzip);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (signal?.aborted) {
+        parser.stats.stopped = true;
+        input.destroy();
+        return;
+      }
       const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
       const used = parser.push(buf);
       carry = used < buf.length ? buf.subarray(used) : null;

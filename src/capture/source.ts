@@ -22,14 +22,15 @@ export interface CaptureSource {
 }
 
 export function fileSource(path: string): CaptureSource {
+  const abort = new AbortController();
   return {
     name: path,
     async run(onPacket) {
-      const file = await readCaptureFile(path, onPacket);
+      const file = await readCaptureFile(path, onPacket, { signal: abort.signal });
       return { kind: 'file', name: path, file };
     },
     stop() {
-      // a file is read to its end; a stopped run simply ends with the file
+      abort.abort();
     },
   };
 }

@@ -92,6 +92,7 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
     if (unsup.length) lines.push(`skipped packets on unsupported link types: ${unsup.map(([t, n]) => `${n} ${t}`).join(', ')}`);
     if (f.skippedBlocks) lines.push(`skipped ${f.skippedBlocks} unknown pcapng blocks`);
     if (f.truncatedFile) lines.push(`warning: ${f.truncatedFile}`);
+    if (f.stopped) lines.push(`stopped before the end of ${src.name}: ${f.packets} packets read`);
   }
   const l = src.live;
   if (l) {

@@ -186,6 +186,21 @@ describe('bad input', () => {
     await expect(readCaptureFile(f, () => {})).rejects.toThrow(/too short to be a capture/);
   });
 
+  it('stops reading when its signal is aborted, keeping what was read', async () => {
+    const f = join(dir, 'long.pcap');
+    const w = new PcapWriter(f, LINKTYPE.ETHERNET);
+    for (let i = 0; i < 2000; i++) w.write(samples[4]!, T0 + i);
+    w.close();
+    const abort = new AbortController();
+    let n = 0;
+    const stats = await readCaptureFile(f, () => {
+      if (++n === 10) abort.abort();
+    }, { signal: abort.signal });
+    expect(stats.stopped).toBe(true);
+    expect(n).toBeGreaterThanOrEqual(10);
+    expect(n).toBeLessThan(2000);
+  });
+
   it('a missing file is an input error', async () => {
     await expect(readCaptureFile(join(dir, 'nope.pcap'), () => {})).rejects.toThrow(/cannot open \(ENOENT\)/);
   });
