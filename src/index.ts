@@ -1,7 +1,7 @@
 /** The gamesniff library API (the CLI and TUI are built on it; it never exports them). */
 export { GamesniffError } from './core/errors';
 export type { Direction, Endpoint, StreamEnd, PacketCallback } from './core/types';
-export { seqDiff, seqAdd, seqLess } from './core/seq';
+export { seqDiff, seqAdd } from './core/seq';
 export { CaptureParser, readCaptureFile, type CaptureFileStats } from './capture/file-reader';
 export { PcapWriter, PcapngWriter, type CaptureWriter } from './capture/file-writer';
 export { LINKTYPE, linkTypeName } from './capture/linktypes';

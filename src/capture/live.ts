@@ -23,7 +23,7 @@ interface CapInstance {
   open(device: string, filter: string, bufSize: number, buffer: Buffer, timeoutMs: number): string;
   on(event: 'packet', fn: (used: number, count: number, oversize: number) => void): void;
   close(): boolean;
-  stats(): { received: number; dropped: number; ifDropped: number };
+  stats(): Omit<CaptureDrops, 'oversize'>;
   datalink(): number;
 }
 
@@ -37,6 +37,8 @@ export interface CaptureDrops {
   received: number;
   dropped: number;
   ifDropped: number;
+  /** Packets larger than cap's batch buffer, delivered cut (the cut part becomes a gap). */
+  oversize: number;
 }
 
 function loadCap(): CapModule {
@@ -101,7 +103,7 @@ export class LiveCapture {
   /** Packets cap could not fit whole into its batch buffer (never expected: the buffer is larger than the snaplen). */
   oversize = 0;
   private cap: CapInstance | null = null;
-  private lastStats: CaptureDrops = { received: 0, dropped: 0, ifDropped: 0 };
+  private lastStats: CaptureDrops = { received: 0, dropped: 0, ifDropped: 0, oversize: 0 };
 
   constructor(private readonly opts: LiveCaptureOptions) {
     this.device = opts.device;
@@ -146,7 +148,7 @@ export class LiveCapture {
   stats(): CaptureDrops {
     if (this.cap) {
       try {
-        this.lastStats = this.cap.stats();
+        this.lastStats = { ...this.cap.stats(), oversize: this.oversize };
       } catch {
         // closed: keep the last figures
       }

@@ -98,7 +98,8 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
   if (l) {
     lines.push(
       `capture on ${l.device} (filter: ${l.filter || 'none'}): kernel received ${l.received}, dropped ${l.dropped}` +
-        (l.ifDropped ? `, interface dropped ${l.ifDropped}` : ''),
+        (l.ifDropped ? `, interface dropped ${l.ifDropped}` : '') +
+        (l.oversize ? `, ${l.oversize} packets larger than the capture buffer (cut, reported as gaps)` : ''),
     );
   }
   return lines;

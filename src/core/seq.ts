@@ -10,7 +10,3 @@ export function seqDiff(a: number, b: number): number {
 export function seqAdd(a: number, n: number): number {
   return (a + n) >>> 0;
 }
-
-export function seqLess(a: number, b: number): boolean {
-  return seqDiff(a, b) < 0;
-}

@@ -110,10 +110,6 @@ export class FlowTable {
     return this.tcp.size + this.udp.size;
   }
 
-  connections(): IterableIterator<TcpConnection> {
-    return this.tcp.values();
-  }
-
   push(linkType: number, data: Buffer, origLen: number, ts: number): DecodeStatus {
     const st = this.stats;
     st.packets++;
@@ -179,7 +175,7 @@ export class FlowTable {
       c.c2s.close('open', ts);
       c.s2c.close('open', ts);
       this.tcp.delete(key);
-      previous = { closedAt: ts, synIsn: [c.c2s.synSeen ? c.c2s.isn : -1, c.s2c.synSeen ? c.s2c.isn : -1] };
+      previous = tombstone(c, ts);
       c = undefined;
     }
     if (!c) {
@@ -228,10 +224,7 @@ export class FlowTable {
     if (c.closed) {
       // keep only a small tombstone, so that memory stays flat with many short connections
       this.tcp.delete(key);
-      this.recentlyClosed.set(key, {
-        closedAt: c.closedAt,
-        synIsn: [c.c2s.synSeen ? c.c2s.isn : -1, c.s2c.synSeen ? c.s2c.isn : -1],
-      });
+      this.recentlyClosed.set(key, tombstone(c, c.closedAt));
     }
   }
 
@@ -413,6 +406,10 @@ interface Tombstone {
   closedAt: number;
   /** ISNs of SYNs seen each way (-1: none), so that a SYN-ACK reopening the tuple can start from them. */
   synIsn: [number, number];
+}
+
+function tombstone(c: TcpConnection, closedAt: number): Tombstone {
+  return { closedAt, synIsn: [c.c2s.synSeen ? c.c2s.isn : -1, c.s2c.synSeen ? c.s2c.isn : -1] };
 }
 
 /** FNV-1a over the first 32 bytes: cheap, enough to tell two datagrams apart. */

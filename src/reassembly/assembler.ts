@@ -142,10 +142,6 @@ export class TcpStreamAssembler {
     return this.nextOff + seqDiff(seq, this.baseSeq);
   }
 
-  get pendingSegments(): number {
-    return this.pending.length;
-  }
-
   segment(seq: number, syn: boolean, fin: boolean, data: Buffer, declaredLen: number, ts: number): void {
     if (this.ended !== null) {
       this.stats.afterEndBytes += declaredLen;

@@ -30,6 +30,9 @@ export interface StreamRecord {
   duplicates: number;
 }
 
+/** Record fields that TCP and UDP fill the same way. */
+type Common = 'conn' | 'proto' | 'client' | 'server' | 'dir' | 'sha256' | 'packets' | 'duplicates';
+
 const WRITE_BATCH = 1 << 20;
 
 class DirectionState {
@@ -108,32 +111,20 @@ export class StreamSummary implements FlowListener {
   }
 
   close(c: TcpConnection): void {
-    const s = this.state.get(c);
-    if (!s) return;
-    this.state.delete(c);
-    for (const [i, dir] of [[0, 'c2s'], [1, 's2c']] as const) {
-      const d = s[i];
-      d.flush();
-      const st = c.stream(dir);
-      this.onRecord({
-        conn: c.id,
-        proto: 'tcp',
-        client: endpointString(c.client),
-        server: endpointString(c.server),
-        dir,
-        bytes: st.stats.bytes,
-        sha256: d.hash.digest('hex'),
-        gaps: st.stats.gaps,
-        gapBytes: st.stats.gapBytes,
-        overlapConflicts: st.stats.overlapConflicts,
-        syn: st.synSeen,
+    this.report(c, 'tcp', (_i, dir, d) => {
+      const stream = c.stream(dir);
+      const st = stream.stats;
+      return {
+        bytes: st.bytes,
+        gaps: st.gaps,
+        gapBytes: st.gapBytes,
+        overlapConflicts: st.overlapConflicts,
+        syn: stream.synSeen,
         end: d.end,
-        midstream: st.midstream,
-        packets: c.packets[i],
-        retransmittedBytes: st.stats.retransmittedBytes,
-        duplicates: c.duplicates[i],
-      });
-    }
+        midstream: stream.midstream,
+        retransmittedBytes: st.retransmittedBytes,
+      };
+    });
   }
 
   udpOpen(f: UdpFlow): void {
@@ -145,6 +136,25 @@ export class StreamSummary implements FlowListener {
   }
 
   udpClose(f: UdpFlow): void {
+    this.report(f, 'udp', (i, _dir, d) => ({
+      bytes: d.bytes,
+      // datagrams the capture truncated: the missing bytes are gaps
+      gaps: f.truncated[i],
+      gapBytes: f.bytes[i] - d.bytes,
+      overlapConflicts: 0,
+      syn: false,
+      end: f.end,
+      midstream: false,
+      retransmittedBytes: 0,
+    }));
+  }
+
+  /** Emit both directions' records; `specific` gives what differs between TCP and UDP. */
+  private report(
+    f: TcpConnection | UdpFlow,
+    proto: 'tcp' | 'udp',
+    specific: (i: 0 | 1, dir: Direction, d: DirectionState) => Omit<StreamRecord, Common>,
+  ): void {
     const s = this.state.get(f);
     if (!s) return;
     this.state.delete(f);
@@ -153,21 +163,13 @@ export class StreamSummary implements FlowListener {
       d.flush();
       this.onRecord({
         conn: f.id,
-        proto: 'udp',
+        proto,
         client: endpointString(f.client),
         server: endpointString(f.server),
         dir,
-        bytes: d.bytes,
+        ...specific(i, dir, d),
         sha256: d.hash.digest('hex'),
-        // datagrams the capture truncated: the missing bytes are gaps
-        gaps: f.truncated[i],
-        gapBytes: f.bytes[i] - d.bytes,
-        overlapConflicts: 0,
-        syn: false,
-        end: f.end,
-        midstream: false,
         packets: f.packets[i],
-        retransmittedBytes: 0,
         duplicates: f.duplicates[i],
       });
     }
