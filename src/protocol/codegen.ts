@@ -1,0 +1,616 @@
+/**
+ * IR -> JavaScript source for decoders and encoders, compiled once with `new Function`.
+ *
+ * Why this is safe with hostile files: the only text from a protocol file that reaches the
+ * generated source is (a) identifiers checked by `isIdentifier`, always emitted as JSON string
+ * literals ("name"), never as code, (b) numbers that went through Number(), emitted with String(),
+ * (c) strings emitted with JSON.stringify, and (d) expressions, which are our own AST printed by
+ * `toJs` with every bare name replaced by a generated variable (v12) or by c.st["name"]. Byte
+ * strings, enum tables and other values travel in the constant pool K, not in the source.
+ *
+ * The decoder comes in two variants from the same generator: the fast one, and a debug one that
+ * tracks the field path (for error messages) and records spans (for hex highlighting). The fast
+ * one runs first; the debug one reruns a message only when spans are asked for or decoding failed.
+ */
+import { toJs, type Expr } from './expr';
+import type { Counter, Field, Len, MessageDef, ProtocolDef, SourceExpr, Ty } from './ir';
+import { ProtocolError } from './load';
+
+export interface GeneratedModule {
+  source: string;
+}
+
+type Scope = Map<string, string>;
+
+class Gen {
+  out: string[] = [];
+  n = 0;
+  scopes: Scope[] = [];
+  readonly typeFn = new Map<string, number>();
+
+  constructor(
+    readonly def: ProtocolDef,
+    readonly debug: boolean,
+    readonly K: unknown[],
+    readonly problems: string[],
+  ) {
+    [...def.types.keys()].forEach((name, i) => this.typeFn.set(name, i));
+  }
+
+  v(prefix = 'v'): string {
+    return `${prefix}${this.n++}`;
+  }
+  emit(line: string): void {
+    this.out.push(line);
+  }
+  k(value: unknown): string {
+    const i = this.K.indexOf(value);
+    if (i >= 0) return `K[${i}]`;
+    this.K.push(value);
+    return `K[${this.K.length - 1}]`;
+  }
+
+  /** JS for an expression; names resolve to fields decoded so far (innermost first), then state. */
+  expr(x: SourceExpr, stateOnly = false): string {
+    return toJs(x.e, (name, pos) => {
+      if (!stateOnly) {
+        for (let i = this.scopes.length - 1; i >= 0; i--) {
+          const v = this.scopes[i].get(name);
+          if (v) return v;
+        }
+      }
+      if (Object.prototype.hasOwnProperty.call(this.def.state, name)) return `c.st[${JSON.stringify(name)}]`;
+      const known = stateOnly ? [] : this.scopes.flatMap((s) => [...s.keys()]);
+      const state = Object.keys(this.def.state);
+      this.problems.push(
+        `${x.at(pos)}: unknown name '${name}' in '${x.src}'; ${stateOnly ? 'only state variables can be used here' : `fields decoded before this point: ${known.join(', ') || '(none)'}`}; state: ${state.join(', ') || '(none)'}`,
+      );
+      return 'undefined';
+    });
+  }
+
+  // ---- decoding -------------------------------------------------------------------------------
+
+  /** Bytes a type always takes, or -1 when that depends on the data. */
+  fixedSize(ty: Ty): number {
+    switch (ty.k) {
+      case 'int':
+        return ty.size;
+      case 'float':
+        return ty.size;
+      case 'bool':
+        return 1;
+      case 'enum':
+      case 'const':
+        return ty.base.k === 'varint' ? -1 : this.fixedSize(ty.base);
+      case 'flags':
+      case 'bits':
+        return ty.base.size;
+      case 'magic':
+        return ty.bytes.length;
+      case 'pad':
+        return ty.n;
+      case 'struct': {
+        let s = 0;
+        for (const f of ty.fields) {
+          const fs = f.cond ? -1 : this.fixedSize(f.ty);
+          if (fs < 0) return -1;
+          s += fs;
+        }
+        return s;
+      }
+      default:
+        return -1;
+    }
+  }
+
+  check(n: string | number): void {
+    this.emit(`if (e - p < ${n}) rt.short(c, ${n}, p, e);`);
+  }
+
+  /** Read a fixed-size integer at p (bounds already checked) and advance. */
+  readInt(t: { size: number; signed: boolean; le: boolean }, into: string): void {
+    const { size, signed, le } = t;
+    let x: string;
+    if (size === 1) x = signed ? '((b[p] << 24) >> 24)' : 'b[p]';
+    else if (size === 2) {
+      const u = le ? '(b[p] | (b[p + 1] << 8))' : '((b[p] << 8) | b[p + 1])';
+      x = signed ? `((${u} << 16) >> 16)` : u;
+    } else if (size === 3) {
+      const u = le ? '(b[p] | (b[p + 1] << 8) | (b[p + 2] << 16))' : '((b[p] << 16) | (b[p + 1] << 8) | b[p + 2])';
+      x = signed ? `((${u} << 8) >> 8)` : u;
+    } else if (size === 4) x = `b.read${signed ? 'Int32' : 'UInt32'}${le ? 'LE' : 'BE'}(p)`;
+    else x = `b.read${signed ? 'BigInt64' : 'BigUInt64'}${le ? 'LE' : 'BE'}(p)`;
+    this.emit(`${into} = ${x}; p += ${size};`);
+  }
+
+  readCounter(t: Counter, into: string, checked: boolean): void {
+    if (t.k === 'varint') {
+      this.emit(`${into} = rt.${t.zigzag ? 'zigzag' : 'varint'}(b, p, e, c); p = c.p;`);
+      return;
+    }
+    if (!checked) this.check(t.size);
+    this.readInt(t, into);
+  }
+
+  /** A byte count or element count into a fresh const; returns its name. */
+  length(len: Len, what: string): string {
+    const n = this.v('n');
+    switch (len.k) {
+      case 'fixed':
+        return String(len.n);
+      case 'expr':
+        this.emit(`const ${n} = ${this.expr(len.x)};`);
+        this.emit(`if (!(Number.isInteger(${n}) && ${n} >= 0)) rt.lenError(c, ${n}, p);`);
+        return n;
+      case 'prefix':
+        this.emit(`let ${n};`);
+        this.readCounter(len.t, n, false);
+        return n;
+      case 'eos':
+        this.emit(`const ${n} = e - p;`);
+        return n;
+      default:
+        throw new Error(`${what}: length kind ${len.k} handled by the caller`);
+    }
+  }
+
+  /** Decode `ty` at p into `into` (already declared). `checked`: the caller checked the bytes. */
+  dec(ty: Ty, into: string, checked: boolean): void {
+    switch (ty.k) {
+      case 'int':
+        if (!checked) this.check(ty.size);
+        this.readInt(ty, into);
+        return;
+      case 'varint':
+        this.readCounter(ty, into, checked);
+        return;
+      case 'float':
+        if (!checked) this.check(ty.size);
+        this.emit(`${into} = b.read${ty.size === 4 ? 'Float' : 'Double'}${ty.le ? 'LE' : 'BE'}(p); p += ${ty.size};`);
+        return;
+      case 'bool':
+        if (!checked) this.check(1);
+        this.emit(`${into} = b[p] !== 0; p += 1;`);
+        return;
+      case 'enum': {
+        const raw = this.v('r');
+        this.emit(`let ${raw};`);
+        this.readCounter(ty.base, raw, checked);
+        this.emit(`${into} = ${this.k(ty.def.byValue)}.get(${raw}) ?? ${raw};`);
+        return;
+      }
+      case 'flags': {
+        const raw = this.v('r');
+        this.emit(`let ${raw};`);
+        this.readCounter(ty.base, raw, checked);
+        const all = ty.names.reduce((m, [, mask]) => m | mask, 0) >>> 0;
+        const props = ty.names.map(([name, mask]) => `${JSON.stringify(name)}: (${raw} & ${mask}) !== 0`).join(', ');
+        this.emit(`${into} = { ${props} };`);
+        this.emit(`if ((${raw} & ~${all}) !== 0) ${into}["_other"] = (${raw} & ~${all}) >>> 0;`);
+        return;
+      }
+      case 'bits': {
+        const raw = this.v('r');
+        this.emit(`let ${raw};`);
+        this.readCounter(ty.base, raw, checked);
+        let shift = ty.base.size * 8;
+        const props = ty.parts.map(([name, width]) => {
+          shift -= width;
+          return `${JSON.stringify(name)}: (${raw} >>> ${shift}) & ${2 ** width - 1}`;
+        });
+        this.emit(`${into} = { ${props.join(', ')} };`);
+        return;
+      }
+      case 'const': {
+        const start = this.v('s');
+        this.emit(`const ${start} = p;`);
+        this.dec(ty.base, into, checked);
+        const lit = typeof ty.value === 'bigint' ? `${ty.value}n` : String(ty.value);
+        this.emit(`if (${into} !== ${lit}) rt.fail(c, "expected the constant ${lit}, found " + String(${into}), ${start});`);
+        return;
+      }
+      case 'magic':
+        if (!checked) this.check(ty.bytes.length);
+        this.emit(`if (!rt.matches(b, p, ${this.k(ty.bytes)})) rt.fail(c, ${JSON.stringify(`expected the magic ${JSON.stringify(ty.bytes.toString('latin1'))} (${ty.bytes.toString('hex')})`)} + ", found " + b.toString("hex", p, p + ${ty.bytes.length}), p);`);
+        this.emit(`p += ${ty.bytes.length};`);
+        return;
+      case 'pad':
+        if (!checked) this.check(ty.n);
+        this.emit(`p += ${ty.n};`);
+        return;
+      case 'str':
+      case 'bytes':
+      case 'msgpack': {
+        if (ty.len.k === 'term') {
+          const i = this.v('i');
+          const t = this.k(ty.len.bytes);
+          this.emit(`const ${i} = rt.term(b, p, e, ${t}, c);`);
+          this.emit(`${into} = ${this.slice(ty, 'p', i)}; p = ${i} + ${ty.len.bytes.length};`);
+          return;
+        }
+        const n = this.length(ty.len, 'string');
+        if (ty.len.k !== 'eos') this.check(n);
+        this.emit(`${into} = ${this.slice(ty, 'p', `p + ${n}`)}; p += ${n};`);
+        return;
+      }
+      case 'array':
+        this.array(ty, into);
+        return;
+      case 'struct':
+        this.struct(ty.fields, into);
+        return;
+      case 'ref':
+        this.emit(`c.p = p; c.e = e; ${into} = T${this.typeFn.get(ty.name)}(b, c); p = c.p;`);
+        return;
+      case 'switch': {
+        const key = this.v('k');
+        const start = this.v('s');
+        this.emit(`const ${key} = ${this.expr(ty.on)}, ${start} = p;`);
+        ty.cases.forEach((cs, i) => {
+          this.emit(`${i ? '} else ' : ''}if (rt.eq(${key}, ${JSON.stringify(cs.key)})) {`);
+          this.dec(cs.ty, into, false);
+        });
+        this.emit(ty.cases.length ? '} else {' : '{');
+        if (ty.dflt) this.dec(ty.dflt, into, false);
+        else this.emit(`rt.caseError(c, ${key}, ${start});`);
+        this.emit('}');
+        return;
+      }
+      case 'window': {
+        const n = this.length(ty.len, 'region');
+        this.check(n);
+        if (!ty.xor && !ty.compress) {
+          const saved = this.v('e');
+          this.emit(`const ${saved} = e; e = p + ${n};`);
+          this.dec(ty.inner, into, false);
+          this.emit(`if (p !== e) rt.fail(c, (e - p) + " bytes left at the end of a sized region", p);`);
+          this.emit(`e = ${saved};`);
+          return;
+        }
+        const w = this.v('w');
+        this.emit(`const ${w} = rt.untransform(b, p, p + ${n}, ${ty.xor ? this.k(ty.xor) : 'undefined'}, ${JSON.stringify(ty.compress)}, c); p += ${n};`);
+        // A block that shadows b, p and e: the inner type decodes the transformed bytes.
+        this.emit(`{ const b = ${w}; let p = 0; let e = b.length; c.inner++;`);
+        this.dec(ty.inner, into, false);
+        this.emit(`if (p !== e) rt.fail(c, (e - p) + " bytes left at the end of a transformed region", p);`);
+        this.emit('c.inner--; }');
+        return;
+      }
+    }
+  }
+
+  slice(ty: Ty & { k: 'str' | 'bytes' | 'msgpack' }, from: string, to: string): string {
+    if (ty.k === 'bytes') return `b.subarray(${from}, ${to})`;
+    if (ty.k === 'msgpack') return `rt.unpack(b, ${from}, ${to}, c)`;
+    const s = `b.toString(${JSON.stringify(ty.enc)}, ${from}, ${to})`;
+    return ty.padded ? `rt.stripNul(${s})` : s;
+  }
+
+  array(ty: Ty & { k: 'array' }, into: string): void {
+    const i = this.v('i');
+    const x = this.v('x');
+    const elemSize = this.fixedSize(ty.of);
+    const body = () => {
+      this.emit(`let ${x};`);
+      if (this.debug) this.emit(`rt.enter(c, ${i}, p);`);
+      this.dec(ty.of, x, false);
+      if (this.debug) this.emit('rt.leave(c, p);');
+    };
+    this.emit(`${into} = [];`);
+    if (ty.len.k === 'eos') {
+      this.emit(`for (let ${i} = 0; p < e; ${i}++) {`);
+      body();
+      this.emit(`${into}.push(${x}); }`);
+      return;
+    }
+    if (ty.len.k === 'sentinel') {
+      this.emit(`for (let ${i} = 0; ; ${i}++) {`);
+      body();
+      this.emit(`if (rt.eq(${x}, ${JSON.stringify(ty.len.value)})) break; ${into}.push(${x}); }`);
+      return;
+    }
+    const n = this.length(ty.len, 'array');
+    // A count larger than the bytes left is garbage; refuse before looping over it.
+    if (elemSize > 0) this.check(elemSize === 1 ? n : `${n} * ${elemSize}`);
+    else this.emit(`if (${n} > e - p) rt.fail(c, "count " + ${n} + " exceeds the " + (e - p) + " bytes left", p);`);
+    this.emit(`for (let ${i} = 0; ${i} < ${n}; ${i}++) {`);
+    body();
+    this.emit(`${into}.push(${x}); }`);
+  }
+
+  /** Fields in order, each into its own variable, then one object literal (a stable shape). */
+  struct(fields: Field[], into: string, after?: () => void): void {
+    const scope: Scope = new Map();
+    this.scopes.push(scope);
+    const vars = fields.map(() => this.v());
+    this.emit(`let ${vars.join(', ')};`);
+    // One bounds check for a run of fixed-size fields (the fast variant only: the debug one
+    // checks field by field so that an error names the exact field).
+    let covered = 0;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i];
+      const size = f.cond ? -1 : this.fixedSize(f.ty);
+      let checked = false;
+      if (!this.debug && size >= 0) {
+        if (covered <= 0) {
+          let run = 0;
+          for (let j = i; j < fields.length && !fields[j].cond && this.fixedSize(fields[j].ty) >= 0; j++) run += this.fixedSize(fields[j].ty);
+          if (run > 0) this.check(run);
+          covered = run;
+        }
+        checked = true;
+        covered -= size;
+      } else covered = 0;
+      if (f.cond) this.emit(`if (${this.expr(f.cond)}) {`);
+      if (this.debug) this.emit(`rt.enter(c, ${JSON.stringify(f.name)}, p);`);
+      this.dec(f.ty, vars[i], checked);
+      if (this.debug) this.emit('rt.leave(c, p);');
+      if (f.cond) this.emit('}');
+      scope.set(f.name, vars[i]);
+    }
+    const props = fields.flatMap((f, i) => (f.hidden ? [] : [`${JSON.stringify(f.name)}: ${vars[i]}`]));
+    this.emit(`${into} = { ${props.join(', ')} };`);
+    after?.();
+    this.scopes.pop();
+  }
+
+  decodeFunction(name: string, fields: Field[] | Ty, sets: MessageDef['set'] = []): void {
+    this.emit(`function ${name}(b, c) {`);
+    this.emit('let p = c.p, e = c.e, out;');
+    const saved = this.scopes;
+    this.scopes = [];
+    const after = () => {
+      if (!sets.length) return;
+      this.emit('if (!c.noSet) {');
+      for (const s of sets) this.emit(`c.st[${JSON.stringify(s.name)}] = ${this.expr(s.x)};`);
+      this.emit('}');
+    };
+    if (Array.isArray(fields)) this.struct(fields, 'out', after);
+    else this.dec(fields, 'out', false);
+    this.scopes = saved;
+    this.emit('c.p = p; return out; }');
+  }
+
+  // ---- encoding -------------------------------------------------------------------------------
+
+  encCounter(t: Counter, v: string): void {
+    if (t.k === 'varint') this.emit(`w.varint(${v}, ${t.zigzag}, c);`);
+    else this.emit(`w.int(${v}, ${t.size}, ${t.signed}, ${t.le}, c);`);
+  }
+
+  /** Write a byte string whose size rule is `len`. */
+  encSized(len: Len, data: string, padded: boolean): void {
+    switch (len.k) {
+      case 'fixed':
+        this.emit(`rt.sized(w, ${data}, ${len.n}, ${padded}, c);`);
+        return;
+      case 'expr':
+        this.emit(`rt.sized(w, ${data}, ${this.expr(len.x)}, ${padded}, c);`);
+        return;
+      case 'prefix':
+        this.encCounter(len.t, `${data}.length`);
+        this.emit(`w.bytes(${data});`);
+        return;
+      case 'term': {
+        const t = this.k(len.bytes);
+        this.emit(`rt.noTerm(${data}, ${t}, c); w.bytes(${data}); w.bytes(${t});`);
+        return;
+      }
+      default:
+        this.emit(`w.bytes(${data});`);
+    }
+  }
+
+  enc(ty: Ty, v: string): void {
+    switch (ty.k) {
+      case 'int':
+        this.emit(`w.int(${v}, ${ty.size}, ${ty.signed}, ${ty.le}, c);`);
+        return;
+      case 'varint':
+        this.encCounter(ty, v);
+        return;
+      case 'float':
+        this.emit(`w.float(${v}, ${ty.size}, ${ty.le}, c);`);
+        return;
+      case 'bool':
+        this.emit(`w.int(${v} ? 1 : 0, 1, false, true, c);`);
+        return;
+      case 'enum':
+        this.encCounter(ty.base, `rt.enumNum(${this.k(ty.def.byName)}, ${v}, c)`);
+        return;
+      case 'flags':
+        this.encCounter(ty.base, `rt.flagsNum(${this.k(ty.names)}, ${v}, c)`);
+        return;
+      case 'bits':
+        this.encCounter(ty.base, `rt.bitsNum(${this.k(ty.parts)}, ${v}, c)`);
+        return;
+      case 'const': {
+        const lit = typeof ty.value === 'bigint' ? `${ty.value}n` : String(ty.value);
+        if (ty.base.k === 'float') this.emit(`w.float(${lit}, ${ty.base.size}, ${ty.base.le}, c);`);
+        else this.encCounter(ty.base, lit);
+        return;
+      }
+      case 'magic':
+        this.emit(`w.bytes(${this.k(ty.bytes)});`);
+        return;
+      case 'pad':
+        this.emit(`w.zeros(${ty.n});`);
+        return;
+      case 'str':
+      case 'bytes':
+      case 'msgpack': {
+        const d = this.v('d');
+        const conv = ty.k === 'str' ? `rt.strBytes(${v}, ${JSON.stringify(ty.enc)}, c)` : ty.k === 'bytes' ? `rt.toBytes(${v}, c)` : `rt.pack(${v})`;
+        this.emit(`const ${d} = ${conv};`);
+        this.encSized(ty.len, d, ty.k === 'str' && ty.padded);
+        return;
+      }
+      case 'array': {
+        const a = this.v('a');
+        const i = this.v('i');
+        this.emit(`const ${a} = rt.arr(${v}, c);`);
+        if (ty.len.k === 'prefix') this.encCounter(ty.len.t, `${a}.length`);
+        else if (ty.len.k === 'fixed') this.emit(`rt.count(${a}, ${ty.len.n}, c);`);
+        else if (ty.len.k === 'expr') this.emit(`rt.count(${a}, ${this.expr(ty.len.x)}, c);`);
+        this.emit(`for (let ${i} = 0; ${i} < ${a}.length; ${i}++) { rt.epush(c, ${i});`);
+        this.enc(ty.of, `${a}[${i}]`);
+        this.emit('rt.epop(c); }');
+        if (ty.len.k === 'sentinel') this.enc(ty.of, JSON.stringify(ty.len.value));
+        return;
+      }
+      case 'struct':
+        this.encStruct(ty.fields, v);
+        return;
+      case 'ref':
+        this.emit(`ET${this.typeFn.get(ty.name)}(w, ${v}, c);`);
+        return;
+      case 'switch': {
+        const key = this.v('k');
+        this.emit(`const ${key} = ${this.expr(ty.on)};`);
+        ty.cases.forEach((cs, i) => {
+          this.emit(`${i ? '} else ' : ''}if (rt.eq(${key}, ${JSON.stringify(cs.key)})) {`);
+          this.enc(cs.ty, v);
+        });
+        this.emit(ty.cases.length ? '} else {' : '{');
+        if (ty.dflt) this.enc(ty.dflt, v);
+        else this.emit(`rt.ecaseError(c, ${key});`);
+        this.emit('}');
+        return;
+      }
+      case 'window': {
+        const sub = this.v('w');
+        const d = this.v('d');
+        this.emit(`const ${sub} = new rt.Writer(); { const w = ${sub};`);
+        this.enc(ty.inner, v);
+        this.emit('}');
+        this.emit(`const ${d} = rt.transform(${sub}.finish(), ${ty.xor ? this.k(ty.xor) : 'undefined'}, ${JSON.stringify(ty.compress)});`);
+        this.encSized(ty.len, d, false);
+        return;
+      }
+    }
+  }
+
+  encStruct(fields: Field[], v: string, after?: () => void): void {
+    const o = this.v('o');
+    this.emit(`const ${o} = rt.obj(${v}, c);`);
+    const scope: Scope = new Map();
+    this.scopes.push(scope);
+    for (const f of fields) {
+      const fv = this.v();
+      if (f.hidden) this.emit(`const ${fv} = undefined;`);
+      else this.emit(`const ${fv} = ${o}[${JSON.stringify(f.name)}];`);
+      if (f.cond) this.emit(`if (${this.expr(f.cond)}) {`);
+      this.emit(`rt.epush(c, ${JSON.stringify(f.name)});`);
+      this.enc(f.ty, fv);
+      this.emit('rt.epop(c);');
+      if (f.cond) this.emit('}');
+      scope.set(f.name, fv);
+    }
+    after?.();
+    this.scopes.pop();
+  }
+
+  encodeFunction(name: string, fields: Field[] | Ty): void {
+    this.emit(`function ${name}(w, v, c) {`);
+    const saved = this.scopes;
+    this.scopes = [];
+    if (Array.isArray(fields)) this.encStruct(fields, 'v');
+    else this.enc(fields, 'v');
+    this.scopes = saved;
+    this.emit('}');
+  }
+}
+
+export interface MessageRef {
+  def: MessageDef;
+  transport: 'tcp' | 'udp';
+  index: number;
+}
+
+/** All messages of a protocol in a fixed order: tcp first, then udp. */
+export function messageList(def: ProtocolDef): MessageRef[] {
+  const out: MessageRef[] = [];
+  for (const t of [def.tcp, def.udp]) if (t) for (const m of t.messages) out.push({ def: m, transport: t.kind, index: out.length });
+  return out;
+}
+
+export interface GeneratedSource {
+  fast: string;
+  debug: string;
+  K: unknown[];
+}
+
+/**
+ * The generated module bodies. Each returns `{ M, EM, W, ID, CW, CT }`: message decoders and
+ * encoders by message index, 'when' tests, id readers, and the compression test and threshold.
+ */
+export function generate(def: ProtocolDef): GeneratedSource {
+  const K: unknown[] = [];
+  const problems: string[] = [];
+  const msgs = messageList(def);
+  const variant = (debug: boolean): string => {
+    const g = new Gen(def, debug, K, problems);
+    g.emit('"use strict";');
+    g.emit(`// ${debug ? 'debug variant: tracks field paths and records spans' : 'fast variant'} for protocol ${JSON.stringify(def.name)}`);
+    [...def.types.entries()].forEach(([name, t], i) => {
+      g.emit(`// type ${name}`);
+      g.decodeFunction(`T${i}`, t.ty.k === 'struct' ? t.ty.fields : t.ty);
+    });
+    for (const m of msgs) {
+      g.emit(`// message ${m.def.name} (${m.transport}${m.def.id !== undefined ? ` id ${m.def.id}` : ''}${m.def.dir ? ` ${m.def.dir}` : ''})`);
+      g.decodeFunction(`M${m.index}`, m.def.fields, m.def.set);
+    }
+    const exports = [`M: [${msgs.map((m) => `M${m.index}`).join(', ')}]`];
+    if (!debug) {
+      [...def.types.entries()].forEach(([name, t], i) => {
+        g.emit(`// encode type ${name}`);
+        g.encodeFunction(`ET${i}`, t.ty.k === 'struct' ? t.ty.fields : t.ty);
+      });
+      for (const m of msgs) {
+        g.emit(`// encode message ${m.def.name}`);
+        g.encodeFunction(`EM${m.index}`, m.def.fields);
+      }
+      exports.push(`EM: [${msgs.map((m) => `EM${m.index}`).join(', ')}]`);
+      const when = msgs.map((m) => (m.def.when ? `(c) => !!(${g.expr(m.def.when, true)})` : 'null'));
+      exports.push(`W: [${when.join(', ')}]`);
+      for (const t of [def.tcp, def.udp]) {
+        if (!t) continue;
+        if (t.id) {
+          g.emit(`function ID_${t.kind}(b, c) { let p = c.p, e = c.e, id;`);
+          g.readCounter(t.id, 'id', false);
+          g.emit('c.p = p; return id; }');
+          exports.push(`ID_${t.kind}`);
+        }
+        if (t.compression) {
+          exports.push(`CW_${t.kind}: (c) => !!(${g.expr(t.compression.when, true)})`);
+          exports.push(`CT_${t.kind}: (c) => ${g.expr(t.compression.threshold, true)}`);
+        }
+      }
+    }
+    g.emit(`return { ${exports.join(', ')} };`);
+    return g.out.join('\n');
+  };
+  const fast = variant(false);
+  const debug = variant(true);
+  if (problems.length) throw new ProtocolError([...new Set(problems)]);
+  return { fast, debug, K };
+}
+
+/** Indent generated code for humans (`gamesniff check --print-code`). */
+export function prettySource(src: string): string {
+  let depth = 0;
+  return src
+    .split('\n')
+    .map((line) => {
+      const opens = (line.match(/{/g) ?? []).length;
+      const closes = (line.match(/}/g) ?? []).length;
+      if (line.startsWith('}')) depth = Math.max(0, depth - 1);
+      const out = '  '.repeat(depth) + line;
+      depth = Math.max(0, depth + opens - closes + (line.startsWith('}') ? 1 : 0));
+      return out;
+    })
+    .join('\n');
+}
+
+export type { Expr };

@@ -1,0 +1,115 @@
+/**
+ * The checked form of a protocol description, between the YAML loader and the code generator.
+ * Every name in here has passed `isIdentifier`; every expression has been parsed and its names
+ * resolved, so the generator can trust what it reads.
+ */
+import type { Expr } from './expr';
+
+export interface IntType {
+  k: 'int';
+  size: 1 | 2 | 3 | 4 | 8;
+  signed: boolean;
+  le: boolean;
+}
+export interface VarintType {
+  k: 'varint';
+  zigzag: boolean;
+}
+export type Counter = IntType | VarintType;
+
+/** An expression with where it came from, for messages about it. */
+export interface SourceExpr {
+  e: Expr;
+  src: string;
+  /** `file:line:col` of a position inside the expression text. */
+  at(pos: number): string;
+}
+
+/** How many bytes (or elements) a thing takes. */
+export type Len =
+  | { k: 'fixed'; n: number }
+  | { k: 'expr'; x: SourceExpr }
+  | { k: 'prefix'; t: Counter }
+  | { k: 'eos' }
+  | { k: 'term'; bytes: Buffer }
+  | { k: 'sentinel'; value: number | string | boolean };
+
+export type Encoding = 'utf8' | 'latin1' | 'utf16le';
+
+export interface EnumDef {
+  name: string;
+  byValue: Map<number, string>;
+  byName: Map<string, number>;
+}
+
+export type Ty =
+  | IntType
+  | VarintType
+  | { k: 'float'; size: 4 | 8; le: boolean }
+  | { k: 'bool' }
+  | { k: 'enum'; base: Counter; def: EnumDef }
+  | { k: 'flags'; base: IntType; names: [string, number][] }
+  | { k: 'bits'; base: IntType; parts: [string, number][] }
+  | { k: 'const'; base: IntType | VarintType | { k: 'float'; size: 4 | 8; le: boolean }; value: number | bigint }
+  | { k: 'magic'; bytes: Buffer }
+  | { k: 'pad'; n: number }
+  | { k: 'str'; len: Len; enc: Encoding; padded: boolean }
+  | { k: 'bytes'; len: Len }
+  | { k: 'msgpack'; len: Len }
+  | { k: 'array'; of: Ty; len: Len }
+  | { k: 'struct'; fields: Field[] }
+  | { k: 'ref'; name: string }
+  | { k: 'switch'; on: SourceExpr; cases: { key: number | string | boolean; ty: Ty }[]; dflt?: Ty }
+  /** A sized region decoded on its own: the inner type must use it exactly; xor then inflate on decode. */
+  | { k: 'window'; len: Len; xor?: Buffer; compress?: 'zlib' | 'deflate'; inner: Ty };
+
+export interface Field {
+  name: string;
+  ty: Ty;
+  cond?: SourceExpr;
+  /** Padding and magic are checked but left out of decoded values. */
+  hidden: boolean;
+  loc: string;
+  doc?: string;
+}
+
+export interface MessageDef {
+  name: string;
+  /** Undefined for transports without an id field. */
+  id?: number;
+  dir?: 'c2s' | 's2c';
+  when?: SourceExpr;
+  fields: Field[];
+  set: { name: string; x: SourceExpr }[];
+  /** Field paths that change from session to session (ignored by replay). */
+  volatile: string[];
+  loc: string;
+  doc?: string;
+}
+
+export type Framing =
+  | { k: 'length'; t: Counter; includesLength: boolean; adjust: number; max: number }
+  | { k: 'delimiter'; bytes: Buffer; max: number }
+  | { k: 'fixed'; size: number }
+  | { k: 'chunk' }
+  | { k: 'datagram' };
+
+export interface TransportDef {
+  kind: 'tcp' | 'udp';
+  ports: number[];
+  framing: Framing;
+  compression?: { when: SourceExpr; algorithm: 'zlib' | 'deflate'; length: Counter; threshold: SourceExpr };
+  id?: Counter;
+  messages: MessageDef[];
+}
+
+export interface ProtocolDef {
+  name: string;
+  file: string;
+  description?: string;
+  state: Record<string, number | string | boolean>;
+  types: Map<string, { ty: Ty; loc: string }>;
+  enums: Map<string, EnumDef>;
+  tcp?: TransportDef;
+  udp?: TransportDef;
+}

@@ -1,0 +1,548 @@
+/**
+ * protocol.yaml -> checked IR. Every error names `file:line:col` and what was expected; the loader
+ * keeps going after an error in one field or message so that `gamesniff check` lists them all.
+ * The format is documented in protocols/README.md.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { ExprError, isIdentifier, parseExpr } from './expr';
+import type { Counter, Encoding, EnumDef, Field, Framing, IntType, Len, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
+
+export class ProtocolError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+/** Thrown to abandon the current field or message; the message is already recorded. */
+class Abandon extends Error {}
+
+const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'const', 'length', 'prefix', 'terminator', 'until', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'if', 'doc']);
+const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
+const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'id', 'messages'];
+const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'doc'];
+const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
+
+export function loadProtocolFile(file: string): ProtocolDef {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ProtocolError([`${file}: cannot read: ${(e as Error).message}`]);
+  }
+  return parseProtocol(text, file);
+}
+
+export function parseProtocol(text: string, file: string): ProtocolDef {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const problems: string[] = [];
+  const where = (offset: number) => {
+    const { line, col } = lc.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  for (const err of doc.errors) problems.push(`${where(err.pos[0])}: ${err.message.split('\n')[0]}`);
+  if (problems.length) throw new ProtocolError(problems);
+  const l = new Loader(file, where, problems);
+  const def = l.protocol(doc.contents);
+  if (problems.length) throw new ProtocolError(problems);
+  return def!;
+}
+
+class Loader {
+  endianLe = true;
+  enums = new Map<string, EnumDef>();
+  typeNames = new Set<string>();
+  messageNames = new Set<string>();
+
+  constructor(
+    readonly file: string,
+    readonly where: (offset: number) => string,
+    readonly problems: string[],
+  ) {}
+
+  loc(n: Node | Pair | null | undefined): string {
+    const node = n instanceof Pair ? (n.key as Node) : n;
+    return this.where(node?.range?.[0] ?? 0);
+  }
+  fail(n: Node | Pair | null | undefined, msg: string): never {
+    this.problems.push(`${this.loc(n)}: ${msg}`);
+    throw new Abandon();
+  }
+  /** Run `f`, recording (not propagating) an abandoned part. */
+  guard<T>(f: () => T): T | undefined {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof Abandon) return undefined;
+      throw e;
+    }
+  }
+
+  map(n: unknown, what: string): YAMLMap<Scalar, Node> {
+    if (!isMap(n)) this.fail(n as Node, `expected ${what} (a map)`);
+    return n as YAMLMap<Scalar, Node>;
+  }
+  pairs(m: YAMLMap<Scalar, Node>): [string, Node, Pair<Scalar, Node>][] {
+    return m.items.map((p) => {
+      if (!isScalar(p.key)) this.fail(m, 'expected a plain key');
+      return [String(p.key.value), p.value as Node, p];
+    });
+  }
+  checkKeys(m: YAMLMap<Scalar, Node>, allowed: string[] | Set<string>, what: string): void {
+    const ok = allowed instanceof Set ? allowed : new Set(allowed);
+    for (const [k, , p] of this.pairs(m)) {
+      if (!ok.has(k)) this.fail(p, `unknown key '${k}' in ${what}; expected one of ${[...ok].join(', ')}`);
+    }
+  }
+  get(m: YAMLMap<Scalar, Node>, key: string): Node | undefined {
+    const p = m.items.find((i) => isScalar(i.key) && String(i.key.value) === key);
+    return p ? ((p.value ?? new Scalar(null)) as Node) : undefined;
+  }
+  scalar(n: Node | undefined, what: string): unknown {
+    if (!isScalar(n)) this.fail(n, `expected ${what}`);
+    return n.value;
+  }
+  int(n: Node | undefined, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.scalar(n, what);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(n, `expected ${what} (an integer from ${min} to ${max}), found ${JSON.stringify(v)}`);
+    return v;
+  }
+  str(n: Node | undefined, what: string): string {
+    const v = this.scalar(n, what);
+    if (typeof v !== 'string') this.fail(n, `expected ${what} (a string), found ${JSON.stringify(v)}`);
+    return v;
+  }
+  ident(n: Node | Pair | undefined, name: string, what: string): string {
+    if (!isIdentifier(name)) this.fail(n, `'${name}' is not a valid ${what}: use letters, digits and _, starting with a letter or _ (and not a reserved word)`);
+    return name;
+  }
+  expr(n: Node | undefined, what: string): SourceExpr {
+    const v = this.scalar(n, what);
+    const src = typeof v === 'number' || typeof v === 'boolean' ? String(v) : v;
+    if (typeof src !== 'string') this.fail(n, `expected ${what} (an expression)`);
+    const s = n as Scalar;
+    const start = s.range?.[0] ?? 0;
+    const quoted = s.type === 'QUOTE_DOUBLE' || s.type === 'QUOTE_SINGLE' ? 1 : 0;
+    const at = (pos: number) => this.where(start + quoted + pos);
+    try {
+      return { e: parseExpr(src), src, at };
+    } catch (e) {
+      if (e instanceof ExprError) {
+        this.problems.push(`${at(e.pos)}: in ${what} '${src}': ${e.message}`);
+        throw new Abandon();
+      }
+      throw e;
+    }
+  }
+  bytes(n: Node | undefined, what: string): Buffer {
+    if (isSeq(n)) return Buffer.from((n as YAMLSeq<Node>).items.map((i) => this.int(i, `a byte in ${what}`, 0, 255)));
+    const v = this.scalar(n, what);
+    if (typeof v === 'number') return Buffer.from([this.int(n, what, 0, 255)]);
+    if (typeof v === 'string' && v.length > 0) return Buffer.from(v, 'utf8');
+    this.fail(n, `expected ${what}: a string, a byte or a list of bytes`);
+  }
+
+  protocol(root: unknown): ProtocolDef | undefined {
+    const m = this.map(root, 'a protocol description');
+    return this.guard(() => {
+      this.checkKeys(m, TOP_KEYS, 'the protocol');
+      const nameNode = this.get(m, 'protocol');
+      if (!nameNode) this.fail(m, "missing 'protocol: NAME'");
+      const name = this.str(nameNode, 'the protocol name');
+      if (!/^[A-Za-z0-9_-]+$/.test(name)) this.fail(nameNode, 'expected a protocol name of letters, digits, _ and -');
+      const endian = this.get(m, 'endian');
+      if (endian) {
+        const e = this.str(endian, 'le or be');
+        if (e !== 'le' && e !== 'be') this.fail(endian, `expected endian: le or be, found '${e}'`);
+        this.endianLe = e === 'le';
+      }
+      const description = this.get(m, 'description');
+      const def: ProtocolDef = {
+        name,
+        file: this.file,
+        description: description ? this.str(description, 'a description') : undefined,
+        state: {},
+        types: new Map(),
+        enums: this.enums,
+      };
+      const state = this.get(m, 'state');
+      if (state) {
+        for (const [k, v, p] of this.pairs(this.map(state, 'state variables'))) {
+          this.guard(() => {
+            this.ident(p, k, 'state variable name');
+            const val = this.scalar(v, 'an initial value');
+            if (typeof val !== 'number' && typeof val !== 'string' && typeof val !== 'boolean') this.fail(v, 'expected a number, string or boolean initial value');
+            def.state[k] = val;
+          });
+        }
+      }
+      const enums = this.get(m, 'enums');
+      if (enums) for (const [k, v, p] of this.pairs(this.map(enums, 'enums'))) this.guard(() => this.enums.set(this.ident(p, k, 'enum name'), this.enumDef(k, v)));
+      const types = this.get(m, 'types');
+      const typePairs = types ? this.pairs(this.map(types, 'types')) : [];
+      // Names first, so types can refer to each other in any order.
+      for (const [k, , p] of typePairs) this.guard(() => this.typeNames.add(this.ident(p, k, 'type name')));
+      for (const [k, v, p] of typePairs) {
+        this.guard(() => {
+          if (this.primitive(k)) this.fail(p, `type name '${k}' hides the built-in type`);
+          def.types.set(k, { ty: this.spec(v, `type ${k}`), loc: this.loc(p) });
+        });
+      }
+      for (const kind of ['tcp', 'udp'] as const) {
+        const t = this.get(m, kind);
+        if (t) def[kind] = this.guard(() => this.transport(kind, t));
+      }
+      if (!this.get(m, 'tcp') && !this.get(m, 'udp')) this.fail(m, "expected a 'tcp:' or 'udp:' section");
+      return def;
+    });
+  }
+
+  enumDef(name: string, n: Node): EnumDef {
+    const def: EnumDef = { name, byValue: new Map(), byName: new Map() };
+    for (const [k, v, p] of this.pairs(this.map(n, `enum ${name} (name: value)`))) {
+      this.ident(p, k, 'enum member name');
+      const val = this.int(v, `the value of ${name}.${k}`, -(2 ** 53), 2 ** 53);
+      if (def.byValue.has(val)) this.fail(v, `${name}.${k} repeats the value ${val} of ${def.byValue.get(val)}`);
+      def.byValue.set(val, k);
+      def.byName.set(k, val);
+    }
+    return def;
+  }
+
+  transport(kind: 'tcp' | 'udp', n: Node): TransportDef {
+    const m = this.map(n, `the ${kind} section`);
+    this.checkKeys(m, TRANSPORT_KEYS, `the ${kind} section`);
+    const portsNode = this.get(m, 'ports');
+    const ports = portsNode ? (isSeq(portsNode) ? (portsNode as YAMLSeq<Node>).items.map((i) => this.int(i, 'a port', 1, 65535)) : [this.int(portsNode, 'a port', 1, 65535)]) : [];
+    const framingNode = this.get(m, 'framing');
+    if (!framingNode) this.fail(m, `missing 'framing:' in the ${kind} section`);
+    const framing = this.framing(kind, framingNode);
+    const idNode = this.get(m, 'id');
+    const id = idNode ? this.counter(idNode, 'the message id type') : undefined;
+    const t: TransportDef = { kind, ports, framing, id, messages: [] };
+    const comp = this.get(m, 'compression');
+    if (comp) {
+      const cm = this.map(comp, 'compression settings');
+      this.checkKeys(cm, ['when', 'algorithm', 'length', 'threshold'], 'compression');
+      const alg = this.get(cm, 'algorithm');
+      const algorithm = alg ? this.str(alg, 'zlib or deflate') : 'zlib';
+      if (algorithm !== 'zlib' && algorithm !== 'deflate') this.fail(alg, `expected algorithm: zlib or deflate, found '${algorithm}'`);
+      const need = (k: string) => this.get(cm, k) ?? this.fail(cm, `compression needs '${k}:'`);
+      t.compression = {
+        when: this.expr(need('when'), 'compression.when'),
+        algorithm,
+        length: this.counter(need('length'), 'the uncompressed length type'),
+        threshold: this.expr(need('threshold'), 'compression.threshold'),
+      };
+    }
+    const msgs = this.get(m, 'messages');
+    if (!msgs) this.fail(m, `missing 'messages:' in the ${kind} section`);
+    for (const [k, v, p] of this.pairs(this.map(msgs, 'messages'))) {
+      this.guard(() => {
+        this.ident(p, k, 'message name');
+        if (this.messageNames.has(k)) this.fail(p, `message '${k}' is defined twice (names are unique across tcp and udp)`);
+        this.messageNames.add(k);
+        t.messages.push(this.message(k, v, p, t));
+      });
+    }
+    if (!id && t.messages.filter((x) => !x.when).length > 2) this.fail(msgs, `without an 'id:' a transport dispatches on direction and 'when:' only; give the messages an id`);
+    return t;
+  }
+
+  framing(kind: 'tcp' | 'udp', n: Node): Framing {
+    if (isScalar(n)) {
+      const v = String(n.value);
+      if (v === 'datagram') {
+        if (kind !== 'udp') this.fail(n, "'datagram' framing is for udp; for tcp use length, delimiter, fixed or chunk");
+        return { k: 'datagram' };
+      }
+      if (v === 'chunk') {
+        if (kind !== 'tcp') this.fail(n, "'chunk' framing is for tcp; udp uses 'datagram'");
+        return { k: 'chunk' };
+      }
+      this.fail(n, `expected framing: datagram, chunk or a map with length, delimiter or fixed; found '${v}'`);
+    }
+    const m = this.map(n, 'framing');
+    if (kind === 'udp') this.fail(n, "udp messages are whole datagrams: use 'framing: datagram'");
+    const max = this.get(m, 'max') ? this.int(this.get(m, 'max'), 'the largest frame in bytes', 1, 1 << 30) : 16 << 20;
+    if (this.get(m, 'length')) {
+      this.checkKeys(m, ['length', 'includes_length', 'adjust', 'max'], 'length framing');
+      const inc = this.get(m, 'includes_length');
+      const includesLength = inc ? this.scalar(inc, 'true or false') : false;
+      if (typeof includesLength !== 'boolean') this.fail(inc, 'expected includes_length: true or false');
+      const adj = this.get(m, 'adjust');
+      return { k: 'length', t: this.counter(this.get(m, 'length')!, 'the length prefix type'), includesLength, adjust: adj ? this.int(adj, 'an adjustment', -65536, 65536) : 0, max };
+    }
+    if (this.get(m, 'delimiter')) {
+      this.checkKeys(m, ['delimiter', 'max'], 'delimiter framing');
+      return { k: 'delimiter', bytes: this.bytes(this.get(m, 'delimiter'), 'the delimiter'), max };
+    }
+    if (this.get(m, 'fixed')) {
+      this.checkKeys(m, ['fixed'], 'fixed framing');
+      return { k: 'fixed', size: this.int(this.get(m, 'fixed'), 'the frame size', 1, 1 << 24) };
+    }
+    this.fail(n, 'expected framing with length, delimiter or fixed');
+  }
+
+  message(name: string, n: Node, p: Pair, t: TransportDef): MessageDef {
+    const m = this.map(n, `message ${name}`);
+    this.checkKeys(m, MESSAGE_KEYS, `message ${name}`);
+    const idNode = this.get(m, 'id');
+    let id: number | undefined;
+    if (t.id) {
+      if (!idNode) this.fail(p, `message ${name} needs an 'id:' (the ${t.kind} section declares an id type)`);
+      id = this.int(idNode, 'the message id', 0, t.id.k === 'int' && t.id.size < 8 ? 2 ** (t.id.size * 8) - 1 : Number.MAX_SAFE_INTEGER);
+    } else if (idNode) this.fail(idNode, `message ${name} has an id but the ${t.kind} section has no 'id:' type`);
+    const dirNode = this.get(m, 'dir');
+    let dir: 'c2s' | 's2c' | undefined;
+    if (dirNode) {
+      const d = this.str(dirNode, 'c2s or s2c');
+      if (d !== 'c2s' && d !== 's2c') this.fail(dirNode, `expected dir: c2s or s2c, found '${d}'`);
+      dir = d;
+    }
+    const whenNode = this.get(m, 'when');
+    const when = whenNode ? this.expr(whenNode, `message ${name} 'when'`) : undefined;
+    if (id !== undefined && !when) {
+      const clash = t.messages.find((o) => o.id === id && !o.when && (!o.dir || !dir || o.dir === dir));
+      if (clash) this.fail(idNode, `id ${id} of ${name} is already used by ${clash.name} in the same direction; give them 'dir:' or 'when:'`);
+    }
+    const fieldsNode = this.get(m, 'fields');
+    const fields = fieldsNode && !(isScalar(fieldsNode) && fieldsNode.value === null) ? this.fields(fieldsNode, name) : [];
+    const set: MessageDef['set'] = [];
+    const setNode = this.get(m, 'set');
+    if (setNode) for (const [k, v, sp] of this.pairs(this.map(setNode, 'state updates (variable: expression)'))) set.push({ name: this.ident(sp, k, 'state variable'), x: this.expr(v, `set ${k}`) });
+    const volNode = this.get(m, 'volatile');
+    const volatile = volNode ? (isSeq(volNode) ? (volNode as YAMLSeq<Node>).items.map((i) => this.str(i, 'a field path')) : [this.str(volNode, 'a field path')]) : [];
+    const doc = this.get(m, 'doc');
+    return { name, id, dir, when, fields, set, volatile, loc: this.loc(p), doc: doc ? this.str(doc, 'a description') : undefined };
+  }
+
+  fields(n: Node, owner: string): Field[] {
+    const out: Field[] = [];
+    for (const [k, v, p] of this.pairs(this.map(n, `the fields of ${owner} (name: type)`))) {
+      this.guard(() => {
+        this.ident(p, k, 'field name');
+        if (out.some((f) => f.name === k)) this.fail(p, `field '${k}' appears twice in ${owner}`);
+        const m = isMap(v) ? (v as YAMLMap<Scalar, Node>) : undefined;
+        const cond = m && this.get(m, 'if') ? this.expr(this.get(m, 'if'), `the condition of ${owner}.${k}`) : undefined;
+        const ty = this.spec(v, `${owner}.${k}`);
+        const doc = m && this.get(m, 'doc') ? this.str(this.get(m, 'doc'), 'a description') : undefined;
+        out.push({ name: k, ty, cond, hidden: ty.k === 'pad' || ty.k === 'magic', loc: this.loc(p), doc });
+      });
+    }
+    return out;
+  }
+
+  primitive(name: string): Ty | undefined {
+    const m = /^([us])(8|16|24|32|64)(le|be)?$/.exec(name);
+    if (m) {
+      const size = (Number(m[2]) / 8) as IntType['size'];
+      if (size === 1 && m[3]) return undefined;
+      return { k: 'int', size, signed: m[1] === 's', le: m[3] ? m[3] === 'le' : this.endianLe };
+    }
+    const f = /^f(32|64)(le|be)?$/.exec(name);
+    if (f) return { k: 'float', size: f[1] === '32' ? 4 : 8, le: f[2] ? f[2] === 'le' : this.endianLe };
+    if (name === 'varint') return { k: 'varint', zigzag: false };
+    if (name === 'zigzag') return { k: 'varint', zigzag: true };
+    if (name === 'bool') return { k: 'bool' };
+    return undefined;
+  }
+
+  counter(n: Node, what: string): Counter {
+    const name = this.str(n, what);
+    const t = this.primitive(name);
+    if (!t || (t.k !== 'int' && t.k !== 'varint') || (t.k === 'int' && t.size === 8)) this.fail(n, `expected ${what}: u8, u16, u24, u32 (le/be), s8..s32, varint or zigzag; found '${name}'`);
+    return t;
+  }
+
+  /** A type written as a name or as a map of settings. */
+  spec(n: Node, owner: string): Ty {
+    if (isScalar(n)) {
+      const name = String(n.value);
+      const prim = this.primitive(name);
+      if (prim) return prim;
+      if (this.typeNames.has(name)) return { k: 'ref', name };
+      if (name === 'string' || name === 'bytes' || name === 'msgpack') this.fail(n, `${name} needs a size: write { type: ${name}, prefix: u16 } (or length, terminator, until: end)`);
+      this.fail(n, `unknown type '${name}' for ${owner}; expected u8..u64, s8..s64 (le/be), f32, f64, varint, zigzag, bool or one of the types: ${[...this.typeNames].join(', ') || '(none)'}`);
+    }
+    const m = this.map(n, `a type for ${owner}`);
+    this.checkKeys(m, SPEC_KEYS, owner);
+    const has = (k: string) => this.get(m, k) !== undefined;
+    const only = (allowed: string[], what: string) => {
+      for (const [k, , p] of this.pairs(m)) if (!allowed.includes(k) && k !== 'if' && k !== 'doc') this.fail(p, `'${k}' does not apply to ${what}`);
+    };
+
+    if (has('pad')) {
+      only(['pad'], 'padding');
+      return { k: 'pad', n: this.int(this.get(m, 'pad'), 'the padding size', 1, 1 << 20) };
+    }
+    if (has('magic')) {
+      only(['magic'], 'a magic value');
+      return { k: 'magic', bytes: this.bytes(this.get(m, 'magic'), 'the magic bytes') };
+    }
+
+    let ty: Ty;
+    let sizeUsed = false;
+    // For arrays, prefix/until give the element count, not a byte size.
+    let countKey = '';
+    if (has('array')) {
+      only(['array', 'count', 'prefix', 'until', 'sentinel', 'length', 'xor', 'compress'], 'an array');
+      const of = this.spec(this.get(m, 'array')!, `${owner}[]`);
+      const ways = ['count', 'prefix', 'until', 'sentinel'].filter(has);
+      if (ways.length !== 1) this.fail(m, `array ${owner} needs exactly one of count, prefix, until: end, sentinel`);
+      const way = ways[0];
+      countKey = way;
+      const node = this.get(m, way)!;
+      let len: Len;
+      if (way === 'count') len = this.lenValue(node, 'the element count');
+      else if (way === 'prefix') len = { k: 'prefix', t: this.counter(node, 'the count prefix type') };
+      else if (way === 'until') len = this.untilEnd(node);
+      else {
+        const v = this.scalar(node, 'a sentinel value');
+        if (typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') this.fail(node, 'expected a sentinel number, string or boolean');
+        len = { k: 'sentinel', value: v };
+      }
+      ty = { k: 'array', of, len };
+    } else if (has('switch')) {
+      only(['switch', 'cases', 'default', 'length', 'prefix', 'until', 'xor', 'compress'], 'a switch');
+      const on = this.expr(this.get(m, 'switch'), `the switch of ${owner}`);
+      const casesNode = this.get(m, 'cases') ?? this.fail(m, `switch ${owner} needs 'cases:'`);
+      const cases: { key: number | string | boolean; ty: Ty }[] = [];
+      for (const p of this.map(casesNode, 'cases (value: type)').items) {
+        const key = (p.key as Scalar).value;
+        if (typeof key !== 'number' && typeof key !== 'string' && typeof key !== 'boolean') this.fail(p, 'expected a case value: a number, string or boolean');
+        cases.push({ key, ty: this.spec(p.value as Node, `${owner} (case ${String(key)})`) });
+      }
+      const dflt = has('default') ? this.spec(this.get(m, 'default')!, `${owner} (default)`) : undefined;
+      ty = { k: 'switch', on, cases, dflt };
+    } else if (has('fields')) {
+      only(['fields', 'length', 'prefix', 'until', 'xor', 'compress'], 'a struct');
+      ty = { k: 'struct', fields: this.fields(this.get(m, 'fields')!, owner) };
+    } else {
+      const typeNode = this.get(m, 'type') ?? this.fail(m, `${owner} needs 'type:' (or fields, array, switch, magic, pad)`);
+      const name = this.str(typeNode, 'a type name');
+      const prim = this.primitive(name);
+      if (name === 'string' || name === 'bytes' || name === 'msgpack') {
+        only(name === 'string' ? ['type', 'length', 'prefix', 'terminator', 'until', 'encoding', 'padded', 'xor', 'compress'] : ['type', 'length', 'prefix', 'terminator', 'until', 'xor', 'compress'], `a ${name}`);
+        const len = this.sizeOf(m, `${name} ${owner}`, true);
+        sizeUsed = true;
+        if (name === 'string') {
+          const encNode = this.get(m, 'encoding');
+          const encName = encNode ? this.str(encNode, 'an encoding') : 'utf8';
+          const enc = ENCODINGS[encName] ?? this.fail(encNode, `expected encoding: utf8, latin1, ascii or utf16le; found '${encName}'`);
+          const paddedNode = this.get(m, 'padded');
+          const padded = paddedNode ? this.scalar(paddedNode, 'true or false') === true : false;
+          if (padded && len.k !== 'fixed' && len.k !== 'expr') this.fail(paddedNode, "'padded' is for strings of a fixed length");
+          ty = { k: 'str', len, enc, padded };
+        } else ty = name === 'bytes' ? { k: 'bytes', len } : { k: 'msgpack', len };
+      } else if (prim) {
+        ty = this.modified(prim, m, name, owner);
+      } else if (this.typeNames.has(name)) {
+        only(['type', 'length', 'prefix', 'until', 'xor', 'compress'], `type ${name}`);
+        ty = { k: 'ref', name };
+      } else this.fail(typeNode, `unknown type '${name}' for ${owner}; expected a built-in type, string, bytes, msgpack or one of: ${[...this.typeNames].join(', ') || '(none)'}`);
+    }
+
+    const transform = has('xor') || has('compress');
+    const sized = ['length', 'prefix', 'until'].some((k) => k !== countKey && has(k));
+    if (!sized && !transform) return ty;
+    if (!sized) this.fail(m, `xor/compress on ${owner} need a size: length, prefix or until: end`);
+    // The outer size frames the region; the inner thing takes all of it.
+    const len = sizeUsed ? (ty as { len: Len }).len : countKey ? this.lenValueOf(m, owner) : this.sizeOf(m, owner, false);
+    if (sizeUsed) {
+      if (!transform) return ty;
+      if (len.k === 'term') this.fail(m, `xor/compress on ${owner} need length, prefix or until: end`);
+      (ty as { len: Len }).len = { k: 'eos' };
+    }
+    let xor: Buffer | undefined;
+    if (has('xor')) {
+      xor = this.bytes(this.get(m, 'xor'), 'the xor key');
+    }
+    let compress: 'zlib' | 'deflate' | undefined;
+    if (has('compress')) {
+      const c = this.str(this.get(m, 'compress'), 'zlib or deflate');
+      if (c !== 'zlib' && c !== 'deflate') this.fail(this.get(m, 'compress'), `expected compress: zlib or deflate, found '${c}'`);
+      compress = c;
+    }
+    return { k: 'window', len, xor, compress, inner: ty };
+  }
+
+  /** An integer type with enum, flags, bits or const. */
+  modified(prim: Ty, m: YAMLMap<Scalar, Node>, name: string, owner: string): Ty {
+    const mods = ['enum', 'flags', 'bits', 'const'].filter((k) => this.get(m, k) !== undefined);
+    for (const [k, , p] of this.pairs(m)) if (!['type', 'enum', 'flags', 'bits', 'const', 'if', 'doc'].includes(k)) this.fail(p, `'${k}' does not apply to ${name}`);
+    if (mods.length > 1) this.fail(m, `${owner}: choose one of enum, flags, bits, const`);
+    if (!mods.length) return prim;
+    const node = this.get(m, mods[0])!;
+    const isInt = prim.k === 'int';
+    switch (mods[0]) {
+      case 'enum': {
+        if (prim.k !== 'int' && prim.k !== 'varint') this.fail(node, 'enum needs an integer type');
+        if (prim.k === 'int' && prim.size === 8) this.fail(node, 'enum needs an integer of up to 32 bits');
+        let def: EnumDef;
+        if (isScalar(node)) def = this.enums.get(String(node.value)) ?? this.fail(node, `unknown enum '${String(node.value)}'; declared: ${[...this.enums.keys()].join(', ') || '(none)'}`);
+        else def = this.enumDef(`${owner}`, node);
+        return { k: 'enum', base: prim, def };
+      }
+      case 'flags': {
+        if (!isInt || (prim as IntType).size > 4) this.fail(node, 'flags need an integer type of up to 32 bits');
+        const names: [string, number][] = [];
+        for (const [k, v, p] of this.pairs(this.map(node, 'flags (name: bit mask)'))) {
+          const mask = this.int(v, `the mask of flag ${k}`, 1, 2 ** ((prim as IntType).size * 8) - 1);
+          names.push([this.ident(p, k, 'flag name'), mask]);
+        }
+        return { k: 'flags', base: prim as IntType, names };
+      }
+      case 'bits': {
+        const base = prim as IntType;
+        if (!isInt || base.size > 4 || base.signed) this.fail(node, 'bits need an unsigned integer type of up to 32 bits');
+        const parts: [string, number][] = [];
+        for (const [k, v, p] of this.pairs(this.map(node, 'bit fields (name: width), most significant first'))) parts.push([this.ident(p, k, 'bit field name'), this.int(v, `the width of ${k}`, 1, 31)]);
+        const total = parts.reduce((s, [, w]) => s + w, 0);
+        if (total !== base.size * 8) this.fail(node, `bit widths add up to ${total}; ${name} has ${base.size * 8} bits`);
+        return { k: 'bits', base, parts };
+      }
+      default: {
+        if (prim.k === 'bool') this.fail(node, 'const needs a number type');
+        const v = this.scalar(node, 'a constant');
+        if (typeof v !== 'number') this.fail(node, `expected a numeric constant, found ${JSON.stringify(v)}`);
+        if (prim.k === 'int' && prim.size === 8) return { k: 'const', base: prim, value: BigInt(v) };
+        return { k: 'const', base: prim as IntType, value: v };
+      }
+    }
+  }
+
+  /** The byte size of an array region: only `length` can say it (prefix/until count elements). */
+  lenValueOf(m: YAMLMap<Scalar, Node>, owner: string): Len {
+    const n = this.get(m, 'length') ?? this.fail(m, `xor/compress on array ${owner} need 'length:' (the byte size of the region)`);
+    return this.lenValue(n, `the length of ${owner}`);
+  }
+
+  untilEnd(n: Node): Len {
+    const v = this.scalar(n, 'until: end');
+    if (v !== 'end') this.fail(n, `expected 'until: end', found '${String(v)}'`);
+    return { k: 'eos' };
+  }
+  lenValue(n: Node, what: string): Len {
+    const v = this.scalar(n, what);
+    if (typeof v === 'number') return { k: 'fixed', n: this.int(n, what, 0, 1 << 30) };
+    return { k: 'expr', x: this.expr(n, what) };
+  }
+  /** The size of a string, bytes, msgpack or sized region. */
+  sizeOf(m: YAMLMap<Scalar, Node>, owner: string, allowTerminator: boolean): Len {
+    const ways = ['length', 'prefix', 'terminator', 'until'].filter((k) => this.get(m, k) !== undefined);
+    if (ways.length !== 1 || (!allowTerminator && ways[0] === 'terminator')) this.fail(m, `${owner} needs exactly one of length, prefix, ${allowTerminator ? 'terminator, ' : ''}until: end`);
+    const node = this.get(m, ways[0])!;
+    switch (ways[0]) {
+      case 'length':
+        return this.lenValue(node, `the length of ${owner}`);
+      case 'prefix':
+        return { k: 'prefix', t: this.counter(node, 'the length prefix type') };
+      case 'terminator':
+        return { k: 'term', bytes: this.bytes(node, 'the terminator') };
+      default:
+        return this.untilEnd(node);
+    }
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * A loaded protocol: the checked description, its compiled functions, and per transport the
+ * operations the rest of gamesniff uses (decode a frame body, encode a message, frame a body).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { deflateRawSync, deflateSync, inflateRawSync, inflateSync } from 'node:zlib';
+import type { Direction } from '../core/types';
+import { generate, messageList, type MessageRef } from './codegen';
+import type { Counter, Framing, ProtocolDef, TransportDef } from './ir';
+import { ProtocolError, parseProtocol } from './load';
+import { DecodeError, EncodeError, Writer, newCtx, runtime, type Ctx, type Span } from './runtime';
+
+type DecodeFn = (b: Buffer, c: Ctx) => Record<string, unknown>;
+type EncodeFn = (w: Writer, v: unknown, c: Ctx) => void;
+type StateFn = (c: Ctx) => unknown;
+interface Module {
+  M: DecodeFn[];
+  EM?: EncodeFn[];
+  W?: (StateFn | null)[];
+  [k: string]: unknown;
+}
+
+export interface DecodedMessage {
+  /** Undefined when no message matched (unknown id, or no message for this direction/state). */
+  name?: string;
+  id?: number;
+  fields?: Record<string, unknown>;
+  /** Why the message could not be decoded; the body is kept raw. */
+  error?: { message: string; path: string; offset: number };
+  /** The bytes the fields were decoded from (after decompression), which spans refer to. */
+  body: Buffer;
+  compressed: boolean;
+  /** Bytes after the last field that the description does not cover. */
+  trailing: number;
+  spans?: Span[];
+}
+
+export interface DecodeOptions {
+  /** Record the byte span of every field (for hex highlighting). */
+  spans?: boolean;
+}
+
+const MAX_INFLATE = 64 << 20;
+
+function readCounter(t: Counter, b: Buffer, p: number): { value: number; next: number } | null {
+  if (t.k === 'varint') {
+    let v = 0;
+    let mul = 1;
+    for (let i = p; i < b.length && i < p + 8; i++) {
+      v += (b[i] & 0x7f) * mul;
+      if (b[i] < 0x80) return { value: t.zigzag ? (v % 2 ? -(v + 1) / 2 : v / 2) : v, next: i + 1 };
+      mul *= 0x80;
+    }
+    return null;
+  }
+  if (p + t.size > b.length) return null;
+  const value = t.signed ? (t.le ? b.readIntLE(p, t.size) : b.readIntBE(p, t.size)) : t.le ? b.readUIntLE(p, t.size) : b.readUIntBE(p, t.size);
+  return { value, next: p + t.size };
+}
+
+function writeCounter(t: Counter, v: number): Buffer {
+  const w = new Writer(10);
+  const c = newCtx({}, false);
+  if (t.k === 'varint') w.varint(v, t.zigzag, c);
+  else w.int(v, t.size, t.signed, t.le, c);
+  return w.finish();
+}
+
+export class Transport {
+  readonly kind: 'tcp' | 'udp';
+  readonly framing: Framing;
+  readonly ports: number[];
+  /** Candidates per direction and id (or -1 without ids), in file order. */
+  private readonly table: Record<Direction, Map<number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
+
+  constructor(
+    readonly protocol: Protocol,
+    readonly def: TransportDef,
+    refs: MessageRef[],
+    private readonly fast: Module,
+    private readonly debug: Module,
+  ) {
+    this.kind = def.kind;
+    this.framing = def.framing;
+    this.ports = def.ports;
+    for (const r of refs) {
+      for (const dir of ['c2s', 's2c'] as const) {
+        if (r.def.dir && r.def.dir !== dir) continue;
+        const key = r.def.id ?? -1;
+        const list = this.table[dir].get(key) ?? [];
+        list.push(r);
+        this.table[dir].set(key, list);
+      }
+    }
+  }
+
+  /** Decode one frame body (what the framer produced). Never throws on bad traffic. */
+  decode(dir: Direction, frame: Buffer, state: Record<string, unknown>, opts: DecodeOptions = {}): DecodedMessage {
+    const c = newCtx(state, false);
+    let body = frame;
+    let compressed = false;
+    const comp = this.def.compression;
+    if (comp && (this.fast[`CW_${this.kind}`] as StateFn)(c)) {
+      const len = readCounter(comp.length, frame, 0);
+      if (!len) return this.failed(frame, 'compression header cut short', 0);
+      body = frame.subarray(len.next);
+      if (len.value > 0) {
+        try {
+          body = comp.algorithm === 'zlib' ? inflateSync(body, { maxOutputLength: MAX_INFLATE }) : inflateRawSync(body, { maxOutputLength: MAX_INFLATE });
+        } catch (e) {
+          return this.failed(frame, `${comp.algorithm}: ${(e as Error).message}`, len.next);
+        }
+        compressed = true;
+        if (body.length !== len.value) return { ...this.failed(body, `decompressed to ${body.length} bytes, header says ${len.value}`, 0), compressed };
+      }
+    }
+    let id: number | undefined;
+    let start = 0;
+    if (this.def.id) {
+      const r = readCounter(this.def.id, body, 0);
+      if (!r) return { ...this.failed(body, 'message id cut short', 0), compressed };
+      id = r.value;
+      start = r.next;
+    }
+    const ref = this.pick(dir, id ?? -1, c);
+    if (!ref) {
+      const why = id === undefined ? `no ${dir} message applies in this state` : `unknown ${dir} id ${id} (0x${id.toString(16)})`;
+      return { id, body, compressed, trailing: 0, error: { message: why, path: '', offset: 0 } };
+    }
+    const name = ref.def.name;
+    c.p = start;
+    c.e = body.length;
+    try {
+      const fields = this.fast.M[ref.index](body, c);
+      const out: DecodedMessage = { name, id, fields, body, compressed, trailing: body.length - c.p };
+      if (opts.spans) out.spans = this.spans(ref, body, start, state);
+      return out;
+    } catch (e) {
+      // Rerun with the debug variant: it knows the field path. State is left untouched.
+      const d = newCtx(state, !!opts.spans);
+      d.noSet = true;
+      d.p = start;
+      d.e = body.length;
+      d.path.push(name);
+      let message = (e as Error).message;
+      let path = name;
+      let offset = start;
+      try {
+        this.debug.M[ref.index](body, d);
+      } catch (de) {
+        message = (de as Error).message;
+        if (de instanceof DecodeError) {
+          path = de.path;
+          offset = de.offset;
+          if (de.inner) message += ' (offset inside a decompressed region)';
+        } else {
+          path = d.path.length ? d.path.map((x, i) => (typeof x === 'number' ? `[${x}]` : i ? `.${x}` : x)).join('') : name;
+          offset = d.starts.length ? d.starts[d.starts.length - 1] : start;
+        }
+      }
+      return { name, id, body, compressed, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
+    }
+  }
+
+  private failed(body: Buffer, message: string, offset: number): DecodedMessage {
+    return { body, compressed: false, trailing: 0, error: { message, path: '', offset } };
+  }
+
+  private pick(dir: Direction, key: number, c: Ctx): MessageRef | undefined {
+    const list = this.table[dir].get(key);
+    if (!list) return undefined;
+    const W = this.fast.W!;
+    for (const r of list) {
+      const w = W[r.index];
+      if (!w || w(c)) return r;
+    }
+    return undefined;
+  }
+
+  private spans(ref: MessageRef, body: Buffer, start: number, state: Record<string, unknown>): Span[] {
+    const d = newCtx(state, true);
+    d.noSet = true;
+    d.p = start;
+    d.e = body.length;
+    d.path.push(ref.def.name);
+    this.debug.M[ref.index](body, d);
+    const spans = d.spans!;
+    if (start > 0) spans.unshift({ path: `${ref.def.name}.id`, start: 0, end: start, depth: 2 });
+    spans.push({ path: ref.def.name, start: 0, end: d.p, depth: 1 });
+    return spans;
+  }
+
+  /** The frame body for a message (id, fields, then compression when the state turns it on). */
+  encode(name: string, fields: unknown, state: Record<string, unknown>): Buffer {
+    const ref = this.protocol.message(name);
+    if (!ref || ref.transport !== this.kind) throw new EncodeError(`no ${this.kind} message named '${name}'`, '');
+    const c = newCtx(state, false);
+    c.path.push(name);
+    const w = new Writer();
+    if (this.def.id) {
+      const idc = this.def.id;
+      if (idc.k === 'varint') w.varint(ref.def.id!, idc.zigzag, c);
+      else w.int(ref.def.id!, idc.size, idc.signed, idc.le, c);
+    }
+    this.fast.EM![ref.index](w, fields, c);
+    const body = w.finish();
+    const comp = this.def.compression;
+    if (!comp || !(this.fast[`CW_${this.kind}`] as StateFn)(c)) return body;
+    const threshold = Number((this.fast[`CT_${this.kind}`] as StateFn)(c));
+    if (body.length < threshold) return Buffer.concat([writeCounter(comp.length, 0), body]);
+    const z = comp.algorithm === 'zlib' ? deflateSync(body) : deflateRawSync(body);
+    return Buffer.concat([writeCounter(comp.length, body.length), z]);
+  }
+
+  /** A frame body as it goes on the wire (length prefix, delimiter...). */
+  frame(body: Buffer): Buffer {
+    const f = this.framing;
+    switch (f.k) {
+      case 'length': {
+        let value = body.length - f.adjust;
+        if (f.includesLength) {
+          // The prefix counts itself; with a varint its own size depends on the value.
+          let size = writeCounter(f.t, value).length;
+          for (let i = 0; i < 3; i++) size = writeCounter(f.t, body.length - f.adjust + size).length;
+          value = body.length - f.adjust + size;
+        }
+        if (value < 0) throw new EncodeError(`a ${body.length}-byte body cannot be framed with adjust ${f.adjust}`, '');
+        return Buffer.concat([writeCounter(f.t, value), body]);
+      }
+      case 'delimiter':
+        if (body.indexOf(f.bytes) >= 0) throw new EncodeError('the message contains the frame delimiter', '');
+        return Buffer.concat([body, f.bytes]);
+      case 'fixed':
+        if (body.length > f.size) throw new EncodeError(`${body.length} bytes do not fit a ${f.size}-byte frame`, '');
+        return Buffer.concat([body, Buffer.alloc(f.size - body.length)]);
+      default:
+        return body;
+    }
+  }
+}
+
+export class Protocol {
+  readonly name: string;
+  readonly file: string;
+  /** sha256 of the description file, recorded with sessions. */
+  readonly hash: string;
+  readonly tcp?: Transport;
+  readonly udp?: Transport;
+  readonly messages: MessageRef[];
+  readonly source: { fast: string; debug: string };
+  private readonly byName = new Map<string, MessageRef>();
+
+  constructor(
+    readonly def: ProtocolDef,
+    text: string,
+  ) {
+    this.name = def.name;
+    this.file = def.file;
+    this.hash = createHash('sha256').update(text).digest('hex');
+    this.messages = messageList(def);
+    for (const m of this.messages) this.byName.set(m.def.name, m);
+    const gen = generate(def);
+    this.source = { fast: gen.fast, debug: gen.debug };
+    const build = (src: string): Module => new Function('rt', 'K', src)({ ...runtime, Writer }, gen.K) as Module;
+    const fast = build(gen.fast);
+    const debug = build(gen.debug);
+    for (const kind of ['tcp', 'udp'] as const) {
+      const t = def[kind];
+      if (t) this[kind] = new Transport(this, t, this.messages.filter((m) => m.transport === kind), fast, debug);
+    }
+  }
+
+  message(name: string): MessageRef | undefined {
+    return this.byName.get(name);
+  }
+
+  transport(kind: 'tcp' | 'udp'): Transport | undefined {
+    return kind === 'tcp' ? this.tcp : this.udp;
+  }
+
+  /** A fresh copy of the session state's initial values. */
+  newState(): Record<string, unknown> {
+    return { ...this.def.state };
+  }
+
+  /** Volatile field paths of a message, as declared in the file. */
+  volatile(name: string): string[] {
+    return this.byName.get(name)?.def.volatile ?? [];
+  }
+}
+
+export function compileProtocol(text: string, file: string): Protocol {
+  return new Protocol(parseProtocol(text, file), text);
+}
+
+/**
+ * PROTOCOL is a path (a protocol.yaml or a directory holding one) or a name under protocols/
+ * (looked up from the working directory, then from the package).
+ */
+export function resolveProtocolPath(spec: string, cwd = process.cwd()): string {
+  const candidates = [resolve(cwd, spec), join(cwd, 'protocols', spec), join(__dirname, '../../protocols', spec)];
+  for (const c of candidates) {
+    if (!existsSync(c)) continue;
+    if (statSync(c).isDirectory()) {
+      if (existsSync(join(c, 'protocol.yaml'))) return join(c, 'protocol.yaml');
+      continue;
+    }
+    return c;
+  }
+  throw new ProtocolError([`${spec}: no such protocol file, directory, or name under protocols/ (${listProtocols(cwd).join(', ') || 'none found'})`]);
+}
+
+export function listProtocols(cwd = process.cwd()): string[] {
+  const names = new Set<string>();
+  for (const dir of [join(cwd, 'protocols'), join(__dirname, '../../protocols')]) {
+    if (!existsSync(dir)) continue;
+    for (const d of readdirSync(dir)) if (existsSync(join(dir, d, 'protocol.yaml'))) names.add(d);
+  }
+  return [...names].sort();
+}
+
+export function loadProtocol(spec: string, cwd = process.cwd()): Protocol {
+  const file = resolveProtocolPath(spec, cwd);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ProtocolError([`${file}: cannot read: ${(e as Error).message}`]);
+  }
+  return compileProtocol(text, file);
+}

@@ -1,0 +1,320 @@
+/**
+ * Helpers that compiled decoders and encoders call (as `rt`). Kept small: the generated code
+ * inlines fixed-size reads and uses these for the rest.
+ */
+import { deflateRawSync, deflateSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import { exprRuntime } from './expr';
+
+/** A byte region of a message that a field covers, for hex highlighting. */
+export interface Span {
+  path: string;
+  start: number;
+  end: number;
+  depth: number;
+}
+
+/** What compiled code keeps while it runs: position, end, session state, and the debug path. */
+export interface Ctx {
+  p: number;
+  e: number;
+  st: Record<string, unknown>;
+  /** Field names and array indices from the message down to the field being decoded. */
+  path: (string | number)[];
+  starts: number[];
+  spans: Span[] | null;
+  /** >0 inside transformed (xor/zlib) regions, whose offsets are not the message's. */
+  inner: number;
+  noSet: boolean;
+}
+
+export function newCtx(st: Record<string, unknown>, spans: boolean): Ctx {
+  return { p: 0, e: 0, st, path: [], starts: [], spans: spans ? [] : null, inner: 0, noSet: false };
+}
+
+export function pathString(path: readonly (string | number)[]): string {
+  let s = '';
+  for (const part of path) s += typeof part === 'number' ? `[${part}]` : s ? `.${part}` : part;
+  return s;
+}
+
+export class DecodeError extends Error {
+  constructor(
+    message: string,
+    /** Byte offset in the message body (or in a decompressed region, see `inner`). */
+    readonly offset: number,
+    readonly path: string,
+    readonly inner = false,
+  ) {
+    super(message);
+  }
+}
+
+export class EncodeError extends Error {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(path ? `${path}: ${message}` : message);
+  }
+}
+
+// Plain msgpack (no records extension), so other tools read what we write.
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true });
+
+function fail(c: Ctx, msg: string, p: number): never {
+  throw new DecodeError(msg, p, pathString(c.path), c.inner > 0);
+}
+
+function efail(c: Ctx, msg: string): never {
+  throw new EncodeError(msg, pathString(c.path));
+}
+
+/** Growable output buffer for encoders. */
+export class Writer {
+  buf: Buffer;
+  pos = 0;
+  constructor(size = 256) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+  finish(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  zeros(n: number): void {
+    this.ensure(n);
+    this.buf.fill(0, this.pos, this.pos + n);
+    this.pos += n;
+  }
+  int(v: unknown, size: number, signed: boolean, le: boolean, c: Ctx): void {
+    this.ensure(size);
+    if (size === 8) {
+      let big: bigint;
+      try {
+        big = BigInt(v as never);
+      } catch {
+        efail(c, `expected a 64-bit integer, found ${show(v)}`);
+      }
+      const min = signed ? -(1n << 63n) : 0n;
+      const max = signed ? (1n << 63n) - 1n : (1n << 64n) - 1n;
+      if (big < min || big > max) efail(c, `${show(v)} does not fit in ${signed ? 's' : 'u'}64`);
+      if (signed) le ? this.buf.writeBigInt64LE(big, this.pos) : this.buf.writeBigInt64BE(big, this.pos);
+      else le ? this.buf.writeBigUInt64LE(big, this.pos) : this.buf.writeBigUInt64BE(big, this.pos);
+      this.pos += 8;
+      return;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v)) efail(c, `expected an integer, found ${show(v)}`);
+    const bits = size * 8;
+    const min = signed ? -(2 ** (bits - 1)) : 0;
+    const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+    if (v < min || v > max) efail(c, `${v} does not fit in ${signed ? 's' : 'u'}${bits}`);
+    if (signed) le ? this.buf.writeIntLE(v, this.pos, size) : this.buf.writeIntBE(v, this.pos, size);
+    else le ? this.buf.writeUIntLE(v, this.pos, size) : this.buf.writeUIntBE(v, this.pos, size);
+    this.pos += size;
+  }
+  float(v: unknown, size: number, le: boolean, c: Ctx): void {
+    if (typeof v !== 'number') efail(c, `expected a number, found ${show(v)}`);
+    this.ensure(size);
+    if (size === 4) le ? this.buf.writeFloatLE(v, this.pos) : this.buf.writeFloatBE(v, this.pos);
+    else le ? this.buf.writeDoubleLE(v, this.pos) : this.buf.writeDoubleBE(v, this.pos);
+    this.pos += size;
+  }
+  varint(v: unknown, zigzag: boolean, c: Ctx): void {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) efail(c, `expected an integer, found ${show(v)}`);
+    let n = v;
+    if (zigzag) n = n >= 0 ? n * 2 : -n * 2 - 1;
+    else if (n < 0) efail(c, `varint cannot hold the negative ${v} (use zigzag)`);
+    this.ensure(10);
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.pos++] = n;
+  }
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing (missing field)';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (Buffer.isBuffer(v)) return `${v.length} bytes`;
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+export const runtime = {
+  ...exprRuntime,
+  fail,
+  efail,
+  short(c: Ctx, need: number, p: number, e: number): never {
+    return fail(c, `needs ${need} byte${need === 1 ? '' : 's'}, ${Math.max(0, e - p)} left`, p);
+  },
+  /** Unsigned LEB128 up to 2^53; sets c.p past it. */
+  varint(b: Buffer, p: number, e: number, c: Ctx): number {
+    let v = 0;
+    let mul = 1;
+    const start = p;
+    for (;;) {
+      if (p >= e) fail(c, 'varint runs past the end', start);
+      const byte = b[p++];
+      v += (byte & 0x7f) * mul;
+      if (byte < 0x80) break;
+      mul *= 0x80;
+      if (mul > 2 ** 49) fail(c, 'varint longer than 8 bytes', start);
+    }
+    c.p = p;
+    return v;
+  },
+  zigzag(b: Buffer, p: number, e: number, c: Ctx): number {
+    const u = runtime.varint(b, p, e, c);
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  },
+  /** Index of the terminator at or after p, before e. */
+  term(b: Buffer, p: number, e: number, t: Buffer, c: Ctx): number {
+    const i = t.length === 1 ? b.indexOf(t[0], p) : b.indexOf(t, p);
+    if (i < 0 || i + t.length > e) fail(c, `no terminator ${JSON.stringify(t.toString('latin1'))} before the end`, p);
+    return i;
+  },
+  stripNul(s: string): string {
+    const i = s.indexOf('\0');
+    return i < 0 ? s : s.slice(0, i);
+  },
+  matches(b: Buffer, p: number, k: Buffer): boolean {
+    return b.compare(k, 0, k.length, p, p + k.length) === 0;
+  },
+  unpack(b: Buffer, p: number, end: number, c: Ctx): unknown {
+    try {
+      return packr.unpack(b.subarray(p, end));
+    } catch (e) {
+      return fail(c, `msgpack: ${(e as Error).message}`, p);
+    }
+  },
+  pack(v: unknown): Buffer {
+    return packr.pack(v);
+  },
+  /** Undo a sender's compress-then-xor. */
+  untransform(b: Buffer, p: number, end: number, xor: Buffer | undefined, compress: string | undefined, c: Ctx): Buffer {
+    let out = b.subarray(p, end);
+    if (xor) {
+      out = Buffer.from(out);
+      for (let i = 0; i < out.length; i++) out[i] ^= xor[i % xor.length];
+    }
+    if (compress) {
+      try {
+        out = compress === 'zlib' ? inflateSync(out, { maxOutputLength: 64 << 20 }) : inflateRawSync(out, { maxOutputLength: 64 << 20 });
+      } catch (e) {
+        fail(c, `${compress}: ${(e as Error).message}`, p);
+      }
+    }
+    return out;
+  },
+  transform(buf: Buffer, xor: Buffer | undefined, compress: string | undefined): Buffer {
+    let out = buf;
+    if (compress) out = compress === 'zlib' ? deflateSync(out) : deflateRawSync(out);
+    if (xor) {
+      out = Buffer.from(out);
+      for (let i = 0; i < out.length; i++) out[i] ^= xor[i % xor.length];
+    }
+    return out;
+  },
+  enter(c: Ctx, part: string | number, p: number): void {
+    c.path.push(part);
+    c.starts.push(p);
+  },
+  leave(c: Ctx, p: number): void {
+    const start = c.starts.pop()!;
+    if (c.spans && c.inner === 0) c.spans.push({ path: pathString(c.path), start, end: p, depth: c.path.length });
+    c.path.pop();
+  },
+  epush(c: Ctx, part: string | number): void {
+    c.path.push(part);
+  },
+  epop(c: Ctx): void {
+    c.path.pop();
+  },
+  obj(v: unknown, c: Ctx): Record<string, unknown> {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) efail(c, `expected an object of fields, found ${show(v)}`);
+    return v as Record<string, unknown>;
+  },
+  arr(v: unknown, c: Ctx): unknown[] {
+    if (!Array.isArray(v)) efail(c, `expected a list, found ${show(v)}`);
+    return v;
+  },
+  /** Bytes from a Buffer, a byte array or a hex string (as written in vectors and JSON). */
+  toBytes(v: unknown, c: Ctx): Buffer {
+    if (Buffer.isBuffer(v)) return v;
+    if (v instanceof Uint8Array) return Buffer.from(v);
+    if (Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= 0 && x < 256)) return Buffer.from(v as number[]);
+    if (typeof v === 'string') {
+      const hex = v.replace(/\s+/g, '');
+      if (/^([0-9a-fA-F]{2})*$/.test(hex)) return Buffer.from(hex, 'hex');
+    }
+    return efail(c, `expected bytes (a Buffer or hex string), found ${show(v)}`);
+  },
+  strBytes(v: unknown, enc: BufferEncoding, c: Ctx): Buffer {
+    if (typeof v !== 'string') efail(c, `expected a string, found ${show(v)}`);
+    return Buffer.from(v, enc);
+  },
+  /** The bytes of a sized thing, checked against or padded to its declared size. */
+  sized(w: Writer, data: Buffer, n: unknown, padded: boolean, c: Ctx): void {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) efail(c, `the size expression gives ${show(n)}`);
+    if (data.length === n || (padded && data.length < n)) {
+      w.bytes(data);
+      if (data.length < n) w.zeros(n - data.length);
+      return;
+    }
+    efail(c, `${data.length} bytes where the description says ${n}`);
+  },
+  count(v: unknown[], n: unknown, c: Ctx): void {
+    if (v.length !== n) efail(c, `${v.length} elements where the description says ${show(n)}`);
+  },
+  noTerm(data: Buffer, t: Buffer, c: Ctx): void {
+    if (data.indexOf(t) >= 0) efail(c, `the value contains its terminator ${JSON.stringify(t.toString('latin1'))}`);
+  },
+  enumNum(byName: Map<string, number>, v: unknown, c: Ctx): number {
+    if (typeof v === 'number') return v;
+    const n = typeof v === 'string' ? byName.get(v) : undefined;
+    if (n === undefined) efail(c, `expected one of ${[...byName.keys()].join(', ')} or a number, found ${show(v)}`);
+    return n;
+  },
+  flagsNum(names: [string, number][], v: unknown, c: Ctx): number {
+    if (typeof v === 'number') return v;
+    const o = runtime.obj(v, c);
+    let n = typeof o._other === 'number' ? o._other : 0;
+    for (const [name, mask] of names) if (o[name]) n |= mask;
+    return n >>> 0;
+  },
+  bitsNum(parts: [string, number][], v: unknown, c: Ctx): number {
+    const o = runtime.obj(v, c);
+    let n = 0;
+    for (const [name, width] of parts) {
+      const x = o[name];
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= 2 ** width) efail(c, `bit field ${name} needs an integer below ${2 ** width}, found ${show(x)}`);
+      n = n * 2 ** width + x;
+    }
+    return n;
+  },
+  caseError(c: Ctx, k: unknown, p: number): never {
+    return fail(c, `no case for ${show(k)}`, p);
+  },
+  ecaseError(c: Ctx, k: unknown): never {
+    return efail(c, `no case for ${show(k)}`);
+  },
+  lenError(c: Ctx, n: unknown, p: number): never {
+    return fail(c, `size expression gives ${show(n)}`, p);
+  },
+};
+
+export type Runtime = typeof runtime;

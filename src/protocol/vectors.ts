@@ -1,0 +1,128 @@
+/**
+ * vectors.yaml: hex in, fields out, run both ways (decode the hex and compare the fields; encode
+ * the fields and compare the hex). Used by the tests and by `gamesniff check`.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { Direction } from '../core/types';
+import type { Protocol } from './protocol';
+
+export interface VectorResult {
+  name: string;
+  problems: string[];
+}
+
+interface Vector {
+  name?: string;
+  transport?: 'tcp' | 'udp';
+  dir?: Direction;
+  state?: Record<string, unknown>;
+  hex?: string;
+  wire?: string;
+  message?: string;
+  fields?: unknown;
+  state_after?: Record<string, unknown>;
+  error?: { message?: string; path?: string; offset?: number };
+}
+
+export function hexBytes(s: string): Buffer {
+  const h = String(s).replace(/\s+/g, '');
+  if (!/^([0-9a-fA-F]{2})*$/.test(h)) throw new Error(`not hex: ${s}`);
+  return Buffer.from(h, 'hex');
+}
+
+/** Differences between a decoded value and an expected one, as `path: ...` lines. */
+export function diffValues(actual: unknown, expected: unknown, path = ''): string[] {
+  const at = path || '(message)';
+  if (Buffer.isBuffer(actual)) {
+    const exp = typeof expected === 'string' ? expected.replace(/\s+/g, '').toLowerCase() : expected;
+    return actual.toString('hex') === exp ? [] : [`${at}: got bytes ${actual.toString('hex')}, expected ${show(expected)}`];
+  }
+  if (typeof actual === 'bigint' && (typeof expected === 'number' || typeof expected === 'bigint' || typeof expected === 'string')) {
+    return actual === BigInt(expected) ? [] : [`${at}: got ${actual}, expected ${show(expected)}`];
+  }
+  if (Array.isArray(actual) && Array.isArray(expected)) {
+    const out = actual.length === expected.length ? [] : [`${at}: got ${actual.length} elements, expected ${expected.length}`];
+    for (let i = 0; i < Math.min(actual.length, expected.length); i++) out.push(...diffValues(actual[i], expected[i], `${path}[${i}]`));
+    return out;
+  }
+  if (actual && expected && typeof actual === 'object' && typeof expected === 'object' && !Array.isArray(actual) && !Array.isArray(expected)) {
+    const a = actual as Record<string, unknown>;
+    const e = expected as Record<string, unknown>;
+    const out: string[] = [];
+    const keys = new Set([...Object.keys(a).filter((k) => a[k] !== undefined), ...Object.keys(e)]);
+    for (const k of keys) {
+      const sub = path ? `${path}.${k}` : k;
+      if (!(k in e)) out.push(`${sub}: got ${show(a[k])}, not expected`);
+      else if (a[k] === undefined) out.push(`${sub}: missing, expected ${show(e[k])}`);
+      else out.push(...diffValues(a[k], e[k], sub));
+    }
+    return out;
+  }
+  return Object.is(actual, expected) || actual === expected ? [] : [`${at}: got ${show(actual)}, expected ${show(expected)}`];
+}
+
+function show(v: unknown): string {
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  if (typeof v === 'bigint') return String(v);
+  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x)) ?? String(v);
+}
+
+export function loadVectors(file: string): Vector[] {
+  const doc = parse(readFileSync(file, 'utf8')) as { vectors?: Vector[] };
+  if (!doc || !Array.isArray(doc.vectors)) throw new Error(`${file}: expected 'vectors:' with a list`);
+  return doc.vectors;
+}
+
+export function runVector(protocol: Protocol, v: Vector, index: number): VectorResult {
+  const name = v.name ?? `vector ${index + 1}`;
+  const problems: string[] = [];
+  const kind = v.transport ?? 'tcp';
+  const t = protocol.transport(kind);
+  if (!t) return { name, problems: [`the protocol has no ${kind} section`] };
+  if (v.dir !== 'c2s' && v.dir !== 's2c') return { name, problems: ["needs 'dir: c2s' or 'dir: s2c'"] };
+  if (v.hex === undefined) return { name, problems: ["needs 'hex:'"] };
+  const bytes = hexBytes(v.hex);
+  const state = { ...protocol.newState(), ...(v.state ?? {}) };
+  const d = t.decode(v.dir, bytes, state, { spans: true });
+
+  if (v.error) {
+    if (!d.error) problems.push(`decoded as ${d.name} but an error was expected`);
+    else {
+      if (v.error.message && !d.error.message.includes(v.error.message)) problems.push(`error '${d.error.message}', expected it to mention '${v.error.message}'`);
+      if (v.error.path !== undefined && d.error.path !== v.error.path) problems.push(`error at ${d.error.path}, expected ${v.error.path} (${d.error.message})`);
+      if (v.error.offset !== undefined && d.error.offset !== v.error.offset) problems.push(`error at offset ${d.error.offset}, expected ${v.error.offset}`);
+    }
+    return { name, problems };
+  }
+
+  if (d.error) problems.push(`decode failed at ${d.error.path || '(frame)'} offset ${d.error.offset}: ${d.error.message}`);
+  else {
+    if (v.message && d.name !== v.message) problems.push(`decoded as ${d.name}, expected ${v.message}`);
+    problems.push(...diffValues(d.fields, v.fields ?? {}).map((x) => `decode: ${x}`));
+    if (d.trailing) problems.push(`decode: ${d.trailing} bytes left undecoded`);
+    for (const [k, val] of Object.entries(v.state_after ?? {})) if (state[k] !== val) problems.push(`state ${k} is ${show(state[k])} after decoding, expected ${show(val)}`);
+  }
+  if (v.message) {
+    try {
+      const encState = { ...protocol.newState(), ...(v.state ?? {}) };
+      const body = t.encode(v.message, v.fields ?? {}, encState);
+      if (d.compressed && !d.error) {
+        // zlib builds differ in their output; what must match is the content.
+        const again = t.decode(v.dir, body, { ...protocol.newState(), ...(v.state ?? {}) });
+        if (!again.compressed || !again.body.equals(d.body)) problems.push(`encode: ${body.toString('hex')} does not decompress to the vector's content`);
+      } else if (!body.equals(bytes)) problems.push(`encode: got ${body.toString('hex')}, expected ${bytes.toString('hex')}`);
+      if (v.wire !== undefined) {
+        const wire = t.frame(body);
+        if (!wire.equals(hexBytes(v.wire))) problems.push(`frame: got ${wire.toString('hex')}, expected ${hexBytes(v.wire).toString('hex')}`);
+      }
+    } catch (e) {
+      problems.push(`encode failed: ${(e as Error).message}`);
+    }
+  }
+  return { name, problems };
+}
+
+export function runVectorFile(protocol: Protocol, file: string): VectorResult[] {
+  return loadVectors(file).map((v, i) => runVector(protocol, v, i));
+}
