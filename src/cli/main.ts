@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { isGamesniffError } from '../core/errors';
+import { checkCommand } from './check';
+import { decodeCommand } from './decode';
 import { streamsCommand } from './streams';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   program.addCommand(streamsCommand());
+  program.addCommand(decodeCommand());
+  program.addCommand(checkCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }
@@ -38,6 +42,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `gamesniff ... | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
   void main(process.argv).then((code) => {
     process.exitCode = code;
   });

@@ -8,7 +8,9 @@ export type ErrorCode =
   | 'TRUNCATED'
   | 'LINKTYPE'
   | 'PRIVILEGE'
-  | 'CAPTURE';
+  | 'CAPTURE'
+  | 'PROTOCOL'
+  | 'FAILED';
 
 export class GamesniffError extends Error {
   readonly code: ErrorCode;

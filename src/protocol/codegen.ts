@@ -369,7 +369,8 @@ class Gen {
     if (Array.isArray(fields)) this.struct(fields, 'out', after);
     else this.dec(fields, 'out', false);
     this.scopes = saved;
-    this.emit('c.p = p; return out; }');
+    this.emit('c.p = p; return out;');
+    this.emit('}');
   }
 
   // ---- encoding -------------------------------------------------------------------------------
@@ -579,7 +580,8 @@ export function generate(def: ProtocolDef): GeneratedSource {
         if (t.id) {
           g.emit(`function ID_${t.kind}(b, c) { let p = c.p, e = c.e, id;`);
           g.readCounter(t.id, 'id', false);
-          g.emit('c.p = p; return id; }');
+          g.emit('c.p = p; return id;');
+          g.emit('}');
           exports.push(`ID_${t.kind}`);
         }
         if (t.compression) {

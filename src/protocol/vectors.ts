@@ -35,7 +35,7 @@ export function hexBytes(s: string): Buffer {
 export function diffValues(actual: unknown, expected: unknown, path = ''): string[] {
   const at = path || '(message)';
   if (Buffer.isBuffer(actual)) {
-    const exp = typeof expected === 'string' ? expected.replace(/\s+/g, '').toLowerCase() : expected;
+    const exp = typeof expected === 'string' ? expected.replace(/\s+/g, '').toLowerCase() : Buffer.isBuffer(expected) ? expected.toString('hex') : expected;
     return actual.toString('hex') === exp ? [] : [`${at}: got bytes ${actual.toString('hex')}, expected ${show(expected)}`];
   }
   if (typeof actual === 'bigint' && (typeof expected === 'number' || typeof expected === 'bigint' || typeof expected === 'string')) {

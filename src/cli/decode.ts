@@ -1,0 +1,80 @@
+import { Command } from 'commander';
+import { GamesniffError } from '../core/errors';
+import { endpointString } from '../core/types';
+import { FlowTable } from '../flow/table';
+import { Coverage } from '../session/coverage';
+import { clockTime, messageDetail, messageLabel, toJsonValue } from '../session/format';
+import { MessageDecoder, type Message } from '../session/messages';
+import { captureOptions, LineWriter, openSource, positiveNumber, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
+import { portsWithDefault, protocolOption } from './protocol-option';
+
+interface DecodeOptions extends CaptureCliOptions {
+  protocol: string;
+  json?: boolean;
+  stats?: boolean;
+  spans?: boolean;
+}
+
+export function messageJson(m: Message, spans = false): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    ts: m.ts / 1e6,
+    conn: m.flow.id,
+    transport: m.transport,
+    client: endpointString(m.flow.client),
+    server: endpointString(m.flow.server),
+    dir: m.dir,
+    index: m.index,
+    name: m.name ?? null,
+    id: m.id ?? null,
+    size: m.size,
+  };
+  if (m.fields) o.fields = toJsonValue(m.fields);
+  if (m.trailing) o.trailing = m.trailing;
+  if (m.compressed) o.compressed = true;
+  if (m.raw) o.raw = m.raw;
+  if (m.error) o.error = m.error;
+  if (m.raw || m.error) o.hex = m.body.toString('hex');
+  if (spans && m.spans) o.spans = m.spans;
+  return o;
+}
+
+export function messageText(m: Message): string {
+  const arrow = m.dir === 'c2s' ? '->' : '<-';
+  return `${clockTime(m.ts)} #${m.flow.id}${m.transport === 'udp' ? 'u' : ''} ${arrow} ${messageLabel(m)} ${messageDetail(m)}`;
+}
+
+export function decodeCommand(): Command {
+  const cmd = new Command('decode')
+    .description('decode messages with a protocol description, one per line; exit 1 when any message did not decode')
+    .requiredOption('-p, --protocol <protocol>', 'a protocol.yaml, its directory, or a name under protocols/')
+    .option('--json', 'one JSON object a line: ts, conn, client, server, dir, name, id, size, fields (error and hex when it failed)')
+    .option('--stats', 'end with a coverage report on stderr: messages per name, unknown ids, undecoded bytes, errors by field path')
+    .option('--spans', 'with --json: the byte span of every field');
+  for (const o of captureOptions()) cmd.addOption(o);
+  cmd.action(async (o: DecodeOptions) => {
+    const protocol = protocolOption(o.protocol)!;
+    const ports = portsWithDefault(o.port, protocol);
+    const source = openSource(o, ports);
+    const lines = new LineWriter(o.read ? 65536 : 0);
+    const coverage = new Coverage();
+    const decoder = new MessageDecoder(protocol, {
+      message: (m) => {
+        coverage.add(m);
+        lines.line(o.json ? JSON.stringify(messageJson(m, o.spans)) : messageText(m));
+      },
+    }, { spans: !!o.spans });
+    const table = new FlowTable(decoder, {
+      serverPorts: ports.set,
+      idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
+    });
+    const release = stopOnSignal(source);
+    const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
+    release();
+    table.finish();
+    lines.flush();
+    for (const line of summaryLines(src, table.stats)) process.stderr.write(line + '\n');
+    if (o.stats) for (const line of coverage.report()) process.stderr.write(line + '\n');
+    if (coverage.failed > 0) throw new GamesniffError('FAILED', `${coverage.failed} of ${coverage.messages} messages did not decode${o.stats ? '' : ' (--stats for details)'}`, 1);
+  });
+  return cmd;
+}

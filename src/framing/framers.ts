@@ -1,0 +1,368 @@
+/**
+ * Framers split one reassembled byte stream into frames, as a protocol's `framing:` says.
+ *
+ * Call order: any number of push() and gap() in stream order, then end() once.
+ * A framer keeps the unfinished frame's chunks (not a growing concatenation) and copies a frame
+ * only when it straddles chunks, so every byte is copied at most once. After a gap it
+ * resynchronises when the framing allows it (the gap fell inside a frame of known length, fixed
+ * sizes, a delimiter further on) and otherwise passes the rest of the stream on as raw bytes.
+ */
+import type { Counter, Framing } from '../protocol/ir';
+
+export interface FrameSink {
+  /** A whole frame body; `offset` is the stream offset of the frame's first byte (header included). */
+  frame(body: Buffer, offset: number, ts: number): void;
+  /** Bytes that are not a whole frame, with why. */
+  raw(bytes: Buffer, offset: number, ts: number, reason: string): void;
+}
+
+export interface Framer {
+  push(chunk: Buffer, offset: number, ts: number): void;
+  /** `length` bytes of the stream were lost at `offset`. */
+  gap(length: number, offset: number, ts: number): void;
+  end(ts: number): void;
+}
+
+export function createFramer(f: Framing, sink: FrameSink): Framer {
+  switch (f.k) {
+    case 'length':
+      return new LengthFramer(f.t, f.includesLength, f.adjust, f.max, sink);
+    case 'delimiter':
+      return new DelimiterFramer(f.bytes, f.max, sink);
+    case 'fixed':
+      return new FixedFramer(f.size, sink);
+    default:
+      return new ChunkFramer(sink);
+  }
+}
+
+/** The bytes of an unfinished frame, kept as the chunks they came in. */
+class Carry {
+  parts: Buffer[] = [];
+  length = 0;
+  offset = 0;
+  add(b: Buffer, offset: number): void {
+    if (b.length === 0) return;
+    if (this.length === 0) this.offset = offset;
+    this.parts.push(b);
+    this.length += b.length;
+  }
+  take(): Buffer {
+    const out = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.length);
+    this.parts = [];
+    this.length = 0;
+    return out;
+  }
+  /** Up to n first bytes (small: for parsing a header that straddles chunks). */
+  head(n: number, next?: Buffer): Buffer {
+    const bufs = next ? [...this.parts, next] : this.parts;
+    const out = Buffer.allocUnsafe(Math.min(n, this.length + (next?.length ?? 0)));
+    let o = 0;
+    for (const b of bufs) {
+      if (o >= out.length) break;
+      o += b.copy(out, o, 0, Math.min(b.length, out.length - o));
+    }
+    return out;
+  }
+}
+
+/** Length-prefixed frames: [length][body], optionally counting the prefix, with an adjustment. */
+export class LengthFramer implements Framer {
+  private readonly carry = new Carry();
+  /** Total size (header included) of the carried frame, or -1 while its header is incomplete. */
+  private frameLen = -1;
+  private hdrLen = 0;
+  /** Bytes still to pass as raw: the rest of a frame a gap cut. */
+  private skip = 0;
+  /** Why the stream is unframed from here on ('' while in sync). */
+  private lost = '';
+  private readonly maxHdr: number;
+
+  constructor(
+    private readonly t: Counter,
+    private readonly includesLength: boolean,
+    private readonly adjust: number,
+    private readonly max: number,
+    private readonly sink: FrameSink,
+  ) {
+    this.maxHdr = t.k === 'varint' ? 8 : t.size;
+  }
+
+  /** Frame size from a header at b[p..end): >0 size, 0 header incomplete, -1 implausible. */
+  private header(b: Buffer, p: number, end: number): number {
+    const t = this.t;
+    let v: number;
+    if (t.k === 'varint') {
+      v = 0;
+      let mul = 1;
+      let i = p;
+      for (;;) {
+        if (i >= end) return i - p >= 8 ? -1 : 0;
+        const byte = b[i++];
+        v += (byte & 0x7f) * mul;
+        if (byte < 0x80) break;
+        mul *= 0x80;
+        if (i - p >= 8) return -1;
+      }
+      this.hdrLen = i - p;
+      if (t.zigzag) v = v % 2 ? -(v + 1) / 2 : v / 2;
+    } else {
+      if (end - p < t.size) return 0;
+      v = t.signed ? (t.le ? b.readIntLE(p, t.size) : b.readIntBE(p, t.size)) : t.le ? b.readUIntLE(p, t.size) : b.readUIntBE(p, t.size);
+      this.hdrLen = t.size;
+    }
+    const total = (this.includesLength ? v : this.hdrLen + v) + this.adjust;
+    return total < this.hdrLen || total - this.hdrLen > this.max ? -1 : total;
+  }
+
+  push(chunk: Buffer, offset: number, ts: number): void {
+    const len = chunk.length;
+    let i = 0;
+    if (this.lost) {
+      this.sink.raw(chunk, offset, ts, this.lost);
+      return;
+    }
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, len);
+      this.sink.raw(chunk.subarray(0, n), offset, ts, 'rest of a frame cut by a gap');
+      this.skip -= n;
+      i = n;
+      if (i === len) return;
+    }
+    const c = this.carry;
+    if (c.length > 0) {
+      if (this.frameLen < 0) {
+        const head = c.head(this.maxHdr, chunk.subarray(i, i + this.maxHdr));
+        const total = this.header(head, 0, head.length);
+        if (total === 0) {
+          c.add(chunk.subarray(i), offset + i);
+          return;
+        }
+        if (total < 0) return this.loseSync(chunk, i, offset, ts, 'implausible frame length');
+        this.frameLen = total;
+      }
+      const need = this.frameLen - c.length;
+      if (len - i < need) {
+        c.add(chunk.subarray(i), offset + i);
+        return;
+      }
+      const start = c.offset;
+      c.add(chunk.subarray(i, i + need), offset + i);
+      const frame = c.take();
+      i += need;
+      this.frameLen = -1;
+      this.sink.frame(frame.subarray(this.hdrLen), start, ts);
+    }
+    while (i < len) {
+      const total = this.header(chunk, i, len);
+      if (total === 0) {
+        c.add(chunk.subarray(i), offset + i);
+        return;
+      }
+      if (total < 0) return this.loseSync(chunk, i, offset, ts, 'implausible frame length');
+      if (len - i >= total) {
+        this.sink.frame(chunk.subarray(i + this.hdrLen, i + total), offset + i, ts);
+        i += total;
+      } else {
+        this.frameLen = total;
+        c.add(chunk.subarray(i), offset + i);
+        return;
+      }
+    }
+  }
+
+  private loseSync(chunk: Buffer, i: number, offset: number, ts: number, why: string): void {
+    this.lost = `unframed after an ${why} at stream offset ${this.carry.length ? this.carry.offset : offset + i}`;
+    if (this.carry.length) {
+      const off = this.carry.offset;
+      this.sink.raw(this.carry.take(), off, ts, this.lost);
+    }
+    this.frameLen = -1;
+    this.sink.raw(chunk.subarray(i), offset + i, ts, this.lost);
+  }
+
+  gap(length: number, offset: number, ts: number): void {
+    if (this.lost) return;
+    if (this.skip > 0) {
+      if (length <= this.skip) {
+        this.skip -= length;
+        return;
+      }
+      this.skip = 0;
+      this.lost = `unframed after a ${length}-byte gap at stream offset ${offset}`;
+      return;
+    }
+    const c = this.carry;
+    if (c.length > 0 && this.frameLen >= 0) {
+      // The gap fell inside a frame whose length we know: the frame is lost, the next one is not.
+      const remaining = this.frameLen - c.length;
+      const off = c.offset;
+      this.sink.raw(c.take(), off, ts, `frame of ${this.frameLen} bytes cut by a ${length}-byte gap`);
+      this.frameLen = -1;
+      if (length <= remaining) {
+        this.skip = remaining - length;
+        return;
+      }
+    } else if (c.length > 0) {
+      const off = c.offset;
+      this.sink.raw(c.take(), off, ts, `frame header cut by a ${length}-byte gap`);
+    }
+    this.lost = `unframed after a ${length}-byte gap at stream offset ${offset} (the frames it held are unknown)`;
+  }
+
+  end(ts: number): void {
+    if (this.carry.length) {
+      const off = this.carry.offset;
+      const have = this.carry.length;
+      this.sink.raw(this.carry.take(), off, ts, this.frameLen >= 0 ? `stream ended inside a frame (${have} of ${this.frameLen} bytes)` : 'stream ended inside a frame header');
+    }
+    this.frameLen = -1;
+  }
+}
+
+/** Frames ended by a delimiter (not part of the body). */
+export class DelimiterFramer implements Framer {
+  private readonly carry = new Carry();
+  /** After a gap or an overlong frame: drop bytes up to the next delimiter, then resume. */
+  private resync = '';
+
+  constructor(
+    private readonly delim: Buffer,
+    private readonly max: number,
+    private readonly sink: FrameSink,
+  ) {}
+
+  push(chunk: Buffer, offset: number, ts: number): void {
+    const d = this.delim;
+    let i = 0;
+    const c = this.carry;
+    // A delimiter that straddles the carry and this chunk.
+    if (c.length > 0 && d.length > 1) {
+      const tailLen = Math.min(d.length - 1, c.length);
+      const all = c.take();
+      const joint = Buffer.concat([all.subarray(all.length - tailLen), chunk.subarray(0, d.length - 1)]);
+      const j = joint.indexOf(d);
+      if (j >= 0 && j < tailLen) {
+        this.emit(all.subarray(0, all.length - tailLen + j), c.offset, ts);
+        i = d.length - (tailLen - j);
+      } else c.add(all, c.offset);
+    }
+    while (i < chunk.length) {
+      const j = chunk.indexOf(d, i);
+      if (j < 0) {
+        c.add(chunk.subarray(i), offset + i);
+        if (c.length > this.max) {
+          const off = c.offset;
+          const why = this.resync || `no delimiter within ${this.max} bytes`;
+          this.sink.raw(c.take(), off, ts, why);
+          this.resync = why;
+        }
+        return;
+      }
+      let body = chunk.subarray(i, j);
+      let start = offset + i;
+      if (c.length > 0) {
+        start = c.offset;
+        c.add(body, offset + i);
+        body = c.take();
+      }
+      this.emit(body, start, ts);
+      i = j + d.length;
+    }
+  }
+
+  private emit(body: Buffer, offset: number, ts: number): void {
+    if (body.length > this.max) {
+      this.sink.raw(body, offset, ts, this.resync || `no delimiter within ${this.max} bytes`);
+      this.resync = '';
+    } else if (this.resync) {
+      this.sink.raw(body, offset, ts, this.resync);
+      this.resync = '';
+    } else this.sink.frame(body, offset, ts);
+  }
+
+  gap(length: number, offset: number, ts: number): void {
+    if (this.carry.length) {
+      const off = this.carry.offset;
+      this.sink.raw(this.carry.take(), off, ts, `frame cut by a ${length}-byte gap`);
+    }
+    this.resync = `bytes after a ${length}-byte gap at stream offset ${offset}, up to the next delimiter`;
+  }
+
+  end(ts: number): void {
+    if (this.carry.length) {
+      const off = this.carry.offset;
+      this.sink.raw(this.carry.take(), off, ts, this.resync || 'stream ended before a delimiter');
+    }
+  }
+}
+
+/** Frames of one fixed size; a gap of any length keeps the alignment (offsets are exact). */
+export class FixedFramer implements Framer {
+  private readonly carry = new Carry();
+  private skip = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly sink: FrameSink,
+  ) {}
+
+  push(chunk: Buffer, offset: number, ts: number): void {
+    let i = 0;
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, chunk.length);
+      this.sink.raw(chunk.subarray(0, n), offset, ts, 'rest of a frame cut by a gap');
+      this.skip -= n;
+      i = n;
+    }
+    const c = this.carry;
+    if (c.length > 0 && i < chunk.length) {
+      const need = this.size - c.length;
+      if (chunk.length - i < need) {
+        c.add(chunk.subarray(i), offset + i);
+        return;
+      }
+      const start = c.offset;
+      c.add(chunk.subarray(i, i + need), offset + i);
+      this.sink.frame(c.take(), start, ts);
+      i += need;
+    }
+    for (; chunk.length - i >= this.size; i += this.size) this.sink.frame(chunk.subarray(i, i + this.size), offset + i, ts);
+    if (i < chunk.length) c.add(chunk.subarray(i), offset + i);
+  }
+
+  gap(length: number, _offset: number, ts: number): void {
+    const c = this.carry;
+    let into = length;
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, length);
+      this.skip -= n;
+      into -= n;
+      if (into === 0) return;
+    }
+    if (c.length > 0) {
+      const off = c.offset;
+      const have = c.length;
+      this.sink.raw(c.take(), off, ts, `frame cut by a ${length}-byte gap`);
+      into += have;
+    }
+    this.skip = (this.size - (into % this.size)) % this.size;
+  }
+
+  end(ts: number): void {
+    if (this.carry.length) {
+      const off = this.carry.offset;
+      this.sink.raw(this.carry.take(), off, ts, `stream ended inside a ${this.size}-byte frame`);
+    }
+  }
+}
+
+/** One frame per delivered chunk, for protocols with no framing (text chat, the seeds' sender). */
+export class ChunkFramer implements Framer {
+  constructor(private readonly sink: FrameSink) {}
+  push(chunk: Buffer, offset: number, ts: number): void {
+    this.sink.frame(chunk, offset, ts);
+  }
+  gap(): void {}
+  end(): void {}
+}

@@ -1,0 +1,192 @@
+/**
+ * Stream -> framer -> decoder: turns the flow table's events into messages. Each connection has
+ * one session state (shared by both directions, as a game's is) and one framer per direction.
+ * Bytes that do not frame or decode still come out, as messages with `raw` or `error` set.
+ */
+import type { Direction, StreamEnd } from '../core/types';
+import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
+import { createFramer, type Framer } from '../framing/framers';
+import type { GapReason } from '../reassembly/assembler';
+import type { Protocol, Transport } from '../protocol/protocol';
+import type { Span } from '../protocol/runtime';
+
+export interface Message {
+  /** Packet time (µs) of the chunk that completed the message. */
+  ts: number;
+  flow: TcpConnection | UdpFlow;
+  transport: 'tcp' | 'udp';
+  dir: Direction;
+  /** Per connection and direction, from 0. */
+  index: number;
+  /** Stream offset of the frame (tcp), or the datagram number (udp). */
+  offset: number;
+  /** Bytes on the wire (frame header included). */
+  size: number;
+  /** The bytes fields and spans refer to (decompressed when the frame was). */
+  body: Buffer;
+  name?: string;
+  id?: number;
+  fields?: Record<string, unknown>;
+  /** Set when the bytes are not a frame at all (gap, framing lost, no protocol). */
+  raw?: string;
+  error?: { message: string; path: string; offset: number };
+  trailing: number;
+  compressed: boolean;
+  spans?: Span[];
+}
+
+export interface MessageSink {
+  message(m: Message): void;
+  gap?(flow: TcpConnection, dir: Direction, length: number, offset: number, ts: number, reason: GapReason): void;
+  open?(flow: TcpConnection | UdpFlow, ts: number): void;
+  end?(flow: TcpConnection, dir: Direction, reason: StreamEnd, ts: number): void;
+  close?(flow: TcpConnection | UdpFlow, ts: number): void;
+}
+
+export interface MessageDecoderOptions {
+  spans?: boolean;
+}
+
+class Session {
+  readonly state: Record<string, unknown>;
+  readonly framers: [Framer | null, Framer | null] = [null, null];
+  readonly count: [number, number] = [0, 0];
+  constructor(protocol: Protocol | null) {
+    this.state = protocol ? protocol.newState() : {};
+  }
+}
+
+const DIRS: Direction[] = ['c2s', 's2c'];
+
+export class MessageDecoder implements FlowListener {
+  private readonly sessions = new Map<number, Session>();
+  private readonly udpSessions = new Map<number, Session>();
+
+  constructor(
+    readonly protocol: Protocol | null,
+    private readonly sink: MessageSink,
+    private readonly opts: MessageDecoderOptions = {},
+  ) {}
+
+  private session(c: TcpConnection): Session {
+    let s = this.sessions.get(c.id);
+    if (!s) {
+      s = new Session(this.protocol);
+      this.sessions.set(c.id, s);
+      const t = this.protocol?.tcp;
+      for (let d = 0; d < 2; d++) s.framers[d] = t ? createFramer(t.framing, this.frameSink(c, s, d, t)) : null;
+    }
+    return s;
+  }
+
+  private frameSink(c: TcpConnection, s: Session, d: number, t: Transport) {
+    const dir = DIRS[d];
+    return {
+      frame: (body: Buffer, offset: number, ts: number) => {
+        const dm = t.decode(dir, body, s.state, this.opts);
+        this.sink.message({
+          ts,
+          flow: c,
+          transport: 'tcp',
+          dir,
+          index: s.count[d]++,
+          offset,
+          size: body.length + frameOverhead(t, body.length),
+          body: dm.body,
+          name: dm.name,
+          id: dm.id,
+          fields: dm.fields,
+          error: dm.error,
+          trailing: dm.trailing,
+          compressed: dm.compressed,
+          spans: dm.spans,
+        });
+      },
+      raw: (bytes: Buffer, offset: number, ts: number, reason: string) => this.raw(c, 'tcp', s, d, bytes, offset, ts, reason),
+    };
+  }
+
+  private raw(flow: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', s: Session, d: number, bytes: Buffer, offset: number, ts: number, reason: string): void {
+    this.sink.message({ ts, flow, transport, dir: DIRS[d], index: s.count[d]++, offset, size: bytes.length, body: bytes, raw: reason, trailing: 0, compressed: false });
+  }
+
+  open(c: TcpConnection, ts: number): void {
+    this.session(c);
+    this.sink.open?.(c, ts);
+  }
+
+  data(c: TcpConnection, dir: Direction, chunk: Buffer, offset: number, ts: number): void {
+    const s = this.session(c);
+    const d = dir === 'c2s' ? 0 : 1;
+    const f = s.framers[d];
+    if (f) f.push(chunk, offset, ts);
+    else this.raw(c, 'tcp', s, d, chunk, offset, ts, this.protocol ? `protocol ${this.protocol.name} has no tcp section` : 'no protocol');
+  }
+
+  gap(c: TcpConnection, dir: Direction, length: number, offset: number, ts: number, reason: GapReason): void {
+    const s = this.session(c);
+    s.framers[dir === 'c2s' ? 0 : 1]?.gap(length, offset, ts);
+    this.sink.gap?.(c, dir, length, offset, ts, reason);
+  }
+
+  end(c: TcpConnection, dir: Direction, reason: StreamEnd, ts: number): void {
+    this.sessions.get(c.id)?.framers[dir === 'c2s' ? 0 : 1]?.end(ts);
+    this.sink.end?.(c, dir, reason, ts);
+  }
+
+  close(c: TcpConnection, ts: number): void {
+    this.sessions.delete(c.id);
+    this.sink.close?.(c, ts);
+  }
+
+  udpOpen(f: UdpFlow, ts: number): void {
+    this.udpSessions.set(f.id, new Session(this.protocol));
+    this.sink.open?.(f, ts);
+  }
+
+  datagram(f: UdpFlow, dir: Direction, payload: Buffer, declaredLen: number, ts: number): void {
+    let s = this.udpSessions.get(f.id);
+    if (!s) {
+      s = new Session(this.protocol);
+      this.udpSessions.set(f.id, s);
+    }
+    const d = dir === 'c2s' ? 0 : 1;
+    const t = this.protocol?.udp;
+    if (!t) return this.raw(f, 'udp', s, d, payload, s.count[d], ts, this.protocol ? `protocol ${this.protocol.name} has no udp section` : 'no protocol');
+    if (declaredLen > payload.length) return this.raw(f, 'udp', s, d, payload, s.count[d], ts, `datagram cut by the capture (${payload.length} of ${declaredLen} bytes)`);
+    const dm = t.decode(dir, payload, s.state, this.opts);
+    this.sink.message({
+      ts,
+      flow: f,
+      transport: 'udp',
+      dir,
+      index: s.count[d],
+      offset: s.count[d]++,
+      size: payload.length,
+      body: dm.body,
+      name: dm.name,
+      id: dm.id,
+      fields: dm.fields,
+      error: dm.error,
+      trailing: dm.trailing,
+      compressed: dm.compressed,
+      spans: dm.spans,
+    });
+  }
+
+  udpClose(f: UdpFlow, ts: number): void {
+    this.udpSessions.delete(f.id);
+    this.sink.close?.(f, ts);
+  }
+}
+
+/** Header bytes the framing adds around a body of this size. */
+function frameOverhead(t: Transport, bodyLen: number): number {
+  const f = t.framing;
+  if (f.k === 'delimiter') return f.bytes.length;
+  if (f.k !== 'length') return 0;
+  if (f.t.k !== 'varint') return f.t.size;
+  let n = 1;
+  for (let v = bodyLen; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
+}

@@ -1,0 +1,147 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createFramer, type FrameSink } from '../../src/framing/framers';
+import type { Framing } from '../../src/protocol/ir';
+
+type Out = { frame?: string; raw?: string; offset: number; reason?: string };
+
+function run(f: Framing, ops: (['data', Buffer] | ['gap', number])[]): Out[] {
+  const out: Out[] = [];
+  const sink: FrameSink = {
+    frame: (b, offset) => out.push({ frame: b.toString('latin1'), offset }),
+    raw: (b, offset, _ts, reason) => out.push({ raw: b.toString('latin1'), offset, reason }),
+  };
+  const fr = createFramer(f, sink);
+  let off = 0;
+  for (const [k, v] of ops) {
+    if (k === 'data') {
+      fr.push(v, off, 0);
+      off += v.length;
+    } else {
+      fr.gap(v, off, 0);
+      off += v;
+    }
+  }
+  fr.end(0);
+  return out;
+}
+
+const u16 = (n: number) => Buffer.from([n & 0xff, n >> 8]);
+const lenFrame = (s: string) => Buffer.concat([u16(s.length), Buffer.from(s, 'latin1')]);
+const LEN: Framing = { k: 'length', t: { k: 'int', size: 2, signed: false, le: true }, includesLength: false, adjust: 0, max: 1000 };
+
+/** Every way of cutting `wire` into 1..4 chunks gives the same frames. */
+function allSplits(f: Framing, wire: Buffer): Out[][] {
+  const results: Out[][] = [];
+  for (let a = 0; a <= wire.length; a++)
+    for (let b = a; b <= wire.length; b += 3) results.push(run(f, [['data', wire.subarray(0, a)], ['data', wire.subarray(a, b)], ['data', wire.subarray(b)]]));
+  return results;
+}
+
+describe('length-prefixed framing', () => {
+  const wire = Buffer.concat(['hello', '', 'a', 'world!!'].map(lenFrame));
+  const want = [
+    { frame: 'hello', offset: 0 },
+    { frame: '', offset: 7 },
+    { frame: 'a', offset: 9 },
+    { frame: 'world!!', offset: 12 },
+  ];
+  it('gives the same frames however the stream is cut', () => {
+    for (const r of allSplits(LEN, wire)) expect(r).toEqual(want);
+  });
+
+  it('varint prefix, counting itself, with an adjustment', () => {
+    const f: Framing = { k: 'length', t: { k: 'varint', zigzag: false }, includesLength: true, adjust: 2, max: 1000 };
+    // total = value + 2; header 1 byte (value < 128) or 2 bytes
+    const long = 'x'.repeat(200);
+    const w = Buffer.concat([Buffer.from([4]), Buffer.from('abcde'), Buffer.from([0xc8, 0x01]), Buffer.from(long)]);
+    for (const r of allSplits(f, w)) expect(r).toEqual([{ frame: 'abcde', offset: 0 }, { frame: long, offset: 6 }]);
+  });
+
+  it('a gap inside a frame of known length loses that frame only', () => {
+    const out = run(LEN, [['data', wire.subarray(0, 3)], ['gap', 2], ['data', wire.subarray(5)]]);
+    expect(out[0]).toMatchObject({ raw: '\x05\x00h', offset: 0, reason: 'frame of 7 bytes cut by a 2-byte gap' });
+    expect(out[1]).toMatchObject({ raw: 'lo', offset: 5, reason: 'rest of a frame cut by a gap' });
+    expect(out.slice(2)).toEqual(want.slice(1));
+  });
+
+  it('a gap that swallows a frame boundary leaves the rest raw, never garbage frames', () => {
+    const out = run(LEN, [['data', wire.subarray(0, 3)], ['gap', 8], ['data', wire.subarray(11)]]);
+    expect(out.every((o) => o.frame === undefined)).toBe(true);
+    expect(out.at(-1)!.reason).toMatch(/unframed after a 8-byte gap at stream offset 3/);
+    expect(out.map((o) => o.raw).join('')).toBe('\x05\x00h' + wire.subarray(11).toString('latin1'));
+  });
+
+  it('an implausible length turns the rest raw', () => {
+    const out = run(LEN, [['data', Buffer.concat([lenFrame('ok'), Buffer.from([0xff, 0xff]), Buffer.from('zz')])]]);
+    expect(out[0]).toEqual({ frame: 'ok', offset: 0 });
+    expect(out[1].reason).toMatch(/implausible frame length at stream offset 4/);
+  });
+
+  it('a stream that ends inside a frame says so', () => {
+    const out = run(LEN, [['data', wire.subarray(0, 11)]]);
+    expect(out.at(-1)).toMatchObject({ raw: '\x01\x00', reason: 'stream ended inside a frame (2 of 3 bytes)' });
+  });
+
+  it('copies a frame only when it straddles chunks (no re-concatenation)', () => {
+    const frames: Buffer[] = [];
+    const chunk = Buffer.concat([lenFrame('abc'), lenFrame('defg')]);
+    const fr = createFramer(LEN, { frame: (b) => frames.push(b), raw: () => {} });
+    fr.push(chunk, 0, 0);
+    expect(frames[0].buffer).toBe(chunk.buffer);
+    expect(frames[1].buffer).toBe(chunk.buffer);
+  });
+
+  it('1 MB in 1-byte chunks stays linear', () => {
+    const big = Buffer.concat(Array.from({ length: 20 }, () => lenFrame('y'.repeat(50_000))));
+    let n = 0;
+    const fr = createFramer({ ...LEN, max: 1 << 20 }, { frame: () => n++, raw: () => {} });
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < big.length; i++) fr.push(big.subarray(i, i + 1), i, 0);
+    expect(n).toBe(20);
+    // Quadratic re-parsing would take minutes here; linear takes well under a second.
+    expect(Number(process.hrtime.bigint() - t0) / 1e9).toBeLessThan(10);
+  });
+});
+
+describe('delimiter framing', () => {
+  const f: Framing = { k: 'delimiter', bytes: Buffer.from('\r\n'), max: 100 };
+  const wire = Buffer.from('one\r\ntwo\r\n\r\nthree\r\n');
+  it('gives the same frames however the stream is cut, delimiter straddling chunks included', () => {
+    for (const r of allSplits(f, wire)) expect(r.map((o) => o.frame)).toEqual(['one', 'two', '', 'three']);
+  });
+  it('resynchronises at the next delimiter after a gap', () => {
+    const out = run(f, [['data', Buffer.from('one\r\ntw')], ['gap', 3], ['data', Buffer.from('xx\r\nfour\r\n')]]);
+    expect(out.map((o) => o.frame ?? `raw:${o.raw}`)).toEqual(['one', 'raw:tw', 'raw:xx', 'four']);
+  });
+  it('a frame longer than max is passed raw, then framing resumes', () => {
+    const out = run(f, [['data', Buffer.from('a'.repeat(150) + '\r\nok\r\n')]]);
+    expect(out.at(-1)).toEqual({ frame: 'ok', offset: 152 });
+    expect(out.slice(0, -1).every((o) => o.raw !== undefined)).toBe(true);
+  });
+});
+
+describe('fixed-size framing', () => {
+  const f: Framing = { k: 'fixed', size: 4 };
+  it('keeps its alignment across any gap', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 13 }), (cut, gap) => {
+        const wire = Buffer.from('AAAABBBBCCCCDDDDEEEEFFFFGGGGHHHHIIIIJJJJKKKKLLLLMMMMNNNN');
+        const out = run(f, [['data', wire.subarray(0, cut)], ['gap', gap], ['data', wire.subarray(cut + gap)]]);
+        for (const o of out) if (o.frame !== undefined) expect(o.frame).toBe(o.frame[0].repeat(4));
+        for (const o of out) if (o.frame !== undefined) expect(o.offset % 4).toBe(0);
+        const frames = out.filter((o) => o.frame !== undefined).length;
+        expect(frames).toBeGreaterThanOrEqual(Math.floor((wire.length - gap) / 4) - 2);
+      }),
+    );
+  });
+});
+
+describe('chunk framing', () => {
+  it('one frame per chunk', () => {
+    expect(run({ k: 'chunk' }, [['data', Buffer.from('a')], ['gap', 5], ['data', Buffer.from('bc')]])).toEqual([
+      { frame: 'a', offset: 0 },
+      { frame: 'bc', offset: 6 },
+    ]);
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { ProtocolError } from '../../src/protocol/load';
+import { compileProtocol } from '../../src/protocol/protocol';
+
+function problems(text: string): string[] {
+  try {
+    compileProtocol(text, 'p.yaml');
+  } catch (e) {
+    if (e instanceof ProtocolError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+const head = 'protocol: t\ntcp:\n  framing: { length: u16 }\n  id: u8\n  messages:\n';
+
+describe('protocol file errors point at file:line:col with what was expected', () => {
+  const cases: [string, string, RegExp][] = [
+    ['YAML syntax', 'protocol: t\ntcp: [\n', /^p\.yaml:\d+:\d+: /],
+    ['unknown type', head + '    a:\n      id: 1\n      fields:\n        x: u17\n', /^p\.yaml:9:12: unknown type 'u17' for a\.x; expected u8\.\.u64/],
+    ['unknown key', head + '    a:\n      id: 1\n      feilds: {}\n', /^p\.yaml:8:7: unknown key 'feilds' in message a; expected one of id, dir, when, fields/],
+    ['missing id', head + '    a:\n      fields: {}\n', /^p\.yaml:6:5: message a needs an 'id:'/],
+    ['duplicate id', head + '    a: { id: 1 }\n    b: { id: 1 }\n', /^p\.yaml:7:14: id 1 of b is already used by a/],
+    ['string without size', head + '    a:\n      id: 1\n      fields:\n        s: string\n', /^p\.yaml:9:12: string needs a size/],
+    ['bad expression', head + '    a:\n      id: 1\n      fields:\n        n: u8\n        s: { type: string, length: "n +* 2" }\n', /^p\.yaml:10:40: in the length of .*'n \+\* 2': expected a value, found '\*'/],
+    ['unknown name in expression', head + '    a:\n      id: 1\n      fields:\n        s: { type: string, length: count }\n', /^p\.yaml:9:36: unknown name 'count' in 'count'; fields decoded before this point: \(none\)/],
+    ['later field used too early', head + '    a:\n      id: 1\n      fields:\n        s: { type: bytes, length: n }\n        n: u8\n', /unknown name 'n'/],
+    ['bits that do not add up', head + '    a:\n      id: 1\n      fields:\n        b: { type: u8, bits: { x: 3, y: 4 } }\n', /^p\.yaml:9:\d+: bit widths add up to 7; u8 has 8 bits/],
+    ['enum not declared', head + '    a:\n      id: 1\n      fields:\n        k: { type: u8, enum: kinds }\n', /unknown enum 'kinds'/],
+    ['two sizes', head + '    a:\n      id: 1\n      fields:\n        s: { type: bytes, length: 2, prefix: u8 }\n', /needs exactly one of length, prefix, terminator, until: end/],
+    ['datagram on tcp', 'protocol: t\ntcp:\n  framing: datagram\n  messages: {}\n', /^p\.yaml:3:12: 'datagram' framing is for udp/],
+    ['duplicate key', head + '    a: { id: 1 }\n    a: { id: 2 }\n', /^p\.yaml:7:5: Map keys must be unique/],
+    ['no transport', 'protocol: t\n', /expected a 'tcp:' or 'udp:' section/],
+  ];
+  for (const [what, text, re] of cases) {
+    it(what, () => {
+      const p = problems(text);
+      expect(p.length).toBeGreaterThan(0);
+      expect(p.some((x) => re.test(x)), p.join('\n')).toBe(true);
+    });
+  }
+
+  it('lists every problem, not just the first', () => {
+    const p = problems(head + '    a:\n      id: 1\n      fields:\n        x: u17\n        y: f33\n    b:\n      id: 2\n      fields: { z: { type: string } }\n');
+    expect(p.length).toBe(3);
+  });
+});
+
+describe('a protocol file is data: nothing in it reaches the generated code as code', () => {
+  const g = globalThis as Record<string, unknown>;
+  const hostile = [
+    'x"); globalThis.pwned = 1; ("',
+    "x'); globalThis.pwned = 1; ('",
+    'x`${globalThis.pwned = 1}`',
+    '__proto__',
+    'constructor',
+    'a\nb',
+    'x*/ globalThis.pwned = 1; /*',
+  ];
+  for (const name of hostile) {
+    it(`rejects the field name ${JSON.stringify(name)}`, () => {
+      const p = problems(head + `    a:\n      id: 1\n      fields:\n        ${JSON.stringify(name)}: u8\n`);
+      expect(p.join('\n')).toMatch(/not a valid field name|Map keys|unknown/);
+      expect(g.pwned).toBeUndefined();
+    });
+  }
+
+  const hostileExprs = ['globalThis.pwned = 1', 'process.exit(1)', 'n; globalThis.pwned = 1', '(function(){})()', 'n["constructor"]("return 1")()', 'this', '`x`', 'n /* */'];
+  for (const x of hostileExprs) {
+    it(`rejects the expression ${JSON.stringify(x)}`, () => {
+      const p = problems(head + `    a:\n      id: 1\n      fields:\n        n: u8\n        s: { type: bytes, length: ${JSON.stringify(x)} }\n`);
+      expect(p.length).toBeGreaterThan(0);
+      expect(g.pwned).toBeUndefined();
+    });
+  }
+
+  it('strings in magic, terminators, enums, descriptions and expression literals stay data', () => {
+    const evil = '"); globalThis.pwned = 1; ("';
+    const text =
+      `protocol: t\ndescription: ${JSON.stringify(evil)}\nenums:\n  e: { a: 1 }\ntcp:\n  framing: { delimiter: ${JSON.stringify(evil)} }\n  id: u8\n  messages:\n` +
+      `    m:\n      id: 1\n      fields:\n        mg: { magic: ${JSON.stringify(evil)} }\n        s: { type: string, terminator: ${JSON.stringify(evil)} }\n` +
+      `        k:\n          switch: ${JSON.stringify(`'${evil}'`)}\n          cases: { 1: u8 }\n          default: u16\n`;
+    expect(problems(text)).toEqual([]);
+    const ok = compileProtocol(text, 'p.yaml');
+    const t = ok.tcp!;
+    const body = t.encode('m', { s: 'hi', k: 7 }, ok.newState());
+    expect(body.subarray(-2)).toEqual(Buffer.from([7, 0]));
+    expect(t.decode('c2s', body, ok.newState()).fields).toEqual({ s: 'hi', k: 7 });
+    expect(g.pwned).toBeUndefined();
+  });
+});
