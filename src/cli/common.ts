@@ -52,6 +52,7 @@ export function openSource(o: CaptureCliOptions, ports: PortSpec): CaptureSource
     filter: o.filter,
     durationSec: positiveNumber('--duration', o.duration),
     count: positiveNumber('--count', o.count),
+    onReady: (c) => process.stderr.write(`capturing on ${c.device} (filter: ${c.filter || 'none'})\n`),
   });
 }
 

@@ -6,8 +6,10 @@ import { ethernet, tcpSegment, udpDatagram } from './packets';
 export interface Write {
   dir: 'c2s' | 's2c';
   bytes: Buffer;
-  /** Leave this segment out of the capture (the peer still acknowledges it). */
+  /** Leave this write out of the capture (the peer still acknowledges it). */
   lost?: boolean;
+  /** Leave only this segment of the write out. */
+  loseSegment?: number;
   udp?: boolean;
 }
 
@@ -42,7 +44,7 @@ export function writeSession(file: string, writes: Write[], opts: { sport?: numb
     for (let i = 0; i < wr.bytes.length; i += mss) {
       const part = wr.bytes.subarray(i, i + mss);
       const p = seg(wr.dir, 'PA', part);
-      if (!wr.lost) put(p);
+      if (!wr.lost && wr.loseSegment !== i / mss) put(p);
       seq[wr.dir] += part.length;
     }
     // The peer acknowledges everything sent so far (so lost segments become gaps).
