@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { captureDecodeBench, decodeBench, printDecodeFigures } from './decode';
 import { generateCapture } from './generate';
 
 /**
@@ -9,7 +10,9 @@ import { generateCapture } from './generate';
  * 1. Reassembly of a deterministic >= 200 MB capture of game-like loopback
  *    traffic (`gamesniff streams`): MB/s, packets/s, peak RSS; the same for
  *    tcpflow when it is installed, with the ratio.
- * 2. Live capture: a UDP flood on a loopback port for a few seconds, captured
+ * 2. Decode: 1,000,000 small messages by the compiled decoder, binary-parser and a DataView loop;
+ *    then reassembly + framing + decoding of the capture of (1), in-process.
+ * 3. Live capture: a UDP flood on a loopback port for a few seconds, captured
  *    by gamesniff and by `tcpdump -i lo`: packets/s captured and packets lost.
  */
 
@@ -68,7 +71,8 @@ function capture(name: string, opts: Parameters<typeof generateCapture>[1]): str
 
 async function offline(): Promise<void> {
   // the benchmark capture: 400 game sessions and 100,000 short connections
-  await reassembly(capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 }));
+  const mixed = capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 });
+  await reassembly(mixed);
   // bulk only: 400 sessions, large loopback segments (per-byte cost rather than per-connection)
   await reassembly(capture('bulk', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 0, seed: 5 }));
 }
@@ -163,6 +167,8 @@ async function live(): Promise<void> {
 
 async function bench(): Promise<void> {
   await offline();
+  printDecodeFigures(decodeBench());
+  await captureDecodeBench(capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 }));
   await live();
 }
 

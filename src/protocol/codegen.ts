@@ -22,6 +22,20 @@ export interface GeneratedModule {
 
 type Scope = Map<string, string>;
 
+/**
+ * Buffer's per-encoding slice methods skip toString's argument normalisation (about 25% of a
+ * small message's decode time). Undocumented, so used only when present.
+ */
+const FAST_SLICE: Record<string, string | undefined> = Object.fromEntries(
+  (
+    [
+      ['utf8', 'utf8Slice'],
+      ['latin1', 'latin1Slice'],
+      ['utf16le', 'ucs2Slice'],
+    ] as const
+  ).map(([enc, m]) => [enc, typeof (Buffer.prototype as unknown as Record<string, unknown>)[m] === 'function' ? m : undefined]),
+);
+
 class Gen {
   out: string[] = [];
   n = 0;
@@ -167,7 +181,7 @@ class Gen {
         return;
       case 'float':
         if (!checked) this.check(ty.size);
-        this.emit(`${into} = b.read${ty.size === 4 ? 'Float' : 'Double'}${ty.le ? 'LE' : 'BE'}(p); p += ${ty.size};`);
+        this.emit(`${into} = rt.f${ty.size * 8}${ty.le ? 'le' : 'be'}(b, p); p += ${ty.size};`);
         return;
       case 'bool':
         if (!checked) this.check(1);
@@ -283,7 +297,7 @@ class Gen {
   slice(ty: Ty & { k: 'str' | 'bytes' | 'msgpack' }, from: string, to: string): string {
     if (ty.k === 'bytes') return `b.subarray(${from}, ${to})`;
     if (ty.k === 'msgpack') return `rt.unpack(b, ${from}, ${to}, c)`;
-    const s = `b.toString(${JSON.stringify(ty.enc)}, ${from}, ${to})`;
+    const s = FAST_SLICE[ty.enc] ? `b.${FAST_SLICE[ty.enc]}(${from}, ${to})` : `b.toString(${JSON.stringify(ty.enc)}, ${from}, ${to})`;
     return ty.padded ? `rt.stripNul(${s})` : s;
   }
 

@@ -74,6 +74,9 @@ export class Transport {
   readonly ports: number[];
   /** Candidates per direction and id (or -1 without ids), in file order. */
   private readonly table: Record<Direction, Map<number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
+  private readonly ctx = newCtx({}, false);
+  private readonly compressionOn?: StateFn;
+  private readonly compressionThreshold?: StateFn;
 
   constructor(
     readonly protocol: Protocol,
@@ -85,6 +88,8 @@ export class Transport {
     this.kind = def.kind;
     this.framing = def.framing;
     this.ports = def.ports;
+    this.compressionOn = fast[`CW_${this.kind}`] as StateFn | undefined;
+    this.compressionThreshold = fast[`CT_${this.kind}`] as StateFn | undefined;
     for (const r of refs) {
       for (const dir of ['c2s', 's2c'] as const) {
         if (r.def.dir && r.def.dir !== dir) continue;
@@ -98,11 +103,13 @@ export class Transport {
 
   /** Decode one frame body (what the framer produced). Never throws on bad traffic. */
   decode(dir: Direction, frame: Buffer, state: Record<string, unknown>, opts: DecodeOptions = {}): DecodedMessage {
-    const c = newCtx(state, false);
+    // One context reused for every message: decoding is synchronous and not re-entered.
+    const c = this.ctx;
+    c.st = state;
     let body = frame;
     let compressed = false;
     const comp = this.def.compression;
-    if (comp && (this.fast[`CW_${this.kind}`] as StateFn)(c)) {
+    if (comp && this.compressionOn!(c)) {
       const len = readCounter(comp.length, frame, 0);
       if (!len) return this.failed(frame, 'compression header cut short', 0);
       body = frame.subarray(len.next);
@@ -207,8 +214,8 @@ export class Transport {
     this.fast.EM![ref.index](w, fields, c);
     const body = w.finish();
     const comp = this.def.compression;
-    if (!comp || !(this.fast[`CW_${this.kind}`] as StateFn)(c)) return body;
-    const threshold = Number((this.fast[`CT_${this.kind}`] as StateFn)(c));
+    if (!comp || !this.compressionOn!(c)) return body;
+    const threshold = Number(this.compressionThreshold!(c));
     if (body.length < threshold) return Buffer.concat([writeCounter(comp.length, 0), body]);
     const z = comp.algorithm === 'zlib' ? deflateSync(body) : deflateRawSync(body);
     return Buffer.concat([writeCounter(comp.length, body.length), z]);
