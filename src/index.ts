@@ -15,3 +15,11 @@ export { FlowTable, type FlowTableOptions, type FlowTableStats } from './flow/ta
 export { TcpConnection, UdpFlow, type FlowListener } from './flow/connection';
 export { TcpStreamAssembler, ReassemblyBudget, type StreamSink, type GapReason } from './reassembly/assembler';
 export { StreamSummary, type StreamRecord } from './session/stream-summary';
+export { createFramer, type Framer, type FrameSink } from './framing/framers';
+export { loadProtocol, compileProtocol, listProtocols, resolveProtocolPath, Protocol, Transport, type DecodedMessage } from './protocol/protocol';
+export { ProtocolError, parseProtocol } from './protocol/load';
+export { parseExpr, evaluate, ExprError, type Expr } from './protocol/expr';
+export { DecodeError, EncodeError, type Span } from './protocol/runtime';
+export { runVectorFile, diffValues } from './protocol/vectors';
+export { MessageDecoder, type Message, type MessageSink } from './session/messages';
+export { Coverage } from './session/coverage';
