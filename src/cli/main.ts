@@ -4,6 +4,7 @@ import { isGamesniffError } from '../core/errors';
 import { checkCommand } from './check';
 import { decodeCommand } from './decode';
 import { streamsCommand } from './streams';
+import { testbedCommand } from './testbed';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as { version: string };
@@ -17,7 +18,12 @@ export function buildProgram(): Command {
   program.addCommand(streamsCommand());
   program.addCommand(decodeCommand());
   program.addCommand(checkCommand());
-  for (const c of program.commands) c.exitOverride();
+  program.addCommand(testbedCommand());
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  program.commands.forEach(override);
   return program;
 }
 

@@ -1,0 +1,120 @@
+import { Command } from 'commander';
+import { GamesniffError } from '../core/errors';
+import { runGameClient } from '../testbed/game-client';
+import { GameServer } from '../testbed/game-server';
+import { chatClient, chatServer, echoClient, echoServer } from '../testbed/seeds';
+import { protocolOption } from './protocol-option';
+
+const log = (s: string) => process.stderr.write(s + '\n');
+
+function int(name: string, v: string, min = 0, max = 2 ** 31): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new GamesniffError('USAGE', `${name} must be an integer from ${min} to ${max}, got "${v}"`);
+  return n;
+}
+
+/** Serve until SIGINT/SIGTERM (or --duration). */
+async function serveUntilStopped(stop: () => Promise<void>, duration?: string): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    if (duration) setTimeout(resolve, int('--duration', duration, 1) * 1000);
+  });
+  await stop();
+}
+
+export function testbedCommand(): Command {
+  const cmd = new Command('testbed').description('the test game pair (protocols/testgame) and the seeds\' echo and chat-room pairs, on 127.0.0.1');
+
+  cmd
+    .command('server')
+    .description('the test game server: tcp on --port, udp positions on --udp-port')
+    .option('--port <port>', 'tcp port', '24000')
+    .option('--udp-port <port>', 'udp port (default: --port + 1; 0 for none)')
+    .option('--seed <n>', 'world seed: same seed, same inputs, same replies', '1')
+    .option('--duration <s>', 'stop after this many seconds (default: until Ctrl-C)')
+    .option('-p, --protocol <protocol>', 'protocol description', 'testgame')
+    .action(async (o: { port: string; udpPort?: string; seed: string; duration?: string; protocol: string }) => {
+      const server = new GameServer(protocolOption(o.protocol)!, {
+        port: int('--port', o.port, 0, 65535),
+        udpPort: o.udpPort === undefined ? undefined : int('--udp-port', o.udpPort, 0, 65535),
+        seed: int('--seed', o.seed),
+        log,
+      });
+      await server.start();
+      await serveUntilStopped(() => server.stop(), o.duration);
+    });
+
+  cmd
+    .command('client')
+    .description('a test game client: logs in, plays --rounds rounds, says bye; exit 0 when it finished')
+    .option('--port <port>', 'server tcp port', '24000')
+    .option('--udp-port <port>', 'server udp port (default: --port + 1; 0 for none)')
+    .option('--host <host>', 'server address (loopback)', '127.0.0.1')
+    .option('--name <name>', 'player name', 'player')
+    .option('--rounds <n>', 'rounds to play', '10')
+    .option('--seed <n>', 'seed of the moves', '1')
+    .option('--interval <ms>', 'pause between rounds', '0')
+    .option('-p, --protocol <protocol>', 'protocol description', 'testgame')
+    .action(async (o: { port: string; udpPort?: string; host: string; name: string; rounds: string; seed: string; interval: string; protocol: string }) => {
+      try {
+        await runGameClient(protocolOption(o.protocol)!, {
+          host: o.host,
+          port: int('--port', o.port, 1, 65535),
+          udpPort: o.udpPort === undefined ? undefined : int('--udp-port', o.udpPort, 0, 65535),
+          name: o.name,
+          rounds: int('--rounds', o.rounds),
+          seed: int('--seed', o.seed),
+          interval: int('--interval', o.interval),
+          log,
+        });
+      } catch (e) {
+        if (e instanceof GamesniffError) throw e;
+        throw new GamesniffError('FAILED', `client: ${(e as Error).message}`, 1);
+      }
+    });
+
+  cmd
+    .command('echo-server')
+    .description("the seeds' TestTcpReceiver: accept on 127.0.0.1:PORT, print what arrives")
+    .option('--port <port>', 'port', '24000')
+    .option('--once', 'exit after the first connection')
+    .action(async (o: { port: string; once?: boolean }) => {
+      const srv = await echoServer({ port: int('--port', o.port, 0, 65535), once: o.once, log: (s) => process.stdout.write(s + '\n') });
+      log(`echo server on 127.0.0.1:${(srv.address() as { port: number }).port}`);
+      if (o.once) await new Promise<void>((r) => srv.on('close', () => r()));
+      else await serveUntilStopped(() => new Promise<void>((r) => srv.close(() => r())));
+    });
+
+  cmd
+    .command('echo-client')
+    .description("the seeds' TestTcpSender: connect, send a few bytes, close")
+    .option('--port <port>', 'port', '24000')
+    .option('--bytes <hex>', 'bytes to send, in hex', '2c3742')
+    .action(async (o: { port: string; bytes: string }) => {
+      if (!/^([0-9a-fA-F]{2})+$/.test(o.bytes)) throw new GamesniffError('USAGE', `--bytes must be hex, got "${o.bytes}"`);
+      await echoClient({ port: int('--port', o.port, 1, 65535), bytes: Buffer.from(o.bytes, 'hex') });
+    });
+
+  cmd
+    .command('chat-server')
+    .description("the seeds' chat room server: relays \"name\\t: message\" to everyone")
+    .option('--port <port>', 'port', '7000')
+    .option('--duration <s>', 'stop after this many seconds')
+    .action(async (o: { port: string; duration?: string }) => {
+      const srv = await chatServer({ port: int('--port', o.port, 0, 65535), log });
+      log(`chat server on 127.0.0.1:${(srv.address() as { port: number }).port}`);
+      await serveUntilStopped(() => new Promise<void>((r) => srv.close(() => r())), o.duration);
+    });
+
+  cmd
+    .command('chat-client')
+    .description('a chat room user: joins, says each line, exits')
+    .option('--port <port>', 'port', '7000')
+    .option('--name <name>', 'user name', 'user')
+    .option('--say <lines...>', 'lines to say', ['hello'])
+    .action(async (o: { port: string; name: string; say: string[] }) => {
+      await chatClient({ port: int('--port', o.port, 1, 65535), name: o.name, lines: o.say, log: (s) => process.stdout.write(s + '\n') });
+    });
+  return cmd;
+}

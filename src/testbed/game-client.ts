@@ -1,0 +1,127 @@
+/**
+ * The test game client: hello, login, ack_login, then `rounds` rounds of move (answered by a
+ * snapshot), with a chat every third round, a use_item every fourth and a ping every fifth, and a
+ * UDP position each round; then bye. Its moves come from the seed, so two runs with the same name
+ * and seed send the same messages.
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import type { Protocol } from '../protocol/protocol';
+import { ProtocolPeer } from './peer';
+import { mulberry32, round2 } from './random';
+
+export interface GameClientOptions {
+  host?: string;
+  port: number;
+  udpPort?: number;
+  name: string;
+  rounds: number;
+  seed: number;
+  /** Pause between rounds, ms. */
+  interval?: number;
+  /** Give up waiting for a reply after this long, ms. */
+  timeout?: number;
+  log?: (line: string) => void;
+}
+
+export interface GameClientResult {
+  rounds: number;
+  sent: number;
+  received: number;
+  playerId: number;
+}
+
+export async function runGameClient(protocol: Protocol, o: GameClientOptions): Promise<GameClientResult> {
+  const host = o.host ?? '127.0.0.1';
+  const socket = net.connect(o.port, host);
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const queue: { name: string; fields: Record<string, unknown> }[] = [];
+  let waiter: (() => void) | null = null;
+  let failure: Error | null = null;
+  let received = 0;
+  let sent = 0;
+  const peer = new ProtocolPeer(protocol, socket, 's2c', (e) => {
+    if (e.kind === 'raw') failure = new Error(`server sent unframed bytes: ${e.reason}`);
+    else if (e.m.error || !e.m.name) failure = new Error(`server sent a message that does not decode: ${e.m.error?.message ?? 'unknown'}`);
+    else {
+      received++;
+      queue.push({ name: e.m.name, fields: e.m.fields ?? {} });
+    }
+    waiter?.();
+  });
+  socket.on('close', () => waiter?.());
+  const timeout = o.timeout ?? 5000;
+
+  /** Wait for a message by name; chat relays from other players may come in between. */
+  const expect = async (name: string): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      if (failure) throw failure;
+      const i = queue.findIndex((m) => m.name === name || m.name === 'error');
+      if (i >= 0) {
+        const [m] = queue.splice(i, 1);
+        if (m.name === 'error') throw new Error(`server error ${String(m.fields.code)}: ${String(m.fields.message)}`);
+        return m.fields;
+      }
+      if (peer.closed) throw new Error(`connection closed while waiting for ${name}`);
+      if (Date.now() > deadline) throw new Error(`no ${name} from the server within ${timeout} ms`);
+      await new Promise<void>((r) => {
+        waiter = r;
+        setTimeout(r, 50);
+      });
+      waiter = null;
+    }
+  };
+  const send = (name: string, fields: unknown) => {
+    peer.send(name, fields);
+    sent++;
+  };
+
+  const rng = mulberry32(o.seed);
+  const udp = protocol.udp && o.udpPort !== 0 ? dgram.createSocket('udp4') : null;
+  try {
+    send('hello', { version: 3, features: [1, 2, 3] });
+    await expect('hello_ack');
+    send('login', { name: o.name, password: `pw-${o.seed}`, client: 'gamesniff-testbed/1' });
+    const ok = await expect('login_ok');
+    await expect('set_compression');
+    await expect('inventory');
+    send('ack_login', { token: ok.token });
+    const playerId = ok.player_id as number;
+    let pos = ok.spawn as { x: number; y: number };
+    for (let r = 1; r <= o.rounds; r++) {
+      pos = { x: round2(pos.x + (rng() - 0.5) * 4), y: round2(pos.y + (rng() - 0.5) * 4) };
+      send('move', { seq: r, pos, running: rng() < 0.3 });
+      await expect('snapshot');
+      if (udp) {
+        const d = protocol.udp!.encode('position', { player_id: playerId, seq: r, pos, heading: Math.round((rng() - 0.5) * 360) }, {});
+        udp.send(d, o.udpPort ?? o.port + 1, host);
+      }
+      if (r % 3 === 0) {
+        send('chat', { text: `round ${r} from ${o.name}` });
+        await expect('chat_msg');
+      }
+      if (r % 4 === 0) {
+        send('use_item', { slot: Math.floor(rng() * 3) });
+        await expect('inventory');
+      }
+      if (r % 5 === 0) {
+        send('ping', { nonce: Math.floor(rng() * 0xffffffff) });
+        await expect('ping');
+      }
+      if (o.interval) await new Promise((res) => setTimeout(res, o.interval));
+    }
+    send('bye', { reason: 'quit' });
+    await expect('bye');
+    o.log?.(`client ${o.name}: ${o.rounds} rounds, ${sent} messages sent, ${received} received`);
+    return { rounds: o.rounds, sent, received, playerId };
+  } finally {
+    udp?.close();
+    socket.end();
+    await new Promise<void>((r) => (socket.closed ? r() : socket.once('close', () => r())));
+  }
+}
