@@ -2,7 +2,8 @@ import { Option } from 'commander';
 import { GamesniffError } from '../core/errors';
 import { parsePorts, type PortSpec } from '../capture/ports';
 import { fileSource, liveSource, type CaptureSource } from '../capture/source';
-import type { FlowTableStats } from '../flow/table';
+import { FlowTable, type FlowTableStats } from '../flow/table';
+import type { FlowListener } from '../flow/connection';
 import type { SourceSummary } from '../capture/source';
 
 /** Options shared by every command that reads packets (-r FILE or live). */
@@ -126,4 +127,21 @@ export class LineWriter {
     this.parts = [];
     this.size = 0;
   }
+}
+
+/**
+ * Read every packet of the source into a flow table feeding `listener`, then flush the output
+ * and print the summary on stderr. Ctrl-C stops a live capture cleanly.
+ */
+export async function runFlowTable(o: CaptureCliOptions, source: CaptureSource, ports: PortSpec, listener: FlowListener, lines: LineWriter): Promise<void> {
+  const table = new FlowTable(listener, {
+    serverPorts: ports.set,
+    idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
+  });
+  const release = stopOnSignal(source);
+  const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
+  release();
+  table.finish();
+  lines.flush();
+  for (const line of summaryLines(src, table.stats)) process.stderr.write(line + '\n');
 }

@@ -1,11 +1,10 @@
 import { Command } from 'commander';
 import { GamesniffError } from '../core/errors';
 import { endpointString } from '../core/types';
-import { FlowTable } from '../flow/table';
 import { Coverage } from '../session/coverage';
 import { clockTime, messageDetail, messageLabel, toJsonValue } from '../session/format';
 import { MessageDecoder, type Message } from '../session/messages';
-import { captureOptions, LineWriter, openSource, positiveNumber, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
+import { captureOptions, LineWriter, openSource, runFlowTable, type CaptureCliOptions } from './common';
 import { portsWithDefault, protocolOption } from './protocol-option';
 
 interface DecodeOptions extends CaptureCliOptions {
@@ -63,16 +62,7 @@ export function decodeCommand(): Command {
         lines.line(o.json ? JSON.stringify(messageJson(m, o.spans)) : messageText(m));
       },
     }, { spans: !!o.spans });
-    const table = new FlowTable(decoder, {
-      serverPorts: ports.set,
-      idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
-    });
-    const release = stopOnSignal(source);
-    const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
-    release();
-    table.finish();
-    lines.flush();
-    for (const line of summaryLines(src, table.stats)) process.stderr.write(line + '\n');
+    await runFlowTable(o, source, ports, decoder, lines);
     if (o.stats) for (const line of coverage.report()) process.stderr.write(line + '\n');
     if (coverage.failed > 0) throw new GamesniffError('FAILED', `${coverage.failed} of ${coverage.messages} messages did not decode${o.stats ? '' : ' (--stats for details)'}`, 1);
   });

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { FlowTable } from '../flow/table';
 import { StreamSummary, type StreamRecord } from '../session/stream-summary';
-import { captureOptions, LineWriter, openSource, portsOf, positiveNumber, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
+import { captureOptions, LineWriter, openSource, portsOf, runFlowTable, type CaptureCliOptions } from './common';
 
 interface StreamsOptions extends CaptureCliOptions {
   json?: boolean;
@@ -31,16 +30,7 @@ export function streamsCommand(): Command {
     const lines = new LineWriter(o.read ? 65536 : 0);
     const out = (r: StreamRecord): void => lines.line(o.json ? JSON.stringify(r) : textLine(r));
     const summary = new StreamSummary(out, { writeDir: o.write, ports: ports.set, udp: o.udp });
-    const table = new FlowTable(summary, {
-      serverPorts: ports.set,
-      idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
-    });
-    const release = stopOnSignal(source);
-    const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
-    release();
-    table.finish();
-    lines.flush();
-    for (const line of summaryLines(src, table.stats)) process.stderr.write(line + '\n');
+    await runFlowTable(o, source, ports, summary, lines);
   });
   return cmd;
 }

@@ -7,7 +7,7 @@ import type { Direction, StreamEnd } from '../core/types';
 import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
 import { createFramer, type Framer } from '../framing/framers';
 import type { GapReason } from '../reassembly/assembler';
-import type { Protocol, Transport } from '../protocol/protocol';
+import type { DecodedMessage, Protocol, Transport } from '../protocol/protocol';
 import type { Span } from '../protocol/runtime';
 
 export interface Message {
@@ -84,23 +84,7 @@ export class MessageDecoder implements FlowListener {
     return {
       frame: (body: Buffer, offset: number, ts: number) => {
         const dm = t.decode(dir, body, s.state, this.opts);
-        this.sink.message({
-          ts,
-          flow: c,
-          transport: 'tcp',
-          dir,
-          index: s.count[d]++,
-          offset,
-          size: body.length + frameOverhead(t, body.length),
-          body: dm.body,
-          name: dm.name,
-          id: dm.id,
-          fields: dm.fields,
-          error: dm.error,
-          trailing: dm.trailing,
-          compressed: dm.compressed,
-          spans: dm.spans,
-        });
+        this.sink.message(decodedMessage(dm, c, 'tcp', dir, ts, s.count[d]++, offset, body.length + frameOverhead(t, body.length)));
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string) => this.raw(c, 'tcp', s, d, bytes, offset, ts, reason),
     };
@@ -155,29 +139,18 @@ export class MessageDecoder implements FlowListener {
     if (!t) return this.raw(f, 'udp', s, d, payload, s.count[d], ts, this.protocol ? `protocol ${this.protocol.name} has no udp section` : 'no protocol');
     if (declaredLen > payload.length) return this.raw(f, 'udp', s, d, payload, s.count[d], ts, `datagram cut by the capture (${payload.length} of ${declaredLen} bytes)`);
     const dm = t.decode(dir, payload, s.state, this.opts);
-    this.sink.message({
-      ts,
-      flow: f,
-      transport: 'udp',
-      dir,
-      index: s.count[d],
-      offset: s.count[d]++,
-      size: payload.length,
-      body: dm.body,
-      name: dm.name,
-      id: dm.id,
-      fields: dm.fields,
-      error: dm.error,
-      trailing: dm.trailing,
-      compressed: dm.compressed,
-      spans: dm.spans,
-    });
+    const index = s.count[d]++;
+    this.sink.message(decodedMessage(dm, f, 'udp', dir, ts, index, index, payload.length));
   }
 
   udpClose(f: UdpFlow, ts: number): void {
     this.udpSessions.delete(f.id);
     this.sink.close?.(f, ts);
   }
+}
+
+function decodedMessage(dm: DecodedMessage, flow: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', dir: Direction, ts: number, index: number, offset: number, size: number): Message {
+  return { ts, flow, transport, dir, index, offset, size, body: dm.body, name: dm.name, id: dm.id, fields: dm.fields, error: dm.error, trailing: dm.trailing, compressed: dm.compressed, spans: dm.spans };
 }
 
 /** Header bytes the framing adds around a body of this size. */

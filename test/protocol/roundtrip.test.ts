@@ -9,18 +9,9 @@ import { evaluate } from '../../src/protocol/expr';
 import type { Field, Len, Ty } from '../../src/protocol/ir';
 import { loadProtocol, type Protocol } from '../../src/protocol/protocol';
 import { diffValues } from '../../src/protocol/vectors';
+import { mulberry32 } from '../../src/testbed/random';
 
 type Rng = () => number;
-function mulberry(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class ValueGen {
   constructor(
@@ -127,7 +118,7 @@ describe('decode(encode(value)) for generated values', () => {
           fc.assert(
             fc.property(fc.integer(), (seed) => {
               const state = { ...p.newState(), ...(compression !== undefined ? { compression } : {}), joined: m.def.name !== 'join' };
-              const value = new ValueGen(p, mulberry(seed), state).struct(m.def.fields, []);
+              const value = new ValueGen(p, mulberry32(seed), state).struct(m.def.fields, []);
               const t = p.transport(m.transport)!;
               const body = t.encode(m.def.name, value, { ...state });
               const dirs = m.def.dir ? [m.def.dir] : (['c2s', 's2c'] as const);
