@@ -7,6 +7,7 @@
  * resynchronises when the framing allows it (the gap fell inside a frame of known length, fixed
  * sizes, a delimiter further on) and otherwise passes the rest of the stream on as raw bytes.
  */
+import { readCounter } from '../protocol/counter';
 import type { Counter, Framing } from '../protocol/ir';
 
 export interface FrameSink {
@@ -90,27 +91,11 @@ export class LengthFramer implements Framer {
 
   /** Frame size from a header at b[p..end): >0 size, 0 header incomplete, -1 implausible. */
   private header(b: Buffer, p: number, end: number): number {
-    const t = this.t;
-    let v: number;
-    if (t.k === 'varint') {
-      v = 0;
-      let mul = 1;
-      let i = p;
-      for (;;) {
-        if (i >= end) return i - p >= 8 ? -1 : 0;
-        const byte = b[i++];
-        v += (byte & 0x7f) * mul;
-        if (byte < 0x80) break;
-        mul *= 0x80;
-        if (i - p >= 8) return -1;
-      }
-      this.hdrLen = i - p;
-      if (t.zigzag) v = v % 2 ? -(v + 1) / 2 : v / 2;
-    } else {
-      if (end - p < t.size) return 0;
-      v = t.signed ? (t.le ? b.readIntLE(p, t.size) : b.readIntBE(p, t.size)) : t.le ? b.readUIntLE(p, t.size) : b.readUIntBE(p, t.size);
-      this.hdrLen = t.size;
-    }
+    const r = readCounter(this.t, b, p, end);
+    // Incomplete, unless 8 bytes are there and still no varint end: that is garbage.
+    if (!r) return end - p >= 8 ? -1 : 0;
+    const v = r.value;
+    this.hdrLen = r.next - p;
     const total = (this.includesLength ? v : this.hdrLen + v) + this.adjust;
     return total < this.hdrLen || total - this.hdrLen > this.max ? -1 : total;
   }

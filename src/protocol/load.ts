@@ -3,7 +3,6 @@
  * keeps going after an error in one field or message so that `gamesniff check` lists them all.
  * The format is documented in protocols/README.md.
  */
-import { readFileSync } from 'node:fs';
 import { LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ExprError, isIdentifier, parseExpr } from './expr';
 import type { Counter, Encoding, EnumDef, Field, Framing, IntType, Len, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
@@ -22,16 +21,6 @@ const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types'
 const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'id', 'messages'];
 const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'doc'];
 const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
-
-export function loadProtocolFile(file: string): ProtocolDef {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ProtocolError([`${file}: cannot read: ${(e as Error).message}`]);
-  }
-  return parseProtocol(text, file);
-}
 
 export function parseProtocol(text: string, file: string): ProtocolDef {
   const lc = new LineCounter();

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { deflateRawSync, deflateSync, inflateRawSync, inflateSync } from 'node:zlib';
 import type { Direction } from '../core/types';
 import { generate, messageList, type MessageRef } from './codegen';
+import { readCounter } from './counter';
 import type { Counter, Framing, ProtocolDef, TransportDef } from './ir';
 import { ProtocolError, parseProtocol } from './load';
 import { DecodeError, EncodeError, Writer, newCtx, runtime, type Ctx, type Span } from './runtime';
@@ -43,22 +44,6 @@ export interface DecodeOptions {
 }
 
 const MAX_INFLATE = 64 << 20;
-
-function readCounter(t: Counter, b: Buffer, p: number): { value: number; next: number } | null {
-  if (t.k === 'varint') {
-    let v = 0;
-    let mul = 1;
-    for (let i = p; i < b.length && i < p + 8; i++) {
-      v += (b[i] & 0x7f) * mul;
-      if (b[i] < 0x80) return { value: t.zigzag ? (v % 2 ? -(v + 1) / 2 : v / 2) : v, next: i + 1 };
-      mul *= 0x80;
-    }
-    return null;
-  }
-  if (p + t.size > b.length) return null;
-  const value = t.signed ? (t.le ? b.readIntLE(p, t.size) : b.readIntBE(p, t.size)) : t.le ? b.readUIntLE(p, t.size) : b.readUIntBE(p, t.size);
-  return { value, next: p + t.size };
-}
 
 function writeCounter(t: Counter, v: number): Buffer {
   const w = new Writer(10);
