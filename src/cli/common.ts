@@ -5,6 +5,8 @@ import { fileSource, liveSource, type CaptureSource } from '../capture/source';
 import { FlowTable, type FlowTableStats } from '../flow/table';
 import type { FlowListener } from '../flow/connection';
 import type { SourceSummary } from '../capture/source';
+import { isRecordingFile, type RecordingReadResult } from '../recording/reader';
+import { playRecording, type RecordingPlayer } from '../recording/player';
 
 /** Options shared by every command that reads packets (-r FILE or live). */
 export interface CaptureCliOptions {
@@ -129,19 +131,43 @@ export class LineWriter {
   }
 }
 
-/**
- * Read every packet of the source into a flow table feeding `listener`, then flush the output
- * and print the summary on stderr. Ctrl-C stops a live capture cleanly.
- */
-export async function runFlowTable(o: CaptureCliOptions, source: CaptureSource, ports: PortSpec, listener: FlowListener, lines: LineWriter): Promise<void> {
-  const table = new FlowTable(listener, {
+export function newFlowTable(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener): FlowTable {
+  return new FlowTable(listener, {
     serverPorts: ports.set,
     idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
   });
+}
+
+/**
+ * Feed `listener` from the input the options name: a recording (-r FILE.gsrec), a capture file
+ * (-r) through the flow table, or a live capture. Then flush the output and print the summary on
+ * stderr. Ctrl-C stops a live capture cleanly.
+ */
+export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter): Promise<void> {
+  if (o.read && isRecordingFile(o.read)) {
+    if (o.iface || o.duration || o.count) throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
+    const { read, player } = await playRecording(o.read, listener);
+    lines.flush();
+    for (const line of recordingSummaryLines(o.read, read, player)) process.stderr.write(line + '\n');
+    return;
+  }
+  const source = openSource(o, ports);
+  const table = newFlowTable(o, ports, listener);
   const release = stopOnSignal(source);
   const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
   release();
   table.finish();
   lines.flush();
   for (const line of summaryLines(src, table.stats)) process.stderr.write(line + '\n');
+}
+
+export function recordingSummaryLines(file: string, read: RecordingReadResult, player: RecordingPlayer): string[] {
+  const h = read.header;
+  const lines = [
+    `recording ${file}: ${player.connections} TCP connections, ${player.udpFlows} UDP flows, ${read.records} records` +
+      (h.protocol ? `, protocol ${h.protocol.name}` : ''),
+  ];
+  if (player.orphans) lines.push(`${player.orphans} records for connections the recording never opened were skipped`);
+  if (read.warning) lines.push(`warning: ${read.warning}`);
+  return lines;
 }

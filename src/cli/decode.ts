@@ -4,11 +4,11 @@ import { endpointString } from '../core/types';
 import { Coverage } from '../session/coverage';
 import { clockTime, messageDetail, messageLabel, toJsonValue } from '../session/format';
 import { MessageDecoder, type Message } from '../session/messages';
-import { captureOptions, LineWriter, openSource, runFlowTable, type CaptureCliOptions } from './common';
-import { portsWithDefault, protocolOption } from './protocol-option';
+import { captureOptions, LineWriter, runInput, type CaptureCliOptions } from './common';
+import { portsWithDefault, protocolForInput } from './protocol-option';
 
 interface DecodeOptions extends CaptureCliOptions {
-  protocol: string;
+  protocol?: string;
   json?: boolean;
   stats?: boolean;
   spans?: boolean;
@@ -45,15 +45,15 @@ export function messageText(m: Message): string {
 export function decodeCommand(): Command {
   const cmd = new Command('decode')
     .description('decode messages with a protocol description, one per line; exit 1 when any message did not decode')
-    .requiredOption('-p, --protocol <protocol>', 'a protocol.yaml, its directory, or a name under protocols/')
+    .option('-p, --protocol <protocol>', 'a protocol.yaml, its directory, or a name under protocols/ (default for a recording: the one it was made with)')
     .option('--json', 'one JSON object a line: ts, conn, client, server, dir, name, id, size, fields (error and hex when it failed)')
     .option('--stats', 'end with a coverage report on stderr: messages per name, unknown ids, undecoded bytes, errors by field path')
     .option('--spans', 'with --json: the byte span of every field');
   for (const o of captureOptions()) cmd.addOption(o);
   cmd.action(async (o: DecodeOptions) => {
-    const protocol = protocolOption(o.protocol)!;
+    const protocol = protocolForInput(o.protocol, o.read);
+    if (!protocol) throw new GamesniffError('USAGE', 'decode needs -p PROTOCOL (only a recording made with -p names its own)');
     const ports = portsWithDefault(o.port, protocol);
-    const source = openSource(o, ports);
     const lines = new LineWriter(o.read ? 65536 : 0);
     const coverage = new Coverage();
     const decoder = new MessageDecoder(protocol, {
@@ -62,7 +62,7 @@ export function decodeCommand(): Command {
         lines.line(o.json ? JSON.stringify(messageJson(m, o.spans)) : messageText(m));
       },
     }, { spans: !!o.spans });
-    await runFlowTable(o, source, ports, decoder, lines);
+    await runInput(o, ports, decoder, lines);
     if (o.stats) for (const line of coverage.report()) process.stderr.write(line + '\n');
     if (coverage.failed > 0) throw new GamesniffError('FAILED', `${coverage.failed} of ${coverage.messages} messages did not decode${o.stats ? '' : ' (--stats for details)'}`, 1);
   });

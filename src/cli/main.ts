@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { isGamesniffError } from '../core/errors';
 import { checkCommand } from './check';
 import { decodeCommand } from './decode';
+import { exportCommand } from './export';
+import { infoCommand } from './info';
+import { recordCommand } from './record';
 import { streamsCommand } from './streams';
 import { testbedCommand } from './testbed';
 
@@ -17,6 +20,9 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(streamsCommand());
   program.addCommand(decodeCommand());
+  program.addCommand(recordCommand());
+  program.addCommand(infoCommand());
+  program.addCommand(exportCommand());
   program.addCommand(checkCommand());
   program.addCommand(testbedCommand());
   const override = (c: Command): void => {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { StreamSummary, type StreamRecord } from '../session/stream-summary';
-import { captureOptions, LineWriter, openSource, portsOf, runFlowTable, type CaptureCliOptions } from './common';
+import { captureOptions, LineWriter, portsOf, runInput, type CaptureCliOptions } from './common';
 
 interface StreamsOptions extends CaptureCliOptions {
   json?: boolean;
@@ -26,11 +26,10 @@ export function streamsCommand(): Command {
   for (const o of captureOptions()) cmd.addOption(o);
   cmd.action(async (o: StreamsOptions) => {
     const ports = portsOf(o);
-    const source = openSource(o, ports);
     const lines = new LineWriter(o.read ? 65536 : 0);
     const out = (r: StreamRecord): void => lines.line(o.json ? JSON.stringify(r) : textLine(r));
     const summary = new StreamSummary(out, { writeDir: o.write, ports: ports.set, udp: o.udp });
-    await runFlowTable(o, source, ports, summary, lines);
+    await runInput(o, ports, summary, lines);
   });
   return cmd;
 }

@@ -1,4 +1,5 @@
 /** Text forms of addresses, for display and endpoint names (not the hot path). */
+import { isIPv4, isIPv6 } from 'node:net';
 
 export function formatIp(buf: Buffer, off: number, len: number): string {
   if (len === 4) return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
@@ -39,4 +40,21 @@ export function formatMac(buf: Buffer, off: number): string {
   const parts: string[] = [];
   for (let i = 0; i < 6; i++) parts.push((buf[off + i] ?? 0).toString(16).padStart(2, '0'));
   return parts.join(':');
+}
+
+/** The bytes of a printed IPv4 or IPv6 address (the inverse of formatIp), or null. */
+export function parseIp(s: string): Buffer | null {
+  if (isIPv4(s)) return Buffer.from(s.split('.').map(Number));
+  if (!isIPv6(s)) return null;
+  // An IPv4 tail (::ffff:1.2.3.4) is the last two groups.
+  const text = s.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = rest ? rest.split(':') : [];
+  const fill = rest !== undefined ? 8 - h.length - t.length : 0;
+  const groups = [...h, ...Array<string>(Math.max(0, fill)).fill('0'), ...t];
+  if (groups.length !== 8) return null;
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
 }
