@@ -12,6 +12,7 @@ export function exportCommand(): Command {
       if (!isRecordingFile(file)) throw new GamesniffError('INPUT', `${file}: not a gamesniff recording`);
       const r = await exportPcapng(file, o.pcap);
       process.stderr.write(`wrote ${r.packets} packets (${r.connections} TCP connections) to ${o.pcap}\n`);
+      if (r.unrepresentable) process.stderr.write(`warning: ${r.unrepresentable} gaps of 2 GiB or more cannot be expressed in TCP sequence numbers; readers of the export will see those streams differently\n`);
       if (r.read.warning) process.stderr.write(`warning: ${r.read.warning}\n`);
     });
 }

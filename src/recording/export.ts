@@ -2,7 +2,7 @@ import { GamesniffError } from '../core/errors';
 import { parseIp } from '../decode/address';
 import { LINKTYPE } from '../capture/linktypes';
 import { PcapngWriter } from '../capture/file-writer';
-import type { EventRecord } from './format';
+import type { EndRecord, EventRecord } from './format';
 import { readRecording, type RecordingReadResult } from './reader';
 
 /**
@@ -22,10 +22,19 @@ interface Side {
   /** Next stream offset not yet sent. */
   next: number;
   fin: boolean;
+  /** A gap was recorded: the peer acknowledges past it after the next data, so a reader sees the hole closed as the original capture did. */
+  ackGap: boolean;
 }
 
 interface Conn {
+  id: number;
   tcp: boolean;
+  /**
+   * FIN and RST wait for the connection's close: a recording lists bytes the assembler flushed at
+   * close after the end that triggered the flush, and a reader would drop data sent after a RST.
+   */
+  ends: EndRecord[];
+  lastTs: number;
   v6: boolean;
   sides: [Side, Side];
 }
@@ -88,12 +97,15 @@ export interface ExportResult {
   read: RecordingReadResult;
   packets: number;
   connections: number;
+  /** Gaps of 2^31 bytes or more: TCP sequence numbers cannot say that much was skipped. */
+  unrepresentable: number;
 }
 
 export async function exportPcapng(recording: string, out: string): Promise<ExportResult> {
   const conns = new Map<number, Conn>();
   let packets = 0;
   let connections = 0;
+  let unrepresentable = 0;
   let w: PcapngWriter | null = null;
   const writer = (): PcapngWriter => (w ??= new PcapngWriter(out, [{ linkType: LINKTYPE.RAW, name: `gamesniff export of ${recording}` }]));
 
@@ -117,7 +129,24 @@ export async function exportPcapng(recording: string, out: string): Promise<Expo
     emit(ipPacket(c, from, 6, th, 16), ts);
   };
 
+  const closeConn = (c: Conn, ts: number): void => {
+    for (const d of [0, 1] as const) {
+      // A gap with no data after it: the acknowledgement alone shows the bytes were lost.
+      if (c.tcp && c.sides[d].ackGap) tcp(c, (1 - d) as 0 | 1, FLAG.ACK, c.sides[1 - d]!.next, Buffer.alloc(0), c.lastTs);
+    }
+    for (const e of c.ends) {
+      const side = c.sides[e.d];
+      tcp(c, e.d, (e.why === 'fin' ? FLAG.FIN : FLAG.RST) | FLAG.ACK, side.next, Buffer.alloc(0), Math.max(e.ts, c.lastTs));
+      if (e.why === 'fin') side.fin = true;
+    }
+    // The last FIN gets its ACK, as a real close would.
+    if (c.tcp && c.sides[0].fin && c.sides[1].fin) tcp(c, 0, FLAG.ACK, c.sides[0].next + 1, Buffer.alloc(0), ts);
+    conns.delete(c.id);
+  };
+
   const onRecord = (r: EventRecord): void => {
+    const known = conns.get((r as { c?: number }).c ?? -1);
+    if (known && r.ts > known.lastTs) known.lastTs = r.ts;
     switch (r.t) {
       case 'open': {
         const ca = parseIp(r.client[0]);
@@ -126,11 +155,14 @@ export async function exportPcapng(recording: string, out: string): Promise<Expo
         // Fixed, distinct initial sequence numbers keep the export deterministic.
         const isn = (k: number): number => (Math.imul(r.c + 1, 0x9e3779b1) + k * 0x10000) >>> 0;
         const c: Conn = {
+          id: r.c,
+          ends: [],
+          lastTs: r.ts,
           tcp: r.p === 'tcp',
           v6: ca.length === 16,
           sides: [
-            { ip: ca, port: r.client[1], isn: isn(1), next: 0, fin: false },
-            { ip: sa, port: r.server[1], isn: isn(2), next: 0, fin: false },
+            { ip: ca, port: r.client[1], isn: isn(1), next: 0, fin: false, ackGap: false },
+            { ip: sa, port: r.server[1], isn: isn(2), next: 0, fin: false, ackGap: false },
           ],
         };
         conns.set(r.c, c);
@@ -162,31 +194,29 @@ export async function exportPcapng(recording: string, out: string): Promise<Expo
           side.next = r.o + at + part.length;
           tcp(c, r.d, FLAG.PSH | FLAG.ACK, r.o + at, part, r.ts);
         }
+        if (side.ackGap) {
+          side.ackGap = false;
+          tcp(c, (1 - r.d) as 0 | 1, FLAG.ACK, c.sides[1 - r.d]!.next, Buffer.alloc(0), r.ts);
+        }
         return;
       }
       case 'gap': {
         // Nothing is sent for the missing bytes; the next segment starts after them.
         const c = conns.get(r.c);
-        if (c) c.sides[r.d].next = r.o + r.n;
+        if (!c) return;
+        if (r.n >= 0x80000000) unrepresentable++;
+        c.sides[r.d].next = r.o + r.n;
+        c.sides[r.d].ackGap = true;
         return;
       }
       case 'end': {
         const c = conns.get(r.c);
-        if (!c || !c.tcp || (r.why !== 'fin' && r.why !== 'rst')) return;
-        const side = c.sides[r.d];
-        if (r.why === 'fin') {
-          tcp(c, r.d, FLAG.FIN | FLAG.ACK, side.next, Buffer.alloc(0), r.ts);
-          side.fin = true;
-        } else {
-          tcp(c, r.d, FLAG.RST | FLAG.ACK, side.next, Buffer.alloc(0), r.ts);
-        }
+        if (c?.tcp && (r.why === 'fin' || r.why === 'rst')) c.ends.push(r);
         return;
       }
       case 'close': {
         const c = conns.get(r.c);
-        // The last FIN gets its ACK, as a real close would.
-        if (c?.tcp && c.sides[0].fin && c.sides[1].fin) tcp(c, 0, FLAG.ACK, c.sides[0].next + 1, Buffer.alloc(0), r.ts);
-        conns.delete(r.c);
+        if (c) closeConn(c, r.ts);
         return;
       }
       case 'finish':
@@ -196,9 +226,11 @@ export async function exportPcapng(recording: string, out: string): Promise<Expo
   let read: RecordingReadResult;
   try {
     read = await readRecording(recording, onRecord);
+    // A recording cut short leaves connections open: their ends still go out.
+    for (const c of [...conns.values()]) closeConn(c, c.lastTs);
     writer();
   } finally {
     (w as PcapngWriter | null)?.close();
   }
-  return { read, packets, connections };
+  return { read, packets, connections, unrepresentable };
 }
