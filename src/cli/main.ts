@@ -6,6 +6,7 @@ import { decodeCommand } from './decode';
 import { exportCommand } from './export';
 import { infoCommand } from './info';
 import { recordCommand } from './record';
+import { replayCommand } from './replay';
 import { streamsCommand } from './streams';
 import { testbedCommand } from './testbed';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(recordCommand());
   program.addCommand(infoCommand());
   program.addCommand(exportCommand());
+  program.addCommand(replayCommand());
   program.addCommand(checkCommand());
   program.addCommand(testbedCommand());
   const override = (c: Command): void => {

@@ -2,6 +2,7 @@
  * vectors.yaml: hex in, fields out, run both ways (decode the hex and compare the fields; encode
  * the fields and compare the hex). Used by the tests and by `gamesniff check`.
  */
+import { diffValues, showValue as show } from './diff';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Direction } from '../core/types';
@@ -29,43 +30,6 @@ export function hexBytes(s: string): Buffer {
   const h = String(s).replace(/\s+/g, '');
   if (!/^([0-9a-fA-F]{2})*$/.test(h)) throw new Error(`not hex: ${s}`);
   return Buffer.from(h, 'hex');
-}
-
-/** Differences between a decoded value and an expected one, as `path: ...` lines. */
-export function diffValues(actual: unknown, expected: unknown, path = ''): string[] {
-  const at = path || '(message)';
-  if (Buffer.isBuffer(actual)) {
-    const exp = typeof expected === 'string' ? expected.replace(/\s+/g, '').toLowerCase() : Buffer.isBuffer(expected) ? expected.toString('hex') : expected;
-    return actual.toString('hex') === exp ? [] : [`${at}: got bytes ${actual.toString('hex')}, expected ${show(expected)}`];
-  }
-  if (typeof actual === 'bigint' && (typeof expected === 'number' || typeof expected === 'bigint' || typeof expected === 'string')) {
-    return actual === BigInt(expected) ? [] : [`${at}: got ${actual}, expected ${show(expected)}`];
-  }
-  if (Array.isArray(actual) && Array.isArray(expected)) {
-    const out = actual.length === expected.length ? [] : [`${at}: got ${actual.length} elements, expected ${expected.length}`];
-    for (let i = 0; i < Math.min(actual.length, expected.length); i++) out.push(...diffValues(actual[i], expected[i], `${path}[${i}]`));
-    return out;
-  }
-  if (actual && expected && typeof actual === 'object' && typeof expected === 'object' && !Array.isArray(actual) && !Array.isArray(expected)) {
-    const a = actual as Record<string, unknown>;
-    const e = expected as Record<string, unknown>;
-    const out: string[] = [];
-    const keys = new Set([...Object.keys(a).filter((k) => a[k] !== undefined), ...Object.keys(e)]);
-    for (const k of keys) {
-      const sub = path ? `${path}.${k}` : k;
-      if (!(k in e)) out.push(`${sub}: got ${show(a[k])}, not expected`);
-      else if (a[k] === undefined) out.push(`${sub}: missing, expected ${show(e[k])}`);
-      else out.push(...diffValues(a[k], e[k], sub));
-    }
-    return out;
-  }
-  return Object.is(actual, expected) || actual === expected ? [] : [`${at}: got ${show(actual)}, expected ${show(expected)}`];
-}
-
-function show(v: unknown): string {
-  if (Buffer.isBuffer(v)) return v.toString('hex');
-  if (typeof v === 'bigint') return String(v);
-  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x)) ?? String(v);
 }
 
 export function loadVectors(file: string): Vector[] {

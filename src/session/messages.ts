@@ -24,6 +24,8 @@ export interface Message {
   size: number;
   /** The bytes fields and spans refer to (decompressed when the frame was). */
   body: Buffer;
+  /** The frame as the framer cut it (compressed when it was; the datagram for udp). Replay resends it. */
+  frame: Buffer;
   name?: string;
   id?: number;
   fields?: Record<string, unknown>;
@@ -84,14 +86,14 @@ export class MessageDecoder implements FlowListener {
     return {
       frame: (body: Buffer, offset: number, ts: number) => {
         const dm = t.decode(dir, body, s.state, this.opts);
-        this.sink.message(decodedMessage(dm, c, 'tcp', dir, ts, s.count[d]++, offset, body.length + frameOverhead(t, body.length)));
+        this.sink.message(decodedMessage(dm, body, c, 'tcp', dir, ts, s.count[d]++, offset, body.length + frameOverhead(t, body.length)));
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string) => this.raw(c, 'tcp', s, d, bytes, offset, ts, reason),
     };
   }
 
   private raw(flow: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', s: Session, d: number, bytes: Buffer, offset: number, ts: number, reason: string): void {
-    this.sink.message({ ts, flow, transport, dir: DIRS[d], index: s.count[d]++, offset, size: bytes.length, body: bytes, raw: reason, trailing: 0, compressed: false });
+    this.sink.message({ ts, flow, transport, dir: DIRS[d], index: s.count[d]++, offset, size: bytes.length, body: bytes, frame: bytes, raw: reason, trailing: 0, compressed: false });
   }
 
   open(c: TcpConnection, ts: number): void {
@@ -140,7 +142,7 @@ export class MessageDecoder implements FlowListener {
     if (declaredLen > payload.length) return this.raw(f, 'udp', s, d, payload, s.count[d], ts, `datagram cut by the capture (${payload.length} of ${declaredLen} bytes)`);
     const dm = t.decode(dir, payload, s.state, this.opts);
     const index = s.count[d]++;
-    this.sink.message(decodedMessage(dm, f, 'udp', dir, ts, index, index, payload.length));
+    this.sink.message(decodedMessage(dm, payload, f, 'udp', dir, ts, index, index, payload.length));
   }
 
   udpClose(f: UdpFlow, ts: number): void {
@@ -149,8 +151,8 @@ export class MessageDecoder implements FlowListener {
   }
 }
 
-function decodedMessage(dm: DecodedMessage, flow: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', dir: Direction, ts: number, index: number, offset: number, size: number): Message {
-  return { ts, flow, transport, dir, index, offset, size, body: dm.body, name: dm.name, id: dm.id, fields: dm.fields, error: dm.error, trailing: dm.trailing, compressed: dm.compressed, spans: dm.spans };
+function decodedMessage(dm: DecodedMessage, frame: Buffer, flow: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', dir: Direction, ts: number, index: number, offset: number, size: number): Message {
+  return { ts, flow, transport, dir, index, offset, size, body: dm.body, frame, name: dm.name, id: dm.id, fields: dm.fields, error: dm.error, trailing: dm.trailing, compressed: dm.compressed, spans: dm.spans };
 }
 
 /** Header bytes the framing adds around a body of this size. */

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/protocol/expr';
 import type { Field, Len, Ty } from '../../src/protocol/ir';
 import { loadProtocol, type Protocol } from '../../src/protocol/protocol';
-import { diffValues } from '../../src/protocol/vectors';
+import { diffValues } from '../../src/protocol/diff';
 import { mulberry32 } from '../../src/testbed/random';
 
 type Rng = () => number;

@@ -1,0 +1,457 @@
+/**
+ * The replay engine, without I/O: events in (`start`, `accepted`, `received`, `peerClosed`,
+ * `tick`...), commands out (connect, send, close, set a timer, done). Socket adapters
+ * (sockets.ts) carry the commands out and the events in; tests drive it with scripted events.
+ *
+ * The recording's steps are walked in capture order. Our side's steps (the client's messages when
+ * replaying as the client) are carried out; the peer's are expectations. Before each of our steps,
+ * every peer step recorded before it must have happened live (or timed out, which is reported):
+ * a message is compared field by field, a close is waited for. With a speed, our steps are also
+ * paced as recorded. Live messages are matched to the peer's recorded messages in order, per
+ * connection.
+ */
+import type { Direction } from '../core/types';
+import { createFramer, type Framer } from '../framing/framers';
+import { valueDiffs, type ValueDiff } from '../protocol/diff';
+import type { DecodedMessage, Transport } from '../protocol/protocol';
+import { IgnoreList, leafKey, parseRewrite, substitute, valueAt, withValueAt, type RewriteRule } from './match';
+import type { ReplayScript, ScriptConnection, ScriptMessage, Step } from './script';
+
+export type Role = 'client' | 'server';
+
+export type ReplayCommand =
+  | { kind: 'connect'; conn: number }
+  | { kind: 'send'; conn: number; bytes: Buffer }
+  | { kind: 'close'; conn: number; how: 'fin' | 'rst' }
+  | { kind: 'timer'; at: number }
+  | { kind: 'done' };
+
+export type DivergenceKind = 'field' | 'name' | 'missing' | 'unexpected' | 'undecodable' | 'bytes' | 'closed' | 'not-closed' | 'connection';
+
+export interface Divergence {
+  kind: DivergenceKind;
+  conn: number;
+  transport: 'tcp' | 'udp';
+  dir: Direction;
+  /** The recorded message's index in its connection and direction (the live one's for `unexpected`). */
+  index: number;
+  /** The recorded message's name. */
+  name: string | null;
+  /** The live message's name, when one came. */
+  liveName?: string | null;
+  path?: string;
+  /** For `field`: a value, a length (of an array), or a field only one side has. */
+  diff?: ValueDiff['kind'];
+  recorded?: unknown;
+  live?: unknown;
+  message: string;
+}
+
+export interface ReplayOptions {
+  role: Role;
+  /** 1 = as recorded, 2 = twice as fast; null = no pacing (only wait for replies). */
+  speed: number | null;
+  /** How long to wait for the peer's recorded messages before calling them missing (ms). */
+  timeoutMs: number;
+  /** How long to wait for the peer to open a recorded connection (server role), ms. */
+  openTimeoutMs?: number;
+  ignore?: string[];
+  rewrite?: string[];
+}
+
+export interface ReplayReport {
+  role: Role;
+  connections: number;
+  sent: number;
+  rewritten: number;
+  received: number;
+  compared: number;
+  divergences: Divergence[];
+  /** Set when the replay could not go on (a connection refused...). */
+  error?: string;
+  recordingGaps: number;
+}
+
+interface PeerStep {
+  at: number;
+  step: Step;
+  done: boolean;
+}
+
+class Conn {
+  readonly state: Record<string, unknown>;
+  framer: Framer | null = null;
+  /** The peer's recorded steps on this connection, in order (messages and its close). */
+  readonly expected: PeerStep[] = [];
+  next = 0;
+  liveIndex = 0;
+  open = false;
+  weClosed = false;
+  peerClosed = false;
+  openStep: PeerStep | null = null;
+  constructor(
+    readonly rec: ScriptConnection,
+    readonly t: Transport,
+  ) {
+    this.state = t.protocol.newState();
+  }
+}
+
+const other = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
+
+export class ReplayEngine {
+  private readonly conns = new Map<number, Conn>();
+  private readonly steps: Step[];
+  private readonly ours: boolean[];
+  /** Every peer step, in recorded order. */
+  private readonly peerSteps: PeerStep[] = [];
+  private firstPending = 0;
+  private cursor = 0;
+  private waitStart: number | null = null;
+  /** Pacing anchor: the wall time at which the step recorded at `anchorTs` happened. */
+  private anchorWall = 0;
+  private anchorTs: number | null = null;
+  private finished = false;
+  private readonly ourDir: Direction;
+  private readonly ignore: IgnoreList;
+  private readonly rules: RewriteRule[];
+  /** Recorded value -> live value, for rules without targets. */
+  private readonly byValue = new Map<string, unknown>();
+  /** "message.path" -> live value, for rules with targets. */
+  private readonly byPath = new Map<string, unknown>();
+  private readonly udpPeers = new Map<string, number>();
+  readonly report: ReplayReport;
+
+  constructor(
+    readonly script: ReplayScript,
+    readonly opts: ReplayOptions,
+  ) {
+    const p = script.protocol;
+    this.ourDir = opts.role === 'client' ? 'c2s' : 's2c';
+    this.ignore = new IgnoreList(p, opts.ignore ?? []);
+    this.rules = (opts.rewrite ?? []).map((r) => parseRewrite(r, p));
+    for (const r of this.rules) this.ignore.add(`${r.message}.${r.path}`);
+    let gaps = 0;
+    for (const c of script.connections.values()) {
+      const t = c.transport === 'tcp' ? p.tcp : p.udp;
+      gaps += c.gaps;
+      if (t) this.conns.set(c.conn, new Conn(c, t));
+    }
+    this.steps = script.steps.filter((s) => this.conns.has(s.kind === 'message' ? s.m.conn : s.conn));
+    this.ours = this.steps.map((s) => this.isOurs(s));
+    this.steps.forEach((s, at) => {
+      if (this.ours[at]) return;
+      const ps: PeerStep = { at, step: s, done: false };
+      this.peerSteps.push(ps);
+      const c = this.conns.get(s.kind === 'message' ? s.m.conn : s.conn)!;
+      if (s.kind === 'open') c.openStep = ps;
+      else c.expected.push(ps);
+    });
+    this.report = { role: opts.role, connections: this.conns.size, sent: 0, rewritten: 0, received: 0, compared: 0, divergences: [], recordingGaps: gaps };
+  }
+
+  private isOurs(s: Step): boolean {
+    if (s.kind === 'message') return s.m.dir === this.ourDir;
+    if (s.kind === 'end') return s.dir === this.ourDir;
+    // The client opens connections; as the server, a TCP open is the peer's, and a UDP flow opens
+    // with the client's first datagram (a message step of its own).
+    return this.opts.role === 'client';
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  start(now: number): ReplayCommand[] {
+    this.anchorWall = now;
+    return this.advance(now);
+  }
+
+  tick(now: number): ReplayCommand[] {
+    return this.advance(now);
+  }
+
+  /** Server role: a client connected. Returns the recorded connection it plays, or -1 (reported, to be closed). */
+  accepted(now: number): { conn: number; commands: ReplayCommand[] } {
+    for (const c of this.conns.values()) {
+      if (c.rec.transport !== 'tcp' || c.open || !c.openStep) continue;
+      c.open = true;
+      this.satisfy(c.openStep, now);
+      return { conn: c.rec.conn, commands: this.advance(now) };
+    }
+    this.diverge({ kind: 'connection', conn: -1, transport: 'tcp', dir: 'c2s', index: 0, name: null, message: 'a connection the recording does not have' });
+    return { conn: -1, commands: this.advance(now) };
+  }
+
+  /** Server role: a datagram from `peer` (address:port); UDP flows map to live peers in order of appearance. */
+  datagramFrom(peer: string, bytes: Buffer, now: number): { conn: number; commands: ReplayCommand[] } {
+    let id = this.udpPeers.get(peer);
+    if (id === undefined) {
+      const free = [...this.conns.values()].find((c) => c.rec.transport === 'udp' && !c.open);
+      if (!free) {
+        this.diverge({ kind: 'connection', conn: -1, transport: 'udp', dir: 'c2s', index: 0, name: null, message: `datagrams from ${peer}, a flow the recording does not have` });
+        return { conn: -1, commands: this.advance(now) };
+      }
+      free.open = true;
+      if (free.openStep) this.satisfy(free.openStep, now);
+      id = free.rec.conn;
+      this.udpPeers.set(peer, id);
+    }
+    return { conn: id, commands: this.received(id, bytes, now) };
+  }
+
+  /** Bytes (tcp) or one datagram (udp) from the live peer. */
+  received(conn: number, bytes: Buffer, now: number): ReplayCommand[] {
+    const c = this.conns.get(conn);
+    if (!c) return [];
+    if (c.rec.transport === 'udp') {
+      this.live(c, c.t.decode(other(this.ourDir), bytes, c.state), bytes, null, now);
+    } else {
+      c.framer ??= createFramer(c.t.framing, {
+        frame: (body) => this.live(c, c.t.decode(other(this.ourDir), body, c.state), body, null, now),
+        raw: (b, _o, _ts, reason) => this.live(c, null, b, reason, now),
+      });
+      c.framer.push(bytes, 0, now);
+    }
+    return this.advance(now);
+  }
+
+  /** The live peer closed (fin) or reset (rst) the connection. */
+  peerClosed(conn: number, how: 'fin' | 'rst', now: number): ReplayCommand[] {
+    const c = this.conns.get(conn);
+    if (!c || c.peerClosed) return [];
+    c.framer?.end(now);
+    c.peerClosed = true;
+    let expectedEnd = false;
+    for (; c.next < c.expected.length; c.next++) {
+      const ps = c.expected[c.next]!;
+      if (ps.done) continue;
+      const s = ps.step;
+      if (s.kind === 'end') {
+        expectedEnd = true;
+        this.satisfy(ps, now);
+        c.next++;
+        break;
+      }
+      if (s.kind === 'message') this.missing(ps, s.m, `the live peer closed the connection (${how}) before it`);
+    }
+    if (!expectedEnd && !c.weClosed) {
+      this.diverge({ kind: 'closed', conn, transport: c.rec.transport, dir: other(this.ourDir), index: c.liveIndex, name: null, message: `the live peer closed the connection (${how}); the recording has it open` });
+    }
+    return this.advance(now);
+  }
+
+  /** A connection could not be made: the replay cannot go on. */
+  failed(message: string): ReplayCommand[] {
+    if (this.finished) return [];
+    this.report.error = message;
+    this.finished = true;
+    return [{ kind: 'done' }];
+  }
+
+  private advance(now: number): ReplayCommand[] {
+    const out: ReplayCommand[] = [];
+    if (this.finished) return out;
+    while (this.cursor < this.steps.length) {
+      const at = this.cursor;
+      if (!this.ours[at]) {
+        this.cursor++;
+        continue;
+      }
+      if (!this.waitFor(at, now, out)) return out;
+      const s = this.steps[at]!;
+      const ts = s.kind === 'message' ? s.m.ts : s.ts;
+      if (this.opts.speed !== null && this.anchorTs !== null) {
+        const due = this.anchorWall + Math.max(0, ts - this.anchorTs) / 1000 / this.opts.speed;
+        if (now < due) {
+          out.push({ kind: 'timer', at: due });
+          return out;
+        }
+      }
+      this.execute(s, out);
+      this.anchorWall = now;
+      this.anchorTs = ts;
+      this.cursor++;
+    }
+    if (!this.waitFor(this.steps.length, now, out)) return out;
+    for (const c of this.conns.values()) {
+      if (c.open && c.rec.transport === 'tcp' && !c.weClosed && !c.peerClosed) {
+        c.weClosed = true;
+        out.push({ kind: 'close', conn: c.rec.conn, how: 'fin' });
+      }
+    }
+    this.finished = true;
+    out.push({ kind: 'done' });
+    return out;
+  }
+
+  /** True when every peer step recorded before `at` has happened; else asks for a timer, or reports what timed out. */
+  private waitFor(at: number, now: number, out: ReplayCommand[]): boolean {
+    while (this.firstPending < this.peerSteps.length && this.peerSteps[this.firstPending]!.done) this.firstPending++;
+    const first = this.peerSteps[this.firstPending];
+    if (!first || first.at >= at) {
+      this.waitStart = null;
+      return true;
+    }
+    this.waitStart ??= now;
+    // A server waits for its client to connect for longer than for a reply.
+    const limit = first.step.kind === 'open' ? (this.opts.openTimeoutMs ?? this.opts.timeoutMs) : this.opts.timeoutMs;
+    if (now - this.waitStart < limit) {
+      out.push({ kind: 'timer', at: this.waitStart + limit });
+      return false;
+    }
+    for (let i = this.firstPending; i < this.peerSteps.length && this.peerSteps[i]!.at < at; i++) {
+      const ps = this.peerSteps[i]!;
+      if (ps.done) continue;
+      const s = ps.step;
+      const c = this.conns.get(s.kind === 'message' ? s.m.conn : s.conn)!;
+      if (s.kind === 'message') this.missing(ps, s.m, `nothing came within ${this.opts.timeoutMs} ms`);
+      else if (s.kind === 'end') {
+        ps.done = true;
+        this.diverge({ kind: 'not-closed', conn: s.conn, transport: c.rec.transport, dir: s.dir, index: c.liveIndex, name: null, message: `the recording has the peer closing the connection (${s.how}); live, it did not within ${this.opts.timeoutMs} ms` });
+      } else {
+        ps.done = true;
+        this.diverge({ kind: 'connection', conn: s.conn, transport: c.rec.transport, dir: 'c2s', index: 0, name: null, message: `the recorded connection was not made within ${this.opts.openTimeoutMs ?? this.opts.timeoutMs} ms` });
+      }
+      // Later live messages on this connection are matched after what timed out.
+      if (s.kind !== 'open') {
+        while (c.next < c.expected.length && c.expected[c.next]!.done) c.next++;
+      }
+    }
+    this.waitStart = null;
+    return true;
+  }
+
+  private execute(s: Step, out: ReplayCommand[]): void {
+    if (s.kind === 'open') {
+      const c = this.conns.get(s.conn)!;
+      c.open = true;
+      out.push({ kind: 'connect', conn: s.conn });
+      return;
+    }
+    if (s.kind === 'end') {
+      const c = this.conns.get(s.conn)!;
+      if (c.weClosed || c.peerClosed) return;
+      c.weClosed = true;
+      out.push({ kind: 'close', conn: s.conn, how: s.how });
+      return;
+    }
+    const m = s.m;
+    const c = this.conns.get(m.conn)!;
+    if (c.peerClosed && c.rec.transport === 'tcp') return;
+    let wire = m.wire;
+    let frame = m.frame;
+    if (m.name && m.fields && this.rules.length) {
+      const fields = this.rewritten(m.name, m.fields);
+      if (fields !== m.fields) {
+        frame = c.t.encode(m.name, fields, c.state);
+        wire = c.rec.transport === 'tcp' ? c.t.frame(frame) : frame;
+        this.report.rewritten++;
+      }
+    }
+    // What we send changes the session state as it does on the peer (compression switches...).
+    if (frame) c.t.decode(this.ourDir, frame, c.state);
+    this.report.sent++;
+    out.push({ kind: 'send', conn: m.conn, bytes: wire });
+  }
+
+  private rewritten(name: string, fields: Record<string, unknown>): Record<string, unknown> {
+    let v: unknown = fields;
+    if (this.byValue.size) v = substitute(v, this.byValue).value;
+    for (const r of this.rules) {
+      for (const tg of r.targets) {
+        if (tg.message !== name) continue;
+        const live = this.byPath.get(r.text);
+        if (live !== undefined && valueAt(v, tg.path) !== undefined) v = withValueAt(v, tg.path, live);
+      }
+    }
+    return valueDiffs(v, fields).length ? (v as Record<string, unknown>) : fields;
+  }
+
+  /** A message from the live peer: match it to the next recorded one on its connection. */
+  private live(c: Conn, dm: DecodedMessage | null, bytes: Buffer, rawReason: string | null, now: number): void {
+    this.report.received++;
+    const liveIndex = c.liveIndex++;
+    const peerDir = other(this.ourDir);
+    while (c.next < c.expected.length && c.expected[c.next]!.done) c.next++;
+    const ps = c.expected[c.next];
+    const liveName = dm?.name ?? null;
+    const base = { conn: c.rec.conn, transport: c.rec.transport, dir: peerDir };
+    if (!ps || ps.step.kind !== 'message') {
+      this.diverge({ ...base, kind: 'unexpected', index: liveIndex, name: null, liveName, message: `${liveName ?? `${bytes.length} raw bytes`} came live; the recording has ${ps ? 'the connection closing' : 'nothing more'} here` });
+      return;
+    }
+    c.next++;
+    const rec = ps.step.m;
+    this.satisfy(ps, now);
+    this.report.compared++;
+    const d = { ...base, index: rec.index, name: rec.name ?? null, liveName };
+    if (rec.raw) {
+      const same = !dm?.name && bytes.equals(rec.frame ?? rec.wire);
+      if (!same) this.diverge({ ...d, kind: 'bytes', recorded: rec.wire, live: bytes, message: `recorded bytes that did not decode (${rec.raw}); live ${liveName ?? 'bytes'} differ` });
+      return;
+    }
+    if (rawReason || !dm || dm.error || !dm.name) {
+      const why = rawReason ?? dm?.error?.message ?? `unknown message id ${dm?.id}`;
+      this.diverge({ ...d, kind: 'undecodable', live: bytes, message: `live bytes do not decode: ${why}${dm?.error?.path ? ` at ${dm.error.path}` : ''}` });
+      return;
+    }
+    if (dm.name !== rec.name) {
+      this.diverge({ ...d, kind: 'name', recorded: rec.name, live: dm.name, message: `recorded ${rec.name}, live ${dm.name}` });
+      return;
+    }
+    this.capture(rec, dm.fields ?? {});
+    const expected = this.byValue.size ? (substitute(rec.fields, this.byValue).value as Record<string, unknown>) : rec.fields;
+    for (const v of valueDiffs(dm.fields, expected)) {
+      if (this.ignore.ignored(rec.name!, v.path)) continue;
+      this.diverge({ ...d, kind: 'field', path: `${rec.name}${v.path ? (v.path.startsWith('[') ? '' : '.') + v.path : ''}`, diff: v.kind, recorded: v.expected, live: v.actual, message: fieldMessage(v.kind) });
+    }
+  }
+
+  /** Rewrite sources: remember what the live peer sent where the recording had another value. */
+  private capture(rec: ScriptMessage, live: Record<string, unknown>): void {
+    for (const r of this.rules) {
+      if (r.message !== rec.name) continue;
+      const lv = valueAt(live, r.path);
+      const rv = valueAt(rec.fields, r.path);
+      if (lv === undefined) continue;
+      if (r.targets.length) this.byPath.set(r.text, lv);
+      else {
+        const k = leafKey(rv);
+        if (k !== null) this.byValue.set(k, lv);
+      }
+    }
+  }
+
+  private missing(ps: PeerStep, m: ScriptMessage, why: string): void {
+    ps.done = true;
+    this.diverge({ kind: 'missing', conn: m.conn, transport: m.transport, dir: m.dir, index: m.index, name: m.name ?? null, message: `recorded ${m.name ?? `${m.wire.length} raw bytes`}; ${why}` });
+  }
+
+  private satisfy(ps: PeerStep, now: number): void {
+    ps.done = true;
+    const s = ps.step;
+    const ts = s.kind === 'message' ? s.m.ts : s.ts;
+    if (this.anchorTs === null || ts >= this.anchorTs) {
+      this.anchorTs = ts;
+      this.anchorWall = now;
+    }
+  }
+
+  private diverge(d: Divergence): void {
+    this.report.divergences.push(d);
+  }
+}
+
+function fieldMessage(kind: string): string {
+  switch (kind) {
+    case 'length':
+      return 'different number of elements';
+    case 'extra':
+      return 'present live, absent from the recording';
+    case 'missing':
+      return 'in the recording, absent live';
+    default:
+      return 'different value';
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * A recording, decoded, as the ordered list of steps a replay walks through: connections opening,
+ * messages (with their recorded frame and fields) and stream ends, in capture order.
+ */
+import type { Direction, Endpoint } from '../core/types';
+import { UdpFlow, type TcpConnection } from '../flow/connection';
+import type { Protocol } from '../protocol/protocol';
+import { playRecording } from '../recording/player';
+import type { RecordingReadResult } from '../recording/reader';
+import { MessageDecoder, type Message } from '../session/messages';
+
+export interface ScriptConnection {
+  conn: number;
+  transport: 'tcp' | 'udp';
+  client: Endpoint;
+  server: Endpoint;
+  /** Recorded gaps: bytes the replay cannot send or expect. */
+  gaps: number;
+}
+
+export interface ScriptMessage {
+  conn: number;
+  transport: 'tcp' | 'udp';
+  dir: Direction;
+  /** Per connection and direction, from 0 (as `decode` numbers them). */
+  index: number;
+  ts: number;
+  name?: string;
+  fields?: Record<string, unknown>;
+  /** The frame body as recorded (before decompression); null for bytes that did not frame. */
+  frame: Buffer | null;
+  /** The bytes on the wire: what replay sends unless a rewrite changes the fields. */
+  wire: Buffer;
+  /** Set when the recorded bytes did not frame or decode: they are replayed and compared as bytes. */
+  raw?: string;
+}
+
+export type Step =
+  | { kind: 'open'; conn: number; ts: number }
+  | { kind: 'message'; m: ScriptMessage }
+  | { kind: 'end'; conn: number; dir: Direction; how: 'fin' | 'rst'; ts: number };
+
+export interface ReplayScript {
+  protocol: Protocol;
+  connections: Map<number, ScriptConnection>;
+  steps: Step[];
+  read: RecordingReadResult;
+}
+
+export async function loadScript(file: string, protocol: Protocol): Promise<ReplayScript> {
+  const connections = new Map<number, ScriptConnection>();
+  const steps: Step[] = [];
+  const add = (f: TcpConnection | UdpFlow, ts: number): void => {
+    if (connections.has(f.id)) return;
+    const transport = f instanceof UdpFlow ? 'udp' : 'tcp';
+    connections.set(f.id, { conn: f.id, transport, client: f.client, server: f.server, gaps: 0 });
+    steps.push({ kind: 'open', conn: f.id, ts });
+  };
+  const decoder = new MessageDecoder(protocol, {
+    open: add,
+    message: (m: Message) => {
+      add(m.flow, m.ts);
+      const framed = !m.raw;
+      const wire = framed && m.transport === 'tcp' ? protocol.tcp!.frame(m.frame) : m.frame;
+      const sm: ScriptMessage = { conn: m.flow.id, transport: m.transport, dir: m.dir, index: m.index, ts: m.ts, frame: framed ? m.frame : null, wire };
+      if (m.raw || m.error || !m.name) sm.raw = m.raw ?? m.error?.message ?? `unknown message id ${m.id}`;
+      else {
+        sm.name = m.name;
+        sm.fields = m.fields;
+      }
+      steps.push({ kind: 'message', m: sm });
+    },
+    gap: (c) => void (connections.get(c.id)!.gaps += 1),
+    end: (c, dir, reason, ts) => {
+      if (reason === 'fin' || reason === 'rst') steps.push({ kind: 'end', conn: c.id, dir, how: reason, ts });
+    },
+  });
+  const { read } = await playRecording(file, decoder);
+  return { protocol, connections, steps, read };
+}

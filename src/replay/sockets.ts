@@ -1,0 +1,176 @@
+/**
+ * Socket adapters for the replay engine: as the client (connect to a target) or as the server
+ * (listen, accept the live client). They only carry commands out and events in.
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { GamesniffError } from '../core/errors';
+import { endpointString } from '../core/types';
+import { ReplayEngine, type ReplayCommand, type ReplayOptions, type ReplayReport } from './engine';
+import type { ReplayScript } from './script';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ReplaySocketOptions extends ReplayOptions {
+  /** Client role: the server to replay against. Server role: where to listen. */
+  address: HostPort;
+  /** UDP: where to send (client) or listen (server); default: the recorded UDP port's distance from the TCP port, kept. */
+  udpAddress?: HostPort;
+  /** Told once the server role listens (its ports), or the client role starts. */
+  onReady?: (tcp: HostPort, udp: HostPort | null) => void;
+}
+
+export function parseHostPort(text: string, what: string, defaultHost = '127.0.0.1'): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw new GamesniffError('USAGE', `${what} "${text}": expected HOST:PORT or PORT`);
+  return { host: m[1] || m[2] || defaultHost, port };
+}
+
+/** Recorded server port -> live port: the first TCP server port maps to `address`, others keep their distance from it. */
+function portMapper(script: ReplayScript, address: HostPort, udpAddress?: HostPort): (conn: number) => HostPort {
+  const conns = [...script.connections.values()];
+  const primary = conns.find((c) => c.transport === 'tcp')?.server.port ?? conns[0]?.server.port ?? address.port;
+  return (conn) => {
+    const c = script.connections.get(conn)!;
+    if (c.transport === 'udp' && udpAddress) return udpAddress;
+    return { host: address.host, port: address.port + (c.server.port - primary) };
+  };
+}
+
+export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise<ReplayReport> {
+  const engine = new ReplayEngine(script, o);
+  const now = (): number => performance.now();
+  const tcp = new Map<number, net.Socket>();
+  const udp = new Map<number, dgram.Socket>();
+  const udpRemote = new Map<number, HostPort>();
+  const liveAddress = portMapper(script, o.address, o.udpAddress);
+  let timer: NodeJS.Timeout | null = null;
+  let timerAt = Infinity;
+  let server: net.Server | null = null;
+  let serverUdp: dgram.Socket | null = null;
+
+  return new Promise<ReplayReport>((resolve) => {
+    let ended = false;
+    const finish = (): void => {
+      if (ended) return;
+      ended = true;
+      if (timer) clearTimeout(timer);
+      // Give written bytes and our FINs a moment to leave before the sockets go.
+      setTimeout(() => {
+        for (const s of tcp.values()) s.destroy();
+        for (const s of udp.values()) s.close();
+        serverUdp?.close();
+        server?.close();
+        resolve(engine.report);
+      }, 50);
+    };
+
+    const run = (cmds: ReplayCommand[]): void => {
+      for (const c of cmds) {
+        switch (c.kind) {
+          case 'connect':
+            connect(c.conn);
+            break;
+          case 'send': {
+            const s = tcp.get(c.conn);
+            if (s) {
+              if (!s.destroyed) s.write(c.bytes);
+              break;
+            }
+            const u = udp.get(c.conn) ?? serverUdp;
+            const to = o.role === 'client' ? liveAddress(c.conn) : udpRemote.get(c.conn);
+            if (u && to) u.send(c.bytes, to.port, to.host);
+            break;
+          }
+          case 'close': {
+            const s = tcp.get(c.conn);
+            if (s && !s.destroyed) c.how === 'rst' ? s.resetAndDestroy() : s.end();
+            break;
+          }
+          case 'timer':
+            if (c.at < timerAt || !timer) {
+              if (timer) clearTimeout(timer);
+              timerAt = c.at;
+              timer = setTimeout(() => {
+                timer = null;
+                timerAt = Infinity;
+                run(engine.tick(now()));
+              }, Math.max(0, c.at - now()));
+            }
+            break;
+          case 'done':
+            finish();
+            return;
+        }
+      }
+    };
+
+    const watch = (conn: number, s: net.Socket): void => {
+      tcp.set(conn, s);
+      s.setNoDelay(true);
+      s.on('data', (d: Buffer) => run(engine.received(conn, d, now())));
+      s.on('end', () => run(engine.peerClosed(conn, 'fin', now())));
+      s.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ECONNRESET' || e.code === 'EPIPE') run(engine.peerClosed(conn, 'rst', now()));
+      });
+    };
+
+    const connect = (conn: number): void => {
+      const c = script.connections.get(conn)!;
+      const to = liveAddress(conn);
+      if (c.transport === 'udp') {
+        const u = dgram.createSocket(net.isIPv6(to.host) ? 'udp6' : 'udp4');
+        u.on('message', (msg) => run(engine.received(conn, msg, now())));
+        u.on('error', () => {});
+        udp.set(conn, u);
+        return;
+      }
+      const s = net.connect({ host: to.host, port: to.port, allowHalfOpen: true });
+      let connected = false;
+      s.once('connect', () => (connected = true));
+      s.once('error', (e) => {
+        if (!connected) run(engine.failed(`cannot connect to ${endpointString({ addr: to.host, port: to.port })} (recorded connection #${conn}): ${e.message}`));
+      });
+      watch(conn, s);
+    };
+
+    if (o.role === 'client') {
+      o.onReady?.(o.address, null);
+      run(engine.start(now()));
+      return;
+    }
+    server = net.createServer({ allowHalfOpen: true }, (s) => {
+      const { conn, commands } = engine.accepted(now());
+      if (conn < 0) s.destroy();
+      else watch(conn, s);
+      run(commands);
+    });
+    server.once('error', (e) => run(engine.failed(`cannot listen on ${o.address.host}:${o.address.port}: ${e.message}`)));
+    server.listen(o.address.port, o.address.host, () => {
+      const tcpAt = { host: o.address.host, port: (server!.address() as net.AddressInfo).port };
+      const udpConn = [...script.connections.values()].find((c) => c.transport === 'udp');
+      if (!udpConn || !script.protocol.udp) {
+        o.onReady?.(tcpAt, null);
+        run(engine.start(now()));
+        return;
+      }
+      const want = o.udpAddress ?? { host: o.address.host, port: liveAddress(udpConn.conn).port - o.address.port + tcpAt.port };
+      serverUdp = dgram.createSocket(net.isIPv6(want.host) ? 'udp6' : 'udp4');
+      serverUdp.on('message', (msg, rinfo) => {
+        const { conn, commands } = engine.datagramFrom(`${rinfo.address}:${rinfo.port}`, msg, now());
+        if (conn >= 0) udpRemote.set(conn, { host: rinfo.address, port: rinfo.port });
+        run(commands);
+      });
+      serverUdp.once('error', (e) => run(engine.failed(`cannot listen on udp ${want.host}:${want.port}: ${e.message}`)));
+      serverUdp.bind(want.port, want.host, () => {
+        o.onReady?.(tcpAt, { host: want.host, port: serverUdp!.address().port });
+        run(engine.start(now()));
+      });
+    });
+  });
+}
