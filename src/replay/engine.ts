@@ -108,6 +108,7 @@ export class ReplayEngine {
   private firstPending = 0;
   private cursor = 0;
   private waitStart: number | null = null;
+  private waitingOn: PeerStep | null = null;
   /** Pacing anchor: the wall time at which the step recorded at `anchorTs` happened. */
   private anchorWall = 0;
   private anchorTs: number | null = null;
@@ -293,7 +294,11 @@ export class ReplayEngine {
       this.waitStart = null;
       return true;
     }
-    this.waitStart ??= now;
+    // The timeout runs from when this step became the one waited for.
+    if (this.waitingOn !== first || this.waitStart === null) {
+      this.waitingOn = first;
+      this.waitStart = now;
+    }
     // A server waits for its client to connect for longer than for a reply.
     const limit = first.step.kind === 'open' ? (this.opts.openTimeoutMs ?? this.opts.timeoutMs) : this.opts.timeoutMs;
     if (now - this.waitStart < limit) {
