@@ -117,7 +117,7 @@ describe('gamesniff decode -r', () => {
   it('without -p it says what is missing', () => {
     const r = gs(['decode', '-r', file]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/required option '-p, --protocol <protocol>'/);
+    expect(r.stderr).toMatch(/decode needs -p PROTOCOL \(only a recording made with -p names its own\)/);
   });
 });
 
