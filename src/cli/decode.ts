@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { GamesniffError } from '../core/errors';
-import { endpointString } from '../core/types';
 import { Coverage } from '../session/coverage';
-import { clockTime, messageDetail, messageLabel, toJsonValue } from '../session/format';
+import { clockTime, messageDetail, messageJson, messageLabel } from '../session/format';
 import { MessageDecoder, type Message } from '../session/messages';
 import { captureOptions, LineWriter, runInput, type CaptureCliOptions } from './common';
 import { portsWithDefault, protocolForInput } from './protocol-option';
@@ -12,29 +11,6 @@ interface DecodeOptions extends CaptureCliOptions {
   json?: boolean;
   stats?: boolean;
   spans?: boolean;
-}
-
-export function messageJson(m: Message, spans = false): Record<string, unknown> {
-  const o: Record<string, unknown> = {
-    ts: m.ts / 1e6,
-    conn: m.flow.id,
-    transport: m.transport,
-    client: endpointString(m.flow.client),
-    server: endpointString(m.flow.server),
-    dir: m.dir,
-    index: m.index,
-    name: m.name ?? null,
-    id: m.id ?? null,
-    size: m.size,
-  };
-  if (m.fields) o.fields = toJsonValue(m.fields);
-  if (m.trailing) o.trailing = m.trailing;
-  if (m.compressed) o.compressed = true;
-  if (m.raw) o.raw = m.raw;
-  if (m.error) o.error = m.error;
-  if (m.raw || m.error) o.hex = m.body.toString('hex');
-  if (spans && m.spans) o.spans = m.spans;
-  return o;
 }
 
 export function messageText(m: Message): string {

@@ -9,6 +9,8 @@ import { recordCommand } from './record';
 import { replayCommand } from './replay';
 import { streamsCommand } from './streams';
 import { testbedCommand } from './testbed';
+import { addTuiOptions, demoCommand, runTui, type TuiOptions } from './tui';
+import { captureOptions } from './common';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as { version: string };
@@ -18,7 +20,12 @@ export function buildProgram(): Command {
     .description('capture, reassemble and decode the traffic of one application (a game), live on loopback or from a capture file')
     .version(pkg.version)
     .showHelpAfterError()
+    .enablePositionalOptions()
     .exitOverride();
+  // The default command: the terminal UI, live or on a file.
+  for (const o of captureOptions()) program.addOption(o);
+  addTuiOptions(program).action((o: TuiOptions) => runTui(o));
+  program.addCommand(demoCommand());
   program.addCommand(streamsCommand());
   program.addCommand(decodeCommand());
   program.addCommand(recordCommand());

@@ -156,6 +156,22 @@ export class Transport {
     }
   }
 
+  /**
+   * Field byte ranges of a decoded message body (after decompression), for showing one message:
+   * decoding keeps them only when asked, this recomputes them on demand. Conditions on session
+   * state see `state` (the initial state when not given).
+   */
+  spansFor(name: string, body: Buffer, state: Record<string, unknown> = this.protocol.newState()): Span[] {
+    const ref = this.protocol.message(name);
+    if (!ref || ref.transport !== this.kind) return [];
+    const start = this.def.id ? (readCounter(this.def.id, body, 0)?.next ?? 0) : 0;
+    try {
+      return this.spans(ref, body, start, state);
+    } catch {
+      return [];
+    }
+  }
+
   private failed(body: Buffer, message: string, offset: number): DecodedMessage {
     return { body, compressed: false, trailing: 0, error: { message, path: '', offset } };
   }

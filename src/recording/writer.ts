@@ -110,46 +110,60 @@ export class Recorder implements FlowListener {
   udpFlows = 0;
   payloadBytes = 0;
   gaps = 0;
+  /**
+   * Connections with an open record. A recorder started mid-session (the TUI's `r`) opens a
+   * connection when it next has an event, and its data starts at the stream offset it had then.
+   */
+  private readonly opened = new Set<number>();
   /** Datagrams so far per UDP flow and direction (the `o` of their records). */
   private readonly datagrams = new Map<number, [number, number]>();
 
   constructor(readonly writer: RecordingWriter) {}
 
   open(c: TcpConnection, ts: number): void {
+    if (this.opened.has(c.id)) return;
+    this.opened.add(c.id);
     this.connections++;
     this.at(ts);
     this.writer.write({ t: 'open', c: c.id, p: 'tcp', ts, client: addr(c.client), server: addr(c.server) });
   }
 
   data(c: TcpConnection, dir: Direction, chunk: Buffer, offset: number, ts: number): void {
+    this.open(c, ts);
     this.at(ts);
     this.payloadBytes += chunk.length;
     this.writer.write({ t: 'data', c: c.id, d: dirBit(dir), ts, o: offset, b: chunk });
   }
 
   gap(c: TcpConnection, dir: Direction, length: number, offset: number, ts: number, reason: GapReason): void {
+    this.open(c, ts);
     this.at(ts);
     this.gaps++;
     this.writer.write({ t: 'gap', c: c.id, d: dirBit(dir), ts, o: offset, n: length, why: reason });
   }
 
   end(c: TcpConnection, dir: Direction, reason: StreamEnd, ts: number): void {
+    this.open(c, ts);
     this.at(ts);
     this.writer.write({ t: 'end', c: c.id, d: dirBit(dir), ts, why: reason });
   }
 
   close(c: TcpConnection, ts: number): void {
+    if (!this.opened.delete(c.id)) return;
     this.at(ts);
     this.writer.write({ t: 'close', c: c.id, ts, state: c.state });
   }
 
   udpOpen(f: UdpFlow, ts: number): void {
+    if (this.opened.has(f.id)) return;
+    this.opened.add(f.id);
     this.udpFlows++;
     this.at(ts);
     this.writer.write({ t: 'open', c: f.id, p: 'udp', ts, client: addr(f.client), server: addr(f.server) });
   }
 
   datagram(f: UdpFlow, dir: Direction, payload: Buffer, declaredLen: number, ts: number): void {
+    this.udpOpen(f, ts);
     this.at(ts);
     this.payloadBytes += payload.length;
     const d = dirBit(dir);
@@ -161,6 +175,7 @@ export class Recorder implements FlowListener {
   }
 
   udpClose(f: UdpFlow, ts: number): void {
+    if (!this.opened.delete(f.id)) return;
     this.at(ts);
     this.datagrams.delete(f.id);
     this.writer.write({ t: 'close', c: f.id, ts, state: f.end });

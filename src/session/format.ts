@@ -1,4 +1,5 @@
 /** Decoded values as text (one-line summaries) and as JSON-safe data. Shared by the CLI and the TUI. */
+import { endpointString } from '../core/types';
 import type { Message } from './messages';
 
 /** Buffers as hex, bigints as numbers when exact (strings otherwise). */
@@ -87,3 +88,28 @@ export function clockTime(tsUs: number): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(Math.floor(tsUs / 1000) % 1000, 3)}`;
 }
+
+/** One message as a JSON-safe object: `decode --json` lines and the TUI's export. */
+export function messageJson(m: Message, spans = false): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    ts: m.ts / 1e6,
+    conn: m.flow.id,
+    transport: m.transport,
+    client: endpointString(m.flow.client),
+    server: endpointString(m.flow.server),
+    dir: m.dir,
+    index: m.index,
+    name: m.name ?? null,
+    id: m.id ?? null,
+    size: m.size,
+  };
+  if (m.fields) o.fields = toJsonValue(m.fields);
+  if (m.trailing) o.trailing = m.trailing;
+  if (m.compressed) o.compressed = true;
+  if (m.raw) o.raw = m.raw;
+  if (m.error) o.error = m.error;
+  if (m.raw || m.error) o.hex = m.body.toString('hex');
+  if (spans && m.spans) o.spans = m.spans;
+  return o;
+}
+

@@ -1,0 +1,182 @@
+import { Command } from 'commander';
+import blessed from 'blessed';
+import { GamesniffError } from '../core/errors';
+import { fileSource, liveSource, type CaptureSource } from '../capture/source';
+import { chooseDevice, type LiveCapture } from '../capture/live';
+import { buildFilter } from '../capture/ports';
+import { FlowTee } from '../flow/tee';
+import { listProtocols, type Protocol } from '../protocol/protocol';
+import { isRecordingFile } from '../recording/reader';
+import { playRecording } from '../recording/player';
+import { Recorder, RecordingWriter } from '../recording/writer';
+import { MessageDecoder } from '../session/messages';
+import { GameServer } from '../testbed/game-server';
+import { runGameClient } from '../testbed/game-client';
+import { PacketRing } from '../tui/model/packets';
+import { SessionModel } from '../tui/model/session';
+import { openScreen } from '../tui/screen';
+import { newFlowTable, positiveNumber, type CaptureCliOptions } from './common';
+import { portsWithDefault, protocolForInput, protocolOption } from './protocol-option';
+import { defaultRecordingPath } from './record';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface TuiOptions extends CaptureCliOptions {
+  protocol?: string;
+  keep?: string;
+}
+
+/** Without -p: a list of protocols/ to pick from (or none: raw chunks). */
+async function pickProtocol(): Promise<string | undefined> {
+  const names = listProtocols();
+  if (names.length === 0) return undefined;
+  const screen = blessed.screen({ smartCSR: true, title: 'gamesniff' });
+  const items = [...names, '(none: show streams as raw chunks)'];
+  const list = blessed.list({ parent: screen, top: 'center', left: 'center', width: 60, height: items.length + 2, border: 'line', label: ' protocol (enter to pick, q for none) ', keys: true, vi: true, mouse: true, items, style: { selected: { inverse: true } } });
+  list.focus();
+  screen.render();
+  const picked = await new Promise<number>((resolve) => {
+    list.on('select', (_i: unknown, index: number) => resolve(index));
+    screen.key(['q', 'escape', 'C-c'], () => resolve(items.length - 1));
+  });
+  screen.destroy();
+  return names[picked];
+}
+
+/** `gamesniff [--port N] [-p PROTOCOL] [-r FILE]`: the terminal UI. Resolves when the user quits. */
+export async function runTui(o: TuiOptions): Promise<void> {
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    throw new GamesniffError('USAGE', 'the terminal UI needs a terminal; for output to a pipe or a file, use gamesniff decode or streams');
+  }
+  const spec = o.protocol ?? (o.read && isRecordingFile(o.read) ? undefined : await pickProtocol());
+  const protocol: Protocol | null = spec ? protocolOption(spec) : protocolForInput(undefined, o.read);
+  const ports = portsWithDefault(o.port, protocol);
+  const model = new SessionModel(protocol, { keepBytes: positiveNumber('--keep', o.keep) });
+  const tee = new FlowTee([new MessageDecoder(protocol, model)]);
+  const ring = o.read && isRecordingFile(o.read) ? null : new PacketRing();
+
+  let source: CaptureSource | null = null;
+  let capture: LiveCapture | null = null;
+  let finished: Promise<unknown>;
+  let lastTs = 0;
+  if (o.read && isRecordingFile(o.read)) {
+    model.figures.source = o.read;
+    finished = playRecording(o.read, tee).then(() => (model.figures.live = false));
+  } else {
+    if (o.read) {
+      if (o.iface || o.duration || o.count) throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
+      source = fileSource(o.read);
+    } else {
+      if (ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
+      const device = chooseDevice(o.iface);
+      source = liveSource({ iface: device, ports, filter: o.filter, durationSec: positiveNumber('--duration', o.duration), count: positiveNumber('--count', o.count), onReady: (c) => (capture = c) });
+      model.figures.source = `${device} (${buildFilter(ports, o.filter)})`;
+    }
+    if (o.read) model.figures.source = o.read;
+    const table = newFlowTable(o, ports, tee);
+    const running = source.run((lt, data, orig, ts) => {
+      ring!.push(lt, data, ts);
+      model.figures.packets++;
+      model.figures.bytes += orig;
+      lastTs = ts;
+      table.push(lt, data, orig, ts);
+    });
+    // A live capture that cannot start (no privilege, no device) fails here, before the screen opens.
+    if (!o.read) {
+      await Promise.race([running, new Promise<void>((r) => setImmediate(r))]);
+    }
+    finished = running.then(() => {
+      table.finish();
+      model.figures.live = false;
+    });
+  }
+
+  let recording: { writer: RecordingWriter; recorder: Recorder } | null = null;
+  const stopRecording = (): string => {
+    if (!recording) return '';
+    const { writer, recorder } = recording;
+    tee.remove(recorder);
+    writer.finish(recorder.lastTs || lastTs, { packets: model.figures.packets });
+    writer.close();
+    recording = null;
+    model.figures.recording = null;
+    return `recorded ${writer.records} records to ${writer.path}`;
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    let screen: ReturnType<typeof openScreen> | null = null;
+    const quit = (): void => {
+      stopRecording();
+      source?.stop();
+      screen?.destroy();
+      resolve();
+    };
+    finished.catch((e: unknown) => {
+      screen?.destroy();
+      reject(e);
+    });
+    screen = openScreen(model, protocol?.name ?? null, ring, {
+      toggleRecording: () => {
+        if (recording) return stopRecording();
+        const file = defaultRecordingPath(protocol?.name ?? 'session');
+        try {
+          mkdirSync(dirname(file), { recursive: true });
+          const writer = new RecordingWriter(file, { protocol: protocol ? { name: protocol.name, hash: protocol.hash } : null, source: { kind: o.read ? 'file' : 'live', name: model.figures.source, ports: [...ports.set] } });
+          const recorder = new Recorder(writer);
+          tee.add(recorder);
+          recording = { writer, recorder };
+          model.figures.recording = { file, bytes: 0 };
+          return `recording to ${file} (connections already open join from their next bytes)`;
+        } catch (e) {
+          return `cannot record: ${(e as Error).message}`;
+        }
+      },
+      quit,
+    });
+    // Figures that change without messages: capture drops, recording size.
+    const figures = setInterval(() => {
+      if (capture) model.figures.drops = capture.stats().dropped;
+      if (recording && model.figures.recording) model.figures.recording.bytes = recording.writer.bytes;
+    }, 500);
+    figures.unref();
+  });
+}
+
+export function addTuiOptions(cmd: Command): Command {
+  return cmd
+    .option('-p, --protocol <protocol>', 'decode with this protocol (a name under protocols/ or a path); without it, pick one')
+    .option('--keep <messages>', 'keep the bytes of this many most recent messages in memory (fields are always kept)', '200000');
+}
+
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description('start the test game server and three clients on loopback, and open the terminal UI on them')
+    .option('--port <port>', 'the test game\'s TCP port (UDP is the next one)', '24000')
+    .action(async (o: { port: string }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 1 || port > 65534) throw new GamesniffError('USAGE', `--port must be a port number, got "${o.port}"`);
+      const protocol = protocolOption('testgame')!;
+      const server = new GameServer(protocol, { port, seed: 1 });
+      try {
+        await server.start();
+      } catch (e) {
+        throw new GamesniffError('INPUT', `cannot start the test game server on 127.0.0.1:${port}: ${(e as Error).message} (is something else on it? try --port)`);
+      }
+      let stopping = false;
+      const players = ['ann', 'ben', 'cat'].map(async (name, i) => {
+        // Each player plays a short game, leaves, and comes back, so connections open and close.
+        for (let game = 0; !stopping; game++) {
+          await new Promise((r) => setTimeout(r, 400 + i * 300));
+          if (stopping) break;
+          await runGameClient(protocol, { port, name, seed: 100 * i + game, rounds: 30, interval: 200 + i * 50, timeout: 5000 }).catch(() => undefined);
+        }
+      });
+      try {
+        await runTui({ port: [`${port},${port + 1}`], protocol: 'testgame', idleTimeout: '300' });
+      } finally {
+        stopping = true;
+        await server.stop();
+        await Promise.race([Promise.all(players), new Promise((r) => setTimeout(r, 1000))]);
+      }
+    });
+}

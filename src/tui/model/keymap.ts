@@ -1,0 +1,52 @@
+/** Keys as data: one table maps keys to named commands; `?` shows it. */
+
+export type Command =
+  | 'up'
+  | 'down'
+  | 'pageUp'
+  | 'pageDown'
+  | 'first'
+  | 'last'
+  | 'follow'
+  | 'filter'
+  | 'clearFilter'
+  | 'nextPane'
+  | 'select'
+  | 'record'
+  | 'export'
+  | 'pause'
+  | 'help'
+  | 'quit';
+
+export interface KeyBinding {
+  keys: string[];
+  command: Command;
+  help: string;
+}
+
+/** Key names as blessed reports them. */
+export const KEYMAP: KeyBinding[] = [
+  { keys: ['up', 'k'], command: 'up', help: 'previous message (or field, or connection)' },
+  { keys: ['down', 'j'], command: 'down', help: 'next message (or field, or connection)' },
+  { keys: ['pageup'], command: 'pageUp', help: 'a page up' },
+  { keys: ['pagedown', 'space'], command: 'pageDown', help: 'a page down' },
+  { keys: ['home', 'g'], command: 'first', help: 'first message' },
+  { keys: ['end', 'S-g'], command: 'last', help: 'last message, and follow' },
+  { keys: ['f'], command: 'follow', help: 'follow new messages on/off' },
+  { keys: ['/'], command: 'filter', help: 'filter: chat.text ~ "hi", dir == "s2c", snapshot.entities.length > 3' },
+  { keys: ['escape'], command: 'clearFilter', help: 'clear the filter' },
+  { keys: ['tab'], command: 'nextPane', help: 'switch pane: messages, details, connections' },
+  { keys: ['enter'], command: 'select', help: 'connections pane: show that connection only' },
+  { keys: ['r'], command: 'record', help: 'start/stop recording to recordings/' },
+  { keys: ['e'], command: 'export', help: 'export the shown messages as JSON lines to recordings/' },
+  { keys: ['p'], command: 'pause', help: 'pause the display (capture goes on)' },
+  { keys: ['?'], command: 'help', help: 'this help' },
+  { keys: ['q', 'C-c'], command: 'quit', help: 'quit' },
+];
+
+const BY_KEY = new Map<string, Command>();
+for (const b of KEYMAP) for (const k of b.keys) BY_KEY.set(k, b.command);
+
+export function commandFor(key: string): Command | undefined {
+  return BY_KEY.get(key);
+}

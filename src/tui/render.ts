@@ -1,0 +1,188 @@
+/**
+ * Renderers: model in, lines out (blessed tag markup, content escaped). No terminal code here, so
+ * tests snapshot exactly what the screen draws.
+ */
+import type { PacketView } from '../decode/describe';
+import { clockTime, messageDetail, messageLabel, summarize } from '../session/format';
+import type { Message } from '../session/messages';
+import { KEYMAP } from './model/keymap';
+import type { SessionModel } from './model/session';
+
+/** Blessed reads {tags}: content braces must be escaped. */
+export function esc(s: string): string {
+  return s.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+}
+
+function fit(s: string, width: number): string {
+  return s.length > width ? s.slice(0, Math.max(0, width - 1)) + '…' : s;
+}
+
+const inverse = (s: string): string => `{inverse}${s}{/inverse}`;
+
+export function messageRow(m: Message, width: number): string {
+  const arrow = m.dir === 'c2s' ? '->' : '<-';
+  const conn = `#${m.flow.id}${m.transport === 'udp' ? 'u' : ''}`;
+  return fit(`${clockTime(m.ts)} ${conn.padEnd(4)} ${arrow} ${messageLabel(m)} ${messageDetail(m, width)}`, width);
+}
+
+export function renderMessages(model: SessionModel, width: number, height: number): string[] {
+  const rows = Math.max(0, height);
+  const top = model.scrollTo(rows);
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const vi = top + r;
+    const i = model.view[vi];
+    if (i === undefined) break;
+    const line = esc(messageRow(model.messages[i]!, width).padEnd(width));
+    out.push(vi === model.selected ? inverse(line) : line);
+  }
+  if (out.length === 0) out.push(model.messages.length ? esc(`no message matches the filter: ${model.filter?.text ?? ''}`) : 'waiting for messages…');
+  return out;
+}
+
+export function renderConnections(model: SessionModel, width: number, height: number): string[] {
+  const out: string[] = [];
+  const list = [...model.connections.values()];
+  const start = Math.max(0, Math.min(model.connSelected - height + 1, list.length - height));
+  list.slice(Math.max(0, start), Math.max(0, start) + height).forEach((c, k) => {
+    const i = Math.max(0, start) + k;
+    const text = fit(
+      `#${c.id} ${c.transport} ${c.client} -> ${c.server} ${c.state}  ` +
+        `c2s ${c.bytes[0]}B/${c.messages[0]}  s2c ${c.bytes[1]}B/${c.messages[1]}` +
+        (c.gaps ? `  gaps ${c.gaps} (${c.gapBytes}B)` : ''),
+      width,
+    ).padEnd(width);
+    out.push(model.pane === 'connections' && i === model.connSelected ? inverse(esc(text)) : esc(text));
+  });
+  if (out.length === 0) out.push('no connections yet');
+  return out;
+}
+
+interface FieldLine {
+  path: string;
+  text: string;
+}
+
+/** The decoded fields as an indented tree, one line per field, each with its path. */
+export function fieldLines(name: string, fields: unknown): FieldLine[] {
+  const out: FieldLine[] = [];
+  const walk = (v: unknown, path: string, label: string, depth: number): void => {
+    const pad = '  '.repeat(depth);
+    if (Array.isArray(v)) {
+      out.push({ path, text: `${pad}${label}: [${v.length}]` });
+      v.forEach((x, i) => walk(x, `${path}[${i}]`, `[${i}]`, depth + 1));
+    } else if (v && typeof v === 'object' && !Buffer.isBuffer(v) && !(v instanceof Uint8Array)) {
+      out.push({ path, text: `${pad}${label}:` });
+      for (const [k, x] of Object.entries(v)) if (x !== undefined) walk(x, `${path}.${k}`, k, depth + 1);
+    } else {
+      out.push({ path, text: `${pad}${label}: ${summarize(v, 200)}` });
+    }
+  };
+  out.push({ path: name, text: name });
+  if (fields && typeof fields === 'object') for (const [k, x] of Object.entries(fields)) if (x !== undefined) walk(x, `${name}.${k}`, k, 1);
+  return out;
+}
+
+/** Hex dump, 16 bytes a row (8 when narrower than 74 columns), with bytes [from, to) shown inverse. */
+export function hexDump(b: Buffer, from = -1, to = -1, maxRows = Infinity, width = 80): string[] {
+  const out: string[] = [];
+  const per = width >= 74 ? 16 : 8;
+  for (let row = 0; row * per < b.length && out.length < maxRows; row++) {
+    const at = row * per;
+    let hex = '';
+    let ascii = '';
+    for (let i = at; i < at + per; i++) {
+      if (i >= b.length) {
+        hex += '   ';
+        continue;
+      }
+      const h = b[i]!.toString(16).padStart(2, '0');
+      const ch = b[i]! >= 0x20 && b[i]! < 0x7f ? String.fromCharCode(b[i]!) : '.';
+      const on = i >= from && i < to;
+      hex += (on ? inverse(h) : h) + ' ';
+      ascii += on ? inverse(esc(ch)) : esc(ch);
+    }
+    out.push(`${at.toString(16).padStart(4, '0')}  ${hex} ${ascii}`);
+  }
+  if (out.length < Math.ceil(b.length / per)) out.push(`… ${b.length - out.length * per} more bytes`);
+  return out;
+}
+
+export function packetLines(views: PacketView[]): string[] {
+  const out: string[] = [];
+  for (const p of views) {
+    const ip = p.ip;
+    const l4 = p.tcp ?? p.udp;
+    if (ip) {
+      const flags = [ip.dontFragment ? 'DF' : '', ip.moreFragments ? 'MF' : ''].filter(Boolean).join(',') || 'none';
+      out.push(esc(`IPv${ip.version} ${ip.src} -> ${ip.dst} total length ${ip.totalLength} id ${ip.id} flags ${flags} fragment offset ${ip.fragmentOffset} ttl ${ip.ttl} protocol ${ip.protocol}`));
+    }
+    if (p.tcp) out.push(esc(`  TCP ${p.tcp.srcPort} -> ${p.tcp.dstPort} seq ${p.tcp.seq} ack ${p.tcp.ack} [${p.tcp.flags.join(',')}] window ${p.tcp.window} payload ${p.payloadLength}`));
+    else if (p.udp) out.push(esc(`  UDP ${p.udp.srcPort} -> ${p.udp.dstPort} length ${p.udp.length}`));
+    else if (!l4) out.push('  (no transport header)');
+  }
+  return out;
+}
+
+export function renderDetails(model: SessionModel, width: number, height: number, packets: PacketView[] | null): string[] {
+  const m = model.selectedMessage();
+  if (!m) return ['no message selected'];
+  const head = esc(fit(`#${m.flow.id} ${m.transport} ${m.dir} [${m.index}] ${messageLabel(m)}  ${m.size} bytes at ${clockTime(m.ts)}${m.compressed ? ', compressed' : ''}`, width));
+  const out = [`{bold}${head}{/bold}`];
+  let from = -1;
+  let to = -1;
+  if (m.raw) out.push(esc(`raw: ${m.raw}`));
+  if (m.error) {
+    out.push(esc(`error at ${m.error.path || '(message)'}, byte ${m.error.offset}: ${m.error.message}`));
+    from = m.error.offset;
+    to = m.error.offset + 1;
+  }
+  if (m.name && m.fields) {
+    const lines = fieldLines(m.name, m.fields);
+    const sel = Math.min(model.fieldSelected, lines.length - 1);
+    const spans = model.spansOf(m);
+    const span = spans.find((s) => s.path === lines[sel]!.path);
+    if (span) {
+      from = span.start;
+      to = span.end;
+    }
+    const room = Math.max(3, Math.floor((height - 2) / 2));
+    const start = Math.max(0, Math.min(sel - room + 1, lines.length - room));
+    lines.slice(start, start + room).forEach((l, k) => {
+      const text = esc(fit(l.text, width));
+      out.push(model.pane === 'details' && start + k === sel ? inverse(text) : text);
+    });
+  }
+  out.push('');
+  if (model.bytesDropped(m)) out.push('(bytes dropped from the view to bound memory; a recording keeps them)');
+  else out.push(...hexDump(m.body, from, to, Math.max(1, height - out.length - (packets?.length ? packets.length * 2 + 1 : 0)), width));
+  if (packets && packets.length) {
+    out.push('');
+    out.push(...packetLines(packets));
+  }
+  return out.slice(0, height);
+}
+
+export function renderStatus(model: SessionModel, protocolName: string | null): string {
+  const f = model.figures;
+  const parts = [
+    f.source,
+    protocolName ? `protocol ${protocolName}` : 'no protocol (raw chunks)',
+    `${f.packets} pkts`,
+    `${f.bytes} B`,
+    `${model.messages.length} msgs (${model.messagesPerSecond.toFixed(0)}/s)`,
+    `gaps ${model.gaps}`,
+    `drops ${f.drops}`,
+  ];
+  if (f.recording) parts.push(`{red-fg}REC ${esc(f.recording.file)} ${f.recording.bytes} B{/red-fg}`);
+  if (model.paused) parts.push('{yellow-fg}PAUSED{/yellow-fg}');
+  else if (model.follow) parts.push('follow');
+  if (!f.live) parts.push('end of file');
+  if (model.filter) parts.push(`filter: ${esc(model.filter.text)} (${model.view.length})`);
+  if (model.filterError) parts.push(`{red-fg}${esc(model.filterError)}{/red-fg}`);
+  return parts.join(' | ') + '  ? help';
+}
+
+export function renderHelp(): string[] {
+  return ['{bold}keys{/bold}', ...KEYMAP.map((b) => esc(`${b.keys.join(', ').padEnd(18)} ${b.help}`)), '', 'mouse: click a message to select it, wheel to scroll', 'press any key to close'];
+}

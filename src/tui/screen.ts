@@ -1,0 +1,188 @@
+/**
+ * The blessed screen: widgets that only draw what the renderers return, a key handler that maps
+ * keys to the model's commands through the keymap, and a redraw tick (so that a flood of
+ * messages is drawn at most 10 times a second and never starves input).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import blessed from 'blessed';
+import { messageJson } from '../session/format';
+import { commandFor, type Command } from './model/keymap';
+import type { PacketRing } from './model/packets';
+import type { SessionModel } from './model/session';
+import { renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from './render';
+
+export interface ScreenHooks {
+  /** `r`: start or stop recording; returns what to show. */
+  toggleRecording(): string;
+  /** Called once when the user quits. */
+  quit(): void;
+}
+
+export interface TuiScreen {
+  destroy(): void;
+  /** A line in the status bar for a few seconds. */
+  notice(text: string): void;
+}
+
+export function openScreen(model: SessionModel, protocolName: string | null, packets: PacketRing | null, hooks: ScreenHooks): TuiScreen {
+  const screen = blessed.screen({ smartCSR: true, fullUnicode: true, title: 'gamesniff', autoPadding: false });
+  const conns = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 6, label: ' connections ', border: 'line', tags: true });
+  const list = blessed.box({ parent: screen, top: 6, left: 0, width: '55%', height: '100%-8', label: ' messages ', border: 'line', tags: true, mouse: true });
+  const details = blessed.box({ parent: screen, top: 6, left: '55%', width: '45%', height: '100%-8', label: ' details ', border: 'line', tags: true });
+  const status = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: { inverse: true } });
+  const input = blessed.textbox({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, inputOnFocus: false, keys: true });
+  const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: 80, height: 24, border: 'line', label: ' help ', tags: true, hidden: true });
+  let notice = '';
+  let noticeTimer: NodeJS.Timeout | null = null;
+  let dirty = true;
+  let editing = false;
+
+  const inner = (b: blessed.Widgets.BoxElement): { w: number; h: number } => ({ w: Math.max(1, (b.width as number) - 2), h: Math.max(1, (b.height as number) - 2) });
+
+  const draw = (): void => {
+    const pane = model.pane;
+    for (const [b, p] of [
+      [list, 'messages'],
+      [details, 'details'],
+      [conns, 'connections'],
+    ] as const) b.style.border = { fg: pane === p ? 'cyan' : 'white' };
+    const c = inner(conns);
+    conns.setContent(renderConnections(model, c.w, c.h).join('\n'));
+    const l = inner(list);
+    list.setContent(renderMessages(model, l.w, l.h).join('\n'));
+    const d = inner(details);
+    const m = model.selectedMessage();
+    details.setContent(renderDetails(model, d.w, d.h, m && packets ? packets.behind(m) : null).join('\n'));
+    status.setContent(notice ? `${renderStatus(model, protocolName)}  {bold}${notice}{/bold}` : renderStatus(model, protocolName));
+    if (model.showHelp) help.setContent(renderHelp().join('\n'));
+    screen.render();
+    dirty = false;
+  };
+
+  const tick = setInterval(() => {
+    model.tick(Date.now());
+    if (dirty || !model.paused) draw();
+  }, 100);
+
+  const run = (cmd: Command): void => {
+    const page = Math.max(1, inner(list).h - 1);
+    switch (cmd) {
+      case 'up':
+        return model.move(-1);
+      case 'down':
+        return model.move(1);
+      case 'pageUp':
+        return model.move(-page);
+      case 'pageDown':
+        return model.move(page);
+      case 'first':
+        return model.first();
+      case 'last':
+        return model.last();
+      case 'follow':
+        return model.toggleFollow();
+      case 'pause':
+        return model.togglePause();
+      case 'nextPane':
+        return model.nextPane();
+      case 'select':
+        if (model.pane === 'connections') model.filterSelectedConnection();
+        return;
+      case 'clearFilter':
+        model.setFilter('');
+        return;
+      case 'help':
+        model.showHelp = true;
+        help.show();
+        return;
+      case 'record':
+        return show(hooks.toggleRecording());
+      case 'export':
+        return show(exportView(model));
+      case 'filter':
+        editing = true;
+        input.setValue(model.filter?.text ?? '');
+        input.readInput((err, value) => {
+          editing = false;
+          if (!err && value !== undefined && value !== null) model.setFilter(value);
+          input.setValue('');
+          dirty = true;
+          draw();
+        });
+        screen.render();
+        return;
+      case 'quit':
+        hooks.quit();
+        return;
+    }
+  };
+
+  const show = (text: string): void => {
+    notice = text;
+    if (noticeTimer) clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => {
+      notice = '';
+      dirty = true;
+    }, 5000);
+  };
+
+  screen.on('keypress', (_ch: string, key: { full: string } | undefined) => {
+    if (editing || !key) return;
+    if (model.showHelp) {
+      model.showHelp = false;
+      help.hide();
+      dirty = true;
+      draw();
+      return;
+    }
+    const cmd = commandFor(key.full === 'return' ? 'enter' : key.full);
+    if (!cmd) return;
+    run(cmd);
+    dirty = true;
+    if (cmd !== 'quit') draw();
+  });
+  list.on('click', (data: { y: number }) => {
+    const row = data.y - (list.atop as number) - 1;
+    const vi = model.top + row;
+    if (row >= 0 && vi < model.view.length) {
+      model.pane = 'messages';
+      model.selected = vi;
+      model.follow = false;
+      model.fieldSelected = 0;
+      draw();
+    }
+  });
+  list.on('wheelup', () => {
+    model.move(-3);
+    draw();
+  });
+  list.on('wheeldown', () => {
+    model.move(3);
+    draw();
+  });
+  screen.on('resize', () => draw());
+  draw();
+
+  return {
+    destroy() {
+      clearInterval(tick);
+      if (noticeTimer) clearTimeout(noticeTimer);
+      screen.destroy();
+    },
+    notice: show,
+  };
+}
+
+/** `e`: the messages the view shows, as JSON lines under recordings/. */
+function exportView(model: SessionModel): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const file = join('recordings', `view-${stamp}.jsonl`);
+  try {
+    mkdirSync('recordings', { recursive: true });
+    writeFileSync(file, model.view.map((i) => JSON.stringify(messageJson(model.messages[i]!))).join('\n') + (model.view.length ? '\n' : ''));
+  } catch (e) {
+    return `export failed: ${(e as Error).message}`;
+  }
+  return `exported ${model.view.length} messages to ${file}`;
+}
