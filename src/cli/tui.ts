@@ -5,6 +5,7 @@ import { fileSource, liveSource, type CaptureSource } from '../capture/source';
 import { chooseDevice, type LiveCapture } from '../capture/live';
 import { buildFilter } from '../capture/ports';
 import { FlowTee } from '../flow/tee';
+import type { TcpConnection, UdpFlow } from '../flow/connection';
 import { listProtocols, type Protocol } from '../protocol/protocol';
 import { isRecordingFile } from '../recording/reader';
 import { playRecording } from '../recording/player';
@@ -123,10 +124,11 @@ export async function runTui(o: TuiOptions): Promise<void> {
           mkdirSync(dirname(file), { recursive: true });
           const writer = new RecordingWriter(file, { protocol: protocol ? { name: protocol.name, hash: protocol.hash } : null, source: { kind: o.read ? 'file' : 'live', name: model.figures.source, ports: [...ports.set] } });
           const recorder = new Recorder(writer);
+          const replayed = backfill(model, recorder);
           tee.add(recorder);
           recording = { writer, recorder };
           model.figures.recording = { file, bytes: 0 };
-          return `recording to ${file} (connections already open join from their next bytes)`;
+          return `recording to ${file}${replayed ? ` (with the ${replayed} messages so far of the connections still open)` : ''}`;
         } catch (e) {
           return `cannot record: ${(e as Error).message}`;
         }
@@ -140,6 +142,24 @@ export async function runTui(o: TuiOptions): Promise<void> {
     }, 500);
     figures.unref();
   });
+}
+
+/**
+ * Recording starts mid-session: the connections still open are written from their start, from
+ * the messages the view holds, so that the recording decodes from the beginning (a protocol's
+ * state, such as compression, depends on it). Returns how many messages were written.
+ */
+function backfill(model: SessionModel, recorder: Recorder): number {
+  const t = model.protocol?.tcp;
+  let n = 0;
+  for (const m of model.messages) {
+    const open = m.transport === 'udp' ? !(m.flow as UdpFlow).closed : !(m.flow as TcpConnection).closed;
+    if (!open || model.bytesDropped(m)) continue;
+    if (m.transport === 'udp') recorder.datagram(m.flow as UdpFlow, m.dir, m.frame, m.frame.length, m.ts);
+    else recorder.data(m.flow as TcpConnection, m.dir, m.raw || !t ? m.frame : t.frame(m.frame), m.offset, m.ts);
+    n++;
+  }
+  return n;
 }
 
 export function addTuiOptions(cmd: Command): Command {

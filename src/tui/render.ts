@@ -165,21 +165,15 @@ export function renderDetails(model: SessionModel, width: number, height: number
 
 export function renderStatus(model: SessionModel, protocolName: string | null): string {
   const f = model.figures;
-  const parts = [
-    f.source,
-    protocolName ? `protocol ${protocolName}` : 'no protocol (raw chunks)',
-    `${f.packets} pkts`,
-    `${f.bytes} B`,
-    `${model.messages.length} msgs (${model.messagesPerSecond.toFixed(0)}/s)`,
-    `gaps ${model.gaps}`,
-    `drops ${f.drops}`,
-  ];
+  // Most wanted first: a narrow terminal cuts the end.
+  const parts = [protocolName ? `protocol ${protocolName}` : 'no protocol (raw chunks)', `${model.messages.length} msgs (${model.messagesPerSecond.toFixed(0)}/s)`];
+  if (model.filter) parts.push(`filter: ${esc(model.filter.text)} (${model.view.length})`);
+  if (model.filterError) parts.push(`{red-fg}${esc(model.filterError)}{/red-fg}`);
   if (f.recording) parts.push(`{red-fg}REC ${esc(f.recording.file)} ${f.recording.bytes} B{/red-fg}`);
   if (model.paused) parts.push('{yellow-fg}PAUSED{/yellow-fg}');
   else if (model.follow) parts.push('follow');
   if (!f.live) parts.push('end of file');
-  if (model.filter) parts.push(`filter: ${esc(model.filter.text)} (${model.view.length})`);
-  if (model.filterError) parts.push(`{red-fg}${esc(model.filterError)}{/red-fg}`);
+  parts.push(`gaps ${model.gaps}`, `drops ${f.drops}`, `${f.packets} pkts`, `${f.bytes} B`, esc(f.source));
   return parts.join(' | ') + '  ? help';
 }
 

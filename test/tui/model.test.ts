@@ -1,0 +1,147 @@
+process.env.TZ = 'UTC';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadProtocol } from '../../src/protocol/protocol';
+import { playRecording } from '../../src/recording/player';
+import { MessageDecoder } from '../../src/session/messages';
+import { commandFor, KEYMAP } from '../../src/tui/model/keymap';
+import { SessionModel } from '../../src/tui/model/session';
+import { fieldLines, hexDump, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from '../../src/tui/render';
+import { ROOT } from '../helpers/cli';
+
+const tg = loadProtocol('testgame', ROOT);
+
+async function loaded(file = 'testgame-duo.gsrec', keepBytes?: number): Promise<SessionModel> {
+  const model = new SessionModel(tg, { keepBytes });
+  await playRecording(join(ROOT, 'recordings', file), new MessageDecoder(tg, model));
+  return model;
+}
+
+describe('TUI model', () => {
+  it('holds every message and connection of a session, following the tail', async () => {
+    const m = await loaded();
+    expect(m.messages.length).toBe(191);
+    expect(m.view.length).toBe(191);
+    expect(m.follow).toBe(true);
+    expect(m.selected).toBe(190);
+    const conns = [...m.connections.values()];
+    expect(conns.map((c) => `${c.transport} ${c.state}`)).toEqual(['tcp closed', 'tcp closed', 'udp closed', 'udp closed']);
+    expect(conns[0]!.messages[0] + conns[0]!.messages[1]).toBeGreaterThan(40);
+  });
+
+  it('filters by name, direction, connection and field values with the protocol grammar', async () => {
+    const m = await loaded();
+    const names = () => new Set(m.view.map((i) => m.messages[i]!.name));
+    expect(m.setFilter('chat')).toBe(true);
+    expect(names()).toEqual(new Set(['chat']));
+    m.setFilter('chat_msg.text ~ "ROUND 3 FROM ann"');
+    expect(m.view.length).toBe(2); // relayed to both players
+    m.setFilter('snapshot.entities.length > 5');
+    expect(m.view.every((i) => (m.messages[i]!.fields as { entities: unknown[] }).entities.length > 5)).toBe(true);
+    expect(m.view.length).toBeGreaterThan(0);
+    m.setFilter('dir == "c2s" && transport == "udp"');
+    expect(names()).toEqual(new Set(['position']));
+    m.setFilter('conn == 1 && name == "bye"');
+    expect(m.view.map((i) => m.messages[i]!.flow.id)).toEqual([1, 1]);
+  });
+
+  it('a bad filter keeps the old one and says where it broke', async () => {
+    const m = await loaded();
+    m.setFilter('chat');
+    expect(m.setFilter('chat.text ~ ')).toBe(false);
+    expect(m.filterError).toMatch(/^filter: .* at column \d+$/);
+    expect(m.filter?.text).toBe('chat');
+    m.setFilter('');
+    expect(m.filter).toBeNull();
+    expect(m.view.length).toBe(m.messages.length);
+  });
+
+  it('moving up stops following; last() follows again; the selection survives a filter change', async () => {
+    const m = await loaded();
+    m.move(-5);
+    expect(m.follow).toBe(false);
+    const picked = m.selectedMessage()!;
+    m.setFilter(`name == "${picked.name}"`);
+    expect(m.selectedMessage()).toBe(picked);
+    m.last();
+    expect(m.follow).toBe(true);
+    m.first();
+    expect(m.selected).toBe(0);
+    expect(m.scrollTo(10)).toBe(0);
+    m.move(25);
+    expect(m.scrollTo(10)).toBe(16);
+  });
+
+  it('paused, new messages are kept but not shown until resumed', async () => {
+    const m = await loaded('echo.gsrec');
+    const before = m.view.length;
+    m.togglePause();
+    const model2 = m;
+    const extra = { ...m.messages[0]! };
+    model2.message(extra);
+    expect(m.view.length).toBe(before);
+    expect(m.messages.length).toBe(before + 1);
+    m.togglePause();
+    expect(m.view.length).toBe(before + 1);
+  });
+
+  it('bounded memory: only the newest messages keep their bytes', async () => {
+    const m = await loaded('testgame-solo.gsrec', 10);
+    const kept = m.messages.filter((x) => !m.bytesDropped(x));
+    expect(kept.length).toBe(10);
+    expect(m.messages[0]!.fields).toBeDefined();
+    m.first();
+    expect(renderDetails(m, 70, 20, null).join('\n')).toContain('(bytes dropped from the view to bound memory; a recording keeps them)');
+  });
+
+  it('enter on a connection shows that connection only', async () => {
+    const m = await loaded();
+    m.nextPane();
+    m.nextPane();
+    expect(m.pane).toBe('connections');
+    m.move(2);
+    m.filterSelectedConnection();
+    expect(m.pane).toBe('messages');
+    expect(new Set(m.view.map((i) => m.messages[i]!.name))).toEqual(new Set(['position', 'positions']));
+  });
+
+  it('keys are data: every binding resolves, no key is bound twice', () => {
+    const keys = KEYMAP.flatMap((b) => b.keys);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const b of KEYMAP) for (const k of b.keys) expect(commandFor(k)).toBe(b.command);
+    expect(commandFor('x')).toBeUndefined();
+  });
+});
+
+describe('TUI renderers', () => {
+  it('message list, connections, status and help', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.first();
+    expect(renderMessages(m, 90, 8)).toMatchSnapshot();
+    expect(renderConnections(m, 120, 4)).toMatchSnapshot();
+    m.figures = { source: 'lo (port 24000)', packets: 120, bytes: 9000, drops: 0, recording: { file: 'recordings/x.gsrec', bytes: 1234 }, live: true };
+    m.setFilter('snapshot');
+    expect(renderStatus(m, 'testgame')).toMatchSnapshot();
+    expect(renderHelp().length).toBe(KEYMAP.length + 4);
+  });
+
+  it('details: the field tree and a hex dump with the selected field highlighted', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.setFilter('login_ok');
+    m.pane = 'details';
+    m.fieldSelected = 2; // login_ok.token
+    const lines = renderDetails(m, 80, 24, null);
+    expect(lines).toMatchSnapshot();
+    const token = (m.selectedMessage()!.fields as { token: Buffer }).token.toString('hex');
+    // The 16 token bytes are the inverse ones.
+    const inv = lines.join('\n').match(/\{inverse\}([0-9a-f]{2})\{\/inverse\}/g)!.map((x) => x.slice(9, 11)).join('');
+    expect(inv).toBe(token);
+  });
+
+  it('escapes braces from the traffic, so a message cannot inject screen tags', () => {
+    const lines = fieldLines('chat', { text: '{red-fg}boom{/red-fg}' });
+    expect(lines[1]!.text).toContain('{red-fg}');
+    const rendered = hexDump(Buffer.from('{x}'), -1, -1, 1);
+    expect(rendered[0]).toContain('{open}x{close}');
+  });
+});

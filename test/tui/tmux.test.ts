@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadProtocol } from '../../src/protocol/protocol';
+import { GameServer } from '../../src/testbed/game-server';
+import { runGameClient } from '../../src/testbed/game-client';
+import { CLI, ROOT } from '../helpers/cli';
+
+/** The terminal UI end to end, in a real terminal: tmux runs it, capture-pane reads the screen. */
+const SOCKET = `gs-test-${process.pid}`;
+const dir = mkdtempSync(join(tmpdir(), 'gs-tmux-'));
+const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', timeout: 10_000 });
+const screen = (s: string): string => tmux('capture-pane', '-p', '-t', s);
+let server: GameServer;
+
+async function until(what: string, s: string, ok: (text: string) => boolean, ms = 10_000): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const text = screen(s);
+    if (ok(text)) return text;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen; the screen shows:\n${text}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Run a command in a new 150x40 tmux session; the shell prints EXITED <code> when it ends. */
+function session(name: string, cmd: string): void {
+  tmux('new-session', '-d', '-s', name, '-x', '150', '-y', '40', `cd ${ROOT} && ${cmd}; echo EXITED $?; sleep 60`);
+}
+
+beforeAll(async () => {
+  server = new GameServer(loadProtocol('testgame', ROOT), { port: 0, seed: 3 });
+  await server.start();
+});
+afterAll(async () => {
+  try {
+    tmux('kill-server');
+  } catch {
+    // no server left
+  }
+  await server.stop();
+});
+
+describe('gamesniff --port N -p testgame in a terminal', () => {
+  it('shows decoded messages live, filters with /, and q exits cleanly, restoring the terminal', async () => {
+    session('live', `${process.execPath} ${CLI} --port ${server.port},${server.udpPort} -p testgame`);
+    await until('the TUI opening', 'live', (t) => t.includes('protocol testgame') && t.includes('waiting for messages'));
+    await runGameClient(loadProtocol('testgame', ROOT), { port: server.port, udpPort: server.udpPort, name: 'tux', seed: 4, rounds: 9, timeout: 10_000 });
+    const shown = await until('decoded messages', 'live', (t) => t.includes('<- snapshot tick=9') && t.includes('-> bye'));
+    expect(shown).toMatch(/#0\s+-> move seq=9 pos=/);
+    expect(shown).toMatch(/#1u\s+-> position player_id=/);
+    expect(shown).toMatch(/#0 tcp 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ closed/);
+
+    tmux('send-keys', '-t', 'live', '/');
+    tmux('send-keys', '-t', 'live', '-l', 'chat_msg.text ~ "round 6"');
+    tmux('send-keys', '-t', 'live', 'Enter');
+    const rows = (t: string): string[] => t.split('\n').filter((l) => /^x\d\d:\d\d:\d\d\.\d{3} #/.test(l));
+    const filtered = await until('the filter', 'live', (t) => t.includes('filter: chat_msg.text ~ "round 6" (1)') && rows(t).length === 1);
+    const list = rows(filtered);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toContain('<- chat_msg');
+    expect(list[0]).toContain('round 6 from tux');
+
+    tmux('send-keys', '-t', 'live', 'q');
+    const after = await until('the exit', 'live', (t) => t.includes('EXITED'));
+    expect(after).toMatch(/EXITED 0/);
+    // The alternate screen is gone: nothing of the TUI is left on the terminal.
+    expect(after).not.toContain('connections');
+    expect(after).not.toContain('snapshot');
+  });
+
+  it('a broken protocol file: the same clear message as the CLI, exit 2, no screen', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'protocol: bad\ntcp:\n  framing: { length: u9 }\n');
+    session('bad', `${process.execPath} ${CLI} --port 24000 -p ${bad}`);
+    const text = await until('the exit', 'bad', (t) => t.includes('EXITED'));
+    expect(text).toMatch(/gamesniff: protocol .*bad\.yaml/);
+    expect(text).toMatch(/bad\.yaml:\d+:\d+/);
+    expect(text).toMatch(/EXITED 2/);
+  });
+
+  it('without capture privilege: says how to fix it, exit 2, no screen', async () => {
+    session('priv', `setpriv --bounding-set -net_raw,-net_admin --inh-caps -net_raw,-net_admin ${process.execPath} ${CLI} --port ${server.port} -p testgame`);
+    const text = await until('the exit', 'priv', (t) => t.includes('EXITED'));
+    expect(text).toMatch(/EXITED 2/);
+    expect(text).toMatch(/gamesniff: .*(permission|privilege|CAP_NET_RAW|root)/i);
+    expect(text).not.toContain('connections');
+  });
+});
