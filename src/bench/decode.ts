@@ -8,7 +8,7 @@ import { createFramer } from '../framing/framers';
 import { compileProtocol } from '../protocol/protocol';
 import { newCtx } from '../protocol/runtime';
 
-const MOVE_PROTOCOL = `
+export const MOVE_PROTOCOL = `
 protocol: benchmove
 tcp:
   framing: { length: u16le }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureDecodeBench, decodeBench, printDecodeFigures } from './decode';
 import { generateCapture } from './generate';
+import { tuiBench } from './tui';
 
 /**
  * `npm run bench`: figures, not pass/fail.
@@ -12,6 +13,7 @@ import { generateCapture } from './generate';
  *    tcpflow when it is installed, with the ratio.
  * 2. Decode: 1,000,000 small messages by the compiled decoder, binary-parser and a DataView loop;
  *    then reassembly + framing + decoding of the capture of (1), in-process.
+ * 2b. The TUI model with 1,000,000 messages: ingest rate, heap, draw/page/filter times.
  * 3. Live capture: a UDP flood on a loopback port for a few seconds, captured
  *    by gamesniff and by `tcpdump -i lo`: packets/s captured and packets lost.
  */
@@ -168,6 +170,7 @@ async function live(): Promise<void> {
 async function bench(): Promise<void> {
   await offline();
   printDecodeFigures(decodeBench());
+  for (const line of tuiBench()) console.log(line);
   await captureDecodeBench(capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 }));
   await live();
 }
