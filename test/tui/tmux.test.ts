@@ -71,6 +71,22 @@ describe('gamesniff --port N -p testgame in a terminal', () => {
     expect(after).not.toContain('snapshot');
   });
 
+  it('-r opens a recording in the same screen; without -p a live capture asks for the protocol', async () => {
+    session('file', `${process.execPath} ${CLI} -r recordings/testgame-solo.gsrec`);
+    const text = await until('the recording shown', 'file', (t) => t.includes('end of file') && t.includes('<- bye'));
+    expect(text).toContain('protocol testgame | 91 msgs');
+    tmux('send-keys', '-t', 'file', 'q');
+    expect(await until('the exit', 'file', (t) => t.includes('EXITED'))).toMatch(/EXITED 0/);
+
+    session('pick', `${process.execPath} ${CLI} --port ${server.port}`);
+    const picker = await until('the protocol picker', 'pick', (t) => t.includes('testgame') && t.includes('(none: show streams as raw chunks)'));
+    expect(picker).toContain('chatroom');
+    tmux('send-keys', '-t', 'pick', 'q');
+    await until('the TUI without a protocol', 'pick', (t) => t.includes('no protocol (raw chunks)'));
+    tmux('send-keys', '-t', 'pick', 'q');
+    expect(await until('the exit', 'pick', (t) => t.includes('EXITED'))).toMatch(/EXITED 0/);
+  });
+
   it('a broken protocol file: the same clear message as the CLI, exit 2, no screen', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'protocol: bad\ntcp:\n  framing: { length: u9 }\n');
