@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Command } from 'commander';
 import blessed from 'blessed';
 import { GamesniffError } from '../core/errors';
@@ -19,8 +21,6 @@ import { openScreen } from '../tui/screen';
 import { newFlowTable, positiveNumber, type CaptureCliOptions } from './common';
 import { portsWithDefault, protocolForInput, protocolOption } from './protocol-option';
 import { defaultRecordingPath } from './record';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 
 export interface TuiOptions extends CaptureCliOptions {
   protocol?: string;
@@ -106,7 +106,9 @@ export async function runTui(o: TuiOptions): Promise<void> {
 
   await new Promise<void>((resolve, reject) => {
     let screen: ReturnType<typeof openScreen> | null = null;
+    let figures: NodeJS.Timeout | null = null;
     const quit = (): void => {
+      if (figures) clearInterval(figures);
       stopRecording();
       source?.stop();
       screen?.destroy();
@@ -136,7 +138,7 @@ export async function runTui(o: TuiOptions): Promise<void> {
       quit,
     });
     // Figures that change without messages: capture drops, recording size.
-    const figures = setInterval(() => {
+    figures = setInterval(() => {
       if (capture) model.figures.drops = capture.stats().dropped;
       if (recording && model.figures.recording) model.figures.recording.bytes = recording.writer.bytes;
     }, 500);
