@@ -2,6 +2,7 @@ import { Option } from 'commander';
 import { GamesniffError } from '../core/errors';
 import { parsePorts, type PortSpec } from '../capture/ports';
 import { fileSource, liveSource, type CaptureSource } from '../capture/source';
+import type { LiveCapture } from '../capture/live';
 import { FlowTable, type FlowTableStats } from '../flow/table';
 import type { FlowListener } from '../flow/connection';
 import type { SourceSummary } from '../capture/source';
@@ -42,20 +43,22 @@ export function positiveNumber(name: string, v: string | undefined): number | un
   return n;
 }
 
-export function openSource(o: CaptureCliOptions, ports: PortSpec): CaptureSource {
-  if (o.read) {
-    if (o.iface || o.duration || o.count) {
-      throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
-    }
-    return fileSource(o.read);
-  }
+/** -r FILE (a capture or a recording) takes no live-capture options. */
+export function checkFileOptions(o: CaptureCliOptions): void {
+  if (o.read && (o.iface || o.duration || o.count)) throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
+}
+
+/** The capture file or live device the options name; live, `onReady` runs once packets can flow (default: say so on stderr). */
+export function openSource(o: CaptureCliOptions, ports: PortSpec, onReady?: (c: LiveCapture) => void): CaptureSource {
+  checkFileOptions(o);
+  if (o.read) return fileSource(o.read);
   return liveSource({
     iface: o.iface,
     ports,
     filter: o.filter,
     durationSec: positiveNumber('--duration', o.duration),
     count: positiveNumber('--count', o.count),
-    onReady: (c) => process.stderr.write(`capturing on ${c.device} (filter: ${c.filter || 'none'})\n`),
+    onReady: onReady ?? ((c) => process.stderr.write(`capturing on ${c.device} (filter: ${c.filter || 'none'})\n`)),
   });
 }
 
@@ -145,7 +148,7 @@ export function newFlowTable(o: CaptureCliOptions, ports: PortSpec, listener: Fl
  */
 export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter): Promise<void> {
   if (o.read && isRecordingFile(o.read)) {
-    if (o.iface || o.duration || o.count) throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
+    checkFileOptions(o);
     const { read, player } = await playRecording(o.read, listener);
     lines.flush();
     for (const line of recordingSummaryLines(o.read, read, player)) process.stderr.write(line + '\n');

@@ -3,8 +3,8 @@ import { dirname } from 'node:path';
 import { Command } from 'commander';
 import blessed from 'blessed';
 import { GamesniffError } from '../core/errors';
-import { fileSource, liveSource, type CaptureSource } from '../capture/source';
-import { chooseDevice, type LiveCapture } from '../capture/live';
+import type { CaptureSource } from '../capture/source';
+import type { LiveCapture } from '../capture/live';
 import { buildFilter } from '../capture/ports';
 import { FlowTee } from '../flow/tee';
 import type { TcpConnection, UdpFlow } from '../flow/connection';
@@ -18,7 +18,7 @@ import { runGameClient } from '../testbed/game-client';
 import { PacketRing } from '../tui/model/packets';
 import { SessionModel } from '../tui/model/session';
 import { openScreen } from '../tui/screen';
-import { newFlowTable, positiveNumber, type CaptureCliOptions } from './common';
+import { checkFileOptions, newFlowTable, openSource, positiveNumber, type CaptureCliOptions } from './common';
 import { portsWithDefault, protocolForInput, protocolOption } from './protocol-option';
 import { defaultRecordingPath } from './record';
 
@@ -49,31 +49,26 @@ export async function runTui(o: TuiOptions): Promise<void> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     throw new GamesniffError('USAGE', 'the terminal UI needs a terminal; for output to a pipe or a file, use gamesniff decode or streams');
   }
-  const spec = o.protocol ?? (o.read && isRecordingFile(o.read) ? undefined : await pickProtocol());
+  const recordingFile = !!o.read && isRecordingFile(o.read);
+  const spec = o.protocol ?? (recordingFile ? undefined : await pickProtocol());
   const protocol: Protocol | null = spec ? protocolOption(spec) : protocolForInput(undefined, o.read);
   const ports = portsWithDefault(o.port, protocol);
   const model = new SessionModel(protocol, { keepBytes: positiveNumber('--keep', o.keep) });
   const tee = new FlowTee([new MessageDecoder(protocol, model)]);
-  const ring = o.read && isRecordingFile(o.read) ? null : new PacketRing();
+  const ring = recordingFile ? null : new PacketRing();
 
   let source: CaptureSource | null = null;
   let capture: LiveCapture | null = null;
   let finished: Promise<unknown>;
   let lastTs = 0;
-  if (o.read && isRecordingFile(o.read)) {
-    model.figures.source = o.read;
-    finished = playRecording(o.read, tee).then(() => (model.figures.live = false));
+  if (recordingFile) {
+    checkFileOptions(o);
+    model.figures.source = o.read!;
+    finished = playRecording(o.read!, tee).then(() => (model.figures.live = false));
   } else {
-    if (o.read) {
-      if (o.iface || o.duration || o.count) throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
-      source = fileSource(o.read);
-    } else {
-      if (ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
-      const device = chooseDevice(o.iface);
-      source = liveSource({ iface: device, ports, filter: o.filter, durationSec: positiveNumber('--duration', o.duration), count: positiveNumber('--count', o.count), onReady: (c) => (capture = c) });
-      model.figures.source = `${device} (${buildFilter(ports, o.filter)})`;
-    }
-    if (o.read) model.figures.source = o.read;
+    if (!o.read && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
+    source = openSource(o, ports, (c) => (capture = c));
+    model.figures.source = o.read ?? `${source.name} (${buildFilter(ports, o.filter)})`;
     const table = newFlowTable(o, ports, tee);
     const running = source.run((lt, data, orig, ts) => {
       ring!.push(lt, data, ts);
@@ -124,7 +119,7 @@ export async function runTui(o: TuiOptions): Promise<void> {
         const file = defaultRecordingPath(protocol?.name ?? 'session');
         try {
           mkdirSync(dirname(file), { recursive: true });
-          const writer = new RecordingWriter(file, { protocol: protocol ? { name: protocol.name, hash: protocol.hash } : null, source: { kind: o.read ? 'file' : 'live', name: model.figures.source, ports: [...ports.set] } });
+          const writer = new RecordingWriter(file, { protocol: protocol ? { name: protocol.name, hash: protocol.hash } : null, source: { kind: recordingFile ? 'recording' : o.read ? 'file' : 'live', name: model.figures.source, ports: [...ports.set] } });
           const recorder = new Recorder(writer);
           const replayed = backfill(model, recorder);
           tee.add(recorder);

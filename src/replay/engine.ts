@@ -360,17 +360,24 @@ export class ReplayEngine {
     out.push({ kind: 'send', conn: m.conn, bytes: wire });
   }
 
+  /** The fields with the rewrite rules applied, or `fields` itself when no rule changed anything. */
   private rewritten(name: string, fields: Record<string, unknown>): Record<string, unknown> {
     let v: unknown = fields;
-    if (this.byValue.size) v = substitute(v, this.byValue).value;
+    let changed = false;
+    if (this.byValue.size) ({ value: v, changed } = substitute(v, this.byValue));
     for (const r of this.rules) {
       for (const tg of r.targets) {
         if (tg.message !== name) continue;
         const live = this.byPath.get(r.text);
-        if (live !== undefined && valueAt(v, tg.path) !== undefined) v = withValueAt(v, tg.path, live);
+        const now = valueAt(v, tg.path);
+        if (live === undefined || now === undefined) continue;
+        const same = leafKey(now);
+        if (same !== null && same === leafKey(live)) continue;
+        v = withValueAt(v, tg.path, live);
+        changed = true;
       }
     }
-    return valueDiffs(v, fields).length ? (v as Record<string, unknown>) : fields;
+    return changed ? (v as Record<string, unknown>) : fields;
   }
 
   /** A message from the live peer: match it to the next recorded one on its connection. */

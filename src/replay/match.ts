@@ -111,11 +111,10 @@ export function substitute(v: unknown, map: Map<string, unknown>): { value: unkn
   const walk = (x: unknown): unknown => {
     const k = leafKey(x);
     if (k !== null) {
-      if (map.has(k)) {
-        changed = true;
-        return map.get(k);
-      }
-      return x;
+      if (!map.has(k)) return x;
+      const live = map.get(k);
+      if (leafKey(live) !== k) changed = true;
+      return live;
     }
     if (Array.isArray(x)) return x.map(walk);
     if (x && typeof x === 'object' && !Buffer.isBuffer(x)) {

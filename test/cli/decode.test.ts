@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -6,16 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProtocol } from '../../src/protocol/protocol';
+import { gs, ROOT, startCli } from '../helpers/cli';
 import { writeSession, type Write } from '../helpers/session';
 
-const CLI = join(__dirname, '../../dist/cli/main.js');
-const ROOT = join(__dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'gs-decode-'));
-
-function gs(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000, cwd: ROOT });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const tg = loadProtocol('testgame', ROOT);
 const t = tg.tcp!;
@@ -163,20 +156,7 @@ describe.skipIf(!root)('gamesniff decode live on loopback', () => {
     const port = (srv.address() as net.AddressInfo).port;
     const udp = dgram.createSocket('udp4');
     await new Promise<void>((r) => udp.bind(port, '127.0.0.1', r));
-    const child = spawn(process.execPath, [CLI, 'decode', '-p', 'testgame', '--port', String(port), '--duration', '4', '--json'], { cwd: ROOT });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`capture did not start: ${err}`)), 10_000);
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('capturing on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const child = await startCli(['decode', '-p', 'testgame', '--port', String(port), '--duration', '4', '--json'], 'capturing on');
     await new Promise<void>((resolve) => {
       let got = 0;
       const c = net.connect(port, '127.0.0.1', () => {
@@ -193,7 +173,7 @@ describe.skipIf(!root)('gamesniff decode live on loopback', () => {
     const datagram = tg.udp!.encode('position', { player_id: 7, seq: 1, pos: { x: 1, y: 2 }, heading: -3 }, tg.newState());
     await new Promise<void>((r) => sender.send(datagram, port, '127.0.0.1', () => r()));
     sender.close();
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const { code, stdout: out, stderr: err } = await child.done;
     srv.close();
     udp.close();
     expect(code, err + out).toBe(0);

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -7,15 +7,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PcapngWriter } from '../../src/capture/file-writer';
 import { LINKTYPE } from '../../src/capture/linktypes';
+import { CLI, gs, startCli } from '../helpers/cli';
 import { ethernet, tcpSegment } from '../helpers/packets';
 
-const CLI = join(__dirname, '../../dist/cli/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'gs-cli-'));
-
-function gs(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
@@ -127,18 +122,13 @@ describe.skipIf(!canDropCaps)('live capture from the command line', () => {
     const srv = net.createServer((sock) => sock.on('data', (d) => sock.write(d)).on('end', () => sock.end()));
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as net.AddressInfo).port;
-    const child = spawn(process.execPath, [CLI, 'streams', '--port', String(port), '--duration', '4', '--json']);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
+    const child = await startCli(['streams', '--port', String(port), '--duration', '4', '--json'], 'capturing on');
     await new Promise<void>((resolve) => {
       const c = net.connect(port, '127.0.0.1', () => c.end('ping over loopback'));
       c.on('data', () => undefined);
       c.on('close', () => resolve());
     });
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const { code, stdout: out, stderr: err } = await child.done;
     srv.close();
     expect(code, err).toBe(0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { dir: string; sha256: string; end: string });
