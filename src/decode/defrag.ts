@@ -1,3 +1,4 @@
+import { RangeStore } from '../core/ranges';
 import type { DecodedPacket } from './packet';
 
 /**
@@ -5,24 +6,26 @@ import type { DecodedPacket } from './packet';
  * marks 'fragment', `push(pkt, ts)`; when it returns a Buffer, that is a whole
  * IP packet (header + reassembled payload) to decode again as raw IP. Call
  * `expire(ts)` now and then to drop datagrams that never completed.
- * Memory is bounded by maxBytes; overlapping fragments keep the first copy.
+ * Memory is bounded by maxBytes (a fragment counts PIECE_COST besides its
+ * bytes); overlapping fragments keep the first copy (the range store's rule).
+ * Fragments that contradict each other (a piece past the end the last
+ * fragment gave, two different ends) make the datagram inconsistent: it is
+ * counted and never built.
  */
-
-interface Piece {
-  off: number;
-  data: Buffer;
-}
 
 interface Pending {
   version: number;
   header: Buffer; // IPv4 header or IPv6 fixed header of the first fragment
   nextHeader: number; // IPv6: the protocol after the fragment header
-  pieces: Piece[];
+  pieces: RangeStore;
   totalLen: number; // -1 until the last fragment is seen
-  bytes: number;
   firstTs: number;
-  broken: boolean; // a fragment was truncated by the capture: cannot complete
+  /** Why it cannot complete ('' while it can): a fragment cut by the capture, or contradictory fragments. */
+  broken: '' | 'truncated' | 'inconsistent';
 }
+
+/** What one held fragment costs besides its bytes. */
+const PIECE_COST = 96;
 
 export interface DefragStats {
   fragments: number;
@@ -30,11 +33,13 @@ export interface DefragStats {
   expired: number;
   overlaps: number;
   truncated: number;
+  /** Datagrams whose fragments contradict each other (past the end, or two ends). */
+  inconsistent: number;
   dropped: number;
 }
 
 export class Defragmenter {
-  readonly stats: DefragStats = { fragments: 0, reassembled: 0, expired: 0, overlaps: 0, truncated: 0, dropped: 0 };
+  readonly stats: DefragStats = { fragments: 0, reassembled: 0, expired: 0, overlaps: 0, truncated: 0, inconsistent: 0, dropped: 0 };
   private readonly table = new Map<string, Pending>();
   private bytes = 0;
 
@@ -63,42 +68,49 @@ export class Defragmenter {
         version: p.ipVersion,
         header: Buffer.alloc(0),
         nextHeader: v6 ? buf[p.frag6Off]! : p.protocol,
-        pieces: [],
+        pieces: new RangeStore(),
         totalLen: -1,
-        bytes: 0,
         firstTs: ts,
-        broken: false,
+        broken: '',
       };
       this.table.set(key, e);
     }
-    if (dataEnd > buf.length || dataEnd < dataStart) {
-      e.broken = true;
-      this.stats.truncated++;
-    }
-    if (e.broken) {
-      // keep the entry so later fragments are recognised, but hold no data
-      this.bytes -= e.bytes;
-      e.pieces = [];
-      e.bytes = 0;
-      return null;
-    }
-    if (p.fragOffset === 0) e.header = Buffer.from(buf.subarray(p.l3Off, v6 ? p.l3Off + 40 : dataStart));
+    if (e.broken) return null; // kept so later fragments are recognised, holding no data
+    if (dataEnd > buf.length || dataEnd < dataStart) return this.breakOff(e, 'truncated');
     const off = p.fragOffset;
     const end = off + (dataEnd - dataStart);
-    if (!p.mf) e.totalLen = end;
-    this.insert(e, off, buf.subarray(dataStart, dataEnd));
-    this.enforceBudget();
-    if (e.totalLen < 0 || e.header.length === 0) return null;
-    // complete when the pieces cover [0, totalLen) without holes
-    let covered = 0;
-    for (const pc of e.pieces) {
-      if (pc.off > covered) return null;
-      covered = Math.max(covered, pc.off + pc.data.length);
+    if (!p.mf) {
+      if (e.totalLen >= 0 && e.totalLen !== end) return this.breakOff(e, 'inconsistent');
+      e.totalLen = end;
     }
-    if (covered < e.totalLen) return null;
+    if (e.totalLen >= 0 && Math.max(end, e.pieces.last()) > e.totalLen) return this.breakOff(e, 'inconsistent');
+    if (p.fragOffset === 0) e.header = Buffer.from(buf.subarray(p.l3Off, v6 ? p.l3Off + 40 : dataStart));
+    const before = cost(e);
+    e.pieces.insert(off, buf.subarray(dataStart, dataEnd), this.onOverlap);
+    this.bytes += cost(e) - before;
+    this.enforceBudget();
+    if (e.totalLen < 0 || e.header.length === 0 || !this.table.has(key)) return null;
+    if (!e.pieces.covers(0, e.totalLen)) return null;
     this.remove(key, e);
+    // the length fields hold 16 bits: a larger datagram is an attack (ping of death), not traffic
+    if ((e.version === 4 ? e.header.length : 0) + e.totalLen > 0xffff) {
+      this.stats.inconsistent++;
+      return null;
+    }
     this.stats.reassembled++;
     return this.build(e);
+  }
+
+  private readonly onOverlap = (): void => {
+    this.stats.overlaps++;
+  };
+
+  private breakOff(e: Pending, why: 'truncated' | 'inconsistent'): null {
+    e.broken = why;
+    this.stats[why]++;
+    this.bytes -= cost(e);
+    e.pieces.clear();
+    return null;
   }
 
   expire(ts: number): void {
@@ -107,33 +119,6 @@ export class Defragmenter {
       this.remove(key, e);
       this.stats.expired++;
     }
-  }
-
-  private insert(e: Pending, off: number, data: Buffer): void {
-    const end = off + data.length;
-    const pieces = e.pieces;
-    let i = 0;
-    while (i < pieces.length && pieces[i]!.off + pieces[i]!.data.length <= off) i++;
-    let cur = off;
-    const add: Piece[] = [];
-    while (cur < end) {
-      const pc = pieces[i];
-      if (pc && pc.off < end) {
-        if (pc.off > cur) add.push({ off: cur, data: Buffer.from(data.subarray(cur - off, pc.off - off)) });
-        if (pc.off + pc.data.length > cur) this.stats.overlaps++;
-        cur = Math.max(cur, pc.off + pc.data.length);
-        i++;
-      } else {
-        add.push({ off: cur, data: Buffer.from(data.subarray(cur - off)) });
-        cur = end;
-      }
-    }
-    for (const a of add) {
-      e.bytes += a.data.length;
-      this.bytes += a.data.length;
-      pieces.push(a);
-    }
-    if (add.length) pieces.sort((a, b) => a.off - b.off);
   }
 
   private enforceBudget(): void {
@@ -145,7 +130,7 @@ export class Defragmenter {
   }
 
   private remove(key: string, e: Pending): void {
-    this.bytes -= e.bytes;
+    this.bytes -= cost(e);
     this.table.delete(key);
   }
 
@@ -153,7 +138,7 @@ export class Defragmenter {
     const hlen = e.header.length;
     const out = Buffer.allocUnsafe(hlen + e.totalLen);
     e.header.copy(out, 0);
-    for (const pc of e.pieces) pc.data.copy(out, hlen + pc.off, 0, Math.min(pc.data.length, e.totalLen - pc.off));
+    for (const pc of e.pieces) pc.data.copy(out, hlen + pc.off);
     if (e.version === 4) {
       out.writeUInt16BE(hlen + e.totalLen, 2);
       out.writeUInt16BE(out.readUInt16BE(6) & 0x4000, 6); // keep DF, clear MF and offset
@@ -163,4 +148,8 @@ export class Defragmenter {
     }
     return out;
   }
+}
+
+function cost(e: Pending): number {
+  return e.pieces.bytes + e.pieces.count * PIECE_COST;
 }

@@ -1,3 +1,4 @@
+import { RangeStore } from '../core/ranges';
 import { seqAdd, seqDiff } from '../core/seq';
 import type { StreamEnd } from '../core/types';
 
@@ -22,12 +23,16 @@ import type { StreamEnd } from '../core/types';
  *
  *   1. N entirely before nextOff        |HHHH|   N:|nn|        -> retransmission, compare with retained
  *   2. N starts before nextOff          |HHHH|nnnn             -> compare the head, keep the tail
- *   3. N inside a pending segment          P:|pppppp| N:|nn|   -> compare, drop
- *   4. N covers pending segments           P:|pp| |pp|  N:|nnnnnnnn| -> compare the covered parts, keep the holes
- *   5. N partially overlaps a pending one  P:|pppp|  N:  |nnnn|  -> compare, keep the part after P
+ *   3-5. N against pending segments     -> the range store's cases (core/ranges.ts): inside one
+ *        (dropped), over an edge (the rest kept), covering whole ones (merged, first copy wins)
  *
  * Missing bytes become one `gap(n)` of the exact size: when the peer
  * acknowledges past the hole, when buffers overflow, on timeout or close.
+ *
+ * Cost: the out-of-order buffer is a RangeStore and retransmissions find the
+ * bytes they repeat by binary search, so any arrival order costs O(log n) a
+ * segment. Each buffered piece counts PIECE_COST bytes on top of its length
+ * against the budgets, so a flood of one-byte pieces is bounded like bytes are.
  */
 
 export type GapReason = 'ack' | 'buffer' | 'close';
@@ -79,13 +84,16 @@ export interface AssemblerOptions {
 }
 
 export const DEFAULT_ASSEMBLER_OPTIONS: AssemblerOptions = {
-  maxPendingPerStream: 4 * 1024 * 1024,
+  maxPendingPerStream: 32 * 1024 * 1024,
   maxRetainedPerStream: 256 * 1024,
   maxJump: 64 * 1024 * 1024,
 };
 
 /** Segments further than this from the stream position are noise, not data. */
 const WINDOW = 1 << 30;
+
+/** What one held piece costs besides its bytes (object, Buffer, slot), counted against budgets. */
+export const PIECE_COST = 96;
 
 interface Seg {
   off: number;
@@ -124,11 +132,13 @@ export class TcpStreamAssembler {
 
   /** Sequence number of nextOff. */
   private baseSeq = 0;
-  private pending: Seg[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new RangeStore();
+  /** What the pending store costs (bytes + PIECE_COST a piece), as last added to the budget. */
+  private pendingCost = 0;
   private retained: Seg[] = [];
   private retainedHead = 0;
-  private retainedBytes = 0;
+  /** Retained bytes + PIECE_COST a piece. */
+  private retainedCost = 0;
   private far: FarJump | null = null;
 
   constructor(
@@ -151,7 +161,7 @@ export class TcpStreamAssembler {
     if (syn) {
       // a SYN (re)starts the stream while nothing has been delivered or held:
       // retransmitted SYNs and SYN-ACKs with a new ISN take the latest ISN
-      if (!this.started || (this.synSeen && this.stats.bytes === 0 && this.pending.length === 0 && this.stats.gaps === 0)) {
+      if (!this.started || (this.synSeen && this.stats.bytes === 0 && this.pending.count === 0 && this.stats.gaps === 0)) {
         this.start(seqAdd(seq, 1));
         this.synSeen = true;
         this.isn = seq;
@@ -185,28 +195,27 @@ export class TcpStreamAssembler {
     }
     if (this.isFarJump(ackOff) && !this.confirmJump(ackOff, ackOff, null, ts)) return;
     this.releaseRetained(ackOff);
-    // the peer has bytes we never saw: they are lost to us
+    // the peer has bytes we never saw: every hole before the acknowledged point is lost to us
     let holeEnd = ackOff;
     if (this.finOff >= 0 && holeEnd > this.finOff) holeEnd = this.finOff;
     // an ACK is evidence of bytes this capture never saw (even past the last segment seen)
     if (holeEnd > this.maxEnd) this.maxEnd = holeEnd;
-    const first = this.pending[0];
-    if (first && first.off < holeEnd) holeEnd = first.off;
-    if (holeEnd > this.nextOff) {
-      this.gapTo(holeEnd, 'ack', ts);
+    if (holeEnd <= this.nextOff) return;
+    while (this.nextOff < holeEnd && this.ended === null) {
+      const first = this.pending.first();
+      this.gapTo(first && first.off < holeEnd ? first.off : holeEnd, 'ack', ts);
       this.flushPending(ts);
-      this.checkFin(ts);
     }
   }
 
   /** End the stream: deliver everything held, with gaps for the holes, then end(reason). */
   close(reason: StreamEnd, ts: number): void {
     if (this.ended !== null) return;
-    while (this.pending.length > 0) {
-      const first = this.pending[0]!;
+    for (let first = this.pending.first(); first && this.ended === null; first = this.pending.first()) {
       if (first.off > this.nextOff) this.gapTo(first.off, 'close', ts);
       this.flushPending(ts);
     }
+    if (this.ended !== null) return;
     const limit = this.finOff >= 0 ? this.finOff : this.maxEnd;
     if (limit > this.nextOff) this.gapTo(limit, 'close', ts);
     this.finish(reason, ts);
@@ -250,9 +259,8 @@ export class TcpStreamAssembler {
 
   private finish(reason: StreamEnd, ts: number): void {
     this.ended = reason;
-    this.budget.pending -= this.pendingBytes;
-    this.pendingBytes = 0;
-    this.pending = [];
+    this.pending.clear();
+    this.syncPending();
     this.releaseRetained(Infinity);
     this.sink.end(reason, ts);
   }
@@ -267,93 +275,52 @@ export class TcpStreamAssembler {
       data = data.subarray(old); // case 2
       off = next;
     }
-    if (this.pending.length === 0) {
-      if (off === next) this.deliver(data, ts); // the in-order fast path: no copy
-      else this.store(off, data, ts);
+    if (this.pending.count === 0 && off === next) {
+      this.deliver(data, ts); // in order with nothing held: handed on as it came, no copy
       return;
     }
-    this.insertAgainstPending(off, data, ts);
-  }
-
-  /** Cases 3-5: clip the new segment against held out-of-order data. */
-  private insertAgainstPending(off: number, data: Buffer, ts: number): void {
-    const end = off + data.length;
-    const pending = this.pending;
-    let i = this.firstEndingAfter(off);
-    let cur = off;
-    const pieces: Seg[] = [];
-    while (cur < end) {
-      const p = pending[i];
-      if (p && p.off < end) {
-        if (p.off > cur) pieces.push({ off: cur, data: data.subarray(cur - off, p.off - off) });
-        const ovStart = Math.max(cur, p.off);
-        const ovEnd = Math.min(end, p.off + p.data.length);
-        if (ovEnd > ovStart) {
-          this.stats.retransmittedBytes += ovEnd - ovStart;
-          this.countConflicts(
-            p.data.subarray(ovStart - p.off, ovEnd - p.off),
-            data.subarray(ovStart - off, ovEnd - off),
-          );
-        }
-        cur = Math.max(cur, p.off + p.data.length);
-        i++;
-      } else {
-        pieces.push({ off: cur, data: data.subarray(cur - off) });
-        cur = end;
-      }
-    }
-    for (const piece of pieces) {
-      if (piece.off === this.nextOff) this.deliver(piece.data, ts);
-      else this.store(piece.off, piece.data, ts);
-    }
+    // cases 3-5: the range store keeps what is new and reports what repeats
+    const added = this.pending.insert(off, data, this.onOverlap);
+    if (added > 0 && off > this.nextOff) this.stats.outOfOrderSegments++;
     this.flushPending(ts);
+    this.enforceBudget(ts);
   }
 
-  /** Index of the first pending segment that ends after off. */
-  private firstEndingAfter(off: number): number {
-    const pending = this.pending;
-    let lo = 0;
-    let hi = pending.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const p = pending[mid]!;
-      if (p.off + p.data.length <= off) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
+  private readonly onOverlap = (held: Buffer, again: Buffer): void => {
+    this.stats.retransmittedBytes += held.length;
+    this.countConflicts(held, again);
+  };
 
-  private store(off: number, data: Buffer, ts: number): void {
-    // held data must outlive the source's buffer: copy it
-    const seg: Seg = { off, data: Buffer.from(data) };
-    const pending = this.pending;
-    let i = pending.length;
-    while (i > 0 && pending[i - 1]!.off > off) i--;
-    if (i === pending.length) pending.push(seg);
-    else pending.splice(i, 0, seg);
-    this.pendingBytes += data.length;
-    this.budget.pending += data.length;
-    this.stats.outOfOrderSegments++;
+  /** Over a budget: give up on the first hole (a gap) and deliver what follows it. */
+  private enforceBudget(ts: number): void {
     while (
-      this.pending.length > 0 &&
-      (this.pendingBytes > this.opts.maxPendingPerStream || this.budget.pending > this.budget.maxPending)
+      this.pending.count > 0 &&
+      this.ended === null &&
+      (this.pendingCost > this.opts.maxPendingPerStream || this.budget.pending > this.budget.maxPending)
     ) {
-      const first = this.pending[0]!;
+      const first = this.pending.first()!;
       if (first.off > this.nextOff) this.gapTo(first.off, 'buffer', ts);
       this.flushPending(ts);
     }
   }
 
+  /** Bring the shared budget up to date with the pending store. */
+  private syncPending(): void {
+    const cost = this.pending.bytes + this.pending.count * PIECE_COST;
+    this.budget.pending += cost - this.pendingCost;
+    this.pendingCost = cost;
+  }
+
   private flushPending(ts: number): void {
     const pending = this.pending;
-    while (pending.length > 0 && pending[0]!.off <= this.nextOff) {
+    for (let first = pending.first(); first && first.off <= this.nextOff; first = pending.first()) {
       const s = pending.shift()!;
-      this.pendingBytes -= s.data.length;
-      this.budget.pending -= s.data.length;
       const end = s.off + s.data.length;
       if (end <= this.nextOff) continue;
       this.deliver(s.off === this.nextOff ? s.data : s.data.subarray(this.nextOff - s.off), ts);
+      if (this.ended !== null) break;
     }
+    this.syncPending();
     this.checkFin(ts);
   }
 
@@ -388,16 +355,16 @@ export class TcpStreamAssembler {
     if (max === 0 || this.budget.retained >= this.budget.maxRetained) return;
     const keep = data.length > max ? data.subarray(data.length - max) : data;
     this.retained.push({ off: off + data.length - keep.length, data: Buffer.from(keep) });
-    this.retainedBytes += keep.length;
-    this.budget.retained += keep.length;
-    while (this.retainedBytes > max) this.dropOldestRetained();
+    this.retainedCost += keep.length + PIECE_COST;
+    this.budget.retained += keep.length + PIECE_COST;
+    while (this.retainedCost > max) this.dropOldestRetained();
   }
 
   private dropOldestRetained(): void {
     const r = this.retained[this.retainedHead]!;
     this.retainedHead++;
-    this.retainedBytes -= r.data.length;
-    this.budget.retained -= r.data.length;
+    this.retainedCost -= r.data.length + PIECE_COST;
+    this.budget.retained -= r.data.length + PIECE_COST;
     if (this.retainedHead > 64 && this.retainedHead * 2 > this.retained.length) {
       this.retained = this.retained.slice(this.retainedHead);
       this.retainedHead = 0;
@@ -419,13 +386,21 @@ export class TcpStreamAssembler {
   /** Compare a retransmission of delivered bytes with what was delivered, where still held. */
   private compareRetained(off: number, data: Buffer): void {
     const end = off + data.length;
-    for (let i = this.retainedHead; i < this.retained.length; i++) {
-      const r = this.retained[i]!;
-      const rEnd = r.off + r.data.length;
-      if (rEnd <= off) continue;
+    const retained = this.retained;
+    // retained pieces are in stream order: find the first that ends after off
+    let lo = this.retainedHead;
+    let hi = retained.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const r = retained[mid]!;
+      if (r.off + r.data.length <= off) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < retained.length; i++) {
+      const r = retained[i]!;
       if (r.off >= end) break;
       const s = Math.max(off, r.off);
-      const e = Math.min(end, rEnd);
+      const e = Math.min(end, r.off + r.data.length);
       this.countConflicts(r.data.subarray(s - r.off, e - r.off), data.subarray(s - off, e - off));
     }
   }

@@ -129,4 +129,32 @@ describe('IP fragments', () => {
     expect(got[0]!.equals(payload)).toBe(true);
     expect(table.defrag.stats.reassembled).toBe(1);
   });
+
+  /** An IPv4 fragment of datagram 9 carrying `part` at byte `off`. */
+  const frag = (part: Buffer, off: number, more: boolean, id = 9): Buffer => {
+    const f = ipPacket(17, part, '127.0.0.1', '127.0.0.1', id);
+    f.writeUInt16BE((more ? 0x2000 : 0) | (off / 8), 6);
+    return f;
+  };
+
+  it('fragments that contradict each other are counted, never built, and reading goes on', () => {
+    const got: Buffer[] = [];
+    const table = new FlowTable({ datagram: (_f, _d, p) => got.push(Buffer.from(p)) });
+    const eight = Buffer.alloc(8, 1);
+    // the last fragment ends at 16, before pieces already held at 16-32
+    for (const f of [frag(eight, 0, true), frag(eight, 16, true), frag(eight, 24, true), frag(eight, 8, false)]) table.push(LINKTYPE.RAW, f, f.length, 1);
+    // two different ends
+    for (const f of [frag(eight, 8, false, 10), frag(eight, 16, false, 10), frag(eight, 0, true, 10)]) table.push(LINKTYPE.RAW, f, f.length, 1);
+    // a datagram over 65535 bytes (ping of death)
+    const big = Buffer.alloc(1480, 2);
+    for (let off = 0; off < 65528; off += 1480) table.push(LINKTYPE.RAW, frag(big.subarray(0, Math.min(1480, 65528 - off)), off, true, 11), 0, 1);
+    const tail = frag(Buffer.alloc(16), 65528, false, 11);
+    table.push(LINKTYPE.RAW, tail, tail.length, 1);
+    // a good datagram after all that still comes through
+    const good = udpDatagram({ payload: Buffer.from('fine'), ipId: 12 });
+    table.push(LINKTYPE.RAW, good, good.length, 1);
+    expect(table.defrag.stats.inconsistent).toBe(3);
+    expect(table.defrag.stats.reassembled).toBe(0);
+    expect(got.map((b) => b.toString())).toEqual(['fine']);
+  });
 });
