@@ -13,7 +13,7 @@ function textLine(r: StreamRecord): string {
   return (
     `#${r.conn} ${r.proto} ${r.client} ${arrow} ${r.server} ${r.dir} ` +
     `bytes=${r.bytes} sha256=${r.sha256} gaps=${r.gaps}/${r.gapBytes}B ` +
-    `overlapConflicts=${r.overlapConflicts} syn=${r.syn ? 'yes' : 'no'}${r.midstream ? ' midstream' : ''} end=${r.end}`
+    `overlapConflicts=${r.overlapConflicts} syn=${r.syn ? 'yes' : 'no'}${r.midstream ? ' midstream' : ''}${r.resumes !== undefined ? ` resumes=#${r.resumes}` : ''} end=${r.end}`
   );
 }
 

@@ -69,6 +69,8 @@ export class TcpConnection extends Flow {
   state: ConnectionState = 'handshake';
   /** Packet time at which both directions had ended, or -1. */
   closedAt = -1;
+  /** The id of the connection on the same 4-tuple that idle eviction ended and this one continues, or -1. */
+  resumes = -1;
 
   constructor(
     id: number,

@@ -35,6 +35,14 @@ export interface FlowTableOptions {
   assembler?: Partial<AssemblerOptions>;
   maxPendingTotal?: number;
   maxRetainedTotal?: number;
+  /**
+   * Connections that have only sent a SYN are held as a few numbers, not as connections; beyond
+   * this many, the oldest are dropped and counted (a SYN flood is the first thing a hostile
+   * network sends).
+   */
+  maxHalfOpen?: number;
+  /** Connections ended by idle eviction whose sequence numbers are kept, so a later packet resumes them exactly. */
+  maxEvicted?: number;
 }
 
 export interface FlowTableStats {
@@ -56,6 +64,10 @@ export interface FlowTableStats {
   connections: number;
   udpFlows: number;
   evicted: number;
+  /** Half-open connections (a SYN, never answered) dropped over maxHalfOpen: never reported as connections. */
+  halfOpenDropped: number;
+  /** Connections that continued one idle eviction had ended (same 4-tuple, exact sequence numbers). */
+  resumed: number;
 }
 
 const LINGER_US = 10e6;
@@ -78,6 +90,8 @@ export class FlowTable {
     connections: 0,
     udpFlows: 0,
     evicted: 0,
+    halfOpenDropped: 0,
+    resumed: 0,
   };
   readonly decoder = new PacketDecoder();
   readonly defrag = new Defragmenter();
@@ -86,6 +100,12 @@ export class FlowTable {
   /** Connections closed in the last few seconds: their late packets are not a new connection. */
   private readonly recentlyClosed = new Map<string, Tombstone>();
   private readonly udp = new Map<string, UdpFlow>();
+  /** Bare SYNs not answered yet, oldest first: a connection is made when anything else arrives. */
+  private readonly halfOpen = new Map<string, HalfOpen>();
+  /** Connections idle eviction ended, oldest first: where their streams stood. */
+  private readonly evictedTuples = new Map<string, Evicted>();
+  private readonly maxHalfOpen: number;
+  private readonly maxEvicted: number;
   private readonly serverPorts: ReadonlySet<number>;
   private readonly idleTimeoutUs: number;
   private readonly dupWindowUs: number;
@@ -103,6 +123,8 @@ export class FlowTable {
     this.dupWindowUs = opts.duplicateWindowUs ?? 2000;
     this.asmOpts = { ...DEFAULT_ASSEMBLER_OPTIONS, ...opts.assembler };
     this.budget = new ReassemblyBudget(opts.maxPendingTotal, opts.maxRetainedTotal);
+    this.maxHalfOpen = opts.maxHalfOpen ?? 100_000;
+    this.maxEvicted = opts.maxEvicted ?? 200_000;
   }
 
   /** Connections and UDP flows currently in the table. */
@@ -150,6 +172,9 @@ export class FlowTable {
 
   /** End of input: every connection still open is flushed (gaps for holes) and closed as 'open'. */
   finish(ts = this.lastTs): void {
+    for (const h of this.halfOpen.values()) this.materialize(h, ts);
+    this.halfOpen.clear();
+    this.evictedTuples.clear();
     for (const c of this.tcp.values()) {
       c.c2s.close('open', ts);
       c.s2c.close('open', ts);
@@ -191,7 +216,30 @@ export class FlowTable {
       }
     }
     if (!c) {
-      c = this.newConnection(p, key, sk, dk, ts);
+      const h = this.halfOpen.get(key);
+      if (syn && !ackFlag && !(flags & (TCP_RST | TCP_FIN)) && p.payloadLen === 0) {
+        // a bare SYN: held as a few numbers until anything else arrives on its 4-tuple
+        if (!h) return this.addHalfOpen(p, key, sk, dk, ts);
+        if ((h.synDir === 'c2s') === (h.clientKey === sk)) {
+          if (ts - h.lastTs <= this.dupWindowUs && h.isn === p.seq) {
+            this.stats.loopbackDuplicates++;
+            h.duplicates++;
+          } else h.packets++;
+          h.isn = p.seq;
+          h.lastTs = ts;
+          return;
+        }
+      }
+      if (h) {
+        this.halfOpen.delete(key);
+        c = this.openConnection(p, key, sk, h.firstTs, h.clientKey, h.id);
+        c.stream(h.synDir).segment(h.isn, true, false, EMPTY, 0, h.firstTs);
+        const d = h.synDir === 'c2s' ? 0 : 1;
+        c.packets[d] += h.packets;
+        c.duplicates[d] += h.duplicates;
+      } else {
+        c = this.openConnection(p, key, sk, ts, this.srcIsServer(p, true) ? dk : sk, this.nextId++, true);
+      }
       this.tcp.set(key, c);
       if (previous && syn && ackFlag) this.carrySyn(previous, c, p);
     }
@@ -312,14 +360,53 @@ export class FlowTable {
     return p.srcPort < p.dstPort;
   }
 
-  private newConnection(p: DecodedPacket, key: string, sk: string, dk: string, ts: number): TcpConnection {
-    const srcIsServer = this.srcIsServer(p, true);
-    const [client, server] = this.endpoints(p, srcIsServer);
-    const clientKey = srcIsServer ? dk : sk;
-    const c = new TcpConnection(this.nextId++, key, client, server, clientKey, ts, this.listener, this.budget, this.asmOpts);
+  /** A connection whose client is the side with key `clientKey` (sk or dk of packet p). */
+  private openConnection(p: DecodedPacket, key: string, sk: string, ts: number, clientKey: string, id: number, mayResume = false): TcpConnection {
+    const [client, server] = this.endpoints(p, clientKey !== sk);
+    const c = new TcpConnection(id, key, client, server, clientKey, ts, this.listener, this.budget, this.asmOpts);
+    if (mayResume) this.resume(c, key);
     this.stats.connections++;
     this.listener.open?.(c, ts);
     return c;
+  }
+
+  private addHalfOpen(p: DecodedPacket, key: string, sk: string, dk: string, ts: number): void {
+    const clientKey = this.srcIsServer(p, true) ? dk : sk;
+    this.halfOpen.set(key, { id: this.nextId++, key, clientKey, synDir: clientKey === sk ? 'c2s' : 's2c', isn: p.seq, firstTs: ts, lastTs: ts, packets: 1, duplicates: 0, endpoints: this.endpoints(p, clientKey !== sk) });
+    if (this.halfOpen.size > this.maxHalfOpen) {
+      const oldest = this.halfOpen.keys().next().value as string;
+      this.halfOpen.delete(oldest);
+      this.stats.halfOpenDropped++;
+    }
+  }
+
+  /** A SYN that never got an answer, reported as the connection it tried to be: opened, its SYN, closed. */
+  private materialize(h: HalfOpen, ts: number, reason: 'open' | 'timeout' = 'open'): void {
+    const [client, server] = h.endpoints;
+    const c = new TcpConnection(h.id, h.key, client, server, h.clientKey, h.firstTs, this.listener, this.budget, this.asmOpts);
+    this.stats.connections++;
+    this.listener.open?.(c, h.firstTs);
+    const d = h.synDir === 'c2s' ? 0 : 1;
+    c.packets[d] = h.packets;
+    c.duplicates[d] = h.duplicates;
+    c.lastTs = h.lastTs;
+    c.stream(h.synDir).segment(h.isn, true, false, EMPTY, 0, h.firstTs);
+    c.c2s.close(reason, ts);
+    c.s2c.close(reason, ts);
+  }
+
+  /** A connection on a 4-tuple idle eviction ended continues where its streams stood: nothing is lost or invented. */
+  private resume(c: TcpConnection, key: string): void {
+    const ev = this.evictedTuples.get(key);
+    if (!ev) return;
+    this.evictedTuples.delete(key);
+    const sameWay = ev.clientKey === c.clientKey;
+    for (const [i, stream] of [c.c2s, c.s2c].entries()) {
+      const from = ev.streams[sameWay ? i : 1 - i]!;
+      if (from) stream.resumeAt(from.seq, from.offset);
+    }
+    c.resumes = ev.id;
+    this.stats.resumed++;
   }
 
   private udpPacket(p: DecodedPacket, ts: number): void {
@@ -364,6 +451,13 @@ export class FlowTable {
     this.listener.datagram?.(f, di === 0 ? 'c2s' : 's2c', payload, p.payloadLen, ts);
   }
 
+  /** Where the streams of an evicted connection stood, for a later packet on its 4-tuple. */
+  private keepEvicted(key: string, c: TcpConnection): void {
+    const at = (a: TcpConnection['c2s']): StreamPoint | null => (a.started ? { seq: a.nextSeq, offset: a.nextOff } : null);
+    this.evictedTuples.set(key, { id: c.id, clientKey: c.clientKey, streams: [at(c.c2s), at(c.s2c)] });
+    if (this.evictedTuples.size > this.maxEvicted) this.evictedTuples.delete(this.evictedTuples.keys().next().value as string);
+  }
+
   private closeUdp(f: UdpFlow, ts: number): void {
     if (f.closed) return;
     f.closed = true;
@@ -380,12 +474,19 @@ export class FlowTable {
       if (ts - c.closedAt <= linger) break; // insertion order is closing order
       this.recentlyClosed.delete(key);
     }
+    for (const [key, h] of this.halfOpen) {
+      if (ts - h.lastTs <= idle) continue;
+      this.halfOpen.delete(key);
+      this.materialize(h, ts, 'timeout');
+      this.stats.evicted++;
+    }
     for (const [key, c] of this.tcp) {
       if (ts - c.lastTs > idle) {
         c.c2s.close('timeout', ts);
         c.s2c.close('timeout', ts);
         this.tcp.delete(key);
         this.stats.evicted++;
+        this.keepEvicted(key, c);
       }
     }
     for (const [key, f] of this.udp) {
@@ -400,6 +501,32 @@ export class FlowTable {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A bare SYN nobody answered yet: what is needed to make it a connection later. */
+interface HalfOpen {
+  id: number;
+  key: string;
+  clientKey: string;
+  /** Which way the SYN went (the client's unless --port says otherwise). */
+  synDir: Direction;
+  isn: number;
+  firstTs: number;
+  lastTs: number;
+  packets: number;
+  duplicates: number;
+  endpoints: [Endpoint, Endpoint];
+}
+
+interface StreamPoint {
+  seq: number;
+  offset: number;
+}
+
+interface Evicted {
+  id: number;
+  clientKey: string;
+  streams: [StreamPoint | null, StreamPoint | null];
+}
 
 /** What is kept of a closed connection while its late packets may still arrive. */
 interface Tombstone {

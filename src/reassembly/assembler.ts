@@ -111,6 +111,8 @@ export class TcpStreamAssembler {
   started = false;
   /** The stream was joined mid-way: no SYN seen before its first byte. */
   midstream = false;
+  /** The stream continues one dropped for idleness (resumeAt): it starts at a known sequence number. */
+  resumed = false;
   synSeen = false;
   isn = 0;
   ended: StreamEnd | null = null;
@@ -146,6 +148,23 @@ export class TcpStreamAssembler {
     private readonly budget: ReassemblyBudget = new ReassemblyBudget(),
     private readonly opts: AssemblerOptions = DEFAULT_ASSEMBLER_OPTIONS,
   ) {}
+
+  /** The sequence number of the next byte to deliver (of nextOff). */
+  get nextSeq(): number {
+    return this.baseSeq;
+  }
+
+  /**
+   * Continue a stream another assembler followed until it was dropped (idle eviction): bytes
+   * start at sequence number `seq`, which is stream offset `offset`. Anything before it was
+   * delivered (or reported as a gap) already; anything missing after it will be a gap.
+   */
+  resumeAt(seq: number, offset: number): void {
+    this.start(seq);
+    this.nextOff = offset;
+    this.maxEnd = offset;
+    this.resumed = true;
+  }
 
   /** Stream offset of a sequence number (wrap-safe within ±2^31 of the current position). */
   offsetOf(seq: number): number {

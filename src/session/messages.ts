@@ -60,9 +60,14 @@ class Session {
 
 const DIRS: Direction[] = ['c2s', 's2c'];
 
+/** Sessions of connections idle eviction ended, kept for a continuation (FlowTable resumes them). */
+const MAX_DORMANT = 10_000;
+
 export class MessageDecoder implements FlowListener {
   private readonly sessions = new Map<number, Session>();
   private readonly udpSessions = new Map<number, Session>();
+  /** Protocol state and message counts of connections ended by idle eviction, by connection id. */
+  private readonly dormant = new Map<number, { state: Record<string, unknown>; count: [number, number] }>();
 
   constructor(
     readonly protocol: Protocol | null,
@@ -97,7 +102,15 @@ export class MessageDecoder implements FlowListener {
   }
 
   open(c: TcpConnection, ts: number): void {
-    this.session(c);
+    const s = this.session(c);
+    // A continuation of a connection evicted while idle: the game's state (compression, phase) carries on.
+    const d = c.resumes >= 0 ? this.dormant.get(c.resumes) : undefined;
+    if (d) {
+      this.dormant.delete(c.resumes);
+      Object.assign(s.state, d.state);
+      s.count[0] = d.count[0];
+      s.count[1] = d.count[1];
+    }
     this.sink.open?.(c, ts);
   }
 
@@ -121,7 +134,12 @@ export class MessageDecoder implements FlowListener {
   }
 
   close(c: TcpConnection, ts: number): void {
+    const s = this.sessions.get(c.id);
     this.sessions.delete(c.id);
+    if (s && c.c2s.ended === 'timeout' && c.s2c.ended === 'timeout') {
+      this.dormant.set(c.id, { state: s.state, count: s.count });
+      if (this.dormant.size > MAX_DORMANT) this.dormant.delete(this.dormant.keys().next().value as number);
+    }
     this.sink.close?.(c, ts);
   }
 

@@ -28,6 +28,8 @@ export interface StreamRecord {
   packets: number;
   retransmittedBytes: number;
   duplicates: number;
+  /** The connection this one continues after idle eviction (same 4-tuple, exact sequence numbers). */
+  resumes?: number;
 }
 
 /** Record fields that TCP and UDP fill the same way. */
@@ -123,6 +125,7 @@ export class StreamSummary implements FlowListener {
         end: d.end,
         midstream: stream.midstream,
         retransmittedBytes: st.retransmittedBytes,
+        ...(c.resumes >= 0 ? { resumes: c.resumes } : {}),
       };
     });
   }

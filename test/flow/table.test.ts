@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LINKTYPE } from '../../src/capture/linktypes';
 import { FlowTable } from '../../src/flow/table';
-import { Collector, data } from '../helpers/collect';
+import { Collector, data, type CollectedConnection } from '../helpers/collect';
 import { tcpSegment, udpDatagram } from '../helpers/packets';
 
 const RAW = LINKTYPE.RAW;
@@ -101,6 +101,60 @@ describe('flow table', () => {
     expect(col.connections[0]!.c2s.end).toBe('timeout');
     expect(table.stats.evicted).toBe(1);
     expect(table.size).toBe(1); // only the UDP flow is left
+  });
+
+  it('a connection evicted for idleness resumes at its exact sequence numbers: reordered bytes after the pause are not lost', () => {
+    const col = new Collector();
+    const table = new FlowTable(col, { idleTimeoutUs: 300e6 });
+    const t0 = 1e15;
+    [...handshake, c2s(101, 'PA', 'abc', 501), s2c(501, 'PA', 'XY', 104)].forEach((p, i) => table.push(RAW, p, p.length, t0 + i));
+    // 10 minutes later (evicted meanwhile by other traffic), the next segments arrive out of order
+    const other = udpDatagram({ payload: Buffer.from('x'), dport: 5000 });
+    table.push(RAW, other, other.length, t0 + 400e6);
+    const later = [c2s(107, 'PA', 'ghi', 503), c2s(104, 'PA', 'def', 503), s2c(503, 'PA', 'Z', 110), c2s(110, 'FA', '', 504), s2c(504, 'FA', '', 111)];
+    later.forEach((p, i) => table.push(RAW, p, p.length, t0 + 600e6 + i));
+    table.finish();
+    expect(col.connections).toHaveLength(2);
+    const [first, second] = col.connections as [CollectedConnection, CollectedConnection];
+    expect(first.c2s.end).toBe('timeout');
+    expect(second.conn.resumes).toBe(first.conn.id);
+    expect(data(first.c2s).toString() + data(second.c2s).toString()).toBe('abcdefghi');
+    expect(data(first.s2c).toString() + data(second.s2c).toString()).toBe('XYZ');
+    expect([second.c2s.gaps, second.s2c.gaps]).toEqual([[], []]);
+    // offsets continue the first connection's
+    expect(second.conn.c2s.resumed).toBe(true);
+    expect(table.stats.resumed).toBe(1);
+  });
+
+  it('a bare SYN costs a few numbers until answered; beyond the cap the oldest are dropped and counted', () => {
+    const col = new Collector();
+    const table = new FlowTable(col, { maxHalfOpen: 1000 });
+    const t0 = 1e15;
+    for (let i = 0; i < 5000; i++) {
+      const syn = tcpSegment({ src: `10.0.${i >> 8}.${i & 0xff}`, dst: '127.0.0.1', sport: 1024 + i, dport: 24000, seq: i * 7, flags: 'S' });
+      table.push(RAW, syn, syn.length, t0 + i);
+    }
+    expect(col.connections).toHaveLength(0); // nothing reached the listener yet
+    expect(table.stats.halfOpenDropped).toBe(4000);
+    // the last SYN gets its answer: a connection with the SYN's ISN, starting at the first byte
+    const last = 4999;
+    const src = `10.0.${last >> 8}.${last & 0xff}`;
+    const synAck = tcpSegment({ src: '127.0.0.1', dst: src, sport: 24000, dport: 1024 + last, seq: 900, ack: last * 7 + 1, flags: 'SA' });
+    const hello = tcpSegment({ src, dst: '127.0.0.1', sport: 1024 + last, dport: 24000, seq: last * 7 + 1, ack: 901, flags: 'PA', payload: Buffer.from('hi') });
+    table.push(RAW, synAck, synAck.length, t0 + 6000);
+    table.push(RAW, hello, hello.length, t0 + 6001);
+    expect(col.connections).toHaveLength(1);
+    const cc = col.connections[0]!;
+    expect(cc.conn.client).toEqual({ addr: src, port: 1024 + last });
+    expect(cc.conn.c2s.synSeen && cc.conn.s2c.synSeen).toBe(true);
+    expect(cc.conn.c2s.midstream).toBe(false);
+    expect(cc.conn.packets).toEqual([2, 1]);
+    table.finish();
+    expect(data(cc.c2s).toString()).toBe('hi');
+    // the 999 still unanswered are reported at the end as the connections they tried to be
+    expect(col.connections).toHaveLength(1000);
+    expect(table.stats.connections).toBe(1000);
+    expect(col.connections[1]!.conn.c2s.synSeen).toBe(true);
   });
 
   it('memory stays flat: closed connections leave the table', () => {

@@ -11,6 +11,8 @@ export interface Write {
   /** Leave only this segment of the write out. */
   loseSegment?: number;
   udp?: boolean;
+  /** Packet time (µs) that passes before this write: an idle period. */
+  pauseUs?: number;
 }
 
 /** Writes become segments of at most `mss` bytes; handshake first, FIN both ways last. */
@@ -37,6 +39,7 @@ export function writeSession(file: string, writes: Write[], opts: { sport?: numb
   seq.s2c++;
   put(seg('c2s', 'A'));
   for (const wr of writes) {
+    ts += wr.pauseUs ?? 0;
     if (wr.udp) {
       put(udpDatagram({ sport: wr.dir === 'c2s' ? sport + 1 : dport + 1, dport: wr.dir === 'c2s' ? dport + 1 : sport + 1, payload: wr.bytes }));
       continue;
