@@ -1,5 +1,4 @@
-import * as fs from 'node:fs';
-import * as zlib from 'node:zlib';
+import { feed, openBytes, type ByteSource } from '../core/byte-source';
 import { GamesniffError } from '../core/errors';
 import type { PacketCallback } from '../core/types';
 import { isSupportedLinkType, linkTypeName } from './linktypes';
@@ -30,6 +29,12 @@ const BLOCK_EPB = 0x00000006;
 /** A record larger than this is corruption, not a packet (libpcap's own limit is 256 KiB). */
 const MAX_RECORD = 64 * 1024 * 1024;
 
+/** Timestamps are µs since the epoch; past this (year 2255) or negative, a timestamp is corruption. */
+export const MAX_TS = 2 ** 53;
+
+/** The smallest total length of each pcapng block type that has a fixed part (header and trailer included). */
+const MIN_BLOCK: Record<number, number> = { [PCAPNG_SHB]: 28, [BLOCK_IDB]: 20, [BLOCK_PB]: 32, [BLOCK_SPB]: 16, [BLOCK_ISB]: 24, [BLOCK_EPB]: 32 };
+
 export interface CaptureFileStats {
   format: 'pcap' | 'pcapng' | 'unknown';
   packets: number;
@@ -44,6 +49,10 @@ export interface CaptureFileStats {
   skippedBlocks: number;
   /** Drops reported by the capturing tool (pcapng ISB), summed over interfaces. */
   reportedDrops: number;
+  /** Blocks or records too short for their type or otherwise unreadable: skipped, reading went on. */
+  corruptBlocks: number;
+  /** Packets whose timestamp is negative, not a number, or past the year 2255: given the previous packet's time. */
+  badTimestamps: number;
   /** A warning when the file ends in the middle of a record. */
   truncatedFile?: string;
   /** Reading was stopped before the end of the file. */
@@ -71,8 +80,13 @@ export class CaptureParser {
     interfaces: 0,
     skippedBlocks: 0,
     reportedDrops: 0,
+    corruptBlocks: 0,
+    badTimestamps: 0,
   };
   private mode: Mode = 'detect';
+  private lastTs = 0;
+  /** Set by halt(): push stops at the next record. */
+  private halted = false;
   private le = true;
   private pcapLinkType = 0;
   private pcapTsUnits = 1e6;
@@ -96,6 +110,11 @@ export class CaptureParser {
     off = this.mode === 'pcap' ? this.pushPcap(buf, off) : this.pushPcapng(buf, off);
     this.fileOffset += off;
     return off;
+  }
+
+  /** Stop handing out packets (a signal): push returns at the next record boundary. */
+  halt(): void {
+    this.halted = true;
   }
 
   /** No more data: anything left is a record cut short. */
@@ -167,7 +186,7 @@ export class CaptureParser {
     const units = this.pcapTsUnits;
     const link = this.pcapLinkType;
     const cb = this.onPacket;
-    while (off + 16 <= len) {
+    while (off + 16 <= len && !this.halted) {
       const sec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
       const frac = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4);
       const capLen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
@@ -180,7 +199,7 @@ export class CaptureParser {
       }
       if (off + 16 + capLen > len) break;
       const data = buf.subarray(off + 16, off + 16 + capLen);
-      const ts = units === 1e6 ? sec * 1e6 + frac : sec * 1e6 + frac / 1e3;
+      const ts = this.checkTs(units === 1e6 ? sec * 1e6 + frac : sec * 1e6 + frac / 1e3);
       this.stats.packets++;
       this.stats.bytes += capLen;
       if (capLen < origLen) this.stats.truncatedPackets++;
@@ -193,7 +212,7 @@ export class CaptureParser {
   private pushPcapng(buf: Buffer, start: number): number {
     let off = start;
     const len = buf.length;
-    while (off + 12 <= len) {
+    while (off + 12 <= len && !this.halted) {
       const beType = buf.readUInt32BE(off);
       if (beType === PCAPNG_SHB) {
         // a new section may switch byte order: read its byte-order magic first
@@ -219,10 +238,30 @@ export class CaptureParser {
         );
       }
       if (off + total > len) break;
-      this.block(type, buf, off, total);
+      if (total < (MIN_BLOCK[type] ?? 12)) this.corrupt(type);
+      else this.block(type, buf, off, total);
       off += total;
     }
     return off;
+  }
+
+  /**
+   * A block too short for its type: skipped and counted. An interface block still takes its
+   * index (with no usable link type), so that the packets naming later interfaces stay right.
+   */
+  private corrupt(type: number): void {
+    this.stats.corruptBlocks++;
+    if (type === BLOCK_IDB) {
+      this.ifaces.push({ linkType: -1, snapLen: 0, tsUnitsPerSec: 1e6, tsOffsetSec: 0 });
+      this.stats.interfaces++;
+    }
+  }
+
+  /** A timestamp in range, or the previous packet's (and counted). */
+  private checkTs(ts: number): number {
+    if (ts >= 0 && ts < MAX_TS) return (this.lastTs = ts);
+    this.stats.badTimestamps++;
+    return this.lastTs;
   }
 
   private block(type: number, buf: Buffer, off: number, total: number): void {
@@ -270,7 +309,7 @@ export class CaptureParser {
         return;
       }
       case BLOCK_ISB: {
-        const ifdrop = this.findOption(buf, body + 12, bodyEnd, 5);
+        const ifdrop = this.findOption(buf, body + 12, bodyEnd, 5, 8);
         if (ifdrop >= 0) this.stats.reportedDrops += this.u32(buf, ifdrop) + this.u32(buf, ifdrop + 4) * 2 ** 32;
         return;
       }
@@ -310,21 +349,21 @@ export class CaptureParser {
     this.stats.bytes += capLen;
     if (capLen < origLen) this.stats.truncatedPackets++;
     if (!isSupportedLinkType(iface.linkType)) {
-      const n = linkTypeName(iface.linkType);
+      const n = iface.linkType < 0 ? 'unreadable interface block' : linkTypeName(iface.linkType);
       this.stats.unsupportedLinkPackets[n] = (this.stats.unsupportedLinkPackets[n] ?? 0) + 1;
       return;
     }
-    const ts = hi < 0 ? 0 : ((hi * 2 ** 32 + lo) / iface.tsUnitsPerSec + iface.tsOffsetSec) * 1e6;
+    const ts = hi < 0 ? this.lastTs : this.checkTs(((hi * 2 ** 32 + lo) / iface.tsUnitsPerSec + iface.tsOffsetSec) * 1e6);
     this.onPacket(iface.linkType, buf.subarray(dataOff, dataOff + capLen), Math.max(origLen, capLen), ts, ifIndex);
   }
 
   private ifaceOptions(buf: Buffer, off: number, end: number, iface: Iface): void {
-    const tsresol = this.findOption(buf, off, end, 9);
+    const tsresol = this.findOption(buf, off, end, 9, 1);
     if (tsresol >= 0) {
       const v = buf[tsresol]!;
       iface.tsUnitsPerSec = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** (v & 0x7f);
     }
-    const tsoffset = this.findOption(buf, off, end, 14);
+    const tsoffset = this.findOption(buf, off, end, 14, 8);
     if (tsoffset >= 0) {
       const lo = this.le ? buf.readUInt32LE(tsoffset) : buf.readUInt32BE(tsoffset + 4);
       const hi = this.le ? buf.readInt32LE(tsoffset + 4) : buf.readInt32BE(tsoffset);
@@ -332,113 +371,49 @@ export class CaptureParser {
     }
   }
 
-  /** Offset of the value of option `code`, or -1. Options end at opt_endofopt or the block's end. */
-  private findOption(buf: Buffer, off: number, end: number, code: number): number {
+  /**
+   * Offset of the value of option `code` when it holds at least `size` bytes, or -1 (a shorter
+   * value is corruption: ignored). Options end at opt_endofopt or the block's end.
+   */
+  private findOption(buf: Buffer, off: number, end: number, code: number, size: number): number {
     while (off + 4 <= end) {
       const c = this.u16(buf, off);
       const l = this.u16(buf, off + 2);
       if (c === 0) return -1;
       if (off + 4 + l > end) return -1;
-      if (c === code) return off + 4;
+      if (c === code) return l >= size ? off + 4 : -1;
       off += 4 + ((l + 3) & ~3);
     }
     return -1;
   }
 }
 
-const CHUNK = 256 * 1024;
-
 /**
- * Read a pcap or pcapng file (optionally gzip-compressed) and hand every packet
- * to onPacket. Memory stays constant: one chunk plus one record at a time.
+ * Read a pcap or pcapng capture (optionally gzip-compressed; a path, '-' for standard input, or a
+ * source already opened) and hand every packet to onPacket. Memory stays constant: one chunk plus
+ * one record at a time.
  */
 export async function readCaptureFile(
-  path: string,
+  input: string | ByteSource,
   onPacket: PacketCallback,
   opts: { signal?: AbortSignal } = {},
 ): Promise<CaptureFileStats> {
-  let fd: number;
+  const src = typeof input === 'string' ? await openBytes(input) : input;
+  const parser = new CaptureParser(src.name, onPacket);
+  const halt = (): void => parser.halt();
+  opts.signal?.addEventListener('abort', halt);
   try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new GamesniffError('INPUT', `${path}: cannot open (${err.code ?? err.message})`);
-  }
-  const parser = new CaptureParser(path, onPacket);
-  try {
-    const head = Buffer.alloc(2);
-    const n = fs.readSync(fd, head, 0, 2, 0);
-    if (n === 2 && head[0] === 0x1f && head[1] === 0x8b) {
-      fs.closeSync(fd);
-      fd = -1;
-      await readStream(zlib.createGunzip(), fs.createReadStream(path), parser, path, opts.signal);
-    } else {
-      await readPlain(fd, parser, opts.signal);
+    const r = await feed(src, (buf) => parser.push(buf), opts.signal);
+    if (r.stopped || opts.signal?.aborted) {
+      parser.stats.stopped = true;
+      return parser.stats;
     }
+    if (src.warning && parser.stats.format === 'unknown') throw new GamesniffError('INPUT', `${src.name}: ${src.warning}`);
+    parser.finish(r.leftover);
+    if (src.warning) parser.stats.truncatedFile = `${src.name}: ${src.warning}; ${parser.stats.packets} packets read before it`;
   } finally {
-    if (fd >= 0) fs.closeSync(fd);
+    opts.signal?.removeEventListener('abort', halt);
+    if (typeof input === 'string') src.close();
   }
   return parser.stats;
-}
-
-/** Yield to the event loop between chunks, so that a signal or a UI can act during a long read. */
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-
-async function readPlain(fd: number, parser: CaptureParser, signal?: AbortSignal): Promise<void> {
-  let carry: Buffer | null = null;
-  let pos = 0;
-  for (let chunk = 0; ; chunk++) {
-    // every 4 MiB: often enough for Ctrl-C and a UI, rarely enough to cost nothing
-    if (chunk % 16 === 15) await tick();
-    if (signal?.aborted) {
-      parser.stats.stopped = true;
-      return;
-    }
-    const carryLen: number = carry ? carry.length : 0;
-    // a fresh buffer per chunk: packets handed out are views into it
-    const size = Math.max(CHUNK, carryLen * 2);
-    const buf = Buffer.allocUnsafe(size);
-    if (carry) carry.copy(buf, 0);
-    const n = fs.readSync(fd, buf, carryLen, size - carryLen, pos);
-    pos += n;
-    const have: number = carryLen + n;
-    if (n === 0) {
-      parser.finish(have);
-      return;
-    }
-    const view = buf.subarray(0, have);
-    const used = parser.push(view);
-    carry = used < have ? view.subarray(used) : null;
-  }
-}
-
-async function readStream(
-  gunzip: zlib.Gunzip,
-  input: fs.ReadStream,
-  parser: CaptureParser,
-  path: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  let carry: Buffer | null = null;
-  const stream = input.pipe(gunzip);
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (signal?.aborted) {
-        parser.stats.stopped = true;
-        input.destroy();
-        return;
-      }
-      const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
-      const used = parser.push(buf);
-      carry = used < buf.length ? buf.subarray(used) : null;
-    }
-  } catch (e) {
-    if (e instanceof GamesniffError) throw e;
-    // a cut gzip stream: keep what was decoded, report the rest
-    parser.finish(carry ? carry.length : 0);
-    parser.stats.truncatedFile = `${path}: compressed data ends early (${(e as Error).message}); ` +
-      `${parser.stats.packets} packets read before it`;
-    return;
-  }
-  parser.finish(carry ? carry.length : 0);
 }
