@@ -1,15 +1,21 @@
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { join, resolve } from 'node:path';
 import { GamesniffError } from '../core/errors';
 import type { PacketCallback } from '../core/types';
 
 /**
- * Live capture through the `cap` native addon, as patched by
- * src/capture/patches (no immediate mode, 256 KiB snaplen, batched delivery
- * with pcap timestamps and original lengths, pcap_stats).
+ * Live capture through gamesniff's own build of the `cap` native addon,
+ * patched by src/capture/patches/cap-0.2.1.patch (no immediate mode,
+ * 256 KiB snaplen, batched delivery with pcap timestamps and original
+ * lengths, pcap_stats, uv handles closed properly, BPF for files) and built
+ * into dist/native/cap by src/capture/native/install.js at install time. The
+ * `cap` that npm installed is only its source: it is never loaded.
  *
- * Buffer ownership: cap writes every batch into one shared buffer. The batch
- * is copied once here; packets handed on are views into that copy, which is
- * never reused, so downstream stages may keep references.
+ * Buffer ownership: the addon writes every batch into one shared buffer. The
+ * batch is copied once here; packets handed on are views into that copy,
+ * which is never reused, so downstream stages may keep references.
  */
 
 interface CapDevice {
@@ -19,17 +25,35 @@ interface CapDevice {
   addresses: Array<{ addr?: string }>;
 }
 
-interface CapInstance {
+interface CapInstance extends EventEmitter {
   open(device: string, filter: string, bufSize: number, buffer: Buffer, timeoutMs: number): string;
-  on(event: 'packet', fn: (used: number, count: number, oversize: number) => void): void;
   close(): boolean;
   stats(): Omit<CaptureDrops, 'oversize'>;
   datalink(): number;
 }
 
-interface CapModule {
-  Cap: { new (): CapInstance; deviceList(): CapDevice[] };
+export interface NativeBpfFilter {
+  match(packet: Uint8Array, origLen: number): boolean;
+  free(): void;
 }
+
+export interface NativeCap {
+  Cap: new () => CapInstance;
+  BpfFilter: new (expression: string, dlt: number, snaplen?: number) => NativeBpfFilter;
+  deviceList(): CapDevice[];
+  gamesniffPatch: number;
+  DLT_RAW: number;
+}
+
+/** The patch version this code expects the binding to report (GAMESNIFF_PATCH in the patch). */
+export const CAP_PATCH = 3;
+
+// src/capture and dist/capture are both two levels below the package root
+const ROOT = resolve(__dirname, '../..');
+/** Where install.js builds the binding. */
+export const BINDING_PATH = join(ROOT, 'dist/native/cap/build/Release/cap.node');
+const INSTALL_SCRIPT = join(ROOT, 'src/capture/native/install.js');
+const STATUS_FILE = join(ROOT, 'dist/native/status.json');
 
 const LE = endianness() === 'LE';
 
@@ -41,21 +65,57 @@ export interface CaptureDrops {
   oversize: number;
 }
 
-function loadCap(): CapModule {
+/** Why the last build failed, as install.js recorded it. */
+function lastBuildFailure(): string {
+  try {
+    const st = JSON.parse(readFileSync(STATUS_FILE, 'utf8')) as { ok?: boolean; error?: string; hint?: string };
+    if (st.ok === false && st.error) return ` The last build failed: ${st.error}${st.hint ? ` (${st.hint})` : ''}.`;
+  } catch {
+    // no record
+  }
+  return '';
+}
+
+function bindingError(problem: string): GamesniffError {
+  const asPackage = /[\\/]node_modules[\\/]/.test(ROOT);
+  return new GamesniffError(
+    'CAPTURE',
+    `live capture needs gamesniff's patched libpcap binding ${BINDING_PATH}, which ${problem}.${lastBuildFailure()} ` +
+      `To fix, build it: node ${JSON.stringify(INSTALL_SCRIPT)}` +
+      (asPackage ? ' (or: npm rebuild gamesniff)' : '') +
+      '; that needs the libpcap headers and a C++ compiler (Debian/Ubuntu: apt-get install libpcap-dev build-essential). ' +
+      'Reading capture files (-r) works without it.',
+  );
+}
+
+let native: NativeCap | null = null;
+
+/**
+ * The patched addon, loaded on first use (never at import: reading files
+ * needs no libpcap). Throws GamesniffError('CAPTURE') saying how to build it
+ * when it is missing, does not load, or is from another version of the patch.
+ */
+export function loadNative(): NativeCap {
+  if (native) return native;
+  if (!existsSync(BINDING_PATH)) throw bindingError('is missing');
+  let m: NativeCap;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('cap') as CapModule;
+    m = require(BINDING_PATH) as NativeCap;
   } catch (e) {
-    throw new GamesniffError(
-      'CAPTURE',
-      `live capture needs the "cap" native module, which did not load (${(e as Error).message.split('\n')[0]}). ` +
-        'Install the libpcap headers (Debian/Ubuntu: apt-get install libpcap-dev) and run: npm rebuild cap',
-    );
+    throw bindingError(`does not load (${(e as Error).message.split('\n')[0]})`);
   }
+  if (m.gamesniffPatch !== CAP_PATCH) {
+    throw bindingError(`was built from patch ${String(m.gamesniffPatch ?? 'none')}, and this gamesniff needs patch ${CAP_PATCH}`);
+  }
+  // as cap's lib/Cap.js does: the addon emits through this.emit
+  if (!(m.Cap.prototype instanceof EventEmitter)) Object.setPrototypeOf(m.Cap.prototype, EventEmitter.prototype);
+  native = m;
+  return m;
 }
 
 export function listDevices(): CapDevice[] {
-  return loadCap().Cap.deviceList();
+  return loadNative().deviceList();
 }
 
 /** The device to capture on: the one named, else the loopback device (lo on Linux, lo0 on macOS). */
@@ -110,14 +170,24 @@ export class LiveCapture {
     this.filter = opts.filter;
   }
 
-  start(onPacket: PacketCallback): void {
-    const { Cap } = loadCap();
+  /**
+   * Opens the device and delivers packets until stop(). Throws
+   * GamesniffError (CAPTURE, PRIVILEGE or USAGE) with nothing left open.
+   * Once open, the capture closes itself before any error leaves it: an
+   * exception thrown by `onPacket` (rethrown after closing), or a capture
+   * error such as the device going away (handed to `onError`, thrown when
+   * there is none).
+   */
+  start(onPacket: PacketCallback, onError?: (e: GamesniffError) => void): void {
+    if (this.cap) throw new GamesniffError('CAPTURE', `already capturing on ${this.device}`);
+    const { Cap } = loadNative(); // checks the binding before anything is opened
     const cap = new Cap();
     // batch buffer: larger than libpcap's snaplen so any packet fits
     const shared = Buffer.alloc(4 * 1024 * 1024);
     try {
       cap.open(this.device, this.filter, this.opts.bufferSize ?? 64 * 1024 * 1024, shared, this.opts.timeoutMs ?? 50);
     } catch (e) {
+      cap.close(); // the patched open leaves nothing open when it fails; this is for certainty
       const msg = (e as Error).message;
       if (/EPERM|permission|not permitted/i.test(msg)) throw new GamesniffError('PRIVILEGE', privilegeHint(this.device));
       if (/syntax error|filter/i.test(msg)) {
@@ -125,23 +195,39 @@ export class LiveCapture {
       }
       throw new GamesniffError('CAPTURE', `cannot capture on ${this.device}: ${msg}`);
     }
+    try {
+      this.linkType = cap.datalink();
+      const linkType = this.linkType;
+      cap.on('packet', (used: number, count: number, oversize: number) => {
+        this.oversize += oversize;
+        const batch = Buffer.from(shared.subarray(0, used)); // the one copy at the boundary
+        let off = 0;
+        try {
+          for (let i = 0; i < count && this.cap === cap; i++) {
+            // record headers are in host byte order
+            const sec = LE ? batch.readUInt32LE(off) : batch.readUInt32BE(off);
+            const usec = LE ? batch.readUInt32LE(off + 4) : batch.readUInt32BE(off + 4);
+            const capLen = LE ? batch.readUInt32LE(off + 8) : batch.readUInt32BE(off + 8);
+            const origLen = LE ? batch.readUInt32LE(off + 12) : batch.readUInt32BE(off + 12);
+            onPacket(linkType, batch.subarray(off + 16, off + 16 + capLen), origLen, sec * 1e6 + usec, 0);
+            off += 16 + ((capLen + 3) & ~3);
+          }
+        } catch (e) {
+          this.stop();
+          throw e;
+        }
+      });
+      cap.on('error', (e: Error) => {
+        this.stop();
+        const err = new GamesniffError('CAPTURE', `capture on ${this.device} failed: ${e.message}`);
+        if (onError) onError(err);
+        else throw err;
+      });
+    } catch (e) {
+      cap.close();
+      throw e;
+    }
     this.cap = cap;
-    this.linkType = cap.datalink();
-    const linkType = this.linkType;
-    cap.on('packet', (used, count, oversize) => {
-      this.oversize += oversize;
-      const batch = Buffer.from(shared.subarray(0, used)); // the one copy at the boundary
-      let off = 0;
-      for (let i = 0; i < count; i++) {
-        // record headers are in host byte order
-        const sec = LE ? batch.readUInt32LE(off) : batch.readUInt32BE(off);
-        const usec = LE ? batch.readUInt32LE(off + 4) : batch.readUInt32BE(off + 4);
-        const capLen = LE ? batch.readUInt32LE(off + 8) : batch.readUInt32BE(off + 8);
-        const origLen = LE ? batch.readUInt32LE(off + 12) : batch.readUInt32BE(off + 12);
-        onPacket(linkType, batch.subarray(off + 16, off + 16 + capLen), origLen, sec * 1e6 + usec, 0);
-        off += 16 + ((capLen + 3) & ~3);
-      }
-    });
   }
 
   /** Kernel counters: packets received by the filter and dropped for lack of buffer space. */
