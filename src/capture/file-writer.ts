@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { GamesniffError } from '../core/errors';
 
 /**
  * Writers for classic pcap and pcapng (little-endian, microsecond or
@@ -12,13 +13,18 @@ export interface CaptureWriter {
 
 const FLUSH_AT = 1 << 20;
 
+/** The output file, or standard output for '-'. */
 abstract class BufferedFile {
   private readonly fd: number;
   private parts: Buffer[] = [];
   private pending = 0;
 
-  constructor(path: string) {
-    this.fd = fs.openSync(path, 'w');
+  constructor(private readonly path: string) {
+    try {
+      this.fd = path === '-' ? 1 : fs.openSync(path, 'w');
+    } catch (e) {
+      throw new GamesniffError('INPUT', `cannot write ${path}: ${(e as Error).message}`);
+    }
   }
 
   protected put(b: Buffer): void {
@@ -29,15 +35,36 @@ abstract class BufferedFile {
 
   flush(): void {
     if (this.pending === 0) return;
-    fs.writeSync(this.fd, Buffer.concat(this.parts, this.pending));
+    writeAll(this.fd, Buffer.concat(this.parts, this.pending));
     this.parts = [];
     this.pending = 0;
   }
 
   close(): void {
     this.flush();
-    fs.closeSync(this.fd);
+    if (this.path !== '-') fs.closeSync(this.fd);
   }
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Write all of `buf`; a full non-blocking pipe (stdout into `| tshark -r -`) is waited on, not an error. */
+function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') Atomics.wait(pause, 0, 0, 2);
+      else if (code === 'EPIPE') throw new GamesniffError('INPUT', 'the output was closed before the end (a reader that stopped early)');
+      else throw e;
+    }
+  }
+}
+
+/** Timestamps the formats can hold: µs since the epoch, from 0 to 2^53 (the year 2255). */
+function checkTs(ts: number): void {
+  if (!(ts >= 0 && ts < 2 ** 53)) throw new GamesniffError('INPUT', `packet time ${ts} µs is out of range for a capture file (0 to 2^53)`);
 }
 
 export class PcapWriter extends BufferedFile implements CaptureWriter {
@@ -57,6 +84,7 @@ export class PcapWriter extends BufferedFile implements CaptureWriter {
 
   /** ts in microseconds since the epoch. */
   write(data: Buffer, ts: number, origLen = data.length): void {
+    checkTs(ts);
     const h = Buffer.allocUnsafe(16);
     const sec = Math.floor(ts / 1e6);
     const frac = this.nanos ? Math.round((ts - sec * 1e6) * 1e3) : Math.round(ts - sec * 1e6);
@@ -130,6 +158,7 @@ export class PcapngWriter extends BufferedFile implements CaptureWriter {
 
   /** ts in microseconds since the epoch; stored with nanosecond resolution. */
   write(data: Buffer, ts: number, origLen = data.length, ifIndex = 0): void {
+    checkTs(ts);
     const body = Buffer.alloc(20 + pad4(data.length));
     const ns = BigInt(Math.round(ts * 1000));
     body.writeUInt32LE(ifIndex, 0);

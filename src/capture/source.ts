@@ -1,5 +1,8 @@
+import type { ByteSource } from '../core/byte-source';
 import type { PacketCallback } from '../core/types';
+import { compileOfflineFilter, offlineFilter } from './bpf';
 import { readCaptureFile, type CaptureFileStats } from './file-reader';
+import { LINKTYPE } from './linktypes';
 import { chooseDevice, LiveCapture, type CaptureDrops } from './live';
 import { buildFilter, type PortSpec } from './ports';
 
@@ -11,7 +14,7 @@ import { buildFilter, type PortSpec } from './ports';
 export interface SourceSummary {
   kind: 'file' | 'live';
   name: string;
-  file?: CaptureFileStats;
+  file?: CaptureFileStats & { filter: string; filtered: number };
   live?: CaptureDrops & { device: string; filter: string };
 }
 
@@ -21,13 +24,30 @@ export interface CaptureSource {
   stop(): void;
 }
 
-export function fileSource(path: string): CaptureSource {
+/**
+ * A capture file (a path, '-', or an opened source) as a packet source. `filter` is a BPF
+ * expression applied as a live capture would apply it (libpcap's compiler and semantics);
+ * packets it leaves out are counted, not handed on.
+ */
+export function fileSource(input: string | ByteSource, filter = ''): CaptureSource {
   const abort = new AbortController();
+  const name = typeof input === 'string' ? input : input.name;
+  // a bad expression is a usage error before anything is read
+  if (filter.trim()) compileOfflineFilter(filter, LINKTYPE.ETHERNET);
   return {
-    name: path,
+    name,
     async run(onPacket) {
-      const file = await readCaptureFile(path, onPacket, { signal: abort.signal });
-      return { kind: 'file', name: path, file };
+      let filtered = 0;
+      let cb = onPacket;
+      if (filter.trim()) {
+        const match = offlineFilter(filter);
+        cb = (lt, data, orig, ts, ifi) => {
+          if (match(lt, data, orig)) onPacket(lt, data, orig, ts, ifi);
+          else filtered++;
+        };
+      }
+      const file = await readCaptureFile(input, cb, { signal: abort.signal });
+      return { kind: 'file', name, file: { ...file, filter, filtered } };
     },
     stop() {
       abort.abort();
@@ -72,18 +92,33 @@ export function liveSource(opts: LiveSourceOptions): CaptureSource {
           capture.stop();
           resolve({ kind: 'live', name: device, live: { ...drops, device, filter: capture.filter } });
         };
+        const fail = (e: unknown): void => {
+          if (timer) clearTimeout(timer);
+          stopped = true;
+          capture.stop();
+          reject(e);
+        };
         try {
-          capture.start((lt, data, orig, ts, ifi) => {
-            if (stopped) return;
-            onPacket(lt, data, orig, ts, ifi);
-            if (++seen >= max) stop();
-          });
+          capture.start(
+            (lt, data, orig, ts, ifi) => {
+              if (stopped) return;
+              onPacket(lt, data, orig, ts, ifi);
+              if (++seen >= max) stop();
+            },
+            // the device went away mid-capture: end with the error, nothing left open
+            fail,
+          );
         } catch (e) {
           reject(e);
           return;
         }
         if (opts.durationSec !== undefined) timer = setTimeout(stop, opts.durationSec * 1000);
-        opts.onReady?.(capture);
+        try {
+          opts.onReady?.(capture);
+        } catch (e) {
+          fail(e);
+          return;
+        }
         if (stopped) finish();
       });
     },

@@ -5,13 +5,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { deflateRawSync, deflateSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { deflateRawSync, deflateSync } from 'node:zlib';
 import type { Direction } from '../core/types';
 import { generate, messageList, type MessageRef } from './codegen';
 import { readCounter } from './counter';
 import type { Counter, Framing, ProtocolDef, TransportDef } from './ir';
 import { ProtocolError, parseProtocol } from './load';
-import { DecodeError, EncodeError, Writer, newCtx, runtime, type Ctx, type Span } from './runtime';
+import { DEFAULT_DECODE_LIMITS, DecodeError, EncodeError, Writer, inflateWithin, newCtx, runtime, sizeText, type ConnectionBudget, type Ctx, type DecodeLimits, type Span } from './runtime';
 
 type DecodeFn = (b: Buffer, c: Ctx) => Record<string, unknown>;
 type EncodeFn = (w: Writer, v: unknown, c: Ctx) => void;
@@ -41,9 +41,11 @@ export interface DecodedMessage {
 export interface DecodeOptions {
   /** Record the byte span of every field (for hex highlighting). */
   spans?: boolean;
+  /** What one message may cost (default DEFAULT_DECODE_LIMITS). */
+  limits?: DecodeLimits;
+  /** The connection's running total, checked against limits.connectionInflate. */
+  budget?: ConnectionBudget;
 }
-
-const MAX_INFLATE = 64 << 20;
 
 function writeCounter(t: Counter, v: number): Buffer {
   const w = new Writer(10);
@@ -90,7 +92,23 @@ export class Transport {
   decode(dir: Direction, frame: Buffer, state: Record<string, unknown>, opts: DecodeOptions = {}): DecodedMessage {
     // One context reused for every message: decoding is synchronous and not re-entered.
     const c = this.ctx;
+    const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
     c.st = state;
+    c.n = 0;
+    c.inflated = 0;
+    c.depth = 0;
+    c.maxN = limits.elements;
+    c.maxInflate = limits.inflate;
+    c.maxDepth = limits.depth;
+    try {
+      return this.decodeFrame(dir, frame, state, opts, limits);
+    } finally {
+      if (opts.budget) opts.budget.inflated += c.inflated;
+    }
+  }
+
+  private decodeFrame(dir: Direction, frame: Buffer, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
+    const c = this.ctx;
     let body = frame;
     let compressed = false;
     const comp = this.def.compression;
@@ -99,11 +117,16 @@ export class Transport {
       if (!len) return this.failed(frame, 'compression header cut short', 0);
       body = frame.subarray(len.next);
       if (len.value > 0) {
+        if (opts.budget && opts.budget.inflated >= limits.connectionInflate) {
+          return this.failed(frame, `not inflated: this connection has inflated ${sizeText(limits.connectionInflate)} already (its decode budget)`, len.next);
+        }
+        if (len.value > limits.inflate) return this.failed(frame, `the header says ${len.value} bytes uncompressed, more than the ${sizeText(limits.inflate)} decode budget of one message`, 0);
         try {
-          body = comp.algorithm === 'zlib' ? inflateSync(body, { maxOutputLength: MAX_INFLATE }) : inflateRawSync(body, { maxOutputLength: MAX_INFLATE });
+          body = inflateWithin(body, comp.algorithm, limits.inflate);
         } catch (e) {
           return this.failed(frame, `${comp.algorithm}: ${(e as Error).message}`, len.next);
         }
+        c.inflated += body.length;
         compressed = true;
         if (body.length !== len.value) return { ...this.failed(body, `decompressed to ${body.length} bytes, header says ${len.value}`, 0), compressed };
       }
@@ -131,7 +154,7 @@ export class Transport {
       return out;
     } catch (e) {
       // Rerun with the debug variant: it knows the field path. State is left untouched.
-      const d = newCtx(state, !!opts.spans);
+      const d = newCtx(state, !!opts.spans, limits);
       d.noSet = true;
       d.p = start;
       d.e = body.length;
@@ -148,7 +171,7 @@ export class Transport {
           offset = de.offset;
           if (de.inner) message += ' (offset inside a decompressed region)';
         } else {
-          path = d.path.length ? d.path.map((x, i) => (typeof x === 'number' ? `[${x}]` : i ? `.${x}` : x)).join('') : name;
+          path = d.path.length ? d.path.slice(0, 64).map((x, i) => (typeof x === 'number' ? `[${x}]` : i ? `.${x}` : x)).join('') : name;
           offset = d.starts.length ? d.starts[d.starts.length - 1] : start;
         }
       }
@@ -262,7 +285,8 @@ export class Protocol {
 
   constructor(
     readonly def: ProtocolDef,
-    text: string,
+    /** The description file's text (recordings embed it). */
+    readonly text: string,
   ) {
     this.name = def.name;
     this.file = def.file;
@@ -318,6 +342,16 @@ export function resolveProtocolPath(spec: string, cwd = process.cwd()): string {
     return c;
   }
   throw new ProtocolError([`${spec}: no such protocol file, directory, or name under protocols/ (${listProtocols(cwd).join(', ') || 'none found'})`]);
+}
+
+/** The description named NAME under protocols/ (the working directory's, then the package's), or null. Never a path. */
+export function findProtocolByName(name: string, cwd = process.cwd()): string | null {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) return null;
+  for (const dir of [join(cwd, 'protocols'), join(__dirname, '../../protocols')]) {
+    const f = join(dir, name, 'protocol.yaml');
+    if (existsSync(f)) return f;
+  }
+  return null;
 }
 
 export function listProtocols(cwd = process.cwd()): string[] {

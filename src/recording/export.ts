@@ -1,9 +1,8 @@
-import { GamesniffError } from '../core/errors';
 import { parseIp } from '../decode/address';
 import { LINKTYPE } from '../capture/linktypes';
 import { PcapngWriter } from '../capture/file-writer';
 import type { EndRecord, EventRecord } from './format';
-import { readRecording, type RecordingReadResult } from './reader';
+import { openRecording, type RecordingInput, type RecordingReadResult } from './reader';
 
 /**
  * A recording as a pcapng capture (raw IP link type): each TCP connection gets a handshake, its
@@ -99,13 +98,22 @@ export interface ExportResult {
   connections: number;
   /** Gaps of 2^31 bytes or more: TCP sequence numbers cannot say that much was skipped. */
   unrepresentable: number;
+  /** Connections left out because their endpoints are not IP addresses (an edited or corrupt recording). */
+  skippedConnections: number;
+  /** Datagrams left out because they are larger than an IP packet can say. */
+  skippedDatagrams: number;
 }
 
-export async function exportPcapng(recording: string, out: string): Promise<ExportResult> {
+/** Write a recording (a path, or one opened with openRecording) as pcapng to `out` ('-' for standard output). */
+export async function exportPcapng(input: string | RecordingInput, out: string): Promise<ExportResult> {
+  const rec = typeof input === 'string' ? await openRecording(input) : input;
+  const recording = rec.name;
   const conns = new Map<number, Conn>();
   let packets = 0;
   let connections = 0;
   let unrepresentable = 0;
+  let skippedConnections = 0;
+  let skippedDatagrams = 0;
   let w: PcapngWriter | null = null;
   const writer = (): PcapngWriter => (w ??= new PcapngWriter(out, [{ linkType: LINKTYPE.RAW, name: `gamesniff export of ${recording}` }]));
 
@@ -151,7 +159,10 @@ export async function exportPcapng(recording: string, out: string): Promise<Expo
       case 'open': {
         const ca = parseIp(r.client[0]);
         const sa = parseIp(r.server[0]);
-        if (!ca || !sa || ca.length !== sa.length) throw new GamesniffError('INPUT', `${recording}: connection ${r.c} has endpoints that are not IP addresses (${r.client[0]}, ${r.server[0]})`);
+        if (!ca || !sa || ca.length !== sa.length) {
+          skippedConnections++;
+          return;
+        }
         // Fixed, distinct initial sequence numbers keep the export deterministic.
         const isn = (k: number): number => (Math.imul(r.c + 1, 0x9e3779b1) + k * 0x10000) >>> 0;
         const c: Conn = {
@@ -178,7 +189,11 @@ export async function exportPcapng(recording: string, out: string): Promise<Expo
         const c = conns.get(r.c);
         if (!c) return;
         if (!c.tcp) {
-          const declared = r.n ?? r.b.length;
+          const declared = Math.max(r.n ?? 0, r.b.length);
+          if (8 + declared > 0xffff - (c.v6 ? 0 : 20)) {
+            skippedDatagrams++;
+            return;
+          }
           const uh = Buffer.alloc(8 + r.b.length);
           uh.writeUInt16BE(c.sides[r.d].port, 0);
           uh.writeUInt16BE(c.sides[1 - r.d]!.port, 2);
@@ -225,12 +240,13 @@ export async function exportPcapng(recording: string, out: string): Promise<Expo
   };
   let read: RecordingReadResult;
   try {
-    read = await readRecording(recording, onRecord);
+    read = await rec.read(onRecord);
     // A recording cut short leaves connections open: their ends still go out.
     for (const c of [...conns.values()]) closeConn(c, c.lastTs);
     writer();
   } finally {
     (w as PcapngWriter | null)?.close();
+    if (typeof input === 'string') rec.close();
   }
-  return { read, packets, connections, unrepresentable };
+  return { read, packets, connections, unrepresentable, skippedConnections, skippedDatagrams };
 }

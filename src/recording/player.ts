@@ -1,8 +1,8 @@
 import { endpointString, type Endpoint, type StreamEnd } from '../core/types';
 import { TcpConnection, UdpFlow, type ConnectionState, type FlowListener } from '../flow/connection';
 import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget } from '../reassembly/assembler';
-import { bitDir, type AddrPort, type EventRecord } from './format';
-import { readRecording, type ReadRecordingOptions, type RecordingReadResult } from './reader';
+import { bitDir, type AddrPort, type CloseRecord, type EventRecord } from './format';
+import { openRecording, type ReadRecordingOptions, type RecordingInput, type RecordingReadResult } from './reader';
 
 const endpoint = (a: AddrPort): Endpoint => ({ addr: a[0], port: a[1] });
 
@@ -31,9 +31,12 @@ export class RecordingPlayer {
         const client = endpoint(r.client);
         const server = endpoint(r.server);
         const key = `${r.p} ${endpointString(client)} ${endpointString(server)}`;
+        // an id opened twice is a corrupt or edited file: the second open is skipped
+        if (this.tcp.has(r.c) || this.udp.has(r.c)) return void this.orphans++;
         if (r.p === 'tcp') {
           const c = new TcpConnection(r.c, key, client, server, endpointString(client), r.ts, {}, this.budget, DEFAULT_ASSEMBLER_OPTIONS);
           c.state = 'open';
+          if (r.r !== undefined) c.resumes = r.r;
           this.tcp.set(r.c, c);
           this.connections++;
           this.listener.open?.(c, r.ts);
@@ -85,6 +88,7 @@ export class RecordingPlayer {
           this.tcp.delete(r.c);
           c.state = r.state as ConnectionState;
           c.closedAt = r.ts;
+          applyFacts(c, r);
           this.listener.close?.(c, r.ts);
           return;
         }
@@ -93,6 +97,7 @@ export class RecordingPlayer {
         this.udp.delete(r.c);
         f.closed = true;
         f.end = r.state as StreamEnd;
+        applyFacts(f, r);
         this.listener.udpClose?.(f, r.ts);
         return;
       }
@@ -125,15 +130,35 @@ export class RecordingPlayer {
   }
 }
 
+/** The facts the packets gave (handshake, packets, duplicates, retransmissions), as recorded at close. */
+function applyFacts(f: TcpConnection | UdpFlow, r: CloseRecord): void {
+  const x = r.f;
+  if (!x) return;
+  f.packets = [x.packets[0], x.packets[1]];
+  f.duplicates = [x.duplicates[0], x.duplicates[1]];
+  if (f instanceof UdpFlow) return;
+  for (const [i, s] of [f.c2s, f.s2c].entries()) {
+    s.synSeen = x.syn[i]!;
+    s.midstream = x.midstream[i]!;
+    s.stats.retransmittedBytes = x.retransmitted[i]!;
+    s.stats.overlapConflicts = x.conflicts[i]!;
+  }
+}
+
 export interface PlayResult {
   read: RecordingReadResult;
   player: RecordingPlayer;
 }
 
-/** Read a recording into a flow listener, as the flow table would have fed it. */
-export async function playRecording(path: string, listener: FlowListener, opts: ReadRecordingOptions = {}): Promise<PlayResult> {
+/** Read a recording (a path, or one opened with openRecording) into a flow listener, as the flow table would have fed it. */
+export async function playRecording(input: string | RecordingInput, listener: FlowListener, opts: ReadRecordingOptions = {}): Promise<PlayResult> {
+  const rec = typeof input === 'string' ? await openRecording(input, opts) : input;
   const player = new RecordingPlayer(listener);
-  const read = await readRecording(path, (r) => player.record(r), opts);
-  player.finish();
-  return { read, player };
+  try {
+    const read = await rec.read((r) => player.record(r), opts);
+    player.finish();
+    return { read, player };
+  } finally {
+    if (typeof input === 'string') rec.close();
+  }
 }

@@ -1,12 +1,16 @@
-import * as fs from 'node:fs';
 import { Unpackr } from 'msgpackr';
+import { feed, openBytes, type ByteSource } from '../core/byte-source';
 import { GamesniffError } from '../core/errors';
-import { FORMAT_NAME, FORMAT_VERSION, recordProblem, type EventRecord, type RecordingHeader } from './format';
+import { FORMAT_NAME, FORMAT_VERSION, headerProblem, recordProblem, type EventRecord, type RecordingHeader } from './format';
 
 /**
- * Reads a .gsrec file record by record, in blocks (a recording may be larger than memory).
- * A file cut anywhere (a crash, kill -9, a full disk) reads up to its last whole record and
- * says so in `warning`; so does a corrupt record, which ends the reading at that point.
+ * Reads a .gsrec recording record by record, as it streams in (a file, a pipe, stdin; a recording
+ * may be larger than memory). A file cut anywhere (a crash, kill -9, a full disk) reads up to its
+ * last whole record and says so in `warning`; so does a corrupt record, which ends the reading at
+ * that point. The header is checked as a whole before any record is read.
+ *
+ * Call order: `openRecording(path or source)` (reads and checks the header), then `read(onRecord)`
+ * once, then `close()`; or `readRecording(...)` for all three.
  */
 
 /** Upgrades a recording of version `from` to version `from + 1`. */
@@ -33,54 +37,26 @@ export interface RecordingReadResult {
 export interface ReadRecordingOptions {
   signal?: AbortSignal;
   migrations?: Migration[];
-  blockSize?: number;
   /** The version to migrate to (default: this build's FORMAT_VERSION; tests set it to exercise a chain). */
   targetVersion?: number;
 }
 
-const unpackr = new Unpackr({ useRecords: false, moreTypes: false });
-
-/** A cheap look at the first bytes: is this file a recording rather than a capture? */
-export function isRecordingFile(path: string): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    const b = Buffer.alloc(64);
-    const n = fs.readSync(fd, b, 0, 64, 0);
-    return b.subarray(0, n).includes(FORMAT_NAME);
-  } finally {
-    fs.closeSync(fd);
-  }
+/** A recording whose header has been read and checked; `read` streams its records. */
+export interface RecordingInput {
+  readonly name: string;
+  readonly header: RecordingHeader;
+  read(onRecord: (r: EventRecord) => void, opts?: { signal?: AbortSignal }): Promise<RecordingReadResult>;
+  close(): void;
 }
 
-/** The header alone (for choosing a protocol before reading the records). */
-export function readRecordingHeader(path: string): RecordingHeader {
-  let b: Buffer;
-  try {
-    const fd = fs.openSync(path, 'r');
-    try {
-      b = Buffer.alloc(64 * 1024);
-      b = b.subarray(0, fs.readSync(fd, b, 0, b.length, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (e) {
-    throw new GamesniffError('INPUT', `cannot read ${path}: ${(e as Error).message}`);
-  }
-  let first: unknown = null;
-  try {
-    unpackr.unpackMultiple(b, (v: unknown) => {
-      first = v;
-      return false;
-    });
-  } catch {
-    // A header cut short is reported by checkHeader below.
-  }
-  return checkHeader(first, path, MIGRATIONS).header;
+/** The longest header read (it holds the protocol description's text). */
+const MAX_HEADER = 16 << 20;
+
+const unpackr = new Unpackr({ useRecords: false, moreTypes: false });
+
+/** Do these first bytes of a file start a recording (rather than a capture)? */
+export function looksLikeRecording(head: Buffer): boolean {
+  return head.subarray(0, 64).includes(FORMAT_NAME);
 }
 
 function migrationChain(version: number, target: number, migrations: Migration[], path: string): Migration[] {
@@ -95,7 +71,7 @@ function migrationChain(version: number, target: number, migrations: Migration[]
 
 function checkHeader(value: unknown, path: string, migrations: Migration[], target = FORMAT_VERSION): { header: RecordingHeader; chain: Migration[] } {
   const h = value as Record<string, unknown> | null;
-  if (!h || typeof h !== 'object' || h.format !== FORMAT_NAME) throw new GamesniffError('INPUT', `${path}: not a gamesniff recording (no ${FORMAT_NAME} header)`);
+  if (!h || typeof h !== 'object' || Array.isArray(h) || h.format !== FORMAT_NAME) throw new GamesniffError('INPUT', `${path}: not a gamesniff recording (no ${FORMAT_NAME} header)`);
   const version = h.version;
   if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) throw new GamesniffError('INPUT', `${path}: recording header has no valid format version`);
   if (version > target) {
@@ -104,85 +80,126 @@ function checkHeader(value: unknown, path: string, migrations: Migration[], targ
   const chain = migrationChain(version, target, migrations, path);
   let up = h;
   for (const m of chain) up = m.header(up);
+  const problem = headerProblem(up);
+  if (problem) throw new GamesniffError('INPUT', `${path}: malformed recording header: ${problem}`);
   return { header: { ...(up as unknown as RecordingHeader), version: target }, chain };
 }
 
-export async function readRecording(path: string, onRecord: (r: EventRecord) => void, opts: ReadRecordingOptions = {}): Promise<RecordingReadResult> {
-  let fh: fs.promises.FileHandle;
+/** Open a recording (a path, '-' for stdin, or an opened source) and read and check its header. */
+export async function openRecording(input: string | ByteSource, opts: ReadRecordingOptions = {}): Promise<RecordingInput> {
+  const src = typeof input === 'string' ? await openBytes(input) : input;
+  const name = src.name;
   try {
-    fh = await fs.promises.open(path, 'r');
+    const migrations = opts.migrations ?? MIGRATIONS;
+    // The header is the first value: look at more and more of the file until it is whole.
+    let first: unknown = undefined;
+    let size = 0;
+    for (let want = 64 * 1024; ; want *= 4) {
+      const head = await src.head(want);
+      size = head.length;
+      if (size === 0) throw new GamesniffError('INPUT', `${name}: not a gamesniff recording (empty file)`);
+      let incomplete = false;
+      try {
+        unpackr.unpackMultiple(head, (v: unknown) => {
+          first = v;
+          return false;
+        });
+      } catch (e) {
+        incomplete = !!(e as { incomplete?: boolean }).incomplete;
+        if (!incomplete) throw new GamesniffError('INPUT', `${name}: not a gamesniff recording (its first bytes are not a recording header)`);
+      }
+      if (first !== undefined) break;
+      if (!incomplete || size < want || want >= MAX_HEADER) throw new GamesniffError('INPUT', `${name}: not a gamesniff recording (no complete header)`);
+    }
+    const { header, chain } = checkHeader(first, name, migrations, opts.targetVersion);
+    let used = false;
+    return {
+      name,
+      header,
+      read: (onRecord, ro = {}) => {
+        if (used) throw new Error('a recording is read once');
+        used = true;
+        return readRecords(src, header, chain, onRecord, ro.signal ?? opts.signal);
+      },
+      close: () => src.close(),
+    };
   } catch (e) {
-    throw new GamesniffError('INPUT', `cannot read ${path}: ${(e as Error).message}`);
+    if (typeof input === 'string') src.close();
+    throw e;
   }
-  const blockSize = opts.blockSize ?? 1 << 20;
-  const migrations = opts.migrations ?? MIGRATIONS;
-  let header: RecordingHeader | null = null;
-  let chain: Migration[] = [];
+}
+
+async function readRecords(src: ByteSource, header: RecordingHeader, chain: Migration[], onRecord: (r: EventRecord) => void, signal?: AbortSignal): Promise<RecordingReadResult> {
   let records = 0;
   let finished = false;
   let warning: string | undefined;
-  let carry: Buffer | null = null;
-  /** File offset of carry[0] (or of the next block when there is no carry). */
+  let headerSeen = false;
+  /** File offset of the start of the bytes push is given. */
   let base = 0;
   let fileBytes = 0;
-  try {
-    for (;;) {
-      if (opts.signal?.aborted) break;
-      // A fresh block per read: decoded byte fields are views into it.
-      const block = Buffer.allocUnsafe(blockSize);
-      const { bytesRead } = await fh.read(block, 0, blockSize, null);
-      if (bytesRead === 0) break;
-      fileBytes += bytesRead;
-      const buf: Buffer = carry ? Buffer.concat([carry, block.subarray(0, bytesRead)]) : block.subarray(0, bytesRead);
-      // Unpack the whole block before handing records on: msgpackr's reader state is global,
-      // and a record's consumer may itself unpack msgpack (a protocol's msgpack fields).
-      const values: unknown[] = [];
-      const ends: number[] = [];
-      let failure: string | null = null;
-      try {
-        unpackr.unpackMultiple(buf, (value: unknown, _start?: number, end?: number) => {
-          values.push(value);
-          ends.push(end!);
-        });
-      } catch (e) {
-        // An incomplete last record is carried into the next block; anything else is corruption.
-        if (!(e as { incomplete?: boolean }).incomplete) failure = (e as Error).message;
-      }
-      let consumed = 0;
-      let stop: string | null = null;
-      for (let i = 0; i < values.length; i++) {
-        if (!header) {
-          ({ header, chain } = checkHeader(values[i], path, migrations, opts.targetVersion));
-        } else {
-          let r = values[i] as Record<string, unknown>;
-          for (const m of chain) r = m.record(r);
-          const problem = recordProblem(r);
-          if (problem) {
-            stop = `corrupt record at byte ${base + consumed} (${problem}); read the ${records} records before it`;
-            break;
-          }
-          if (r.t === 'finish') finished = true;
-          records++;
-          onRecord(r as unknown as EventRecord);
-        }
-        consumed = ends[i]!;
-      }
-      if (!stop && failure) stop = `corrupt record at byte ${base + consumed} (${failure}); read the ${records} records before it`;
-      if (stop) {
-        warning = stop;
-        break;
-      }
-      carry = consumed < buf.length ? buf.subarray(consumed) : null;
-      base += consumed;
+  const push = (buf: Buffer): number | null => {
+    // Unpack everything first, then hand records on: msgpackr's reader state is global, and a
+    // record's consumer may itself unpack msgpack (a protocol's msgpack fields).
+    const values: unknown[] = [];
+    const ends: number[] = [];
+    let failure: string | null = null;
+    try {
+      unpackr.unpackMultiple(buf, (value: unknown, _start?: number, end?: number) => {
+        values.push(value);
+        ends.push(end!);
+      });
+    } catch (e) {
+      // An incomplete last record waits for more bytes; anything else is corruption.
+      if (!(e as { incomplete?: boolean }).incomplete) failure = (e as Error).message;
     }
-  } finally {
-    await fh.close();
-  }
-  if (!header) throw new GamesniffError('INPUT', `${path}: not a gamesniff recording (${fileBytes === 0 ? 'empty file' : 'no complete header'})`);
-  if (!warning && carry && carry.length > 0 && !opts.signal?.aborted) {
-    warning = `the recording ends inside a record (${carry.length} bytes at byte ${base} cut off): read up to the last whole record`;
-  } else if (!warning && !finished && !opts.signal?.aborted) {
+    let consumed = 0;
+    let stop: string | null = null;
+    for (let i = 0; i < values.length; i++) {
+      if (!headerSeen) headerSeen = true;
+      else {
+        let r = values[i] as Record<string, unknown>;
+        let problem: string | null = null;
+        try {
+          for (const m of chain) r = m.record(r);
+          problem = recordProblem(r);
+        } catch (e) {
+          problem = `cannot migrate it: ${(e as Error).message}`;
+        }
+        if (problem) {
+          stop = `corrupt record at byte ${base + consumed} (${problem}); read the ${records} records before it`;
+          break;
+        }
+        if (r.t === 'finish') finished = true;
+        records++;
+        onRecord(r as unknown as EventRecord);
+      }
+      consumed = ends[i]!;
+    }
+    if (!stop && failure) stop = `corrupt record at byte ${base + consumed} (${failure}); read the ${records} records before it`;
+    base += consumed;
+    fileBytes = base + (buf.length - consumed);
+    if (stop) {
+      warning = stop;
+      return null;
+    }
+    return consumed;
+  };
+  const r = await feed(src, push, signal);
+  if (!warning && src.warning) warning = `${src.warning}: read up to the last whole record`;
+  if (!warning && r.leftover > 0 && !r.stopped) {
+    warning = `the recording ends inside a record (${r.leftover} bytes at byte ${base} cut off): read up to the last whole record`;
+  } else if (!warning && !finished && !r.stopped) {
     warning = 'the recording has no end marker: it was cut short (a crash or kill) after its last whole record';
   }
   return { header, records, finished, warning, fileBytes };
+}
+
+/** Read a whole recording: its header, then every record in order. */
+export async function readRecording(input: string | ByteSource, onRecord: (r: EventRecord) => void, opts: ReadRecordingOptions = {}): Promise<RecordingReadResult> {
+  const rec = await openRecording(input, opts);
+  try {
+    return await rec.read(onRecord, opts);
+  } finally {
+    if (typeof input === 'string') rec.close();
+  }
 }

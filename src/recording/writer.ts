@@ -4,7 +4,7 @@ import type { Direction, Endpoint, StreamEnd } from '../core/types';
 import { GamesniffError } from '../core/errors';
 import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
 import type { GapReason } from '../reassembly/assembler';
-import { dirBit, FORMAT_NAME, FORMAT_VERSION, type AddrPort, type EventRecord, type RecordingHeader, type RecordingSource } from './format';
+import { dirBit, FORMAT_NAME, FORMAT_VERSION, type AddrPort, type EventRecord, type RecordedProtocol, type RecordingHeader, type RecordingSource, type StreamFacts } from './format';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const WRITER_VERSION = (require('../../package.json') as { version: string }).version;
@@ -15,7 +15,8 @@ export const recordPackr = new Packr({ useRecords: false, moreTypes: false });
 const BLOCK = 256 * 1024;
 
 export interface RecordingWriterOptions {
-  protocol?: { name: string; hash: string } | null;
+  /** The protocol, with its text so that the recording is self-contained. */
+  protocol?: RecordedProtocol | null;
   source: RecordingSource;
   /** Longest time a record waits in memory before it reaches the file (ms). */
   flushMs?: number;
@@ -103,6 +104,19 @@ export class RecordingWriter {
 
 const addr = (e: Endpoint): AddrPort => [e.addr, e.port];
 
+/** What the packets told about a connection that its data records do not. */
+function facts(f: TcpConnection | UdpFlow): StreamFacts {
+  const both = <T>(get: (s: TcpConnection['c2s']) => T, udp: T): [T, T] => ('c2s' in f ? [get(f.c2s), get(f.s2c)] : [udp, udp]);
+  return {
+    syn: both((s) => s.synSeen, false),
+    midstream: both((s) => s.midstream, false),
+    packets: [f.packets[0], f.packets[1]],
+    duplicates: [f.duplicates[0], f.duplicates[1]],
+    retransmitted: both((s) => s.stats.retransmittedBytes, 0),
+    conflicts: both((s) => s.stats.overlapConflicts, 0),
+  };
+}
+
 /** A flow listener that writes every stream event to a recording. */
 export class Recorder implements FlowListener {
   lastTs = 0;
@@ -125,7 +139,9 @@ export class Recorder implements FlowListener {
     this.opened.add(c.id);
     this.connections++;
     this.at(ts);
-    this.writer.write({ t: 'open', c: c.id, p: 'tcp', ts, client: addr(c.client), server: addr(c.server) });
+    const r: EventRecord = { t: 'open', c: c.id, p: 'tcp', ts, client: addr(c.client), server: addr(c.server) };
+    if (c.resumes >= 0) r.r = c.resumes;
+    this.writer.write(r);
   }
 
   data(c: TcpConnection, dir: Direction, chunk: Buffer, offset: number, ts: number): void {
@@ -151,7 +167,7 @@ export class Recorder implements FlowListener {
   close(c: TcpConnection, ts: number): void {
     if (!this.opened.delete(c.id)) return;
     this.at(ts);
-    this.writer.write({ t: 'close', c: c.id, ts, state: c.state });
+    this.writer.write({ t: 'close', c: c.id, ts, state: c.state, f: facts(c) });
   }
 
   udpOpen(f: UdpFlow, ts: number): void {
@@ -178,7 +194,7 @@ export class Recorder implements FlowListener {
     if (!this.opened.delete(f.id)) return;
     this.at(ts);
     this.datagrams.delete(f.id);
-    this.writer.write({ t: 'close', c: f.id, ts, state: f.end });
+    this.writer.write({ t: 'close', c: f.id, ts, state: f.end, f: facts(f) });
   }
 
   private at(ts: number): void {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { FORMAT_VERSION, type EventRecord } from '../../src/recording/format';
-import { readRecording, readRecordingHeader, type Migration } from '../../src/recording/reader';
+import { openRecording, readRecording, type Migration } from '../../src/recording/reader';
 import { recordPackr, RecordingWriter } from '../../src/recording/writer';
 import { playRecording } from '../../src/recording/player';
 import { MessageDecoder, type Message } from '../../src/session/messages';
@@ -69,7 +69,7 @@ describe('recording files', () => {
     expect(warning).toBeUndefined();
     expect(finished).toBe(true);
     expect(records).toEqual(sampleRecords());
-    const h = readRecordingHeader(file);
+    const h = (await openRecording(file)).header;
     expect(h).toMatchObject({ format: 'gamesniff-recording', version: FORMAT_VERSION, protocol: { name: 'testgame', hash: tg.hash }, source: { kind: 'file' } });
   });
 
