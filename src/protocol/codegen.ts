@@ -255,7 +255,8 @@ class Gen {
         this.struct(ty.fields, into);
         return;
       case 'ref':
-        this.emit(`c.p = p; c.e = e; ${into} = T${this.typeFn.get(ty.name)}(b, c); p = c.p;`);
+        this.emit(`if (++c.depth > c.maxDepth) rt.tooDeep(c, p);`);
+        this.emit(`c.p = p; c.e = e; ${into} = T${this.typeFn.get(ty.name)}(b, c); p = c.p; c.depth--;`);
         return;
       case 'switch': {
         const key = this.v('k');
@@ -307,6 +308,7 @@ class Gen {
     const elemSize = this.fixedSize(ty.of);
     const body = () => {
       this.emit(`let ${x};`);
+      this.emit(`if (++c.n > c.maxN) rt.tooMany(c, p);`);
       if (this.debug) this.emit(`rt.enter(c, ${i}, p);`);
       this.dec(ty.of, x, false);
       if (this.debug) this.emit('rt.leave(c, p);');

@@ -14,6 +14,29 @@ export interface Span {
   depth: number;
 }
 
+/**
+ * What decoding one message may cost: a hostile frame (a zlib bomb, a count of millions) must end
+ * as a decode error with its field path, not as gigabytes of objects. Per connection, the bytes
+ * inflated are capped too (a stream of bombs costs time, not only memory).
+ */
+export interface DecodeLimits {
+  /** Array elements in one message. */
+  elements: number;
+  /** Bytes inflated (zlib/deflate) for one message. */
+  inflate: number;
+  /** Nesting of named types (recursive types on hostile data). */
+  depth: number;
+  /** Bytes inflated over a whole connection. */
+  connectionInflate: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = { elements: 1_000_000, inflate: 16 << 20, depth: 512, connectionInflate: 1 << 30 };
+
+/** What one connection has spent of its budget (kept by whoever holds the connection's state). */
+export interface ConnectionBudget {
+  inflated: number;
+}
+
 /** What compiled code keeps while it runs: position, end, session state, and the debug path. */
 export interface Ctx {
   p: number;
@@ -26,10 +49,49 @@ export interface Ctx {
   /** >0 inside transformed (xor/zlib) regions, whose offsets are not the message's. */
   inner: number;
   noSet: boolean;
+  /** Array elements decoded so far in this message, and the limit. */
+  n: number;
+  maxN: number;
+  /** Bytes inflated so far in this message, and the limit. */
+  inflated: number;
+  maxInflate: number;
+  /** Named types entered and not left, and the limit. */
+  depth: number;
+  maxDepth: number;
 }
 
-export function newCtx(st: Record<string, unknown>, spans: boolean): Ctx {
-  return { p: 0, e: 0, st, path: [], starts: [], spans: spans ? [] : null, inner: 0, noSet: false };
+export function newCtx(st: Record<string, unknown>, spans: boolean, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Ctx {
+  return {
+    p: 0,
+    e: 0,
+    st,
+    path: [],
+    starts: [],
+    spans: spans ? [] : null,
+    inner: 0,
+    noSet: false,
+    n: 0,
+    maxN: limits.elements,
+    inflated: 0,
+    maxInflate: limits.inflate,
+    depth: 0,
+    maxDepth: limits.depth,
+  };
+}
+
+/** A size for messages: 16 MiB, 1 GiB. */
+export function sizeText(n: number): string {
+  return n >= 1 << 30 && n % (1 << 30) === 0 ? `${n / (1 << 30)} GiB` : n >= 1 << 20 && n % (1 << 20) === 0 ? `${n / (1 << 20)} MiB` : `${n} bytes`;
+}
+
+/** Inflate with what is left of the message's budget; past it, a clear error rather than a Buffer error. */
+export function inflateWithin(data: Buffer, algorithm: string, room: number): Buffer {
+  try {
+    return algorithm === 'zlib' ? inflateSync(data, { maxOutputLength: Math.max(1, room) }) : inflateRawSync(data, { maxOutputLength: Math.max(1, room) });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new RangeError(`inflates past the ${sizeText(room)} left of the decode budget`);
+    throw e;
+  }
 }
 
 export function pathString(path: readonly (string | number)[]): string {
@@ -244,10 +306,11 @@ export const runtime = {
     }
     if (compress) {
       try {
-        out = compress === 'zlib' ? inflateSync(out, { maxOutputLength: 64 << 20 }) : inflateRawSync(out, { maxOutputLength: 64 << 20 });
+        out = inflateWithin(out, compress, c.maxInflate - c.inflated);
       } catch (e) {
         fail(c, `${compress}: ${(e as Error).message}`, p);
       }
+      c.inflated += out.length;
     }
     return out;
   },
@@ -345,6 +408,12 @@ export const runtime = {
   },
   lenError(c: Ctx, n: unknown, p: number): never {
     return fail(c, `size expression gives ${show(n)}`, p);
+  },
+  tooMany(c: Ctx, p: number): never {
+    return fail(c, `more than ${c.maxN} array elements in one message (the decode budget)`, p);
+  },
+  tooDeep(c: Ctx, p: number): never {
+    return fail(c, `types nested more than ${c.maxDepth} deep (the decode budget)`, p);
   },
 };
 

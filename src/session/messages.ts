@@ -3,12 +3,13 @@
  * one session state (shared by both directions, as a game's is) and one framer per direction.
  * Bytes that do not frame or decode still come out, as messages with `raw` or `error` set.
  */
+import { FifoMap } from '../core/fifo-map';
 import type { Direction, StreamEnd } from '../core/types';
 import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
 import { createFramer, type Framer } from '../framing/framers';
 import type { GapReason } from '../reassembly/assembler';
-import type { DecodedMessage, Protocol, Transport } from '../protocol/protocol';
-import type { Span } from '../protocol/runtime';
+import type { DecodedMessage, DecodeOptions, Protocol, Transport } from '../protocol/protocol';
+import type { DecodeLimits, Span } from '../protocol/runtime';
 
 export interface Message {
   /** Packet time (µs) of the chunk that completed the message. */
@@ -47,14 +48,19 @@ export interface MessageSink {
 
 export interface MessageDecoderOptions {
   spans?: boolean;
+  /** What decoding may cost per message and per connection (default DEFAULT_DECODE_LIMITS). */
+  limits?: DecodeLimits;
 }
 
 class Session {
   readonly state: Record<string, unknown>;
   readonly framers: [Framer | null, Framer | null] = [null, null];
   readonly count: [number, number] = [0, 0];
-  constructor(protocol: Protocol | null) {
+  /** The decode options of this connection: its own running budget. */
+  readonly decodeOpts: DecodeOptions;
+  constructor(protocol: Protocol | null, opts: MessageDecoderOptions) {
     this.state = protocol ? protocol.newState() : {};
+    this.decodeOpts = { spans: opts.spans, limits: opts.limits, budget: { inflated: 0 } };
   }
 }
 
@@ -67,7 +73,7 @@ export class MessageDecoder implements FlowListener {
   private readonly sessions = new Map<number, Session>();
   private readonly udpSessions = new Map<number, Session>();
   /** Protocol state and message counts of connections ended by idle eviction, by connection id. */
-  private readonly dormant = new Map<number, { state: Record<string, unknown>; count: [number, number] }>();
+  private readonly dormant = new FifoMap<number, { state: Record<string, unknown>; count: [number, number] }>();
 
   constructor(
     readonly protocol: Protocol | null,
@@ -78,7 +84,7 @@ export class MessageDecoder implements FlowListener {
   private session(c: TcpConnection): Session {
     let s = this.sessions.get(c.id);
     if (!s) {
-      s = new Session(this.protocol);
+      s = new Session(this.protocol, this.opts);
       this.sessions.set(c.id, s);
       const t = this.protocol?.tcp;
       for (let d = 0; d < 2; d++) s.framers[d] = t ? createFramer(t.framing, this.frameSink(c, s, d, t)) : null;
@@ -90,7 +96,7 @@ export class MessageDecoder implements FlowListener {
     const dir = DIRS[d];
     return {
       frame: (body: Buffer, offset: number, ts: number) => {
-        const dm = t.decode(dir, body, s.state, this.opts);
+        const dm = t.decode(dir, body, s.state, s.decodeOpts);
         this.sink.message(decodedMessage(dm, body, c, 'tcp', dir, ts, s.count[d]++, offset, body.length + frameOverhead(t, body.length)));
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string) => this.raw(c, 'tcp', s, d, bytes, offset, ts, reason),
@@ -138,27 +144,27 @@ export class MessageDecoder implements FlowListener {
     this.sessions.delete(c.id);
     if (s && c.c2s.ended === 'timeout' && c.s2c.ended === 'timeout') {
       this.dormant.set(c.id, { state: s.state, count: s.count });
-      if (this.dormant.size > MAX_DORMANT) this.dormant.delete(this.dormant.keys().next().value as number);
+      if (this.dormant.size > MAX_DORMANT) this.dormant.shift();
     }
     this.sink.close?.(c, ts);
   }
 
   udpOpen(f: UdpFlow, ts: number): void {
-    this.udpSessions.set(f.id, new Session(this.protocol));
+    this.udpSessions.set(f.id, new Session(this.protocol, this.opts));
     this.sink.open?.(f, ts);
   }
 
   datagram(f: UdpFlow, dir: Direction, payload: Buffer, declaredLen: number, ts: number): void {
     let s = this.udpSessions.get(f.id);
     if (!s) {
-      s = new Session(this.protocol);
+      s = new Session(this.protocol, this.opts);
       this.udpSessions.set(f.id, s);
     }
     const d = dir === 'c2s' ? 0 : 1;
     const t = this.protocol?.udp;
     if (!t) return this.raw(f, 'udp', s, d, payload, s.count[d], ts, this.protocol ? `protocol ${this.protocol.name} has no udp section` : 'no protocol');
     if (declaredLen > payload.length) return this.raw(f, 'udp', s, d, payload, s.count[d], ts, `datagram cut by the capture (${payload.length} of ${declaredLen} bytes)`);
-    const dm = t.decode(dir, payload, s.state, this.opts);
+    const dm = t.decode(dir, payload, s.state, s.decodeOpts);
     const index = s.count[d]++;
     this.sink.message(decodedMessage(dm, payload, f, 'udp', dir, ts, index, index, payload.length));
   }
