@@ -15,6 +15,7 @@ import {
   type DecodeStatus,
 } from '../decode/packet';
 import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget, type AssemblerOptions } from '../reassembly/assembler';
+import { FifoMap } from '../core/fifo-map';
 import { PacketSignature, TcpConnection, UdpFlow, type FlowListener } from './connection';
 
 /**
@@ -101,9 +102,9 @@ export class FlowTable {
   private readonly recentlyClosed = new Map<string, Tombstone>();
   private readonly udp = new Map<string, UdpFlow>();
   /** Bare SYNs not answered yet, oldest first: a connection is made when anything else arrives. */
-  private readonly halfOpen = new Map<string, HalfOpen>();
+  private readonly halfOpen = new FifoMap<string, HalfOpen>();
   /** Connections idle eviction ended, oldest first: where their streams stood. */
-  private readonly evictedTuples = new Map<string, Evicted>();
+  private readonly evictedTuples = new FifoMap<string, Evicted>();
   private readonly maxHalfOpen: number;
   private readonly maxEvicted: number;
   private readonly serverPorts: ReadonlySet<number>;
@@ -172,7 +173,7 @@ export class FlowTable {
 
   /** End of input: every connection still open is flushed (gaps for holes) and closed as 'open'. */
   finish(ts = this.lastTs): void {
-    for (const h of this.halfOpen.values()) this.materialize(h, ts);
+    for (const [, h] of this.halfOpen) this.materialize(h, ts);
     this.halfOpen.clear();
     this.evictedTuples.clear();
     for (const c of this.tcp.values()) {
@@ -374,8 +375,7 @@ export class FlowTable {
     const clientKey = this.srcIsServer(p, true) ? dk : sk;
     this.halfOpen.set(key, { id: this.nextId++, key, clientKey, synDir: clientKey === sk ? 'c2s' : 's2c', isn: p.seq, firstTs: ts, lastTs: ts, packets: 1, duplicates: 0, endpoints: this.endpoints(p, clientKey !== sk) });
     if (this.halfOpen.size > this.maxHalfOpen) {
-      const oldest = this.halfOpen.keys().next().value as string;
-      this.halfOpen.delete(oldest);
+      this.halfOpen.shift();
       this.stats.halfOpenDropped++;
     }
   }
@@ -455,7 +455,7 @@ export class FlowTable {
   private keepEvicted(key: string, c: TcpConnection): void {
     const at = (a: TcpConnection['c2s']): StreamPoint | null => (a.started ? { seq: a.nextSeq, offset: a.nextOff } : null);
     this.evictedTuples.set(key, { id: c.id, clientKey: c.clientKey, streams: [at(c.c2s), at(c.s2c)] });
-    if (this.evictedTuples.size > this.maxEvicted) this.evictedTuples.delete(this.evictedTuples.keys().next().value as string);
+    if (this.evictedTuples.size > this.maxEvicted) this.evictedTuples.shift();
   }
 
   private closeUdp(f: UdpFlow, ts: number): void {
@@ -474,10 +474,11 @@ export class FlowTable {
       if (ts - c.closedAt <= linger) break; // insertion order is closing order
       this.recentlyClosed.delete(key);
     }
-    for (const [key, h] of this.halfOpen) {
-      if (ts - h.lastTs <= idle) continue;
-      this.halfOpen.delete(key);
-      this.materialize(h, ts, 'timeout');
+    // oldest first, up to the first that is not idle (one kept young by SYN retransmissions holds
+    // back those behind it until a later sweep: they are capped by maxHalfOpen meanwhile)
+    for (let o = this.halfOpen.oldest(); o && ts - o[1].lastTs > idle; o = this.halfOpen.oldest()) {
+      this.halfOpen.shift();
+      this.materialize(o[1], ts, 'timeout');
       this.stats.evicted++;
     }
     for (const [key, c] of this.tcp) {

@@ -68,8 +68,6 @@ class DirectionState {
 export interface StreamSummaryOptions {
   /** Write each direction's bytes to files in this directory. */
   writeDir?: string;
-  /** Report only flows with one of these ports (empty: all). */
-  ports?: ReadonlySet<number>;
   /** Include UDP flows (datagrams concatenated). */
   udp?: boolean;
 }
@@ -84,13 +82,7 @@ export class StreamSummary implements FlowListener {
     if (opts.writeDir) fs.mkdirSync(opts.writeDir, { recursive: true });
   }
 
-  private wanted(f: TcpConnection | UdpFlow): boolean {
-    const ports = this.opts.ports;
-    return !ports || ports.size === 0 || ports.has(f.server.port) || ports.has(f.client.port);
-  }
-
   private track(f: TcpConnection | UdpFlow, proto: string): void {
-    if (!this.wanted(f)) return;
     const base = (dir: Direction): string | null => {
       if (!this.opts.writeDir) return null;
       const name = `${f.id}-${proto}-${endpointString(f.client)}-${endpointString(f.server)}-${dir}.bin`;
