@@ -23,6 +23,8 @@ export type ReplayCommand =
   | { kind: 'connect'; conn: number }
   | { kind: 'send'; conn: number; bytes: Buffer }
   | { kind: 'close'; conn: number; how: 'fin' | 'rst' }
+  /** Server role: the live connection known as `from` (a candidate) plays recorded connection `conn` from now on. */
+  | { kind: 'adopt'; from: number; conn: number }
   | { kind: 'timer'; at: number }
   | { kind: 'done' };
 
@@ -70,6 +72,19 @@ export interface ReplayReport {
   /** Set when the replay could not go on (a connection refused...). */
   error?: string;
   recordingGaps: number;
+  /** Server role: live connections closed because they did not start as a recorded client (a port scan, a stray client). */
+  ignored: string[];
+}
+
+/** Server role: a live connection not bound to a recorded one until its first message shows which it is. */
+interface Candidate {
+  framer: Framer;
+  state: Record<string, unknown>;
+  bytes: Buffer[];
+  verdict: 'wait' | 'match' | 'reject';
+  reason: string;
+  /** The first message's name, once it matched. */
+  name?: string;
 }
 
 interface PeerStep {
@@ -121,6 +136,9 @@ export class ReplayEngine {
   /** "message.path" -> live value, for rules with targets. */
   private readonly byPath = new Map<string, unknown>();
   private readonly udpPeers = new Map<string, number>();
+  private readonly candidates = new Map<number, Candidate>();
+  /** Candidate ids are negative, apart from recorded connection ids (and from -1, "none"). */
+  private nextCandidate = -2;
   readonly report: ReplayReport;
 
   constructor(
@@ -148,7 +166,7 @@ export class ReplayEngine {
       if (s.kind === 'open') c.openStep = ps;
       else c.expected.push(ps);
     });
-    this.report = { role: opts.role, connections: this.conns.size, sent: 0, rewritten: 0, received: 0, compared: 0, divergences: [], recordingGaps: gaps };
+    this.report = { role: opts.role, connections: this.conns.size, sent: 0, rewritten: 0, received: 0, compared: 0, divergences: [], recordingGaps: gaps, ignored: [] };
   }
 
   private isOurs(s: Step): boolean {
@@ -172,16 +190,78 @@ export class ReplayEngine {
     return this.advance(now);
   }
 
-  /** Server role: a client connected. Returns the recorded connection it plays, or -1 (reported, to be closed). */
+  /**
+   * Server role: a client connected. When the recorded client spoke first, the connection is a
+   * candidate (a negative id) until its first message arrives: one that starts as the recorded
+   * client did takes that client's place (an `adopt` command), anything else (garbage, a port
+   * scan, a health check) is closed and takes no place. When the recorded server spoke first, the
+   * connection takes the next place at once. -1: no place is left (reported, to be closed).
+   */
   accepted(now: number): { conn: number; commands: ReplayCommand[] } {
-    for (const c of this.conns.values()) {
-      if (c.rec.transport !== 'tcp' || c.open || !c.openStep) continue;
-      c.open = true;
-      this.satisfy(c.openStep, now);
-      return { conn: c.rec.conn, commands: this.advance(now) };
+    const free = this.freeTcp();
+    if (free.length === 0) {
+      this.diverge({ kind: 'connection', conn: -1, transport: 'tcp', dir: 'c2s', index: 0, name: null, message: 'a connection the recording does not have' });
+      return { conn: -1, commands: this.advance(now) };
     }
-    this.diverge({ kind: 'connection', conn: -1, transport: 'tcp', dir: 'c2s', index: 0, name: null, message: 'a connection the recording does not have' });
-    return { conn: -1, commands: this.advance(now) };
+    if (free.some((c) => this.firstClientMessage(c) !== null)) {
+      const id = this.nextCandidate--;
+      const t = free[0]!.t;
+      const cand: Candidate = { state: t.protocol.newState(), bytes: [], verdict: 'wait', reason: '', framer: null as unknown as Framer };
+      cand.framer = createFramer(t.framing, {
+        frame: (body) => this.judge(cand, free, t.decode('c2s', body, cand.state)),
+        raw: (_b, _o, _ts, reason) => {
+          if (cand.verdict === 'wait') Object.assign(cand, { verdict: 'reject', reason: `its first bytes do not frame (${reason})` });
+        },
+      });
+      this.candidates.set(id, cand);
+      return { conn: id, commands: [] };
+    }
+    const c = free[0]!;
+    c.open = true;
+    this.satisfy(c.openStep!, now);
+    return { conn: c.rec.conn, commands: this.advance(now) };
+  }
+
+  /** Recorded TCP connections no live client plays yet, in recorded order. */
+  private freeTcp(): Conn[] {
+    return [...this.conns.values()].filter((c) => c.rec.transport === 'tcp' && !c.open && c.openStep);
+  }
+
+  /** The recorded client's first message on `c`, when the client spoke before the server did; else null. */
+  private firstClientMessage(c: Conn): ScriptMessage | null {
+    const first = this.steps.find((s) => s.kind === 'message' && s.m.conn === c.rec.conn);
+    return first?.kind === 'message' && first.m.dir === 'c2s' && first.m.name ? first.m : null;
+  }
+
+  private judge(cand: Candidate, free: Conn[], dm: DecodedMessage): void {
+    if (cand.verdict !== 'wait') return;
+    if (!dm.name || dm.error) {
+      Object.assign(cand, { verdict: 'reject', reason: `its first message does not decode (${dm.error?.message ?? `unknown id ${dm.id}`})` });
+      return;
+    }
+    const want = free.map((c) => this.firstClientMessage(c)?.name).filter(Boolean);
+    if (want.includes(dm.name)) Object.assign(cand, { verdict: 'match', name: dm.name });
+    else Object.assign(cand, { verdict: 'reject', reason: `its first message is ${dm.name}, not ${[...new Set(want)].join(' or ')}` });
+  }
+
+  /** Bytes from a candidate connection: once its first message is in, adopt it or close it. */
+  private candidateData(id: number, cand: Candidate, bytes: Buffer, now: number): ReplayCommand[] {
+    cand.bytes.push(bytes);
+    cand.framer.push(bytes, 0, now);
+    if (cand.verdict === 'wait') return [];
+    this.candidates.delete(id);
+    if (cand.verdict === 'reject') {
+      this.report.ignored.push(`a connection closed because ${cand.reason}`);
+      return [{ kind: 'close', conn: id, how: 'rst' }];
+    }
+    const c = this.freeTcp().find((x) => this.firstClientMessage(x)?.name === cand.name);
+    if (!c) {
+      this.report.ignored.push(`a connection closed because it started as a recorded client (${cand.name}) after every such client was played`);
+      return [{ kind: 'close', conn: id, how: 'rst' }];
+    }
+    c.open = true;
+    this.satisfy(c.openStep!, now);
+    return [{ kind: 'adopt', from: id, conn: c.rec.conn }, ...this.received(c.rec.conn, Buffer.concat(cand.bytes), now)];
   }
 
   /** Server role: a datagram from `peer` (address:port); UDP flows map to live peers in order of appearance. */
@@ -203,6 +283,8 @@ export class ReplayEngine {
 
   /** Bytes (tcp) or one datagram (udp) from the live peer. */
   received(conn: number, bytes: Buffer, now: number): ReplayCommand[] {
+    const cand = this.candidates.get(conn);
+    if (cand) return this.candidateData(conn, cand, bytes, now);
     const c = this.conns.get(conn);
     if (!c) return [];
     if (c.rec.transport === 'udp') {
@@ -219,6 +301,10 @@ export class ReplayEngine {
 
   /** The live peer closed (fin) or reset (rst) the connection. */
   peerClosed(conn: number, how: 'fin' | 'rst', now: number): ReplayCommand[] {
+    if (this.candidates.delete(conn)) {
+      this.report.ignored.push(`a connection closed (${how}) before it sent a whole first message`);
+      return [];
+    }
     const c = this.conns.get(conn);
     if (!c || c.peerClosed) return [];
     c.framer?.end(now);

@@ -26,6 +26,7 @@ export function reportLines(r: ReplayReport, what: string): string[] {
       `${r.received} received, ${r.compared} compared, ${r.divergences.length} divergences`,
   ];
   if (r.recordingGaps) lines.push(`note: the recording has ${r.recordingGaps} gaps; what they held cannot be replayed`);
+  for (const why of r.ignored) lines.push(`note: ignored ${why}`);
   for (const d of r.divergences) lines.push(divergenceLine(d));
   if (r.error) lines.push(`error: ${r.error}`);
   else lines.push(r.divergences.length ? 'result: diverged' : 'result: same as recorded');

@@ -6,7 +6,7 @@ import type { Direction, Endpoint } from '../core/types';
 import { UdpFlow, type TcpConnection } from '../flow/connection';
 import type { Protocol } from '../protocol/protocol';
 import { playRecording } from '../recording/player';
-import type { RecordingReadResult } from '../recording/reader';
+import type { RecordingInput, RecordingReadResult } from '../recording/reader';
 import { MessageDecoder, type Message } from '../session/messages';
 
 export interface ScriptConnection {
@@ -47,7 +47,8 @@ export interface ReplayScript {
   read: RecordingReadResult;
 }
 
-export async function loadScript(file: string, protocol: Protocol): Promise<ReplayScript> {
+/** A recording (a path, or one opened with openRecording), decoded with `protocol`, as replay steps. */
+export async function loadScript(input: string | RecordingInput, protocol: Protocol): Promise<ReplayScript> {
   const connections = new Map<number, ScriptConnection>();
   const steps: Step[] = [];
   const add = (f: TcpConnection | UdpFlow, ts: number): void => {
@@ -75,6 +76,6 @@ export async function loadScript(file: string, protocol: Protocol): Promise<Repl
       if (reason === 'fin' || reason === 'rst') steps.push({ kind: 'end', conn: c.id, dir, how: reason, ts });
     },
   });
-  const { read } = await playRecording(file, decoder);
+  const { read } = await playRecording(input, decoder);
   return { protocol, connections, steps, read };
 }

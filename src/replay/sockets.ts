@@ -92,6 +92,17 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
             if (s && !s.destroyed) c.how === 'rst' ? s.resetAndDestroy() : s.end();
             break;
           }
+          case 'adopt': {
+            const sock = tcp.get(c.from);
+            const ref = refs.get(c.from);
+            if (!sock || !ref) break;
+            tcp.delete(c.from);
+            refs.delete(c.from);
+            ref.conn = c.conn;
+            tcp.set(c.conn, sock);
+            refs.set(c.conn, ref);
+            break;
+          }
           case 'timer':
             if (c.at < timerAt || !timer) {
               if (timer) clearTimeout(timer);
@@ -110,13 +121,17 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
       }
     };
 
+    // which recorded connection a socket plays can change once (a candidate adopted): handlers read it here
+    const refs = new Map<number, { conn: number }>();
     const watch = (conn: number, s: net.Socket): void => {
+      const ref = { conn };
+      refs.set(conn, ref);
       tcp.set(conn, s);
       s.setNoDelay(true);
-      s.on('data', (d: Buffer) => run(engine.received(conn, d, now())));
-      s.on('end', () => run(engine.peerClosed(conn, 'fin', now())));
+      s.on('data', (d: Buffer) => run(engine.received(ref.conn, d, now())));
+      s.on('end', () => run(engine.peerClosed(ref.conn, 'fin', now())));
       s.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'ECONNRESET' || e.code === 'EPIPE') run(engine.peerClosed(conn, 'rst', now()));
+        if (e.code === 'ECONNRESET' || e.code === 'EPIPE') run(engine.peerClosed(ref.conn, 'rst', now()));
       });
     };
 
@@ -146,7 +161,7 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
     }
     server = net.createServer({ allowHalfOpen: true }, (s) => {
       const { conn, commands } = engine.accepted(now());
-      if (conn < 0) s.destroy();
+      if (conn === -1) s.destroy();
       else watch(conn, s);
       run(commands);
     });

@@ -146,12 +146,14 @@ describe('replay engine, scripted', () => {
   it('as server: waits for the client to connect and speak, then answers as recorded', () => {
     const e = new ReplayEngine(session().end('c2s').end('s2c').build(), opts({ role: 'server', openTimeoutMs: 60_000 }));
     expect(e.start(0)).toEqual([{ kind: 'timer', at: 60_000 }]);
+    // the recorded client spoke first: the connection is a candidate until its first message shows it is that client
     const a = e.accepted(5);
-    expect(a.conn).toBe(0);
-    expect(a.commands).toEqual([{ kind: 'timer', at: 1005 }]);
+    expect(a.conn).toBeLessThan(-1);
+    expect(a.commands).toEqual([]);
     const st = tg.newState();
     const cw = (name: string, fields: unknown) => t.frame(t.encode(name, fields, st));
-    const replies = e.received(0, cw('hello', hello), 10);
+    const replies = e.received(a.conn, cw('hello', hello), 10);
+    expect(replies[0]).toEqual({ kind: 'adopt', from: a.conn, conn: 0 });
     const names = replies.filter((c) => c.kind === 'send').map((c) => t.decode('s2c', (c as { bytes: Buffer }).bytes.subarray(2), tg.newState()).name);
     expect(names).toEqual(['hello_ack']);
     e.received(0, cw('login', login), 20);
@@ -160,5 +162,31 @@ describe('replay engine, scripted', () => {
     expect(end).toEqual([{ kind: 'done' }]);
     expect(e.report.divergences).toEqual([]);
     expect(e.accepted(50).conn).toBe(-1);
+  });
+
+  it('as server: garbage, a stranger and a silent half-open connection before the real client take no place', () => {
+    const e = new ReplayEngine(session().end('c2s').end('s2c').build(), opts({ role: 'server', openTimeoutMs: 60_000 }));
+    e.start(0);
+    const silent = e.accepted(1).conn;
+    const garbage = e.accepted(2).conn;
+    // a frame with an unknown id (bytes that look like an unfinished frame, an HTTP request say, just wait and take no place)
+    expect(e.received(garbage, Buffer.from('GET / HT'), 3)).toEqual([]);
+    const unknown = e.accepted(3).conn;
+    expect(e.received(unknown, Buffer.from('0200ffee', 'hex'), 3)).toEqual([{ kind: 'close', conn: unknown, how: 'rst' }]);
+    const stranger = e.accepted(4).conn;
+    const st = tg.newState();
+    const cw = (name: string, fields: unknown) => t.frame(t.encode(name, fields, st));
+    expect(e.received(stranger, cw('ping', { nonce: 9 }), 5)).toEqual([{ kind: 'close', conn: stranger, how: 'rst' }]);
+    const real = e.accepted(6).conn;
+    const replies = e.received(real, Buffer.concat([cw('hello', hello)]), 7);
+    expect(replies[0]).toEqual({ kind: 'adopt', from: real, conn: 0 });
+    e.received(0, cw('login', login), 20);
+    e.received(0, cw('ack_login', { token: TOKEN }), 30);
+    e.peerClosed(0, 'fin', 40);
+    expect(e.report.divergences).toEqual([]);
+    expect(e.report.ignored).toHaveLength(2);
+    expect(e.report.ignored.join('\n')).toMatch(/its first message does not decode \(unknown c2s id 255/);
+    expect(e.report.ignored.join('\n')).toMatch(/its first message is ping, not hello/);
+    expect(silent).toBeLessThan(-1);
   });
 });
