@@ -5,7 +5,7 @@
  * and seed send the same messages.
  */
 import * as dgram from 'node:dgram';
-import * as net from 'node:net';
+import { connectWithRetry } from './net';
 import type { Protocol } from '../protocol/protocol';
 import { ProtocolPeer } from './peer';
 import { mulberry32, round2 } from './random';
@@ -21,6 +21,8 @@ export interface GameClientOptions {
   interval?: number;
   /** Give up waiting for a reply after this long, ms. */
   timeout?: number;
+  /** Keep trying to connect this long while nothing listens yet (a server just started), ms. */
+  connectWaitMs?: number;
   log?: (line: string) => void;
 }
 
@@ -33,12 +35,8 @@ export interface GameClientResult {
 
 export async function runGameClient(protocol: Protocol, o: GameClientOptions): Promise<GameClientResult> {
   const host = o.host ?? '127.0.0.1';
-  const socket = net.connect(o.port, host);
+  const socket = await connectWithRetry(o.port, host, o.connectWaitMs);
   socket.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
   const queue: { name: string; fields: Record<string, unknown> }[] = [];
   let waiter: (() => void) | null = null;
   let failure: Error | null = null;

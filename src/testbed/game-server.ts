@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import { listenError } from './net';
 import type { Protocol } from '../protocol/protocol';
 import { ProtocolPeer } from './peer';
 import { mulberry32, round2 } from './random';
@@ -57,7 +58,7 @@ export class GameServer {
     const host = this.opts.host ?? '127.0.0.1';
     this.tcp = net.createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
-      this.tcp!.once('error', reject);
+      this.tcp!.once('error', (e) => reject(listenError(e, 'the test game server', host, this.opts.port)));
       this.tcp!.listen(this.opts.port, host, () => resolve());
     });
     this.port = (this.tcp.address() as net.AddressInfo).port;
@@ -66,7 +67,10 @@ export class GameServer {
       this.udp = dgram.createSocket('udp4');
       this.udp.on('message', (msg, rinfo) => this.datagram(msg, rinfo));
       await new Promise<void>((resolve, reject) => {
-        this.udp!.once('error', reject);
+        this.udp!.once('error', (e) => {
+          this.tcp?.close();
+          reject(listenError(e, 'the test game server (udp)', host, udpPort));
+        });
         this.udp!.bind(udpPort, host, () => resolve());
       });
       this.udpPort = this.udp.address().port;

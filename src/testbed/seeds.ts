@@ -4,6 +4,7 @@
  * - chat room: the server relays `name\t: message` lines to everyone as `!name\t: message\n`.
  */
 import * as net from 'node:net';
+import { connectWithRetry, listenError } from './net';
 
 export async function echoServer(o: { port: number; host?: string; once?: boolean; log: (s: string) => void }): Promise<net.Server> {
   const srv = net.createServer((sock) => {
@@ -18,18 +19,19 @@ export async function echoServer(o: { port: number; host?: string; once?: boolea
     sock.on('error', () => undefined);
   });
   await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
+    srv.once('error', (e) => reject(listenError(e, 'the echo server', o.host ?? '127.0.0.1', o.port)));
     srv.listen(o.port, o.host ?? '127.0.0.1', () => resolve());
   });
   return srv;
 }
 
 export async function echoClient(o: { port: number; host?: string; bytes: Buffer }): Promise<void> {
+  const c = await connectWithRetry(o.port, o.host ?? '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
-    const c = net.connect(o.port, o.host ?? '127.0.0.1', () => c.end(o.bytes));
     c.on('error', reject);
     c.on('close', () => resolve());
     c.resume();
+    c.end(o.bytes);
   });
 }
 
@@ -62,7 +64,7 @@ export async function chatServer(o: { port: number; host?: string; log: (s: stri
     sock.on('error', () => undefined);
   });
   await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
+    srv.once('error', (e) => reject(listenError(e, 'the chat server', o.host ?? '127.0.0.1', o.port)));
     srv.listen(o.port, o.host ?? '127.0.0.1', () => resolve());
   });
   return srv;
@@ -70,12 +72,8 @@ export async function chatServer(o: { port: number; host?: string; log: (s: stri
 
 /** Join, say each line and wait for its relay, then exit. */
 export async function chatClient(o: { port: number; host?: string; name: string; lines: string[]; log: (s: string) => void; timeout?: number }): Promise<void> {
-  const sock = net.connect(o.port, o.host ?? '127.0.0.1');
+  const sock = await connectWithRetry(o.port, o.host ?? '127.0.0.1');
   sock.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => {
-    sock.once('connect', resolve);
-    sock.once('error', reject);
-  });
   let seen = '';
   sock.on('data', (d) => {
     seen += d.toString('utf8');
