@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { GamesniffError } from '../core/errors';
 import { prettySource } from '../protocol/codegen';
 import { runVectorFile } from '../protocol/vectors';
+import { print } from './output';
 import { protocolOption } from './protocol-option';
 
 interface CheckOptions {
@@ -19,7 +20,7 @@ export function checkCommand(): Command {
     .option('--vectors <file>', 'test vectors to run (default: vectors.yaml next to the protocol file)')
     .action((spec: string, o: CheckOptions) => {
       const protocol = protocolOption(spec)!;
-      const out = (s: string) => process.stdout.write(s + '\n');
+      const out = print;
       if (o.printCode) {
         out('// ---- fast variant (decoders, encoders) ----');
         out(prettySource(protocol.source.fast));

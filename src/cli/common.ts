@@ -1,13 +1,16 @@
 import { Option } from 'commander';
 import { GamesniffError } from '../core/errors';
-import { parsePorts, type PortSpec } from '../capture/ports';
-import { fileSource, liveSource, type CaptureSource } from '../capture/source';
+import type { Direction, StreamEnd } from '../core/types';
+import { buildFilter, parsePorts, type PortSpec } from '../capture/ports';
+import { fileSource, liveSource, type CaptureSource, type SourceSummary } from '../capture/source';
 import type { LiveCapture } from '../capture/live';
 import { FlowTable, type FlowTableStats } from '../flow/table';
-import type { FlowListener } from '../flow/connection';
-import type { SourceSummary } from '../capture/source';
-import { isRecordingFile, type RecordingReadResult } from '../recording/reader';
+import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
+import type { GapReason } from '../reassembly/assembler';
+import { openInput, type Input } from '../input/open';
 import { playRecording, type RecordingPlayer } from '../recording/player';
+import type { RecordingReadResult } from '../recording/reader';
+import { say, type LineWriter } from './output';
 
 /** Options shared by every command that reads packets (-r FILE or live). */
 export interface CaptureCliOptions {
@@ -25,15 +28,15 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 export const captureOptions = (): Option[] => [
-  new Option('-r, --read <file>', 'read a pcap or pcapng file (optionally gzip-compressed) instead of capturing'),
-  new Option('--port <ports>', 'the application\'s server port(s): 24000, 24000,24001 or 24000-24010; repeatable')
+  new Option('-r, --read <file>', "read a capture (pcap, pcapng, gzip-compressed or not) or a recording (.gsrec) instead of capturing; '-' reads standard input"),
+  new Option('--port <ports>', "the application's server port(s): 24000, 24000,24001 or 24000-24010; repeatable; with -r, selects those ports too")
     .argParser(collect)
     .default([]),
   new Option('-i, --iface <device>', 'capture device (default: the loopback device)'),
-  new Option('--filter <bpf>', 'extra BPF expression, and-ed with the port filter'),
+  new Option('--filter <bpf>', 'extra BPF expression, and-ed with the port filter (live, and for capture files with libpcap\'s own semantics)'),
   new Option('--duration <seconds>', 'live: stop after this many seconds'),
   new Option('--count <packets>', 'live: stop after this many packets'),
-  new Option('--idle-timeout <seconds>', 'flush and close connections idle this long (packet time)').default('300'),
+  new Option('--idle-timeout <seconds>', 'flush and close connections idle this long (packet time); a later packet resumes them where they stood').default('300'),
 ];
 
 export function positiveNumber(name: string, v: string | undefined): number | undefined {
@@ -48,29 +51,50 @@ export function checkFileOptions(o: CaptureCliOptions): void {
   if (o.read && (o.iface || o.duration || o.count)) throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
 }
 
-/** The capture file or live device the options name; live, `onReady` runs once packets can flow (default: say so on stderr). */
-export function openSource(o: CaptureCliOptions, ports: PortSpec, onReady?: (c: LiveCapture) => void): CaptureSource {
+/** The -r input, opened once (a pipe can only be read once); null for a live capture. */
+export async function openCliInput(o: CaptureCliOptions): Promise<Input | null> {
   checkFileOptions(o);
-  if (o.read) return fileSource(o.read);
+  return o.read ? openInput(o.read) : null;
+}
+
+/**
+ * The BPF expression a capture file is read through: the ports given with --port (not a
+ * protocol's defaults: a file may hold the game on other ports) and --filter, as live capture
+ * builds it.
+ */
+export function fileFilter(o: CaptureCliOptions): string {
+  return buildFilter(parsePorts(o.port), o.filter);
+}
+
+/** The packet source for a capture file input or a live device; live, `onReady` runs once packets can flow (default: say so on stderr). */
+export function openSource(o: CaptureCliOptions, ports: PortSpec, input: Input | null, onReady?: (c: LiveCapture) => void): CaptureSource {
+  checkFileOptions(o);
+  if (input?.kind === 'capture') return fileSource(input.bytes, fileFilter(o));
+  if (input) throw new GamesniffError('USAGE', `${input.name} is a recording, not a capture`);
   return liveSource({
     iface: o.iface,
     ports,
     filter: o.filter,
     durationSec: positiveNumber('--duration', o.duration),
     count: positiveNumber('--count', o.count),
-    onReady: onReady ?? ((c) => process.stderr.write(`capturing on ${c.device} (filter: ${c.filter || 'none'})\n`)),
+    onReady: onReady ?? ((c) => say(`capturing on ${c.device} (filter: ${c.filter || 'none'})`)),
   });
 }
 
-export function portsOf(o: CaptureCliOptions): PortSpec {
-  return parsePorts(o.port);
-}
-
-/** Stop a live source cleanly on Ctrl-C, so that the summary is still printed. */
-export function stopOnSignal(source: CaptureSource): () => void {
-  const handler = (): void => source.stop();
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+/**
+ * Stop a live source (or a file read) cleanly on Ctrl-C, so that the summary is still printed.
+ * A second Ctrl-C during the shutdown does not kill the process before the summary: it is said
+ * and ignored until `release()`.
+ */
+export function stopOnSignal(source: { stop(): void }): () => void {
+  let stopping = false;
+  const handler = (): void => {
+    if (stopping) say('stopping: the summary comes next');
+    stopping = true;
+    source.stop();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   return () => {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
@@ -93,11 +117,16 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
   if (st.truncatedPackets > 0) lines.push(`${st.truncatedPackets} packets truncated by the capture (missing bytes reported as gaps)`);
   if (st.loopbackDuplicates > 0) lines.push(`${st.loopbackDuplicates} packets captured twice (loopback) ignored`);
   if (st.ignoredResets > 0) lines.push(`${st.ignoredResets} RST segments outside the stream ignored`);
+  if (st.halfOpenDropped > 0) lines.push(`${st.halfOpenDropped} unanswered SYNs dropped over the half-open limit (a SYN flood?): not reported as connections`);
+  if (st.resumed > 0) lines.push(`${st.resumed} connections idle past --idle-timeout resumed where they stood (shown as a new connection that resumes the old)`);
   const f = src.file;
   if (f) {
+    if (f.filter) lines.push(`filter "${f.filter}": ${f.filtered} of ${f.packets} packets left out`);
     const unsup = Object.entries(f.unsupportedLinkPackets);
     if (unsup.length) lines.push(`skipped packets on unsupported link types: ${unsup.map(([t, n]) => `${n} ${t}`).join(', ')}`);
     if (f.skippedBlocks) lines.push(`skipped ${f.skippedBlocks} unknown pcapng blocks`);
+    if (f.corruptBlocks) lines.push(`skipped ${f.corruptBlocks} corrupt blocks (too short for their type)`);
+    if (f.badTimestamps) lines.push(`${f.badTimestamps} packets with an impossible timestamp were given the previous packet's time`);
     if (f.truncatedFile) lines.push(`warning: ${f.truncatedFile}`);
     if (f.stopped) lines.push(`stopped before the end of ${src.name}: ${f.packets} packets read`);
   }
@@ -112,28 +141,6 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
   return lines;
 }
 
-/** Buffered line output to stdout: one write per 64 KiB rather than per line. */
-export class LineWriter {
-  private parts: string[] = [];
-  private size = 0;
-
-  /** flushAt 0 writes every line at once (live output should not wait). */
-  constructor(private readonly flushAt = 65536) {}
-
-  line(text: string): void {
-    this.parts.push(text);
-    this.size += text.length + 1;
-    if (this.size >= this.flushAt) this.flush();
-  }
-
-  flush(): void {
-    if (this.parts.length === 0) return;
-    process.stdout.write(this.parts.join('\n') + '\n');
-    this.parts = [];
-    this.size = 0;
-  }
-}
-
 export function newFlowTable(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener): FlowTable {
   return new FlowTable(listener, {
     serverPorts: ports.set,
@@ -142,26 +149,60 @@ export function newFlowTable(o: CaptureCliOptions, ports: PortSpec, listener: Fl
 }
 
 /**
- * Feed `listener` from the input the options name: a recording (-r FILE.gsrec), a capture file
- * (-r) through the flow table, or a live capture. Then flush the output and print the summary on
- * stderr. Ctrl-C stops a live capture cleanly.
+ * A recording holds streams, not packets: --port selects its connections by port (as the BPF
+ * port filter selects a capture's packets); --filter needs packets.
  */
-export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter): Promise<void> {
-  if (o.read && isRecordingFile(o.read)) {
-    checkFileOptions(o);
-    const { read, player } = await playRecording(o.read, listener);
-    lines.flush();
-    for (const line of recordingSummaryLines(o.read, read, player)) process.stderr.write(line + '\n');
+function recordingSelection(o: CaptureCliOptions, listener: FlowListener): FlowListener {
+  if (o.filter) throw new GamesniffError('USAGE', 'a recording holds streams, not packets: --filter applies to captures (use --port to select connections)');
+  const ports = parsePorts(o.port).set;
+  if (ports.size === 0) return listener;
+  return selectPorts(listener, ports);
+}
+
+/** Only the flows with a port in `ports` reach `listener`. */
+export function selectPorts(listener: FlowListener, ports: ReadonlySet<number>): FlowListener {
+  const on = (f: TcpConnection | UdpFlow): boolean => ports.has(f.client.port) || ports.has(f.server.port);
+  return {
+    open: (c, ts) => on(c) && listener.open?.(c, ts),
+    data: (c, d: Direction, chunk: Buffer, off: number, ts: number) => on(c) && listener.data?.(c, d, chunk, off, ts),
+    gap: (c, d: Direction, n: number, off: number, ts: number, why: GapReason) => on(c) && listener.gap?.(c, d, n, off, ts, why),
+    end: (c, d: Direction, why: StreamEnd, ts: number) => on(c) && listener.end?.(c, d, why, ts),
+    close: (c, ts) => on(c) && listener.close?.(c, ts),
+    udpOpen: (f, ts) => on(f) && listener.udpOpen?.(f, ts),
+    datagram: (f, d: Direction, p: Buffer, n: number, ts: number) => on(f) && listener.datagram?.(f, d, p, n, ts),
+    udpClose: (f, ts) => on(f) && listener.udpClose?.(f, ts),
+  };
+}
+
+/**
+ * Feed `listener` from the input: a recording, a capture file through the flow table, or a live
+ * capture (input null). Then flush the output and print the summary on stderr. Ctrl-C stops
+ * cleanly, with the summary.
+ */
+export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter, input: Input | null): Promise<void> {
+  if (input?.kind === 'recording') {
+    const abort = new AbortController();
+    const release = stopOnSignal({ stop: () => abort.abort() });
+    try {
+      const { read, player } = await playRecording(input.recording, recordingSelection(o, listener), { signal: abort.signal });
+      lines.flush();
+      for (const line of recordingSummaryLines(input.name, read, player)) say(line);
+    } finally {
+      release();
+    }
     return;
   }
-  const source = openSource(o, ports);
+  const source = openSource(o, ports, input);
   const table = newFlowTable(o, ports, listener);
   const release = stopOnSignal(source);
-  const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
-  release();
-  table.finish();
-  lines.flush();
-  for (const line of summaryLines(src, table.stats)) process.stderr.write(line + '\n');
+  try {
+    const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
+    table.finish();
+    lines.flush();
+    for (const line of summaryLines(src, table.stats)) say(line);
+  } finally {
+    release();
+  }
 }
 
 export function recordingSummaryLines(file: string, read: RecordingReadResult, player: RecordingPlayer): string[] {
@@ -170,7 +211,7 @@ export function recordingSummaryLines(file: string, read: RecordingReadResult, p
     `recording ${file}: ${player.connections} TCP connections, ${player.udpFlows} UDP flows, ${read.records} records` +
       (h.protocol ? `, protocol ${h.protocol.name}` : ''),
   ];
-  if (player.orphans) lines.push(`${player.orphans} records for connections the recording never opened were skipped`);
+  if (player.orphans) lines.push(`${player.orphans} records for connections the recording never opened (or opened twice) were skipped`);
   if (read.warning) lines.push(`warning: ${read.warning}`);
   return lines;
 }

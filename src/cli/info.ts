@@ -1,13 +1,16 @@
 import { Command } from 'commander';
-import { GamesniffError } from '../core/errors';
 import { endpointString } from '../core/types';
 import { UdpFlow, type TcpConnection } from '../flow/connection';
-import { isRecordingFile } from '../recording/reader';
+import { closeInput } from '../input/open';
 import { playRecording } from '../recording/player';
 import { Coverage } from '../session/coverage';
 import { clockTime } from '../session/format';
 import { MessageDecoder } from '../session/messages';
+import { print, printJson } from './output';
 import { protocolForInput } from './protocol-option';
+import { openRecordingArg } from './recording-arg';
+
+type RecordingArg = Awaited<ReturnType<typeof openRecordingArg>>;
 
 interface InfoOptions {
   protocol?: string;
@@ -30,12 +33,22 @@ interface ConnectionInfo {
 export function infoCommand(): Command {
   return new Command('info')
     .description('what a recording holds: source, protocol, duration, connections, bytes, messages per name')
-    .argument('<file>', 'a .gsrec recording')
+    .argument('<file>', "a .gsrec recording ('-' for standard input)")
     .option('-p, --protocol <protocol>', 'decode with this protocol (default: the one the recording was made with)')
     .option('--json', 'one JSON object')
     .action(async (file: string, o: InfoOptions) => {
-      if (!isRecordingFile(file)) throw new GamesniffError('INPUT', `${file}: not a gamesniff recording (for capture files, use streams or decode)`);
-      const protocol = protocolForInput(o.protocol, file);
+      const input = await openRecordingArg(file, 'for capture files, use streams or decode');
+      try {
+        await info(input, o);
+      } finally {
+        closeInput(input);
+      }
+    });
+}
+
+async function info(input: RecordingArg, o: InfoOptions): Promise<void> {
+      const file = input.name;
+      const protocol = protocolForInput(o.protocol, input);
       const conns = new Map<number, ConnectionInfo>();
       const coverage = new Coverage();
       const info = (f: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', ts: number): ConnectionInfo => {
@@ -61,7 +74,7 @@ export function infoCommand(): Command {
           c.bytes = udp ? [f.bytes[0], f.bytes[1]] : [f.c2s.stats.bytes, f.s2c.stats.bytes];
         },
       });
-      const { read, player } = await playRecording(file, decoder);
+      const { read, player } = await playRecording(input.recording, decoder);
       const h = read.header;
       const list = [...conns.values()].sort((a, b) => a.conn - b.conn);
       const first = Math.min(...list.map((c) => c.start));
@@ -72,11 +85,11 @@ export function infoCommand(): Command {
         total[1] += c.bytes[1];
       }
       const protocolNote = !h.protocol ? null : !protocol ? 'not found' : protocol.hash === h.protocol.hash ? 'matches' : `differs from ${protocol.file}`;
+      const embedded = h.protocol?.text !== undefined ? 'embedded' : 'by name only';
       if (o.json) {
-        process.stdout.write(
-          JSON.stringify({
+        printJson({
             file,
-            header: h,
+            header: { ...h, protocol: h.protocol ? { name: h.protocol.name, hash: h.protocol.hash, embedded: h.protocol.text !== undefined } : null },
             protocolFile: protocolNote,
             decodedWith: protocol?.name ?? null,
             records: read.records,
@@ -87,14 +100,13 @@ export function infoCommand(): Command {
             bytes: { c2s: total[0], s2c: total[1] },
             connections: list,
             coverage: coverage.toJSON(),
-          }) + '\n',
-        );
+          });
         return;
       }
       const out: string[] = [];
       out.push(`${file}: gamesniff recording, format ${h.version}, written by gamesniff ${h.writer ?? '?'} on ${h.created}`);
       out.push(`source: ${h.source.kind} ${h.source.name}${h.source.ports?.length ? ` (ports ${h.source.ports.join(',')})` : ''}`);
-      out.push(h.protocol ? `protocol: ${h.protocol.name} (sha256 ${h.protocol.hash.slice(0, 12)}…, ${protocolNote})` : 'protocol: none recorded');
+      out.push(h.protocol ? `protocol: ${h.protocol.name} (sha256 ${h.protocol.hash.slice(0, 12)}…, ${embedded}; decoded with ${protocol?.file ?? 'nothing'}: ${protocolNote})` : 'protocol: none recorded');
       if (list.length) out.push(`time: ${clockTime(first)} to ${clockTime(last)}, ${((last - first) / 1e6).toFixed(3)} s`);
       out.push(`${player.connections} TCP connections, ${player.udpFlows} UDP flows; payload ${total[0]} bytes client to server, ${total[1]} bytes server to client; ${read.records} records`);
       for (const c of list) {
@@ -107,6 +119,5 @@ export function infoCommand(): Command {
       }
       if (protocol) out.push(...coverage.report().map((l, i) => (i === 0 ? `decoded with ${protocol.name}: ${l.replace(/^coverage: /, '')}` : l)));
       if (read.warning) out.push(`warning: ${read.warning}`);
-      process.stdout.write(out.join('\n') + '\n');
-    });
+      print(out.join('\n'));
 }

@@ -1,11 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { GamesniffError } from '../core/errors';
+import { closeInput } from '../input/open';
 import { RECORDING_EXT } from '../recording/format';
-import { isRecordingFile } from '../recording/reader';
 import { Recorder, RecordingWriter } from '../recording/writer';
-import { captureOptions, newFlowTable, openSource, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
+import { captureOptions, newFlowTable, openCliInput, openSource, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
+import { say } from './output';
 import { portsWithDefault, protocolOption } from './protocol-option';
 
 interface RecordOptions extends CaptureCliOptions {
@@ -24,49 +25,60 @@ export function recordCommand(): Command {
   const cmd = new Command('record')
     .description('record the reassembled streams of a live session (or of a capture file) to a .gsrec recording')
     .addOption(new Option('-o, --output <file>', 'the recording to write (default: recordings/PROTOCOL-DATE-TIME.gsrec)'))
-    .option('-p, --protocol <protocol>', "stamp the recording with this protocol (name and hash); its ports are the default --port");
+    .option('-p, --protocol <protocol>', 'put this protocol description in the recording (decode, info and replay then need no -p); its ports are the default --port');
   for (const o of captureOptions()) cmd.addOption(o);
   cmd.action(async (o: RecordOptions) => {
     const protocol = protocolOption(o.protocol);
     const ports = portsWithDefault(o.port, protocol);
-    if (o.read && isRecordingFile(o.read)) throw new GamesniffError('USAGE', `${o.read} is already a recording`);
-    if (!o.read && ports.set.size === 0) throw new GamesniffError('USAGE', 'record needs --port PORT (or -p with a protocol that declares its ports) to know what to capture');
-    const source = openSource(o, ports);
-    const out = o.output ?? defaultRecordingPath(protocol?.name ?? 'session');
-    mkdirSync(dirname(out), { recursive: true });
-    const writer = new RecordingWriter(out, {
-      protocol: protocol ? { name: protocol.name, hash: protocol.hash } : null,
-      source: { kind: o.read ? 'file' : 'live', name: source.name, filter: o.filter, ports: [...ports.set] },
-    });
-    const recorder = new Recorder(writer);
-    const table = newFlowTable(o, ports, recorder);
-    process.stderr.write(`recording to ${out}\n`);
-    const release = stopOnSignal(source);
-    let src;
+    const input = await openCliInput(o);
     try {
-      src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
-    } catch (e) {
+      if (input?.kind === 'recording') throw new GamesniffError('USAGE', `${input.name} is already a recording`);
+      if (!input && ports.set.size === 0) throw new GamesniffError('USAGE', 'record needs --port PORT (or -p with a protocol that declares its ports) to know what to capture');
+      const source = openSource(o, ports, input);
+      const out = o.output ?? defaultRecordingPath(protocol?.name ?? 'session');
+      try {
+        mkdirSync(dirname(out), { recursive: true });
+      } catch (e) {
+        throw new GamesniffError('INPUT', `cannot write the recording ${out}: ${(e as Error).message}`);
+      }
+      const writer = new RecordingWriter(out, {
+        protocol: protocol ? { name: protocol.name, hash: protocol.hash, text: protocol.text } : null,
+        source: { kind: input ? 'file' : 'live', name: source.name, filter: o.filter, ports: [...ports.set] },
+      });
+      const recorder = new Recorder(writer);
+      const table = newFlowTable(o, ports, recorder);
+      say(`recording to ${out}`);
+      const release = stopOnSignal(source);
+      let src;
+      try {
+        src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
+      } catch (e) {
+        // nothing was captured: leave no header-only recording behind
+        writer.close();
+        if (writer.records === 0) rmSync(out, { force: true });
+        throw e;
+      } finally {
+        release();
+      }
+      table.finish();
+      const st = table.stats;
+      writer.finish(recorder.lastTs, {
+        packets: st.packets,
+        connections: st.connections,
+        udpFlows: st.udpFlows,
+        malformed: st.malformed,
+        kernelReceived: src.live?.received ?? 0,
+        kernelDropped: src.live?.dropped ?? 0,
+      });
       writer.close();
-      throw e;
+      for (const line of summaryLines(src, st)) say(line);
+      say(
+        `recorded ${recorder.connections} TCP connections, ${recorder.udpFlows} UDP flows, ${recorder.payloadBytes} bytes of payload, ` +
+          `${recorder.gaps} gaps: ${writer.records} records, ${writer.bytes} bytes in ${out}`,
+      );
     } finally {
-      release();
+      closeInput(input);
     }
-    table.finish();
-    const st = table.stats;
-    writer.finish(recorder.lastTs, {
-      packets: st.packets,
-      connections: st.connections,
-      udpFlows: st.udpFlows,
-      malformed: st.malformed,
-      kernelReceived: src.live?.received ?? 0,
-      kernelDropped: src.live?.dropped ?? 0,
-    });
-    writer.close();
-    for (const line of summaryLines(src, st)) process.stderr.write(line + '\n');
-    process.stderr.write(
-      `recorded ${recorder.connections} TCP connections, ${recorder.udpFlows} UDP flows, ${recorder.payloadBytes} bytes of payload, ` +
-        `${recorder.gaps} gaps: ${writer.records} records, ${writer.bytes} bytes in ${out}\n`,
-    );
   });
   return cmd;
 }

@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
 import { GamesniffError } from '../core/errors';
-import { isRecordingFile } from '../recording/reader';
+import { closeInput } from '../input/open';
 import { reportJson, reportLines } from '../replay/report';
 import { loadScript } from '../replay/script';
 import { parseHostPort, runReplay, type HostPort } from '../replay/sockets';
 import { positiveNumber } from './common';
+import { print, printJson, say } from './output';
 import { protocolForInput } from './protocol-option';
+import { openRecordingArg } from './recording-arg';
 
 interface ReplayCliOptions {
   as: 'client' | 'server';
@@ -28,7 +30,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function replayCommand(): Command {
   return new Command('replay')
     .description('replay one side of a recording against a live peer and report, field by field, where the live game answers differently; exit 1 when it does')
-    .argument('<file>', 'a .gsrec recording')
+    .argument('<file>', "a .gsrec recording ('-' for standard input)")
     .addOption(new Option('--as <side>', 'the side gamesniff plays').choices(['client', 'server']).makeOptionMandatory())
     .option('--target <host:port>', 'as client: the server to connect to')
     .option('--listen <[host:]port>', 'as server: where to accept the client (host defaults to 127.0.0.1)')
@@ -48,10 +50,20 @@ export function replayCommand(): Command {
     )
     .option('--json', 'the report as one JSON object')
     .action(async (file: string, o: ReplayCliOptions) => {
-      if (!isRecordingFile(file)) throw new GamesniffError('INPUT', `${file}: not a gamesniff recording (make one with gamesniff record)`);
-      const protocol = protocolForInput(o.protocol, file);
-      if (!protocol) throw new GamesniffError('USAGE', 'replay needs -p PROTOCOL (the recording does not name one)');
       if (o.speed && o.fast) throw new GamesniffError('USAGE', '--speed and --fast do not go together');
+      const input = await openRecordingArg(file, 'make one with gamesniff record');
+      try {
+        await replay(input, o);
+      } finally {
+        closeInput(input);
+      }
+    });
+}
+
+async function replay(input: Awaited<ReturnType<typeof openRecordingArg>>, o: ReplayCliOptions): Promise<void> {
+      const file = input.name;
+      const protocol = protocolForInput(o.protocol, input);
+      if (!protocol) throw new GamesniffError('USAGE', 'replay needs -p PROTOCOL (the recording does not name one)');
       let address: HostPort;
       let udpAddress: HostPort | undefined;
       if (o.as === 'client') {
@@ -63,8 +75,8 @@ export function replayCommand(): Command {
         address = parseHostPort(o.listen, '--listen');
         if (o.udpListen) udpAddress = parseHostPort(o.udpListen, '--udp-listen');
       }
-      const script = await loadScript(file, protocol);
-      if (script.read.warning) process.stderr.write(`warning: ${script.read.warning}\n`);
+      const script = await loadScript(input.recording, protocol);
+      if (script.read.warning) say(`warning: ${script.read.warning}`);
       const report = await runReplay(script, {
         role: o.as,
         speed: o.fast ? null : (positiveNumber('--speed', o.speed) ?? 1),
@@ -75,12 +87,11 @@ export function replayCommand(): Command {
         address,
         udpAddress,
         onReady: (tcp, udp) => {
-          if (o.as === 'server') process.stderr.write(`replay listening on ${tcp.host}:${tcp.port}${udp ? `, udp ${udp.host}:${udp.port}` : ''}\n`);
+          if (o.as === 'server') say(`replay listening on ${tcp.host}:${tcp.port}${udp ? `, udp ${udp.host}:${udp.port}` : ''}`);
         },
       });
-      if (o.json) process.stdout.write(JSON.stringify(reportJson(report)) + '\n');
-      else process.stdout.write(reportLines(report, file).join('\n') + '\n');
+      if (o.json) printJson(reportJson(report));
+      else print(reportLines(report, file).join('\n'));
       if (report.error) throw new GamesniffError('FAILED', report.error, 2);
       if (report.divergences.length) throw new GamesniffError('FAILED', `the live ${o.as === 'client' ? 'server' : 'client'} diverged from the recording in ${report.divergences.length} places`, 1);
-    });
 }

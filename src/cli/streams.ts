@@ -1,6 +1,9 @@
 import { Command } from 'commander';
+import { closeInput } from '../input/open';
 import { StreamSummary, type StreamRecord } from '../session/stream-summary';
-import { captureOptions, LineWriter, portsOf, runInput, type CaptureCliOptions } from './common';
+import { captureOptions, openCliInput, runInput, type CaptureCliOptions } from './common';
+import { LineWriter } from './output';
+import { parsePorts } from '../capture/ports';
 
 interface StreamsOptions extends CaptureCliOptions {
   json?: boolean;
@@ -25,11 +28,16 @@ export function streamsCommand(): Command {
     .option('--no-udp', 'leave UDP flows out');
   for (const o of captureOptions()) cmd.addOption(o);
   cmd.action(async (o: StreamsOptions) => {
-    const ports = portsOf(o);
-    const lines = new LineWriter(o.read ? 65536 : 0);
-    const out = (r: StreamRecord): void => lines.line(o.json ? JSON.stringify(r) : textLine(r));
-    const summary = new StreamSummary(out, { writeDir: o.write, ports: ports.set, udp: o.udp });
-    await runInput(o, ports, summary, lines);
+    const ports = parsePorts(o.port);
+    const input = await openCliInput(o);
+    try {
+      const lines = new LineWriter(o.read ? 65536 : 0, !!o.json);
+      const out = (r: StreamRecord): void => lines.line(o.json ? JSON.stringify(r) : textLine(r));
+      const summary = new StreamSummary(out, { writeDir: o.write, udp: o.udp });
+      await runInput(o, ports, summary, lines, input);
+    } finally {
+      closeInput(input);
+    }
   });
   return cmd;
 }

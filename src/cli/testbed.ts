@@ -3,9 +3,10 @@ import { GamesniffError } from '../core/errors';
 import { runGameClient } from '../testbed/game-client';
 import { GameServer } from '../testbed/game-server';
 import { chatClient, chatServer, echoClient, echoServer } from '../testbed/seeds';
+import { print, say } from './output';
 import { protocolOption } from './protocol-option';
 
-const log = (s: string) => process.stderr.write(s + '\n');
+const log = (s: string): void => say(s);
 
 function int(name: string, v: string, min = 0, max = 2 ** 31): number {
   const n = Number(v);
@@ -80,7 +81,7 @@ export function testbedCommand(): Command {
     .option('--port <port>', 'port', '24000')
     .option('--once', 'exit after the first connection')
     .action(async (o: { port: string; once?: boolean }) => {
-      const srv = await echoServer({ port: int('--port', o.port, 0, 65535), once: o.once, log: (s) => process.stdout.write(s + '\n') });
+      const srv = await echoServer({ port: int('--port', o.port, 0, 65535), once: o.once, log: print });
       log(`echo server on 127.0.0.1:${(srv.address() as { port: number }).port}`);
       if (o.once) await new Promise<void>((r) => srv.on('close', () => r()));
       else await serveUntilStopped(() => new Promise<void>((r) => srv.close(() => r())));
@@ -114,7 +115,7 @@ export function testbedCommand(): Command {
     .option('--name <name>', 'user name', 'user')
     .option('--say <lines...>', 'lines to say', ['hello'])
     .action(async (o: { port: string; name: string; say: string[] }) => {
-      await chatClient({ port: int('--port', o.port, 1, 65535), name: o.name, lines: o.say, log: (s) => process.stdout.write(s + '\n') });
+      await chatClient({ port: int('--port', o.port, 1, 65535), name: o.name, lines: o.say, log: print });
     });
   return cmd;
 }

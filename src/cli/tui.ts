@@ -4,12 +4,14 @@ import { Command } from 'commander';
 import blessed from 'blessed';
 import { GamesniffError } from '../core/errors';
 import type { CaptureSource } from '../capture/source';
-import type { LiveCapture } from '../capture/live';
 import { buildFilter } from '../capture/ports';
+import { compileOfflineFilter } from '../capture/bpf';
+import { LINKTYPE } from '../capture/linktypes';
+import { chooseDevice, LiveCapture } from '../capture/live';
 import { FlowTee } from '../flow/tee';
 import type { TcpConnection, UdpFlow } from '../flow/connection';
+import { closeInput, type Input } from '../input/open';
 import { listProtocols, type Protocol } from '../protocol/protocol';
-import { isRecordingFile } from '../recording/reader';
 import { playRecording } from '../recording/player';
 import { Recorder, RecordingWriter } from '../recording/writer';
 import { MessageDecoder } from '../session/messages';
@@ -18,7 +20,7 @@ import { runGameClient } from '../testbed/game-client';
 import { PacketRing } from '../tui/model/packets';
 import { SessionModel } from '../tui/model/session';
 import { openScreen } from '../tui/screen';
-import { checkFileOptions, newFlowTable, openSource, positiveNumber, type CaptureCliOptions } from './common';
+import { fileFilter, newFlowTable, openCliInput, openSource, positiveNumber, type CaptureCliOptions } from './common';
 import { portsWithDefault, protocolForInput, protocolOption } from './protocol-option';
 import { defaultRecordingPath } from './record';
 
@@ -44,14 +46,37 @@ async function pickProtocol(): Promise<string | undefined> {
   return names[picked];
 }
 
+/** Can we capture live here? Opens the device once and closes it, so a missing privilege is said before any screen. */
+function probeCapture(o: TuiOptions): void {
+  const capture = new LiveCapture({ device: chooseDevice(o.iface), filter: '' });
+  capture.start(() => undefined);
+  capture.stop();
+}
+
 /** `gamesniff [--port N] [-p PROTOCOL] [-r FILE]`: the terminal UI. Resolves when the user quits. */
 export async function runTui(o: TuiOptions): Promise<void> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     throw new GamesniffError('USAGE', 'the terminal UI needs a terminal; for output to a pipe or a file, use gamesniff decode or streams');
   }
-  const recordingFile = !!o.read && isRecordingFile(o.read);
+  if (o.read === '-') throw new GamesniffError('USAGE', 'the terminal UI reads its keys from the terminal: give -r a file, not standard input');
+  // everything that can fail is checked before a screen (even the protocol picker) opens
+  const input = await openCliInput(o);
+  try {
+    if (!input) {
+      if (o.port.length === 0 && !o.protocol) throw new GamesniffError('USAGE', "give --port PORT (the application's server port), -p with a protocol that declares ports, or -r FILE");
+      probeCapture(o);
+    }
+    if (input?.kind === 'capture' && fileFilter(o)) compileOfflineFilter(fileFilter(o), LINKTYPE.ETHERNET);
+    await runTuiOn(o, input);
+  } finally {
+    closeInput(input);
+  }
+}
+
+async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
+  const recordingFile = input?.kind === 'recording';
   const spec = o.protocol ?? (recordingFile ? undefined : await pickProtocol());
-  const protocol: Protocol | null = spec ? protocolOption(spec) : protocolForInput(undefined, o.read);
+  const protocol: Protocol | null = spec ? protocolOption(spec) : protocolForInput(undefined, input);
   const ports = portsWithDefault(o.port, protocol);
   const model = new SessionModel(protocol, { keepBytes: positiveNumber('--keep', o.keep) });
   const tee = new FlowTee([new MessageDecoder(protocol, model)]);
@@ -61,13 +86,12 @@ export async function runTui(o: TuiOptions): Promise<void> {
   let capture: LiveCapture | null = null;
   let finished: Promise<unknown>;
   let lastTs = 0;
-  if (recordingFile) {
-    checkFileOptions(o);
-    model.figures.source = o.read!;
-    finished = playRecording(o.read!, tee).then(() => (model.figures.live = false));
+  if (input?.kind === 'recording') {
+    model.figures.source = input.name;
+    finished = playRecording(input.recording, tee).then(() => (model.figures.live = false));
   } else {
-    if (!o.read && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
-    source = openSource(o, ports, (c) => (capture = c));
+    if (!input && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
+    source = openSource(o, ports, input, (c) => (capture = c));
     model.figures.source = o.read ?? `${source.name} (${buildFilter(ports, o.filter)})`;
     const table = newFlowTable(o, ports, tee);
     const running = source.run((lt, data, orig, ts) => {
@@ -119,7 +143,7 @@ export async function runTui(o: TuiOptions): Promise<void> {
         const file = defaultRecordingPath(protocol?.name ?? 'session');
         try {
           mkdirSync(dirname(file), { recursive: true });
-          const writer = new RecordingWriter(file, { protocol: protocol ? { name: protocol.name, hash: protocol.hash } : null, source: { kind: recordingFile ? 'recording' : o.read ? 'file' : 'live', name: model.figures.source, ports: [...ports.set] } });
+          const writer = new RecordingWriter(file, { protocol: protocol ? { name: protocol.name, hash: protocol.hash, text: protocol.text } : null, source: { kind: recordingFile ? 'recording' : o.read ? 'file' : 'live', name: model.figures.source, ports: [...ports.set] } });
           const recorder = new Recorder(writer);
           const replayed = backfill(model, recorder);
           tee.add(recorder);

@@ -2,15 +2,41 @@
 import { endpointString } from '../core/types';
 import type { Message } from './messages';
 
-/** Buffers as hex, bigints as numbers when exact (strings otherwise). */
-export function toJsonValue(v: unknown): unknown {
+/**
+ * How much of one message the JSON output shows: a hostile frame of 64 MiB must not become 134 MB
+ * of hex on a terminal. What is cut says so: `…(+N bytes)`, `…(+N chars)`, a last array element
+ * `…(+N more elements)`. `FULL` (decode --full) shows everything.
+ */
+export interface OutputLimits {
+  bytes: number;
+  chars: number;
+  elements: number;
+}
+export const DEFAULT_LIMITS: OutputLimits = { bytes: 4096, chars: 65536, elements: 100_000 };
+export const FULL: OutputLimits = { bytes: Infinity, chars: Infinity, elements: Infinity };
+
+/** Bytes as hex, at most `max` of them, then how many more there were. */
+export function boundedHex(b: Uint8Array, max: number): string {
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+  return buf.length > max ? `${buf.toString('hex', 0, max)}…(+${buf.length - max} bytes)` : buf.toString('hex');
+}
+
+/** Buffers as hex, bigints as numbers when exact (strings otherwise), within the limits. */
+export function toJsonValue(v: unknown, limits: OutputLimits = DEFAULT_LIMITS): unknown {
   if (v === null || v === undefined) return v;
   if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : String(v);
-  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return Buffer.from(v).toString('hex');
-  if (Array.isArray(v)) return v.map(toJsonValue);
+  if (v instanceof Uint8Array) return boundedHex(v, limits.bytes);
+  if (typeof v === 'string') return v.length > limits.chars ? `${v.slice(0, limits.chars)}…(+${v.length - limits.chars} chars)` : v;
+  if (Array.isArray(v)) {
+    if (v.length <= limits.elements) return v.map((x) => toJsonValue(x, limits));
+    const out: unknown[] = [];
+    for (let i = 0; i < limits.elements; i++) out.push(toJsonValue(v[i], limits));
+    out.push(`…(+${v.length - limits.elements} more elements)`);
+    return out;
+  }
   if (typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = toJsonValue(x);
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = toJsonValue(x, limits);
     return out;
   }
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
@@ -90,7 +116,7 @@ export function clockTime(tsUs: number): string {
 }
 
 /** One message as a JSON-safe object: `decode --json` lines and the TUI's export. */
-export function messageJson(m: Message, spans = false): Record<string, unknown> {
+export function messageJson(m: Message, spans = false, limits: OutputLimits = DEFAULT_LIMITS): Record<string, unknown> {
   const o: Record<string, unknown> = {
     ts: m.ts / 1e6,
     conn: m.flow.id,
@@ -103,12 +129,12 @@ export function messageJson(m: Message, spans = false): Record<string, unknown> 
     id: m.id ?? null,
     size: m.size,
   };
-  if (m.fields) o.fields = toJsonValue(m.fields);
+  if (m.fields) o.fields = toJsonValue(m.fields, limits);
   if (m.trailing) o.trailing = m.trailing;
   if (m.compressed) o.compressed = true;
   if (m.raw) o.raw = m.raw;
   if (m.error) o.error = m.error;
-  if (m.raw || m.error) o.hex = m.body.toString('hex');
+  if (m.raw || m.error) o.hex = boundedHex(m.body, limits.bytes);
   if (spans && m.spans) o.spans = m.spans;
   return o;
 }

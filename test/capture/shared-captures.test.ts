@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../../src/capture/file-reader';
@@ -8,20 +8,20 @@ import { FlowTable } from '../../src/flow/table';
  * Every one of the third-party captures is read whole without an exception,
  * and gamesniff counts the same packets as capinfos did (INDEX.md).
  */
-const CAPTURES = join(__dirname, '../../../shared/captures');
+import { corpusCaptures, CORPUS, noCorpus } from '../helpers/corpus';
 
 function capinfosCounts(): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const line of readFileSync(join(CAPTURES, 'INDEX.md'), 'utf8').split('\n')) {
+  for (const line of readFileSync(join(CORPUS!, 'INDEX.md'), 'utf8').split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
     if (cells.length > 7 && /\.(pcap|pcapng)(\.gz)?$/.test(cells[1]!)) counts.set(cells[1]!, Number(cells[6]));
   }
   return counts;
 }
 
-describe.skipIf(!existsSync(CAPTURES))('the shared captures', () => {
-  const files = existsSync(CAPTURES) ? readdirSync(CAPTURES).filter((f) => /\.(pcap|pcapng)(\.gz)?$/.test(f)) : [];
-  const counts = existsSync(CAPTURES) ? capinfosCounts() : new Map<string, number>();
+describe.skipIf(noCorpus())('the shared captures', () => {
+  const files = corpusCaptures();
+  const counts = CORPUS ? capinfosCounts() : new Map<string, number>();
 
   it('are all listed in INDEX.md', () => {
     expect(files.length).toBeGreaterThanOrEqual(89);
@@ -30,7 +30,7 @@ describe.skipIf(!existsSync(CAPTURES))('the shared captures', () => {
 
   it.each(files)('%s reads whole, with capinfos\' packet count', async (name) => {
     const table = new FlowTable({});
-    const stats = await readCaptureFile(join(CAPTURES, name), (lt, d, o, ts) => table.push(lt, d, o, ts));
+    const stats = await readCaptureFile(join(CORPUS!, name), (lt, d, o, ts) => table.push(lt, d, o, ts));
     table.finish();
     const skipped = Object.values(stats.unsupportedLinkPackets).reduce((a, b) => a + b, 0);
     expect(stats.packets).toBe(counts.get(name));

@@ -4,10 +4,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gs, ROOT } from '../helpers/cli';
+import { gs } from '../helpers/cli';
+import { corpusFile, noCorpus } from '../helpers/corpus';
+import { writeSession } from '../helpers/session';
 
 const dir = mkdtempSync(join(tmpdir(), 'gs-record-'));
-const CAPTURES = join(ROOT, '../shared/captures');
 
 interface StreamLine {
   conn: number;
@@ -45,9 +46,9 @@ const CASES = [
   'pcapplusplus__sll.pcap',
 ];
 
-describe('record -r, then streams, info and export on the recording', () => {
+describe.skipIf(noCorpus())('record -r on the third-party captures, then streams, info and export on the recording', () => {
   it.each(CASES)('%s: the recording holds the same streams, and so does its pcapng export', (name) => {
-    const cap = join(CAPTURES, name);
+    const cap = corpusFile(name);
     const rec = join(dir, `${name}.gsrec`);
     const r = gs(['record', '-r', cap, '-o', rec]);
     expect(r.code, r.stderr).toBe(0);
@@ -67,7 +68,7 @@ describe('record -r, then streams, info and export on the recording', () => {
     const name = 'pcapplusplus__four_ipv6_http_streams.pcap';
     const rec = join(dir, 'tshark.gsrec');
     const pcap = join(dir, 'tshark.pcapng');
-    expect(gs(['record', '-r', join(CAPTURES, name), '-o', rec]).code).toBe(0);
+    expect(gs(['record', '-r', corpusFile(name), '-o', rec]).code).toBe(0);
     expect(gs(['export', rec, '--pcap', pcap]).code).toBe(0);
     const tshark = (args: string[]): string => {
       const t = spawnSync('tshark', ['-r', pcap, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -93,7 +94,7 @@ describe('record -r, then streams, info and export on the recording', () => {
   });
 
   it('info describes a recording; decode reads it with the protocol it names', () => {
-    const cap = join(CAPTURES, 'zeek__tcp__miss_end_data.pcap');
+    const cap = corpusFile('zeek__tcp__miss_end_data.pcap');
     const rec = join(dir, 'info.gsrec');
     expect(gs(['record', '-r', cap, '-o', rec]).code).toBe(0);
     const text = gs(['info', rec]);
@@ -110,12 +111,17 @@ describe('record -r, then streams, info and export on the recording', () => {
     expect(d.stderr).toMatch(/decode needs -p PROTOCOL/);
   });
 
-  it('bad input: not a recording, an already-recorded file, no ports for a live capture', () => {
-    const notRec = gs(['info', join(CAPTURES, 'zeek__http__http-large-gap.pcap')]);
+});
+
+describe('record: bad input', () => {
+  it('not a recording, an already-recorded file, no ports for a live capture', () => {
+    const cap = join(dir, 'plain.pcap');
+    writeSession(cap, [{ dir: 'c2s', bytes: Buffer.from('hello') }]);
+    const notRec = gs(['info', cap]);
     expect(notRec.code).toBe(2);
     expect(notRec.stderr).toMatch(/not a gamesniff recording/);
     const rec = join(dir, 'again.gsrec');
-    expect(gs(['record', '-r', join(CAPTURES, 'zeek__http__http-large-gap.pcap'), '-o', rec]).code).toBe(0);
+    expect(gs(['record', '-r', cap, '-o', rec]).code).toBe(0);
     const twice = gs(['record', '-r', rec, '-o', join(dir, 'twice.gsrec')]);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/is already a recording/);

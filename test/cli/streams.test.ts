@@ -85,7 +85,7 @@ describe('gamesniff streams', () => {
   it('input and usage errors exit 2 with a clear message', () => {
     const bad = gs(['streams', '-r', join(dir, 'missing.pcap')]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/missing\.pcap: cannot open \(ENOENT\)/);
+    expect(bad.stderr).toMatch(/missing\.pcap: no such file/);
     const notCapture = gs(['streams', '-r', CLI]);
     expect(notCapture.code).toBe(2);
     expect(notCapture.stderr).toMatch(/not a pcap or pcapng capture file/);

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { endpointString } from '../../src/core/types';
+import { corpusFile, noCorpus } from '../helpers/corpus';
 import { collectFile, data, gapBytes, sha256, type CollectedConnection, type CollectedDirection } from '../helpers/collect';
 
 /**
@@ -17,7 +18,6 @@ import { collectFile, data, gapBytes, sha256, type CollectedConnection, type Col
  * - or the difference is one of the deliberate ones listed in KNOWN below.
  */
 
-const CAPTURES = join(__dirname, '../../../shared/captures');
 const fixture = JSON.parse(readFileSync(join(__dirname, '../fixtures/tshark-streams.json'), 'utf8')) as {
   files: Record<string, { streams?: TsharkStream[] }>;
 };
@@ -101,10 +101,10 @@ function agrees(ours: CollectedDirection, tBytes: number, tSha: string, tGaps: [
 
 const norm = (s: string): string => s.replace(/^\[(.*)\]:(\d+)$/, '$1:$2');
 
-describe.skipIf(!existsSync(CAPTURES))('reassembly agrees with tshark on real captures', () => {
+describe.skipIf(noCorpus())('reassembly agrees with tshark on real captures', () => {
   const files = Object.entries(fixture.files).filter(([, v]) => (v.streams ?? []).some((s) => s.node0 !== ':0'));
   it.each(files)('%s', async (name, exp) => {
-    const { collector, table } = await collectFile(join(CAPTURES, name));
+    const { collector, table } = await collectFile(corpusFile(name));
     if (TUNNELLED[name]) {
       expect(collector.connections).toHaveLength(0);
       expect(table.stats.udpFlows).toBeGreaterThan(0);
