@@ -54,6 +54,18 @@ class Carry {
     this.length = 0;
     return out;
   }
+  /** The last n bytes (small: for a delimiter that straddles chunks), copied, without joining the parts. */
+  tail(n: number): Buffer {
+    const out = Buffer.allocUnsafe(Math.min(n, this.length));
+    let need = out.length;
+    for (let i = this.parts.length - 1; i >= 0 && need > 0; i--) {
+      const b = this.parts[i]!;
+      const k = Math.min(need, b.length);
+      b.copy(out, need - k, b.length - k);
+      need -= k;
+    }
+    return out;
+  }
   /** Up to n first bytes (small: for parsing a header that straddles chunks). */
   head(n: number, next?: Buffer): Buffer {
     const bufs = next ? [...this.parts, next] : this.parts;
@@ -221,16 +233,18 @@ export class DelimiterFramer implements Framer {
     const d = this.delim;
     let i = 0;
     const c = this.carry;
-    // A delimiter that straddles the carry and this chunk.
+    // A delimiter that straddles the carry and this chunk: look at the carry's last bytes only
+    // (joining the whole carry on every chunk would be quadratic in a long frame's length).
     if (c.length > 0 && d.length > 1) {
-      const tailLen = Math.min(d.length - 1, c.length);
-      const all = c.take();
-      const joint = Buffer.concat([all.subarray(all.length - tailLen), chunk.subarray(0, d.length - 1)]);
+      const tail = c.tail(d.length - 1);
+      const joint = Buffer.concat([tail, chunk.subarray(0, d.length - 1)]);
       const j = joint.indexOf(d);
-      if (j >= 0 && j < tailLen) {
-        this.emit(all.subarray(0, all.length - tailLen + j), c.offset, ts);
-        i = d.length - (tailLen - j);
-      } else c.add(all, c.offset);
+      if (j >= 0 && j < tail.length) {
+        const start = c.offset;
+        const all = c.take();
+        this.emit(all.subarray(0, all.length - tail.length + j), start, ts);
+        i = d.length - (tail.length - j);
+      }
     }
     while (i < chunk.length) {
       const j = chunk.indexOf(d, i);

@@ -114,6 +114,24 @@ describe('delimiter framing', () => {
     const out = run(f, [['data', Buffer.from('one\r\ntw')], ['gap', 3], ['data', Buffer.from('xx\r\nfour\r\n')]]);
     expect(out.map((o) => o.frame ?? `raw:${o.raw}`)).toEqual(['one', 'raw:tw', 'raw:xx', 'four']);
   });
+  it('a three-byte delimiter split over three chunks, and frames cut anywhere, give the same frames', () => {
+    const end: Framing = { k: 'delimiter', bytes: Buffer.from('END'), max: 100 };
+    const bytes = Buffer.from('aEbENcENDxyENDENDlastEN');
+    const want = ['aEbENc', 'xy', '', 'raw:lastEN'];
+    for (const r of allSplits(end, bytes)) expect(r.map((o) => o.frame ?? `raw:${o.raw}`)).toEqual(want);
+    const oneByOne = run(end, [...bytes].map((b) => ['data', Buffer.from([b])] as ['data', Buffer]));
+    expect(oneByOne.map((o) => o.frame ?? `raw:${o.raw}`)).toEqual(want);
+  });
+  it('a long frame in one-byte chunks costs each byte once (no re-joining of what is carried)', () => {
+    const big: Framing = { k: 'delimiter', bytes: Buffer.from('\r\n'), max: 1 << 20 };
+    const out: Buffer[] = [];
+    const fr = createFramer(big, { frame: (b) => out.push(b), raw: () => undefined });
+    const data = Buffer.alloc(500_000, 0x61);
+    for (let i = 0; i < data.length; i++) fr.push(data.subarray(i, i + 1), i, 0);
+    fr.push(Buffer.from('\r\n'), data.length, 0);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.equals(data)).toBe(true);
+  });
   it('a frame longer than max is passed raw, then framing resumes', () => {
     const out = run(f, [['data', Buffer.from('a'.repeat(150) + '\r\nok\r\n')]]);
     expect(out.at(-1)).toEqual({ frame: 'ok', offset: 152 });
