@@ -112,9 +112,16 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
+/** Parentheses, unary operators and conditionals nested deeper than this are refused (the parser recurses). */
+export const MAX_EXPR_DEPTH = 64;
+
 export function parseExpr(src: string): Expr {
   const toks = tokenize(src);
   let i = 0;
+  let depth = 0;
+  const deeper = (pos: number): void => {
+    if (++depth > MAX_EXPR_DEPTH) throw new ExprError(`nested more than ${MAX_EXPR_DEPTH} deep`, pos);
+  };
   const peek = () => toks[i];
   const isOp = (v: string) => {
     const t = toks[i];
@@ -138,11 +145,18 @@ export function parseExpr(src: string): Expr {
         return { t: 'id', name: t.v, pos: t.pos };
       case 'op':
         if (t.v === '(') {
+          deeper(t.pos);
           const e = expr();
           expect(')');
+          depth--;
           return e;
         }
-        if (t.v === '!' || t.v === '-') return { t: 'un', op: t.v, a: unary(), pos: t.pos };
+        if (t.v === '!' || t.v === '-') {
+          deeper(t.pos);
+          const a = unary();
+          depth--;
+          return { t: 'un', op: t.v, a, pos: t.pos };
+        }
         break;
     }
     throw new ExprError(`expected a value${describe(t)}`, t.pos);
@@ -159,8 +173,10 @@ export function parseExpr(src: string): Expr {
         e = { t: 'member', obj: e, name: n.v, pos: dot.pos };
       } else if (isOp('[')) {
         const br = toks[i++];
+        deeper(br.pos);
         const idx = expr();
         expect(']');
+        depth--;
         e = { t: 'index', obj: e, idx, pos: br.pos };
       } else return e;
     }
@@ -180,9 +196,11 @@ export function parseExpr(src: string): Expr {
     const c = binary(1);
     if (!isOp('?')) return c;
     const q = toks[i++];
+    deeper(q.pos);
     const a = expr();
     expect(':');
     const b = expr();
+    depth--;
     return { t: 'cond', c, a, b, pos: q.pos };
   }
 

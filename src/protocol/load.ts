@@ -22,24 +22,36 @@ const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'id', 'messages'];
 const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'doc'];
 const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
 
+/** Types nested deeper than this in one file are a mistake or an attack, not a protocol. */
+const MAX_NESTING = 64;
+
 export function parseProtocol(text: string, file: string): ProtocolDef {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const problems: string[] = [];
   const where = (offset: number) => {
     const { line, col } = lc.linePos(offset);
     return `${file}:${line}:${col}`;
   };
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  } catch (e) {
+    // the YAML parser recurses: a document nested thousands deep overflows the stack
+    if (e instanceof RangeError) throw new ProtocolError([`${file}:1:1: nested too deeply to read (${e.message})`]);
+    throw e;
+  }
+  const problems: string[] = [];
   for (const err of doc.errors) problems.push(`${where(err.pos[0])}: ${err.message.split('\n')[0]}`);
   if (problems.length) throw new ProtocolError(problems);
   const l = new Loader(file, where, problems);
-  const def = l.protocol(doc.contents);
+  const def = l.guard(() => l.protocol(doc.contents));
   if (problems.length) throw new ProtocolError(problems);
   return def!;
 }
 
 class Loader {
   endianLe = true;
+  /** How deep spec() is in nested types now. */
+  depth = 0;
   enums = new Map<string, EnumDef>();
   typeNames = new Set<string>();
   messageNames = new Set<string>();
@@ -133,7 +145,8 @@ class Loader {
   }
 
   protocol(root: unknown): ProtocolDef | undefined {
-    const m = this.map(root, 'a protocol description');
+    if (root === null || root === undefined) this.fail(null, "the file is empty: expected a protocol description (a map starting with 'protocol: NAME')");
+    const m = this.map(root, "a protocol description (a map starting with 'protocol: NAME')");
     return this.guard(() => {
       this.checkKeys(m, TOP_KEYS, 'the protocol');
       const nameNode = this.get(m, 'protocol');
@@ -347,6 +360,16 @@ class Loader {
 
   /** A type written as a name or as a map of settings. */
   spec(n: Node, owner: string): Ty {
+    if (this.depth >= MAX_NESTING) this.fail(n, `types nested more than ${MAX_NESTING} deep in ${owner}: use named types`);
+    this.depth++;
+    try {
+      return this.specAt(n, owner);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private specAt(n: Node, owner: string): Ty {
     if (isScalar(n)) {
       const name = String(n.value);
       const prim = this.primitive(name);
@@ -495,9 +518,20 @@ class Loader {
       default: {
         if (prim.k === 'bool') this.fail(node, 'const needs a number type');
         const v = this.scalar(node, 'a constant');
-        if (typeof v !== 'number') this.fail(node, `expected a numeric constant, found ${JSON.stringify(v)}`);
-        if (prim.k === 'int' && prim.size === 8) return { k: 'const', base: prim, value: BigInt(v) };
-        return { k: 'const', base: prim as IntType, value: v };
+        if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(node, `expected a numeric constant, found ${JSON.stringify(v)}`);
+        if (prim.k === 'float') return { k: 'const', base: prim, value: v };
+        // an integer type: the constant must be a whole number it can hold
+        const t = prim as IntType | { k: 'varint'; zigzag: boolean };
+        const bits = t.k === 'int' ? t.size * 8 : 53;
+        const signed = t.k === 'int' ? t.signed : t.zigzag;
+        const min = signed ? -(2 ** (bits - 1)) : 0;
+        const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+        if (!Number.isInteger(v) || v < min || v > max) this.fail(node, `expected a whole number from ${min} to ${max} for ${name}, found ${v}`);
+        if (t.k === 'int' && t.size === 8) {
+          if (!Number.isSafeInteger(v)) this.fail(node, `a 64-bit constant must be written exactly: ${v} is past 2^53 (write it as a smaller value or use a magic)`);
+          return { k: 'const', base: t, value: BigInt(v) };
+        }
+        return { k: 'const', base: t, value: v };
       }
     }
   }

@@ -31,6 +31,15 @@ describe('protocol file errors point at file:line:col with what was expected', (
     ['datagram on tcp', 'protocol: t\ntcp:\n  framing: datagram\n  messages: {}\n', /^p\.yaml:3:12: 'datagram' framing is for udp/],
     ['duplicate key', head + '    a: { id: 1 }\n    a: { id: 2 }\n', /^p\.yaml:7:5: Map keys must be unique/],
     ['no transport', 'protocol: t\n', /expected a 'tcp:' or 'udp:' section/],
+    ['an empty file', '', /^p\.yaml:1:1: the file is empty: expected a protocol description/],
+    ['a root that is a scalar', 'hello\n', /^p\.yaml:1:1: expected a protocol description \(a map starting with 'protocol: NAME'\)/],
+    ['a root that is a list', '- protocol: t\n', /^p\.yaml:1:1: expected a protocol description/],
+    ['a fractional constant on a u64', head + '    a:\n      id: 1\n      fields:\n        v: { type: u64, const: 1.5 }\n', /^p\.yaml:9:\d+: expected a whole number from 0 to 18446744073709552000 for u64, found 1\.5/],
+    ['a constant that does not fit', head + '    a:\n      id: 1\n      fields:\n        v: { type: u8, const: 300 }\n', /expected a whole number from 0 to 255 for u8, found 300/],
+    ['an expression nested 2,000 deep', head + `    a:\n      id: 1\n      fields:\n        n: u8\n        s: { type: bytes, length: "${'('.repeat(2000)}n${')'.repeat(2000)}" }\n`, /nested more than 64 deep/],
+    ['a unary chain 100,000 long', head + `    a:\n      id: 1\n      fields:\n        n: u8\n        s: { type: bytes, length: "${'-'.repeat(100_000)}n" }\n`, /nested more than 64 deep/],
+    ['types nested 100 deep', head + '    a:\n      id: 1\n      fields:\n        x: ' + '{ fields: { x: '.repeat(100) + 'u8' + ' } }'.repeat(100) + '\n', /types nested more than 64 deep/],
+    ['YAML nested 100,000 deep', 'protocol: t\ntcp: ' + '['.repeat(100_000) + ']'.repeat(100_000) + '\n', /p\.yaml:\d+:\d+: /],
   ];
   for (const [what, text, re] of cases) {
     it(what, () => {
