@@ -20,6 +20,7 @@ interface ReplayCliOptions {
   fast?: boolean;
   timeout: string;
   acceptTimeout: string;
+  connectWait: string;
   ignore: string[];
   rewrite: string[];
   json?: boolean;
@@ -41,6 +42,7 @@ export function replayCommand(): Command {
     .option('--fast', 'no pacing: send each message as soon as the replies before it have come')
     .option('--timeout <ms>', 'wait this long for a recorded reply before calling it missing', '5000')
     .option('--accept-timeout <ms>', 'as server: wait this long for the client to connect', '60000')
+    .option('--connect-wait <ms>', 'as client: keep retrying a refused connection this long at the start (a server started a moment before)', '5000')
     .option('--ignore <path>', 'a field not to compare: MESSAGE.PATH, *.PATH or PATH ([] for any index); repeatable; adds to the protocol\'s volatile: lists', collect, [])
     .option(
       '--rewrite <rule>',
@@ -82,6 +84,7 @@ async function replay(input: Awaited<ReturnType<typeof openRecordingArg>>, o: Re
         speed: o.fast ? null : (positiveNumber('--speed', o.speed) ?? 1),
         timeoutMs: positiveNumber('--timeout', o.timeout)!,
         openTimeoutMs: positiveNumber('--accept-timeout', o.acceptTimeout)!,
+        connectWaitMs: positiveNumber('--connect-wait', o.connectWait),
         ignore: o.ignore,
         rewrite: o.rewrite,
         address,

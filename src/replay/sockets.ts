@@ -20,9 +20,14 @@ export interface ReplaySocketOptions extends ReplayOptions {
   address: HostPort;
   /** UDP: where to send (client) or listen (server); default: the recorded UDP port's distance from the TCP port, kept. */
   udpAddress?: HostPort;
+  /** Client role: how long refused connections are retried at the start (a server just started), ms; default 5000. */
+  connectWaitMs?: number;
   /** Told once the server role listens (its ports), or the client role starts. */
   onReady?: (tcp: HostPort, udp: HostPort | null) => void;
 }
+
+/** How long a refused connection is retried at the start of a replay (a server just started). */
+const CONNECT_RETRY_MS = 5000;
 
 export function parseHostPort(text: string, what: string, defaultHost = '127.0.0.1'): HostPort {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
@@ -53,6 +58,9 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
   let timerAt = Infinity;
   let server: net.Server | null = null;
   let serverUdp: dgram.Socket | null = null;
+  /** Client role: bytes for connections still connecting, and closes asked for meanwhile. */
+  const pending = new Map<number, Buffer[]>();
+  const closeAfter = new Set<number>();
 
   return new Promise<ReplayReport>((resolve) => {
     let ended = false;
@@ -82,6 +90,13 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
               if (!s.destroyed) s.write(c.bytes);
               break;
             }
+            if (script.connections.get(c.conn)?.transport === 'tcp' && o.role === 'client') {
+              // still connecting: sent once connected
+              const q = pending.get(c.conn) ?? [];
+              q.push(c.bytes);
+              pending.set(c.conn, q);
+              break;
+            }
             const u = udp.get(c.conn) ?? serverUdp;
             const to = o.role === 'client' ? liveAddress(c.conn) : udpRemote.get(c.conn);
             if (u && to) u.send(c.bytes, to.port, to.host);
@@ -90,6 +105,7 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
           case 'close': {
             const s = tcp.get(c.conn);
             if (s && !s.destroyed) c.how === 'rst' ? s.resetAndDestroy() : s.end();
+            else if (!s && o.role === 'client') closeAfter.add(c.conn); // still connecting
             break;
           }
           case 'adopt': {
@@ -135,6 +151,9 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
       });
     };
 
+    // A server started a moment before (in the background) may not listen yet: refused
+    // connections are retried for the first few seconds of the replay.
+    const started = now();
     const connect = (conn: number): void => {
       const c = script.connections.get(conn)!;
       const to = liveAddress(conn);
@@ -145,13 +164,27 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
         udp.set(conn, u);
         return;
       }
-      const s = net.connect({ host: to.host, port: to.port, allowHalfOpen: true });
-      let connected = false;
-      s.once('connect', () => (connected = true));
-      s.once('error', (e) => {
-        if (!connected) run(engine.failed(`cannot connect to ${endpointString({ addr: to.host, port: to.port })} (recorded connection #${conn}): ${e.message}`));
-      });
-      watch(conn, s);
+      const attempt = (): void => {
+        const s = net.connect({ host: to.host, port: to.port, allowHalfOpen: true });
+        let connected = false;
+        s.once('connect', () => {
+          connected = true;
+          watch(conn, s);
+          const queued = pending.get(conn) ?? [];
+          pending.delete(conn);
+          for (const b of queued) s.write(b);
+          if (closeAfter.delete(conn)) s.end();
+        });
+        s.once('error', (e: NodeJS.ErrnoException) => {
+          if (connected || ended) return;
+          if (e.code === 'ECONNREFUSED' && now() - started < (o.connectWaitMs ?? CONNECT_RETRY_MS)) {
+            setTimeout(attempt, 100);
+            return;
+          }
+          run(engine.failed(`cannot connect to ${endpointString({ addr: to.host, port: to.port })} (recorded connection #${conn}): ${e.message}`));
+        });
+      };
+      attempt();
     };
 
     if (o.role === 'client') {

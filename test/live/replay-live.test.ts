@@ -116,13 +116,30 @@ describe('replay against the live test game', () => {
     expect(r.stdout).toMatch(/as server: 2 connections, \d+ messages sent .* 0 divergences/);
   });
 
+  it('as server: a garbage connection and a silent one before the real client take no place (exit 0, both noted)', async () => {
+    const rp = await startCli(['replay', solo, '--as', 'server', '--listen', '0', '--fast'], 'replay listening on');
+    const m = /listening on 127\.0\.0\.1:(\d+), udp 127\.0\.0\.1:(\d+)/.exec(rp.stderr())!;
+    const port = Number(m[1]);
+    const silent = net.connect(port, '127.0.0.1');
+    const garbage = net.connect(port, '127.0.0.1', () => garbage.write(Buffer.from('0200ffee', 'hex')));
+    garbage.on('error', () => undefined);
+    silent.on('error', () => undefined);
+    await new Promise((r) => garbage.on('close', r));
+    const result = await runGameClient(tg, { ...client('solo', 21), port, udpPort: Number(m[2]) });
+    expect(result.rounds).toBe(12);
+    silent.destroy();
+    const r = await rp.done;
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/note: ignored a connection closed because its first message does not decode/);
+  });
+
   it('bad use is an error (exit 2): no target, a refused connection, a rule naming no message', async () => {
     expect((await replay([solo, '--as', 'client'])).stderr).toMatch(/--as client needs --target/);
     const free = net.createServer();
     await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
     const port = (free.address() as net.AddressInfo).port;
     await new Promise((r) => free.close(r));
-    const refused = await replay([solo, '--as', 'client', '--target', `127.0.0.1:${port}`, '--fast']);
+    const refused = await replay([solo, '--as', 'client', '--target', `127.0.0.1:${port}`, '--fast', '--connect-wait', '300']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/cannot connect to 127\.0\.0\.1:\d+ \(recorded connection #0\): connect ECONNREFUSED/);
     const bad = await replay([solo, '--as', 'client', '--target', '127.0.0.1:1', '--rewrite', 'nosuch.token']);
