@@ -314,16 +314,23 @@ class Gen {
       if (this.debug) this.emit('rt.leave(c, p);');
     };
     this.emit(`${into} = [];`);
+    // An array ended by the data (to the end, at a sentinel) whose element took no bytes would
+    // never end: that is an error at the element, not a loop until the budget runs out.
+    const from = this.v('f');
+    const progress = () => this.emit(`if (p === ${from}) rt.noProgress(c, p);`);
     if (ty.len.k === 'eos') {
-      this.emit(`for (let ${i} = 0; p < e; ${i}++) {`);
+      this.emit(`for (let ${i} = 0; p < e; ${i}++) { const ${from} = p;`);
       body();
+      progress();
       this.emit(`${into}.push(${x}); }`);
       return;
     }
     if (ty.len.k === 'sentinel') {
-      this.emit(`for (let ${i} = 0; ; ${i}++) {`);
+      this.emit(`for (let ${i} = 0; ; ${i}++) { const ${from} = p;`);
       body();
-      this.emit(`if (rt.eq(${x}, ${JSON.stringify(ty.len.value)})) break; ${into}.push(${x}); }`);
+      this.emit(`if (rt.eq(${x}, ${JSON.stringify(ty.len.value)})) break;`);
+      progress();
+      this.emit(`${into}.push(${x}); }`);
       return;
     }
     const n = this.length(ty.len, 'array');
@@ -340,7 +347,7 @@ class Gen {
     const scope: Scope = new Map();
     this.scopes.push(scope);
     const vars = fields.map(() => this.v());
-    this.emit(`let ${vars.join(', ')};`);
+    if (vars.length) this.emit(`let ${vars.join(', ')};`);
     // One bounds check for a run of fixed-size fields (the fast variant only: the debug one
     // checks field by field so that an error names the exact field).
     let covered = 0;

@@ -87,7 +87,9 @@ class Loader {
   pairs(m: YAMLMap<Scalar, Node>): [string, Node, Pair<Scalar, Node>][] {
     return m.items.map((p) => {
       if (!isScalar(p.key)) this.fail(m, 'expected a plain key');
-      return [String(p.key.value), p.value as Node, p];
+      const k = p.key.value;
+      if (k === null || k === undefined || k === '') this.fail(p.value as Node ?? m, "a key is missing before ':'");
+      return [String(k), p.value as Node, p];
     });
   }
   checkKeys(m: YAMLMap<Scalar, Node>, allowed: string[] | Set<string>, what: string): void {

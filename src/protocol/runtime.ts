@@ -412,6 +412,9 @@ export const runtime = {
   tooMany(c: Ctx, p: number): never {
     return fail(c, `more than ${c.maxN} array elements in one message (the decode budget)`, p);
   },
+  noProgress(c: Ctx, p: number): never {
+    return fail(c, 'an element took no bytes: an array ended by the data would never end here', p);
+  },
   tooDeep(c: Ctx, p: number): never {
     return fail(c, `types nested more than ${c.maxDepth} deep (the decode budget)`, p);
   },

@@ -98,3 +98,25 @@ describe('a protocol file is data: nothing in it reaches the generated code as c
     expect(g.pwned).toBeUndefined();
   });
 });
+
+describe('shapes that used to crash compile and decode cleanly', () => {
+  it('a message with no body (fields absent, {} or null) decodes and encodes as its id alone', () => {
+    const p = compileProtocol(head + '    a: { id: 1 }\n    b: { id: 2, fields: {} }\n    c:\n      id: 3\n      fields:\n', 'p.yaml');
+    const t = p.tcp!;
+    for (const [name, id] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+      expect(t.encode(name, {}, p.newState())).toEqual(Buffer.from([id]));
+      expect(t.decode('c2s', Buffer.from([id]), p.newState())).toMatchObject({ name, fields: {} });
+    }
+  });
+
+  it('an array ended by the data whose element takes no bytes is a decode error at the element, not a hang', () => {
+    const p = compileProtocol(head + '    a:\n      id: 1\n      fields:\n        f: { array: { array: u8, until: end }, sentinel: 2 }\n    b:\n      id: 2\n      fields:\n        g: { array: { type: bytes, length: 0 }, until: end }\n', 'p.yaml');
+    const t = p.tcp!;
+    expect(t.decode('c2s', Buffer.from([1, 5, 6]), p.newState()).error).toMatchObject({ path: 'a.f', message: expect.stringMatching(/an element took no bytes/) });
+    expect(t.decode('c2s', Buffer.from([2, 5]), p.newState()).error).toMatchObject({ path: 'b.g', message: expect.stringMatching(/an element took no bytes/) });
+  });
+
+  it('a key missing before ":" is a file:line:col error, not a name "null"', () => {
+    expect(problems('protocol: d\nstate: {s: 0,: e}\ntcp:\n  framing: chunk\n  messages:\n   :\n    when: "0"\n')).toEqual(expect.arrayContaining([expect.stringMatching(/^p\.yaml:2:\d+: a key is missing before ':'/)]));
+  });
+});
