@@ -54,6 +54,8 @@ describe('gamesniff --port N -p testgame in a terminal', () => {
     expect(shown).toMatch(/#0 tcp 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ closed/);
 
     tmux('send-keys', '-t', 'live', '/');
+    // the filter line starts reading on blessed's next tick: keys typed in the same instant can be lost
+    await new Promise((r) => setTimeout(r, 300));
     tmux('send-keys', '-t', 'live', '-l', 'chat_msg.text ~ "round 6"');
     tmux('send-keys', '-t', 'live', 'Enter');
     const rows = (t: string): string[] => t.split('\n').filter((l) => /^x\d\d:\d\d:\d\d\.\d{3} #/.test(l));
