@@ -487,7 +487,8 @@ class Gen {
         this.encStruct(ty.fields, v);
         return;
       case 'ref':
-        this.emit(`ET${this.typeFn.get(ty.name)}(w, ${v}, c);`);
+        this.emit(`if (++c.depth > c.maxDepth) rt.etooDeep(c);`);
+        this.emit(`ET${this.typeFn.get(ty.name)}(w, ${v}, c); c.depth--;`);
         return;
       case 'switch': {
         const key = this.v('k');

@@ -415,6 +415,9 @@ export const runtime = {
   noProgress(c: Ctx, p: number): never {
     return fail(c, 'an element took no bytes: an array ended by the data would never end here', p);
   },
+  etooDeep(c: Ctx): never {
+    return efail(c, `types nested more than ${c.maxDepth} deep (a type that contains itself with nothing to stop it?)`);
+  },
   tooDeep(c: Ctx, p: number): never {
     return fail(c, `types nested more than ${c.maxDepth} deep (the decode budget)`, p);
   },

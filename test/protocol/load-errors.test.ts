@@ -120,3 +120,11 @@ describe('shapes that used to crash compile and decode cleanly', () => {
     expect(problems('protocol: d\nstate: {s: 0,: e}\ntcp:\n  framing: chunk\n  messages:\n   :\n    when: "0"\n')).toEqual(expect.arrayContaining([expect.stringMatching(/^p\.yaml:2:\d+: a key is missing before ':'/)]));
   });
 });
+
+describe('a type that contains itself with nothing to stop it', () => {
+  it('is a decode and an encode error at the nesting budget, not a stack overflow (a fuzzer find)', () => {
+    const p = compileProtocol('protocol: d\nstate: { s0: 0 }\ntypes:\n  t0: { switch: s0, cases: { 0: t0 }, default: s24be }\ntcp:\n  framing: chunk\n  id: u8\n  messages:\n    m:\n      id: 2\n      fields: { f: t0 }\n', 'p.yaml');
+    expect(() => p.tcp!.encode('m', { f: 1 }, p.newState())).toThrow(/m\.f: types nested more than 512 deep/);
+    expect(p.tcp!.decode('c2s', Buffer.from([2, 1, 2, 3]), p.newState()).error).toMatchObject({ path: 'm.f', message: expect.stringMatching(/types nested more than 512 deep/) });
+  });
+});
