@@ -101,7 +101,8 @@ function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
-function block(type: number, body: Buffer): Buffer {
+/** One little-endian pcapng block of `type` around `body`, padded to 4 bytes. */
+export function pcapngBlock(type: number, body: Buffer): Buffer {
   const total = 12 + pad4(body.length);
   const b = Buffer.alloc(total);
   b.writeUInt32LE(type, 0);
@@ -131,7 +132,7 @@ export class PcapngWriter extends BufferedFile implements CaptureWriter {
     shb.writeUInt16LE(0, 6);
     shb.writeInt32LE(-1, 8); // section length unknown
     shb.writeInt32LE(-1, 12);
-    this.put(block(0x0a0d0d0a, Buffer.concat([shb, shbOpts])));
+    this.put(pcapngBlock(0x0a0d0d0a, Buffer.concat([shb, shbOpts])));
     for (const itf of interfaces) this.put(this.idb(itf));
   }
 
@@ -153,7 +154,7 @@ export class PcapngWriter extends BufferedFile implements CaptureWriter {
     const head = Buffer.alloc(8);
     head.writeUInt16LE(itf.linkType, 0);
     head.writeUInt32LE(itf.snapLen ?? 262144, 4);
-    return block(1, Buffer.concat([head, ...opts]));
+    return pcapngBlock(1, Buffer.concat([head, ...opts]));
   }
 
   /** ts in microseconds since the epoch; stored with nanosecond resolution. */
@@ -167,6 +168,6 @@ export class PcapngWriter extends BufferedFile implements CaptureWriter {
     body.writeUInt32LE(data.length, 12);
     body.writeUInt32LE(Math.max(origLen, data.length), 16);
     data.copy(body, 20);
-    this.put(block(6, body));
+    this.put(pcapngBlock(6, body));
   }
 }

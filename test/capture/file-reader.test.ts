@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CaptureParser, readCaptureFile } from '../../src/capture/file-reader';
-import { PcapngWriter, PcapWriter } from '../../src/capture/file-writer';
+import { pcapngBlock, PcapngWriter, PcapWriter } from '../../src/capture/file-writer';
 import { LINKTYPE } from '../../src/capture/linktypes';
 import { GamesniffError } from '../../src/core/errors';
 import { ethernet, tcpSegment } from '../helpers/packets';
@@ -206,16 +206,7 @@ describe('bad input', () => {
   });
 });
 
-/** A pcapng block of `type` around `body` (little-endian), padded to 4. */
-function ngBlock(type: number, body: Buffer): Buffer {
-  const total = 12 + ((body.length + 3) & ~3);
-  const b = Buffer.alloc(total);
-  b.writeUInt32LE(type, 0);
-  b.writeUInt32LE(total, 4);
-  body.copy(b, 8);
-  b.writeUInt32LE(total, total - 4);
-  return b;
-}
+const ngBlock = pcapngBlock;
 
 describe('hostile files: blocks too short for their type, timestamps out of range', () => {
   const shb = ngBlock(0x0a0d0d0a, Buffer.from('4d3c2b1a01000000ffffffffffffffff', 'hex'));
