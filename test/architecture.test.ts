@@ -1,0 +1,55 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './helpers/cli';
+
+/**
+ * Data flows one way through the stages (DESIGN.md, README "Layout"): a stage may import its own
+ * folder and the stages below it, never one above. The order, lowest first; stages on one line
+ * do not import each other.
+ */
+const LAYERS: string[][] = [
+  ['core'],
+  ['capture', 'reassembly', 'protocol'],
+  ['decode', 'framing'],
+  ['flow'],
+  ['session'],
+  ['recording', 'testbed'],
+  ['input', 'replay'],
+  ['tui'],
+  ['cli'],
+  ['bench', 'fuzz'],
+];
+const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+describe('the import graph', () => {
+  it('no stage imports a stage above it, and the library entry point never exports the CLI or the UI', () => {
+    const src = join(ROOT, 'src');
+    const wrong: string[] = [];
+    for (const file of files(src)) {
+      const stage = relative(src, file).split('/')[0]!;
+      if (stage === 'index.ts') continue;
+      const mine = rank.get(stage);
+      if (mine === undefined) {
+        wrong.push(`${relative(ROOT, file)}: folder src/${stage} has no place in LAYERS (test/architecture.test.ts)`);
+        continue;
+      }
+      for (const m of readFileSync(file, 'utf8').matchAll(/from '\.\.\/(?:\.\.\/)*([a-z-]+)\//g)) {
+        const other = m[1]!;
+        if (other === stage) continue;
+        const theirs = rank.get(other);
+        if (theirs === undefined || theirs >= mine) wrong.push(`${relative(ROOT, file)} (${stage}) imports ${other}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    const index = readFileSync(join(src, 'index.ts'), 'utf8');
+    expect(index).not.toMatch(/from '\.\/(cli|tui|bench|fuzz)\//);
+  });
+});
