@@ -140,7 +140,8 @@ class Gen {
 
   readCounter(t: Counter, into: string, checked: boolean): void {
     if (t.k === 'varint') {
-      this.emit(`${into} = rt.${t.zigzag ? 'zigzag' : 'varint'}(b, p, e, c); p = c.p;`);
+      const fn = t.width === 32 ? 'varint32' : t.width === 64 ? 'varint64' : t.zigzag ? 'zigzag' : 'varint';
+      this.emit(`${into} = rt.${fn}(b, p, e, c); p = c.p;`);
       return;
     }
     if (!checked) this.check(t.size);
@@ -154,8 +155,8 @@ class Gen {
       case 'fixed':
         return String(len.n);
       case 'expr':
-        this.emit(`const ${n} = ${this.expr(len.x)};`);
-        this.emit(`if (!(Number.isInteger(${n}) && ${n} >= 0)) rt.lenError(c, ${n}, p);`);
+        // a size from any integer field, 64-bit ones included while they fit
+        this.emit(`const ${n} = rt.size(${this.expr(len.x)}, c, p);`);
         return n;
       case 'prefix':
         this.emit(`let ${n};`);
@@ -208,10 +209,19 @@ class Gen {
         const raw = this.v('r');
         this.emit(`let ${raw};`);
         this.readCounter(ty.base, raw, checked);
-        let shift = ty.base.size * 8;
-        const props = ty.parts.map(([name, width]) => {
-          shift -= width;
-          return `${JSON.stringify(name)}: (${raw} >>> ${shift}) & ${2 ** width - 1}`;
+        const bits = ty.base.size * 8;
+        if (bits === 64) {
+          this.emit(`${into} = rt.bitsOf(${raw}, ${this.k(ty.parts)}, 64, ${ty.lsbFirst});`);
+          return;
+        }
+        // up to 32 bits: plain integer arithmetic, inline (a hot path: an entity's packed stats)
+        let shift = ty.lsbFirst ? 0 : bits;
+        const props = ty.parts.map(([name, width, signed]) => {
+          if (!ty.lsbFirst) shift -= width;
+          const u = width === 32 ? `(${raw} >>> 0)` : `((${raw} >>> ${shift}) & ${2 ** width - 1})`;
+          const val = signed ? (width === 32 ? `(${raw} | 0)` : `((${u} << ${32 - width}) >> ${32 - width})`) : u;
+          if (ty.lsbFirst) shift += width;
+          return `${JSON.stringify(name)}: ${val}`;
         });
         this.emit(`${into} = { ${props.join(', ')} };`);
         return;
@@ -333,6 +343,17 @@ class Gen {
       this.emit(`${into}.push(${x}); }`);
       return;
     }
+    if (ty.len.k === 'cond') {
+      const cond = ty.len;
+      this.emit(`for (let ${i} = 0; ; ${i}++) { const ${from} = p;`);
+      body();
+      this.scopes.push(new Map([['item', x]]));
+      this.emit(`if (${this.expr(cond.x)}) { ${cond.keep ? `${into}.push(${x}); ` : ''}break; }`);
+      this.scopes.pop();
+      progress();
+      this.emit(`${into}.push(${x}); }`);
+      return;
+    }
     const n = this.length(ty.len, 'array');
     // A count larger than the bytes left is garbage; refuse before looping over it.
     if (elemSize > 0) this.check(elemSize === 1 ? n : `${n} * ${elemSize}`);
@@ -399,7 +420,8 @@ class Gen {
   // ---- encoding -------------------------------------------------------------------------------
 
   encCounter(t: Counter, v: string): void {
-    if (t.k === 'varint') this.emit(`w.varint(${v}, ${t.zigzag}, c);`);
+    if (t.k === 'varint' && t.width) this.emit(`w.varint${t.width}(${v}, c);`);
+    else if (t.k === 'varint') this.emit(`w.varint(${v}, ${t.zigzag}, c);`);
     else this.emit(`w.int(${v}, ${t.size}, ${t.signed}, ${t.le}, c);`);
   }
 
@@ -447,7 +469,7 @@ class Gen {
         this.encCounter(ty.base, `rt.flagsNum(${this.k(ty.names)}, ${v}, c)`);
         return;
       case 'bits':
-        this.encCounter(ty.base, `rt.bitsNum(${this.k(ty.parts)}, ${v}, c)`);
+        this.encCounter(ty.base, `rt.bitsNum(${this.k(ty.parts)}, ${ty.base.size * 8}, ${ty.lsbFirst}, ${v}, c)`);
         return;
       case 'const': {
         const lit = typeof ty.value === 'bigint' ? `${ty.value}n` : String(ty.value);
@@ -478,9 +500,19 @@ class Gen {
         else if (ty.len.k === 'fixed') this.emit(`rt.count(${a}, ${ty.len.n}, c);`);
         else if (ty.len.k === 'expr') this.emit(`rt.count(${a}, ${this.expr(ty.len.x)}, c);`);
         this.emit(`for (let ${i} = 0; ${i} < ${a}.length; ${i}++) { rt.epush(c, ${i});`);
+        if (ty.len.k === 'cond') {
+          // the condition must hold at the array's end (its last element, or the end written after it), nowhere before
+          const cond = ty.len;
+          this.scopes.push(new Map([['item', `${a}[${i}]`]]));
+          const last = cond.keep ? `${i} === ${a}.length - 1` : 'false';
+          this.emit(`if (!(${this.expr(cond.x)}) === (${last})) rt.untilBroken(c, ${last});`);
+          this.scopes.pop();
+        }
         this.enc(ty.of, `${a}[${i}]`);
         this.emit('rt.epop(c); }');
         if (ty.len.k === 'sentinel') this.enc(ty.of, JSON.stringify(ty.len.value));
+        if (ty.len.k === 'cond' && !ty.len.keep) this.enc(ty.of, this.k(ty.len.end));
+        if (ty.len.k === 'cond' && ty.len.keep) this.emit(`if (${a}.length === 0) rt.untilBroken(c, true);`);
         return;
       }
       case 'struct':

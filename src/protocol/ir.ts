@@ -14,6 +14,8 @@ export interface IntType {
 export interface VarintType {
   k: 'varint';
   zigzag: boolean;
+  /** Two's-complement signed LEB128 of this width (varint32: -1 is ff ff ff ff 0f; varint64: a bigint); absent: unsigned up to 2^53. */
+  width?: 32 | 64;
 }
 export type Counter = IntType | VarintType;
 
@@ -32,7 +34,9 @@ export type Len =
   | { k: 'prefix'; t: Counter }
   | { k: 'eos' }
   | { k: 'term'; bytes: Buffer }
-  | { k: 'sentinel'; value: number | string | boolean };
+  | { k: 'sentinel'; value: number | string | boolean }
+  /** Arrays: until the expression holds for an element (`item`); `keep` keeps that element, else `end` is what encoding writes for it. */
+  | { k: 'cond'; x: SourceExpr; keep: boolean; end?: unknown };
 
 export type Encoding = 'utf8' | 'latin1' | 'utf16le';
 
@@ -49,7 +53,8 @@ export type Ty =
   | { k: 'bool' }
   | { k: 'enum'; base: Counter; def: EnumDef }
   | { k: 'flags'; base: IntType; names: [string, number][] }
-  | { k: 'bits'; base: IntType; parts: [string, number][] }
+  /** Bit fields: name, width, signed; most significant bits first unless lsbFirst. A 64-bit base decodes to bigints for parts wider than 53 bits. */
+  | { k: 'bits'; base: IntType; parts: [string, number, boolean][]; lsbFirst: boolean }
   | { k: 'const'; base: IntType | VarintType | { k: 'float'; size: 4 | 8; le: boolean }; value: number | bigint }
   | { k: 'magic'; bytes: Buffer }
   | { k: 'pad'; n: number }

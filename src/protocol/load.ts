@@ -16,7 +16,7 @@ export class ProtocolError extends Error {
 /** Thrown to abandon the current field or message; the message is already recorded. */
 class Abandon extends Error {}
 
-const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'const', 'length', 'prefix', 'terminator', 'until', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'if', 'doc']);
+const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'if', 'doc']);
 const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
 const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'id', 'messages'];
 const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'doc'];
@@ -52,6 +52,8 @@ class Loader {
   endianLe = true;
   /** How deep spec() is in nested types now. */
   depth = 0;
+  /** Named types loaded so far, for checks that look through references. */
+  typeDefs = new Map<string, Ty>();
   enums = new Map<string, EnumDef>();
   typeNames = new Set<string>();
   messageNames = new Set<string>();
@@ -138,6 +140,15 @@ class Loader {
       throw e;
     }
   }
+  /** An xor key is bytes written as bytes: a byte, a list, or hex (0x5ac3). A bare word is a mistake, never its letters. */
+  xorKey(n: Node): Buffer {
+    if (isSeq(n)) return this.bytes(n, 'the xor key');
+    const v = this.scalar(n, 'the xor key');
+    if (typeof v === 'number') return Buffer.from([this.int(n, 'the xor key byte', 0, 255)]);
+    if (typeof v === 'string' && /^0x([0-9a-fA-F]{2})+$/.test(v)) return Buffer.from(v.slice(2), 'hex');
+    this.fail(n, `expected the xor key as bytes: a byte (0x5a), a list ([0x5a, 0xc3]) or hex ("0x5ac3"); found ${JSON.stringify(v)} (a key from the session state is not supported here)`);
+  }
+
   bytes(n: Node | undefined, what: string): Buffer {
     if (isSeq(n)) return Buffer.from((n as YAMLSeq<Node>).items.map((i) => this.int(i, `a byte in ${what}`, 0, 255)));
     const v = this.scalar(n, what);
@@ -190,7 +201,9 @@ class Loader {
       for (const [k, v, p] of typePairs) {
         this.guard(() => {
           if (this.primitive(k)) this.fail(p, `type name '${k}' hides the built-in type`);
-          def.types.set(k, { ty: this.spec(v, `type ${k}`), loc: this.loc(p) });
+          const ty = this.spec(v, `type ${k}`);
+          def.types.set(k, { ty, loc: this.loc(p) });
+          this.typeDefs.set(k, ty);
         });
       }
       for (const kind of ['tcp', 'udp'] as const) {
@@ -349,6 +362,8 @@ class Loader {
     if (f) return { k: 'float', size: f[1] === '32' ? 4 : 8, le: f[2] ? f[2] === 'le' : this.endianLe };
     if (name === 'varint') return { k: 'varint', zigzag: false };
     if (name === 'zigzag') return { k: 'varint', zigzag: true };
+    if (name === 'varint32') return { k: 'varint', zigzag: false, width: 32 };
+    if (name === 'varint64') return { k: 'varint', zigzag: false, width: 64 };
     if (name === 'bool') return { k: 'bool' };
     return undefined;
   }
@@ -356,7 +371,9 @@ class Loader {
   counter(n: Node, what: string): Counter {
     const name = this.str(n, what);
     const t = this.primitive(name);
-    if (!t || (t.k !== 'int' && t.k !== 'varint') || (t.k === 'int' && t.size === 8)) this.fail(n, `expected ${what}: u8, u16, u24, u32 (le/be), s8..s32, varint or zigzag; found '${name}'`);
+    if (!t || (t.k !== 'int' && t.k !== 'varint') || (t.k === 'int' && t.size === 8) || (t.k === 'varint' && t.width === 64)) {
+      this.fail(n, `expected ${what}: u8, u16, u24, u32 (le/be), s8..s32, varint, varint32 or zigzag; found '${name}'`);
+    }
     return t;
   }
 
@@ -401,22 +418,28 @@ class Loader {
     // For arrays, prefix/until give the element count, not a byte size.
     let countKey = '';
     if (has('array')) {
-      only(['array', 'count', 'prefix', 'until', 'sentinel', 'length', 'xor', 'compress'], 'an array');
+      only(['array', 'count', 'prefix', 'until', 'keep', 'end', 'sentinel', 'length', 'xor', 'compress'], 'an array');
       const of = this.spec(this.get(m, 'array')!, `${owner}[]`);
       const ways = ['count', 'prefix', 'until', 'sentinel'].filter(has);
-      if (ways.length !== 1) this.fail(m, `array ${owner} needs exactly one of count, prefix, until: end, sentinel`);
+      if (ways.length !== 1) this.fail(m, `array ${owner} needs exactly one of count, prefix, until (end or a condition on item), sentinel`);
       const way = ways[0];
       countKey = way;
       const node = this.get(m, way)!;
       let len: Len;
       if (way === 'count') len = this.lenValue(node, 'the element count');
       else if (way === 'prefix') len = { k: 'prefix', t: this.counter(node, 'the count prefix type') };
-      else if (way === 'until') len = this.untilEnd(node);
+      else if (way === 'until') len = this.scalar(node, "until: end or a condition") === 'end' ? { k: 'eos' } : this.untilCond(m, node, owner);
       else {
         const v = this.scalar(node, 'a sentinel value');
         if (typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') this.fail(node, 'expected a sentinel number, string or boolean');
+        const el = this.resolved(of);
+        // (a type defined further down is not known yet: its elements are checked when decoding)
+        if (!['int', 'varint', 'float', 'bool', 'enum', 'str', 'ref'].includes(el.k)) {
+          this.fail(node, `a sentinel compares whole elements, and the elements of ${owner} are ${el.k === 'struct' ? 'structs' : el.k}: end it with until: "item.FIELD == VALUE" instead`);
+        }
         len = { k: 'sentinel', value: v };
       }
+      if ((has('keep') || has('end')) && len.k !== 'cond') this.fail(m, `'keep' and 'end' go with until: "CONDITION" on array ${owner}`);
       ty = { k: 'array', of, len };
     } else if (has('switch')) {
       only(['switch', 'cases', 'default', 'length', 'prefix', 'until', 'xor', 'compress'], 'a switch');
@@ -470,9 +493,7 @@ class Loader {
       (ty as { len: Len }).len = { k: 'eos' };
     }
     let xor: Buffer | undefined;
-    if (has('xor')) {
-      xor = this.bytes(this.get(m, 'xor'), 'the xor key');
-    }
+    if (has('xor')) xor = this.xorKey(this.get(m, 'xor')!);
     let compress: 'zlib' | 'deflate' | undefined;
     if (has('compress')) {
       const c = this.str(this.get(m, 'compress'), 'zlib or deflate');
@@ -485,7 +506,8 @@ class Loader {
   /** An integer type with enum, flags, bits or const. */
   modified(prim: Ty, m: YAMLMap<Scalar, Node>, name: string, owner: string): Ty {
     const mods = ['enum', 'flags', 'bits', 'const'].filter((k) => this.get(m, k) !== undefined);
-    for (const [k, , p] of this.pairs(m)) if (!['type', 'enum', 'flags', 'bits', 'const', 'if', 'doc'].includes(k)) this.fail(p, `'${k}' does not apply to ${name}`);
+    for (const [k, , p] of this.pairs(m)) if (!['type', 'enum', 'flags', 'bits', 'bit_order', 'const', 'if', 'doc'].includes(k)) this.fail(p, `'${k}' does not apply to ${name}`);
+    if (this.get(m, 'bit_order') && !this.get(m, 'bits')) this.fail(this.get(m, 'bit_order'), "'bit_order' goes with bits");
     if (mods.length > 1) this.fail(m, `${owner}: choose one of enum, flags, bits, const`);
     if (!mods.length) return prim;
     const node = this.get(m, mods[0])!;
@@ -510,12 +532,22 @@ class Loader {
       }
       case 'bits': {
         const base = prim as IntType;
-        if (!isInt || base.size > 4 || base.signed) this.fail(node, 'bits need an unsigned integer type of up to 32 bits');
-        const parts: [string, number][] = [];
-        for (const [k, v, p] of this.pairs(this.map(node, 'bit fields (name: width), most significant first'))) parts.push([this.ident(p, k, 'bit field name'), this.int(v, `the width of ${k}`, 1, 31)]);
+        if (!isInt || base.size === 3) this.fail(node, 'bits need an integer type of 8, 16, 32 or 64 bits');
+        const bits = base.size * 8;
+        const parts: [string, number, boolean][] = [];
+        for (const [k, v, p] of this.pairs(this.map(node, 'bit fields (name: width, or s12 for a signed 12-bit field)'))) {
+          const raw = this.scalar(v, `the width of ${k}`);
+          const sm = typeof raw === 'string' ? /^([su])(\d+)$/.exec(raw) : null;
+          const width = sm ? Number(sm[2]) : typeof raw === 'number' ? raw : NaN;
+          if (!Number.isInteger(width) || width < 1 || width > bits) this.fail(v, `expected the width of ${k}: 1 to ${bits}, or s1..s${bits} for a signed field; found ${JSON.stringify(raw)}`);
+          parts.push([this.ident(p, k, 'bit field name'), width, sm?.[1] === 's']);
+        }
         const total = parts.reduce((s, [, w]) => s + w, 0);
-        if (total !== base.size * 8) this.fail(node, `bit widths add up to ${total}; ${name} has ${base.size * 8} bits`);
-        return { k: 'bits', base, parts };
+        if (total !== bits) this.fail(node, `bit widths add up to ${total}; ${name} has ${bits} bits`);
+        const orderNode = this.get(m, 'bit_order');
+        const order = orderNode ? this.str(orderNode, 'msb or lsb') : 'msb';
+        if (order !== 'msb' && order !== 'lsb') this.fail(orderNode, `expected bit_order: msb (the first field in the most significant bits) or lsb; found '${order}'`);
+        return { k: 'bits', base, parts, lsbFirst: order === 'lsb' };
       }
       default: {
         if (prim.k === 'bool') this.fail(node, 'const needs a number type');
@@ -542,6 +574,26 @@ class Loader {
   lenValueOf(m: YAMLMap<Scalar, Node>, owner: string): Len {
     const n = this.get(m, 'length') ?? this.fail(m, `xor/compress on array ${owner} need 'length:' (the byte size of the region)`);
     return this.lenValue(n, `the length of ${owner}`);
+  }
+
+  /** A named type's definition (types may refer to each other), for checks on what an element is. */
+  resolved(ty: Ty, seen = new Set<string>()): Ty {
+    if (ty.k !== 'ref' || seen.has(ty.name)) return ty;
+    seen.add(ty.name);
+    const def = this.typeDefs.get(ty.name);
+    return def ? this.resolved(def, seen) : ty;
+  }
+
+  /** until: "item.key == 0xff": the array ends at the first element for which it holds. */
+  untilCond(m: YAMLMap<Scalar, Node>, node: Node, owner: string): Len {
+    const x = this.expr(node, `the end condition of ${owner} (item is the element)`);
+    const keepNode = this.get(m, 'keep');
+    const keep = keepNode ? this.scalar(keepNode, 'true or false') : false;
+    if (typeof keep !== 'boolean') this.fail(keepNode, 'expected keep: true (the ending element is part of the array) or false (it is consumed)');
+    const endNode = this.get(m, 'end');
+    if (!keep && !endNode) this.fail(m, `array ${owner} consumes its ending element (keep: false): give end: (the element encoding writes to end it), or keep: true`);
+    if (keep && endNode) this.fail(endNode, `'end' is for keep: false; with keep: true the ending element is the array's last`);
+    return { k: 'cond', x, keep, end: endNode ? endNode.toJSON() : undefined };
   }
 
   untilEnd(n: Node): Len {

@@ -50,7 +50,8 @@ export interface DecodeOptions {
 function writeCounter(t: Counter, v: number): Buffer {
   const w = new Writer(10);
   const c = newCtx({}, false);
-  if (t.k === 'varint') w.varint(v, t.zigzag, c);
+  if (t.k === 'varint' && t.width === 32) w.varint32(v, c);
+  else if (t.k === 'varint') w.varint(v, t.zigzag, c);
   else w.int(v, t.size, t.signed, t.le, c);
   return w.finish();
 }
@@ -232,8 +233,7 @@ export class Transport {
     const w = new Writer();
     if (this.def.id) {
       const idc = this.def.id;
-      if (idc.k === 'varint') w.varint(ref.def.id!, idc.zigzag, c);
-      else w.int(ref.def.id!, idc.size, idc.signed, idc.le, c);
+      w.bytes(writeCounter(idc, ref.def.id!));
     }
     this.fast.EM![ref.index](w, fields, c);
     const body = w.finish();

@@ -191,6 +191,34 @@ export class Writer {
     else le ? this.buf.writeDoubleLE(v, this.pos) : this.buf.writeDoubleBE(v, this.pos);
     this.pos += size;
   }
+  /** Two's-complement signed LEB128, 32 bits: -1 is ff ff ff ff 0f (at most 5 bytes). */
+  varint32(v: unknown, c: Ctx): void {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 32 - 1) efail(c, `expected a 32-bit integer, found ${show(v)}`);
+    let n = v >>> 0;
+    this.ensure(5);
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    this.buf[this.pos++] = n;
+  }
+  /** Two's-complement signed LEB128, 64 bits (at most 10 bytes). */
+  varint64(v: unknown, c: Ctx): void {
+    let n: bigint;
+    try {
+      n = BigInt(v as never);
+    } catch {
+      efail(c, `expected a 64-bit integer, found ${show(v)}`);
+    }
+    if (n < -(1n << 63n) || n > (1n << 64n) - 1n) efail(c, `${show(v)} does not fit in 64 bits`);
+    n = BigInt.asUintN(64, n);
+    this.ensure(10);
+    while (n >= 0x80n) {
+      this.buf[this.pos++] = Number(n & 0x7fn) | 0x80;
+      n >>= 7n;
+    }
+    this.buf[this.pos++] = Number(n);
+  }
   varint(v: unknown, zigzag: boolean, c: Ctx): void {
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) efail(c, `expected an integer, found ${show(v)}`);
     let n = v;
@@ -269,6 +297,34 @@ export const runtime = {
     }
     c.p = p;
     return v;
+  },
+  /** Two's-complement signed LEB128, 32 bits (at most 5 bytes): ff ff ff ff 0f is -1. */
+  varint32(b: Buffer, p: number, e: number, c: Ctx): number {
+    let v = 0;
+    const start = p;
+    for (let shift = 0; ; shift += 7) {
+      if (p >= e) fail(c, 'varint runs past the end', start);
+      if (shift > 28) fail(c, 'varint32 longer than 5 bytes', start);
+      const byte = b[p++];
+      v |= (byte & 0x7f) << shift;
+      if (byte < 0x80) break;
+    }
+    c.p = p;
+    return v | 0;
+  },
+  /** Two's-complement signed LEB128, 64 bits (at most 10 bytes), as a bigint. */
+  varint64(b: Buffer, p: number, e: number, c: Ctx): bigint {
+    let v = 0n;
+    const start = p;
+    for (let shift = 0n; ; shift += 7n) {
+      if (p >= e) fail(c, 'varint runs past the end', start);
+      if (shift > 63n) fail(c, 'varint64 longer than 10 bytes', start);
+      const byte = b[p++];
+      v |= BigInt(byte & 0x7f) << shift;
+      if (byte < 0x80) break;
+    }
+    c.p = p;
+    return BigInt.asIntN(64, v);
   },
   zigzag(b: Buffer, p: number, e: number, c: Ctx): number {
     const u = runtime.varint(b, p, e, c);
@@ -363,6 +419,7 @@ export const runtime = {
   },
   /** The bytes of a sized thing, checked against or padded to its declared size. */
   sized(w: Writer, data: Buffer, n: unknown, padded: boolean, c: Ctx): void {
+    if (typeof n === 'bigint' && n >= 0n && n <= BigInt(Number.MAX_SAFE_INTEGER)) n = Number(n);
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) efail(c, `the size expression gives ${show(n)}`);
     if (data.length === n || (padded && data.length < n)) {
       w.bytes(data);
@@ -372,7 +429,7 @@ export const runtime = {
     efail(c, `${data.length} bytes where the description says ${n}`);
   },
   count(v: unknown[], n: unknown, c: Ctx): void {
-    if (v.length !== n) efail(c, `${v.length} elements where the description says ${show(n)}`);
+    if (v.length !== (typeof n === 'bigint' ? Number(n) : n)) efail(c, `${v.length} elements where the description says ${show(n)}`);
   },
   noTerm(data: Buffer, t: Buffer, c: Ctx): void {
     if (data.indexOf(t) >= 0) efail(c, `the value contains its terminator ${JSON.stringify(t.toString('latin1'))}`);
@@ -390,24 +447,56 @@ export const runtime = {
     for (const [name, mask] of names) if (o[name]) n |= mask;
     return n >>> 0;
   },
-  bitsNum(parts: [string, number][], v: unknown, c: Ctx): number {
-    const o = runtime.obj(v, c);
-    let n = 0;
-    for (const [name, width] of parts) {
-      const x = o[name];
-      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= 2 ** width) efail(c, `bit field ${name} needs an integer below ${2 ** width}, found ${show(x)}`);
-      n = n * 2 ** width + x;
+  /** Bit fields out of a raw integer (a bigint for 64-bit bases): numbers, or bigints past 53 bits. */
+  bitsOf(raw: number | bigint, parts: [string, number, boolean][], bits: number, lsbFirst: boolean): Record<string, number | bigint> {
+    const r = BigInt.asUintN(bits, BigInt(raw));
+    const out: Record<string, number | bigint> = {};
+    let shift = lsbFirst ? 0 : bits;
+    for (const [name, width, signed] of parts) {
+      if (!lsbFirst) shift -= width;
+      const field = (r >> BigInt(shift)) & ((1n << BigInt(width)) - 1n);
+      const v = signed ? BigInt.asIntN(width, field) : field;
+      out[name] = width > 53 ? v : Number(v);
+      if (lsbFirst) shift += width;
     }
-    return n;
+    return out;
+  },
+  /** The raw integer for bit fields (a bigint for 64-bit bases, signed as the base is). */
+  bitsNum(parts: [string, number, boolean][], bits: number, lsbFirst: boolean, v: unknown, c: Ctx): number | bigint {
+    const o = runtime.obj(v, c);
+    let n = 0n;
+    let shift = lsbFirst ? 0 : bits;
+    for (const [name, width, signed] of parts) {
+      if (!lsbFirst) shift -= width;
+      const x = o[name];
+      let b: bigint;
+      try {
+        b = BigInt(x as never);
+      } catch {
+        efail(c, `bit field ${name} needs an integer, found ${show(x)}`);
+      }
+      const min = signed ? -(1n << BigInt(width - 1)) : 0n;
+      const max = signed ? (1n << BigInt(width - 1)) - 1n : (1n << BigInt(width)) - 1n;
+      if (b < min || b > max) efail(c, `bit field ${name} needs an integer from ${min} to ${max}, found ${show(x)}`);
+      n |= BigInt.asUintN(width, b) << BigInt(shift);
+      if (lsbFirst) shift += width;
+    }
+    return bits === 64 ? n : Number(n);
+  },
+  /** A size or count from an expression: a whole number, a 64-bit one included while it fits in 2^53. */
+  size(n: unknown, c: Ctx, p: number): number {
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 0) return n;
+    if (typeof n === 'bigint' && n >= 0n && n <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(n);
+    return fail(c, `size expression gives ${show(n)}${typeof n === 'bigint' && n > 0n ? ' (more than 2^53)' : ''}`, p);
+  },
+  untilBroken(c: Ctx, atEnd: boolean): never {
+    return efail(c, atEnd ? 'the last element must meet the array\'s until condition (keep: true)' : "an element meets the array's until condition before the end: decoding would stop there");
   },
   caseError(c: Ctx, k: unknown, p: number): never {
     return fail(c, `no case for ${show(k)}`, p);
   },
   ecaseError(c: Ctx, k: unknown): never {
     return efail(c, `no case for ${show(k)}`);
-  },
-  lenError(c: Ctx, n: unknown, p: number): never {
-    return fail(c, `size expression gives ${show(n)}`, p);
   },
   tooMany(c: Ctx, p: number): never {
     return fail(c, `more than ${c.maxN} array elements in one message (the decode budget)`, p);

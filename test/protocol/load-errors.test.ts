@@ -32,6 +32,14 @@ describe('protocol file errors point at file:line:col with what was expected', (
     ['duplicate key', head + '    a: { id: 1 }\n    a: { id: 2 }\n', /^p\.yaml:7:5: Map keys must be unique/],
     ['no transport', 'protocol: t\n', /expected a 'tcp:' or 'udp:' section/],
     ['an empty file', '', /^p\.yaml:1:1: the file is empty: expected a protocol description/],
+    ['an xor key that is a word', head + '    a:\n      id: 1\n      fields:\n        s: { type: bytes, prefix: u8, xor: nonce }\n', /^p\.yaml:9:\d+: expected the xor key as bytes: a byte \(0x5a\), a list \(\[0x5a, 0xc3\]\) or hex \("0x5ac3"\); found "nonce"/],
+    ['a bit width that is not a width', head + '    a:\n      id: 1\n      fields:\n        b: { type: u16, bits: { x: s99 } }\n', /expected the width of x: 1 to 16, or s1\.\.s16 for a signed field; found "s99"/],
+    ['a bit order that is not one', head + '    a:\n      id: 1\n      fields:\n        b: { type: u8, bits: { x: 8 }, bit_order: middle }\n', /expected bit_order: msb .* or lsb; found 'middle'/],
+    ['bit_order without bits', head + '    a:\n      id: 1\n      fields:\n        b: { type: u8, bit_order: lsb }\n', /'bit_order' goes with bits/],
+    ['an until condition that consumes its end without saying what it is', head + '    a:\n      id: 1\n      fields:\n        l: { array: u8, until: "item == 0" }\n', /consumes its ending element \(keep: false\): give end:/],
+    ['keep on a counted array', head + '    a:\n      id: 1\n      fields:\n        l: { array: u8, count: 2, keep: true }\n', /'keep' and 'end' go with until: "CONDITION"/],
+    ['an until condition naming nothing known', head + '    a:\n      id: 1\n      fields:\n        l: { array: u8, until: "elem == 0", keep: true }\n', /unknown name 'elem'/],
+    ['a 64-bit varint as a length prefix', head + '    a:\n      id: 1\n      fields:\n        s: { type: bytes, prefix: varint64 }\n', /expected the length prefix type: .* found 'varint64'/],
     ['a root that is a scalar', 'hello\n', /^p\.yaml:1:1: expected a protocol description \(a map starting with 'protocol: NAME'\)/],
     ['a root that is a list', '- protocol: t\n', /^p\.yaml:1:1: expected a protocol description/],
     ['a fractional constant on a u64', head + '    a:\n      id: 1\n      fields:\n        v: { type: u64, const: 1.5 }\n', /^p\.yaml:9:\d+: expected a whole number from 0 to 18446744073709552000 for u64, found 1\.5/],
@@ -110,10 +118,14 @@ describe('shapes that used to crash compile and decode cleanly', () => {
   });
 
   it('an array ended by the data whose element takes no bytes is a decode error at the element, not a hang', () => {
-    const p = compileProtocol(head + '    a:\n      id: 1\n      fields:\n        f: { array: { array: u8, until: end }, sentinel: 2 }\n    b:\n      id: 2\n      fields:\n        g: { array: { type: bytes, length: 0 }, until: end }\n', 'p.yaml');
+    const p = compileProtocol(head + '    a:\n      id: 1\n      fields:\n        f: { array: { array: u8, until: end }, until: "item.length == 9" , keep: true }\n    b:\n      id: 2\n      fields:\n        g: { array: { type: bytes, length: 0 }, until: end }\n', 'p.yaml');
     const t = p.tcp!;
     expect(t.decode('c2s', Buffer.from([1, 5, 6]), p.newState()).error).toMatchObject({ path: 'a.f', message: expect.stringMatching(/an element took no bytes/) });
     expect(t.decode('c2s', Buffer.from([2, 5]), p.newState()).error).toMatchObject({ path: 'b.g', message: expect.stringMatching(/an element took no bytes/) });
+  });
+
+  it('a sentinel on an array of structs or arrays is a load error pointing at until: "item..." (it could never match)', () => {
+    expect(problems(head + '    a:\n      id: 1\n      fields:\n        f: { array: { fields: { k: u8 } }, sentinel: 2 }\n')).toEqual([expect.stringMatching(/^p\.yaml:9:\d+: a sentinel compares whole elements, and the elements of a\.f are structs: end it with until: "item\.FIELD == VALUE" instead/)]);
   });
 
   it('a key missing before ":" is a file:line:col error, not a name "null"', () => {

@@ -36,7 +36,15 @@ class ValueGen {
   }
   count(len: Len, scopes: Record<string, unknown>[]): number {
     if (len.k === 'fixed') return len.n;
-    if (len.k === 'expr') return evaluate(len.x.e, (n) => this.lookup(n, scopes)) as number;
+    if (len.k === 'expr') {
+      // a size that is an earlier field of the struct being made: give that field a small value
+      const own = scopes[scopes.length - 1];
+      if (len.x.e.t === 'id' && own && len.x.e.name in own) {
+        const small = this.int(0, 5);
+        own[len.x.e.name] = typeof own[len.x.e.name] === 'bigint' ? BigInt(small) : small;
+      }
+      return Number(evaluate(len.x.e, (n) => this.lookup(n, scopes)));
+    }
     return this.int(0, 5);
   }
   lookup(name: string, scopes: Record<string, unknown>[]): unknown {
@@ -51,6 +59,8 @@ class ValueGen {
         return ty.signed ? this.int(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) : this.int(0, 2 ** bits - 1);
       }
       case 'varint':
+        if (ty.width === 32) return this.pick([0, -1, 127, 128, -(2 ** 31), 2 ** 31 - 1, this.int(-1e9, 1e9)]);
+        if (ty.width === 64) return this.pick([0n, -1n, 300n, -(1n << 63n), (1n << 63n) - 1n, BigInt(this.int(-1e9, 1e9)) * 1000n]);
         return ty.zigzag ? this.int(-1e6, 1e6) : this.pick([0, 1, 127, 128, 300, this.int(0, 2 ** 40)]);
       case 'float':
         return ty.size === 4 ? Math.fround((this.r() - 0.5) * 1e4) : (this.r() - 0.5) * 1e9;
@@ -61,7 +71,12 @@ class ValueGen {
       case 'flags':
         return Object.fromEntries(ty.names.map(([n]) => [n, this.r() < 0.5]));
       case 'bits':
-        return Object.fromEntries(ty.parts.map(([n, w]) => [n, this.int(0, 2 ** w - 1)]));
+        return Object.fromEntries(
+          ty.parts.map(([n, w, signed]) => {
+            if (w > 53) return [n, signed ? -(1n << BigInt(w - 1)) : (1n << BigInt(w)) - 1n];
+            return [n, signed ? this.int(-(2 ** (w - 1)), 2 ** (w - 1) - 1) : this.int(0, 2 ** w - 1)];
+          }),
+        );
       case 'const':
         return ty.value;
       case 'magic':
@@ -75,12 +90,22 @@ class ValueGen {
       case 'msgpack':
         return { sword: this.int(0, 9), names: [this.text()], nested: { ok: this.r() < 0.5 } };
       case 'array': {
-        const n = ty.len.k === 'sentinel' ? this.int(0, 4) : this.count(ty.len, scopes);
+        const len = ty.len;
+        const n = len.k === 'sentinel' || len.k === 'cond' ? this.int(0, 4) : this.count(len, scopes);
+        const ends = (v: unknown): boolean => len.k === 'cond' && !!evaluate(len.x.e, (name) => (name === 'item' ? v : this.lookup(name, scopes)));
         const out: unknown[] = [];
         while (out.length < n) {
           const v = this.value(ty.of, scopes);
-          if (ty.len.k === 'sentinel' && v === ty.len.value) continue;
+          if ((len.k === 'sentinel' && v === len.value) || ends(v)) continue;
           out.push(v);
+        }
+        if (len.k === 'cond' && len.keep) {
+          // the kept last element: any generated element that ends the array
+          for (let v = this.value(ty.of, scopes); ; v = this.value(ty.of, scopes)) {
+            if (!ends(v)) continue;
+            out.push(v);
+            break;
+          }
         }
         return out;
       }
@@ -110,8 +135,8 @@ class ValueGen {
 }
 
 describe('decode(encode(value)) for generated values', () => {
-  for (const name of ['testgame', 'echo', 'chatroom']) {
-    const p = loadProtocol(join(__dirname, '../../protocols', name));
+  for (const name of ['testgame', 'echo', 'chatroom', 'fixtures/constructs']) {
+    const p = loadProtocol(name.startsWith('fixtures/') ? join(__dirname, '..', 'fixtures/protocols', name.slice(9)) : join(__dirname, '../../protocols', name));
     for (const m of p.messages) {
       for (const compression of name === 'testgame' && m.transport === 'tcp' ? [-1, 0, 64] : [undefined]) {
         it(`${name} ${m.def.name}${compression !== undefined ? ` (compression ${compression})` : ''}`, () => {
