@@ -18,7 +18,7 @@ class Abandon extends Error {}
 
 const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'if', 'doc']);
 const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
-const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'id', 'messages'];
+const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'id', 'messages', 'c2s', 's2c'];
 const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'doc'];
 const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
 
@@ -56,7 +56,8 @@ class Loader {
   typeDefs = new Map<string, Ty>();
   enums = new Map<string, EnumDef>();
   typeNames = new Set<string>();
-  messageNames = new Set<string>();
+  /** Message names so far and the directions they take ('both' for no dir). */
+  messageNames = new Map<string, Set<string>>();
 
   constructor(
     readonly file: string,
@@ -253,17 +254,22 @@ class Loader {
         threshold: this.expr(need('threshold'), 'compression.threshold'),
       };
     }
-    const msgs = this.get(m, 'messages');
-    if (!msgs) this.fail(m, `missing 'messages:' in the ${kind} section`);
-    for (const [k, v, p] of this.pairs(this.map(msgs, 'messages'))) {
-      this.guard(() => {
-        this.ident(p, k, 'message name');
-        if (this.messageNames.has(k)) this.fail(p, `message '${k}' is defined twice (names are unique across tcp and udp)`);
-        this.messageNames.add(k);
-        t.messages.push(this.message(k, v, p, t));
-      });
+    // messages: either way (dir: on each); c2s: and s2c: hold the messages of one direction, so
+    // that one name can mean a request one way and its answer the other (chat both ways)
+    const sections = (['messages', 'c2s', 's2c'] as const).filter((k) => this.get(m, k));
+    if (sections.length === 0) this.fail(m, `missing 'messages:' (or 'c2s:' and 's2c:') in the ${kind} section`);
+    for (const section of sections) {
+      const node = this.get(m, section)!;
+      for (const [k, v, p] of this.pairs(this.map(node, `${section} messages`))) {
+        this.guard(() => {
+          this.ident(p, k, 'message name');
+          const def = this.message(k, v, p, t, section === 'messages' ? undefined : section);
+          this.claimName(k, def.dir, p);
+          t.messages.push(def);
+        });
+      }
     }
-    if (!id && t.messages.filter((x) => !x.when).length > 2) this.fail(msgs, `without an 'id:' a transport dispatches on direction and 'when:' only; give the messages an id`);
+    if (!id && t.messages.filter((x) => !x.when).length > 2) this.fail(m, `without an 'id:' a transport dispatches on direction and 'when:' only; give the messages an id`);
     return t;
   }
 
@@ -302,9 +308,21 @@ class Loader {
     this.fail(n, 'expected framing with length, delimiter or fixed');
   }
 
-  message(name: string, n: Node, p: Pair, t: TransportDef): MessageDef {
-    const m = this.map(n, `message ${name}`);
+  /** A name is unique per direction, across tcp and udp: once each way, or once for both. */
+  claimName(name: string, dir: 'c2s' | 's2c' | undefined, p: Pair): void {
+    const taken = this.messageNames.get(name) ?? new Set<string>();
+    const want = dir ?? 'both';
+    if (taken.has('both') || taken.has(want) || (want === 'both' && taken.size > 0)) {
+      this.fail(p, `message '${name}' is defined twice for ${want === 'both' ? 'a direction' : want} (a name is unique per direction, across tcp and udp; the same name both ways goes under c2s: and s2c:)`);
+    }
+    taken.add(want);
+    this.messageNames.set(name, taken);
+  }
+
+  message(name: string, n: Node, p: Pair, t: TransportDef, sectionDir?: 'c2s' | 's2c'): MessageDef {
+    const m = this.map(n ?? new YAMLMap(), `message ${name}`);
     this.checkKeys(m, MESSAGE_KEYS, `message ${name}`);
+    if (sectionDir && this.get(m, 'dir')) this.fail(this.get(m, 'dir'), `message ${name} is under ${sectionDir}: (its direction); 'dir:' is for messages under 'messages:'`);
     const idNode = this.get(m, 'id');
     let id: number | undefined;
     if (t.id) {
@@ -312,7 +330,7 @@ class Loader {
       id = this.int(idNode, 'the message id', 0, t.id.k === 'int' && t.id.size < 8 ? 2 ** (t.id.size * 8) - 1 : Number.MAX_SAFE_INTEGER);
     } else if (idNode) this.fail(idNode, `message ${name} has an id but the ${t.kind} section has no 'id:' type`);
     const dirNode = this.get(m, 'dir');
-    let dir: 'c2s' | 's2c' | undefined;
+    let dir: 'c2s' | 's2c' | undefined = sectionDir;
     if (dirNode) {
       const d = this.str(dirNode, 'c2s or s2c');
       if (d !== 'c2s' && d !== 's2c') this.fail(dirNode, `expected dir: c2s or s2c, found '${d}'`);

@@ -26,6 +26,8 @@ interface Module {
 export interface DecodedMessage {
   /** Undefined when no message matched (unknown id, or no message for this direction/state). */
   name?: string;
+  /** The name where one alone could be ambiguous: `c2s.chat` for a name used both ways, else the name. */
+  label?: string;
   id?: number;
   fields?: Record<string, unknown>;
   /** Why the message could not be decoded; the body is kept raw. */
@@ -36,6 +38,11 @@ export interface DecodedMessage {
   /** Bytes after the last field that the description does not cover. */
   trailing: number;
   spans?: Span[];
+}
+
+export interface EncodeOptions {
+  /** Which way the message goes: picks the message when its name is used both ways. */
+  dir?: Direction;
 }
 
 export interface DecodeOptions {
@@ -146,11 +153,12 @@ export class Transport {
       return { id, body, compressed, trailing: 0, error: { message: why, path: '', offset: 0 } };
     }
     const name = ref.def.name;
+    const label = this.protocol.label(ref);
     c.p = start;
     c.e = body.length;
     try {
       const fields = this.fast.M[ref.index](body, c);
-      const out: DecodedMessage = { name, id, fields, body, compressed, trailing: body.length - c.p };
+      const out: DecodedMessage = { name, label, id, fields, body, compressed, trailing: body.length - c.p };
       if (opts.spans) out.spans = this.spans(ref, body, start, state);
       return out;
     } catch (e) {
@@ -176,7 +184,7 @@ export class Transport {
           offset = d.starts.length ? d.starts[d.starts.length - 1] : start;
         }
       }
-      return { name, id, body, compressed, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
+      return { name, label, id, body, compressed, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
     }
   }
 
@@ -185,8 +193,8 @@ export class Transport {
    * decoding keeps them only when asked, this recomputes them on demand. Conditions on session
    * state see `state` (the initial state when not given).
    */
-  spansFor(name: string, body: Buffer, state: Record<string, unknown> = this.protocol.newState()): Span[] {
-    const ref = this.protocol.message(name);
+  spansFor(name: string, body: Buffer, state: Record<string, unknown> = this.protocol.newState(), dir?: Direction): Span[] {
+    const ref = this.protocol.message(name, dir);
     if (!ref || ref.transport !== this.kind) return [];
     const start = this.def.id ? (readCounter(this.def.id, body, 0)?.next ?? 0) : 0;
     try {
@@ -224,10 +232,16 @@ export class Transport {
     return spans;
   }
 
-  /** The frame body for a message (id, fields, then compression when the state turns it on). */
-  encode(name: string, fields: unknown, state: Record<string, unknown>): Buffer {
-    const ref = this.protocol.message(name);
-    if (!ref || ref.transport !== this.kind) throw new EncodeError(`no ${this.kind} message named '${name}'`, '');
+  /**
+   * The frame body for a message (id, fields, then compression when the state turns it on).
+   * `name` may be qualified (`c2s.chat`); a name used both ways needs it, or `opts.dir`.
+   */
+  encode(name: string, fields: unknown, state: Record<string, unknown>, opts: EncodeOptions = {}): Buffer {
+    const ref = this.protocol.message(name, opts.dir);
+    if (!ref || ref.transport !== this.kind) {
+      const both = this.protocol.named(name).length > 1;
+      throw new EncodeError(both ? `'${name}' is a message both ways: say which (c2s.${name} or s2c.${name})` : `no ${this.kind} message named '${name}'${opts.dir ? ` for ${opts.dir}` : ''}`, '');
+    }
     const c = newCtx(state, false);
     c.path.push(name);
     const w = new Writer();
@@ -281,7 +295,8 @@ export class Protocol {
   readonly udp?: Transport;
   readonly messages: MessageRef[];
   readonly source: { fast: string; debug: string };
-  private readonly byName = new Map<string, MessageRef>();
+  /** Messages by name: one, or two when the name is used both ways. */
+  private readonly byName = new Map<string, MessageRef[]>();
 
   constructor(
     readonly def: ProtocolDef,
@@ -292,7 +307,7 @@ export class Protocol {
     this.file = def.file;
     this.hash = createHash('sha256').update(text).digest('hex');
     this.messages = messageList(def);
-    for (const m of this.messages) this.byName.set(m.def.name, m);
+    for (const m of this.messages) this.byName.set(m.def.name, [...(this.byName.get(m.def.name) ?? []), m]);
     const gen = generate(def);
     this.source = { fast: gen.fast, debug: gen.debug };
     const build = (src: string): Module => new Function('rt', 'K', src)({ ...runtime, Writer }, gen.K) as Module;
@@ -304,8 +319,28 @@ export class Protocol {
     }
   }
 
-  message(name: string): MessageRef | undefined {
-    return this.byName.get(name);
+  /**
+   * The message `name` names: `chat`, or qualified `c2s.chat`. A name used both ways needs the
+   * direction (qualified, or `dir`); undefined when there is no such message or it is ambiguous.
+   */
+  message(name: string, dir?: Direction): MessageRef | undefined {
+    const q = /^(c2s|s2c)\.(.+)$/.exec(name);
+    if (q) return this.message(q[2]!, q[1] as Direction);
+    const refs = this.byName.get(name) ?? [];
+    if (dir) return refs.find((r) => !r.def.dir || r.def.dir === dir);
+    return refs.length === 1 ? refs[0] : undefined;
+  }
+
+  /** Every message `name` names (both directions for a name used both ways; a qualified name, one). */
+  named(name: string): MessageRef[] {
+    const q = /^(c2s|s2c)\.(.+)$/.exec(name);
+    if (q) return (this.byName.get(q[2]!) ?? []).filter((r) => !r.def.dir || r.def.dir === q[1]);
+    return this.byName.get(name) ?? [];
+  }
+
+  /** How a message is named where a name alone could be ambiguous: `chat`, or `c2s.chat` for a name used both ways. */
+  label(ref: MessageRef): string {
+    return (this.byName.get(ref.def.name)?.length ?? 0) > 1 && ref.def.dir ? `${ref.def.dir}.${ref.def.name}` : ref.def.name;
   }
 
   transport(kind: 'tcp' | 'udp'): Transport | undefined {
@@ -317,10 +352,7 @@ export class Protocol {
     return { ...this.def.state };
   }
 
-  /** Volatile field paths of a message, as declared in the file. */
-  volatile(name: string): string[] {
-    return this.byName.get(name)?.def.volatile ?? [];
-  }
+
 }
 
 export function compileProtocol(text: string, file: string): Protocol {

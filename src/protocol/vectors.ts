@@ -62,7 +62,7 @@ export function runVector(protocol: Protocol, v: Vector, index: number): VectorR
 
   if (d.error) problems.push(`decode failed at ${d.error.path || '(frame)'} offset ${d.error.offset}: ${d.error.message}`);
   else {
-    if (v.message && d.name !== v.message) problems.push(`decoded as ${d.name}, expected ${v.message}`);
+    if (v.message && d.name !== v.message && d.label !== v.message && `${v.dir}.${d.name}` !== v.message) problems.push(`decoded as ${d.label ?? d.name}, expected ${v.message}`);
     problems.push(...diffValues(d.fields, v.fields ?? {}).map((x) => `decode: ${x}`));
     if (d.trailing) problems.push(`decode: ${d.trailing} bytes left undecoded`);
     for (const [k, val] of Object.entries(v.state_after ?? {})) if (state[k] !== val) problems.push(`state ${k} is ${show(state[k])} after decoding, expected ${show(val)}`);
@@ -70,7 +70,7 @@ export function runVector(protocol: Protocol, v: Vector, index: number): VectorR
   if (v.message) {
     try {
       const encState = { ...protocol.newState(), ...(v.state ?? {}) };
-      const body = t.encode(v.message, v.fields ?? {}, encState);
+      const body = t.encode(v.message, v.fields ?? {}, encState, { dir: v.dir });
       if (d.compressed && !d.error) {
         // zlib builds differ in their output; what must match is the content.
         const again = t.decode(v.dir, body, { ...protocol.newState(), ...(v.state ?? {}) });

@@ -14,7 +14,7 @@ import type { Direction } from '../core/types';
 import { createFramer, type Framer } from '../framing/framers';
 import { valueDiffs, type ValueDiff } from '../protocol/diff';
 import type { DecodedMessage, Transport } from '../protocol/protocol';
-import { IgnoreList, leafKey, parseRewrite, substitute, valueAt, withValueAt, type RewriteRule } from './match';
+import { IgnoreList, leafKey, parseRewrite, sameMessage, substitute, valueAt, withValueAt, type RewriteRule } from './match';
 import type { ReplayScript, ScriptConnection, ScriptMessage, Step } from './script';
 
 export type Role = 'client' | 'server';
@@ -149,7 +149,7 @@ export class ReplayEngine {
     this.ourDir = opts.role === 'client' ? 'c2s' : 's2c';
     this.ignore = new IgnoreList(p, opts.ignore ?? []);
     this.rules = (opts.rewrite ?? []).map((r) => parseRewrite(r, p));
-    for (const r of this.rules) this.ignore.add(`${r.message}.${r.path}`);
+    for (const r of this.rules) this.ignore.add(`${r.dir ? `${r.dir}.` : ''}${r.message}.${r.path}`);
     let gaps = 0;
     for (const c of script.connections.values()) {
       const t = c.transport === 'tcp' ? p.tcp : p.udp;
@@ -433,9 +433,9 @@ export class ReplayEngine {
     let wire = m.wire;
     let frame = m.frame;
     if (m.name && m.fields && this.rules.length) {
-      const fields = this.rewritten(m.name, m.fields);
+      const fields = this.rewritten(m.name, m.dir, m.fields);
       if (fields !== m.fields) {
-        frame = c.t.encode(m.name, fields, c.state);
+        frame = c.t.encode(m.name, fields, c.state, { dir: m.dir });
         wire = c.rec.transport === 'tcp' ? c.t.frame(frame) : frame;
         this.report.rewritten++;
       }
@@ -447,13 +447,13 @@ export class ReplayEngine {
   }
 
   /** The fields with the rewrite rules applied, or `fields` itself when no rule changed anything. */
-  private rewritten(name: string, fields: Record<string, unknown>): Record<string, unknown> {
+  private rewritten(name: string, dir: Direction, fields: Record<string, unknown>): Record<string, unknown> {
     let v: unknown = fields;
     let changed = false;
     if (this.byValue.size) ({ value: v, changed } = substitute(v, this.byValue));
     for (const r of this.rules) {
       for (const tg of r.targets) {
-        if (tg.message !== name) continue;
+        if (!sameMessage(tg, name, dir)) continue;
         const live = this.byPath.get(r.text);
         const now = valueAt(v, tg.path);
         if (live === undefined || now === undefined) continue;
@@ -501,7 +501,7 @@ export class ReplayEngine {
     this.capture(rec, dm.fields ?? {});
     const expected = this.byValue.size ? (substitute(rec.fields, this.byValue).value as Record<string, unknown>) : rec.fields;
     for (const v of valueDiffs(dm.fields, expected)) {
-      if (this.ignore.ignored(rec.name!, v.path)) continue;
+      if (this.ignore.ignored(rec.name!, rec.dir, v.path)) continue;
       this.diverge({ ...d, kind: 'field', path: `${rec.name}${v.path ? (v.path.startsWith('[') ? '' : '.') + v.path : ''}`, diff: v.kind, recorded: v.expected, live: v.actual, message: fieldMessage(v.kind) });
     }
   }
@@ -509,7 +509,7 @@ export class ReplayEngine {
   /** Rewrite sources: remember what the live peer sent where the recording had another value. */
   private capture(rec: ScriptMessage, live: Record<string, unknown>): void {
     for (const r of this.rules) {
-      if (r.message !== rec.name) continue;
+      if (!sameMessage(r, rec.name, rec.dir)) continue;
       const lv = valueAt(live, r.path);
       const rv = valueAt(rec.fields, r.path);
       if (lv === undefined) continue;

@@ -3,60 +3,85 @@
  * `volatile:` lists) and rewrite rules (a value the live peer sent, carried into later messages).
  */
 import { GamesniffError } from '../core/errors';
+import type { Direction } from '../core/types';
 import type { Protocol } from '../protocol/protocol';
 
 /**
- * An ignore pattern is `message.path`, `*.path` or a bare `path` (any message); `[]` in a path
- * matches any index, and a pattern covers everything below it (`snapshot.entities` ignores all
- * entities).
+ * An ignore pattern is `message.path`, `c2s.message.path` (one direction of a name used both
+ * ways), `*.path` or a bare `path` (any message); `[]` in a path matches any index, and a pattern
+ * covers everything below it (`snapshot.entities` ignores all entities).
  */
-export class IgnoreList {
-  private readonly patterns: string[] = [];
+interface Pattern {
+  /** The message name, or '*' for any. */
+  msg: string;
+  dir?: Direction;
+  path: string;
+}
 
-  constructor(protocol: Protocol, given: string[]) {
-    for (const m of protocol.messages) for (const v of protocol.volatile(m.def.name)) this.patterns.push(`${m.def.name}.${v}`);
-    for (const g of given) {
-      const first = g.split(/[.[]/)[0]!;
-      this.patterns.push(first === '*' || protocol.message(first) ? g : `*.${g}`);
-    }
+export class IgnoreList {
+  private readonly patterns: Pattern[] = [];
+
+  constructor(
+    private readonly protocol: Protocol,
+    given: string[],
+  ) {
+    for (const m of protocol.messages) for (const v of m.def.volatile) this.patterns.push({ msg: m.def.name, dir: m.def.dir, path: v });
+    for (const g of given) this.add(g);
   }
 
-  ignored(name: string, path: string): boolean {
-    const full = path ? `${name}.${path}` : name;
-    const wild = full.replace(/\[\d+\]/g, '[]');
-    for (const raw of this.patterns) {
-      const p = raw.startsWith('*.') ? `${name}${raw.slice(1)}` : raw;
-      for (const c of [full, wild]) if (c === p || c.startsWith(p + '.') || c.startsWith(p + '[')) return true;
+  ignored(name: string, dir: Direction, path: string): boolean {
+    const wild = path.replace(/\[\d+\]/g, '[]');
+    for (const p of this.patterns) {
+      if ((p.msg !== '*' && p.msg !== name) || (p.dir && p.dir !== dir)) continue;
+      if (!p.path) return true;
+      for (const c of [path, wild]) if (c === p.path || c.startsWith(p.path + '.') || c.startsWith(p.path + '[')) return true;
     }
     return false;
   }
 
-  /** Also ignore this exact path (a rewrite's source differs by design). */
+  /** Also ignore this (a rewrite's source differs by design). */
   add(pattern: string): void {
-    this.patterns.push(pattern);
+    const { message, dir, path } = splitName(pattern, this.protocol);
+    this.patterns.push({ msg: message ?? '*', dir, path });
   }
 
   list(): string[] {
-    return [...this.patterns];
+    return this.patterns.map((p) => `${p.dir ? `${p.dir}.` : ''}${p.msg}${p.path ? `.${p.path}` : ''}`);
   }
 }
 
-/** `login_ok.token` or `login_ok.token:ack_login.token,other.path`. */
+/** `[c2s.]message.path`, `*.path` or a bare `path`: the message part when the first segments name one. */
+function splitName(spec: string, protocol: Protocol): { message?: string; dir?: Direction; path: string } {
+  const parts = spec.split('.');
+  let dir: Direction | undefined;
+  if ((parts[0] === 'c2s' || parts[0] === 's2c') && parts.length > 1) dir = parts.shift() as Direction;
+  const head = parts[0]!.split('[')[0]!;
+  if (head === '*') return { dir, path: parts.slice(1).join('.') };
+  if (protocol.named(head).length) return { message: head, dir, path: parts.slice(1).join('.') };
+  return { dir, path: parts.join('.') };
+}
+
+/** `login_ok.token` or `login_ok.token:ack_login.token,other.path` (names may be qualified: `s2c.chat.text`). */
 export interface RewriteRule {
   /** The peer's message and the path of the value to take from it. */
   message: string;
+  dir?: Direction;
   path: string;
   /** Where to put it: message + path pairs; empty means wherever the recorded value appears. */
-  targets: { message: string; path: string }[];
+  targets: { message: string; dir?: Direction; path: string }[];
   text: string;
 }
 
-function splitPath(spec: string, protocol: Protocol, what: string): { message: string; path: string } {
-  const dot = spec.indexOf('.');
-  if (dot <= 0 || dot === spec.length - 1) throw new GamesniffError('USAGE', `--rewrite ${what} "${spec}": expected MESSAGE.FIELD (e.g. login_ok.token)`);
-  const message = spec.slice(0, dot);
-  if (!protocol.message(message)) throw new GamesniffError('USAGE', `--rewrite ${what} "${spec}": protocol ${protocol.name} has no message "${message}"`);
-  return { message, path: spec.slice(dot + 1) };
+function splitPath(spec: string, protocol: Protocol, what: string): { message: string; dir?: Direction; path: string } {
+  const s = splitName(spec, protocol);
+  if (!s.path) throw new GamesniffError('USAGE', `--rewrite ${what} "${spec}": expected MESSAGE.FIELD (e.g. login_ok.token)`);
+  if (!s.message) throw new GamesniffError('USAGE', `--rewrite ${what} "${spec}": protocol ${protocol.name} has no message "${spec.split('.')[s.dir ? 1 : 0]}"`);
+  return { message: s.message, dir: s.dir, path: s.path };
+}
+
+/** Does a rule's message (and direction, when it names one) match this one? */
+export function sameMessage(rule: { message: string; dir?: Direction }, name: string | undefined, dir: Direction): boolean {
+  return rule.message === name && (!rule.dir || rule.dir === dir);
 }
 
 export function parseRewrite(text: string, protocol: Protocol): RewriteRule {

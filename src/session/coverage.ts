@@ -37,19 +37,20 @@ export class Coverage {
       this.unknownIds.set(key, (this.unknownIds.get(key) ?? 0) + 1);
       return;
     }
-    const s = this.byName.get(m.name) ?? { count: 0, bytes: 0, errors: 0, trailingBytes: 0 };
+    const name = m.label ?? m.name;
+    const s = this.byName.get(name) ?? { count: 0, bytes: 0, errors: 0, trailingBytes: 0 };
     s.count++;
     s.bytes += m.size;
     s.trailingBytes += m.trailing;
     if (m.error) {
       this.failed++;
       s.errors++;
-      const key = m.error.path || m.name;
+      const key = m.error.path || name;
       const e = this.errors.get(key) ?? { count: 0, message: m.error.message };
       e.count++;
       this.errors.set(key, e);
     }
-    this.byName.set(m.name, s);
+    this.byName.set(name, s);
   }
 
   report(): string[] {

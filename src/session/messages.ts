@@ -28,6 +28,8 @@ export interface Message {
   /** The frame as the framer cut it (compressed when it was; the datagram for udp). Replay resends it. */
   frame: Buffer;
   name?: string;
+  /** The name where one alone could be ambiguous: `c2s.chat` for a name used both ways. */
+  label?: string;
   id?: number;
   fields?: Record<string, unknown>;
   /** Set when the bytes are not a frame at all (gap, framing lost, no protocol). */
@@ -176,7 +178,7 @@ export class MessageDecoder implements FlowListener {
 }
 
 function decodedMessage(dm: DecodedMessage, frame: Buffer, flow: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', dir: Direction, ts: number, index: number, offset: number, size: number): Message {
-  return { ts, flow, transport, dir, index, offset, size, body: dm.body, frame, name: dm.name, id: dm.id, fields: dm.fields, error: dm.error, trailing: dm.trailing, compressed: dm.compressed, spans: dm.spans };
+  return { ts, flow, transport, dir, index, offset, size, body: dm.body, frame, name: dm.name, label: dm.label, id: dm.id, fields: dm.fields, error: dm.error, trailing: dm.trailing, compressed: dm.compressed, spans: dm.spans };
 }
 
 /** Header bytes the framing adds around a body of this size. */

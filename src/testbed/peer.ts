@@ -51,7 +51,7 @@ export class ProtocolPeer {
    * updates (`set:`) apply to this end too, as they do to the peer that decodes it.
    */
   send(name: string, fields: unknown): Buffer {
-    const body = this.t.encode(name, fields, this.state);
+    const body = this.t.encode(name, fields, this.state, { dir: this.inbound === 'c2s' ? 's2c' : 'c2s' });
     const wire = this.t.frame(body);
     this.t.decode(this.inbound === 'c2s' ? 's2c' : 'c2s', body, this.state);
     if (!this.closed) this.socket.write(wire);

@@ -139,13 +139,13 @@ describe('decode(encode(value)) for generated values', () => {
     const p = loadProtocol(name.startsWith('fixtures/') ? join(__dirname, '..', 'fixtures/protocols', name.slice(9)) : join(__dirname, '../../protocols', name));
     for (const m of p.messages) {
       for (const compression of name === 'testgame' && m.transport === 'tcp' ? [-1, 0, 64] : [undefined]) {
-        it(`${name} ${m.def.name}${compression !== undefined ? ` (compression ${compression})` : ''}`, () => {
+        it(`${name} ${p.label(m)}${compression !== undefined ? ` (compression ${compression})` : ''}`, () => {
           fc.assert(
             fc.property(fc.integer(), (seed) => {
               const state = { ...p.newState(), ...(compression !== undefined ? { compression } : {}), joined: m.def.name !== 'join' };
               const value = new ValueGen(p, mulberry32(seed), state).struct(m.def.fields, []);
               const t = p.transport(m.transport)!;
-              const body = t.encode(m.def.name, value, { ...state });
+              const body = t.encode(m.def.name, value, { ...state }, { dir: m.def.dir });
               const dirs = m.def.dir ? [m.def.dir] : (['c2s', 's2c'] as const);
               for (const dir of dirs) {
                 const d = t.decode(dir, body, { ...state });

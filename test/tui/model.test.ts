@@ -147,3 +147,14 @@ describe('TUI renderers', () => {
     expect(rendered[0]).toContain('{open}x{close}');
   });
 });
+
+describe('the filter line and names used both ways', () => {
+  it('s2c.chat.text matches only the server\'s chat; chat.text either', async () => {
+    const { compileFilter } = await import('../../src/tui/model/filter');
+    const msg = (dir: 'c2s' | 's2c', text: string) => ({ dir, name: 'chat', fields: { text }, flow: { id: 0 } }) as never;
+    const one = compileFilter('s2c.chat.text ~ "hi"')!;
+    expect([one.test(msg('c2s', 'hi')), one.test(msg('s2c', 'hi'))]).toEqual([false, true]);
+    const both = compileFilter('chat.text ~ "hi"')!;
+    expect([both.test(msg('c2s', 'hi')), both.test(msg('s2c', 'hi'))]).toEqual([true, true]);
+  });
+});

@@ -7,6 +7,7 @@
  *     chat.text ~ "hello"           chat messages whose text contains hello (any case)
  *     snapshot.entities.length > 3
  *     dir == "s2c" && conn == 2
+ *     s2c.chat.text ~ "hello"       one direction of a name used both ways (c2s, s2c: that direction's message)
  */
 import { evaluate, ExprError, parseExpr, type Expr } from '../../protocol/expr';
 import type { Message } from '../../session/messages';
@@ -27,6 +28,8 @@ export function compileFilter(text: string): MessageFilter | null {
     test(m: Message): boolean {
       const lookup = (id: string): unknown => {
         if (m.name !== undefined && id === m.name && !NAMES.has(id)) return m.fields ?? {};
+        // c2s.chat: the message by name, in that direction only
+        if ((id === 'c2s' || id === 's2c') && m.name !== undefined) return id === m.dir ? { [m.name]: m.fields ?? {} } : undefined;
         switch (id) {
           case 'name':
             return m.name ?? 'raw';

@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadProtocol } from '../../src/protocol/protocol';
+import { IgnoreList, parseRewrite } from '../../src/replay/match';
+
+const p = loadProtocol(join(__dirname, '../fixtures/protocols/constructs/protocol.yaml'));
+
+describe('names used both ways in ignore patterns and rewrite rules', () => {
+  it('chat.text covers both directions; s2c.chat.text one', () => {
+    const both = new IgnoreList(p, ['chat.text']);
+    expect(both.ignored('chat', 'c2s', 'text')).toBe(true);
+    expect(both.ignored('chat', 's2c', 'text')).toBe(true);
+    const one = new IgnoreList(p, ['s2c.chat.text', '*.from', 'entries[].value']);
+    expect(one.ignored('chat', 'c2s', 'text')).toBe(false);
+    expect(one.ignored('chat', 's2c', 'text')).toBe(true);
+    expect(one.ignored('chat', 'c2s', 'from')).toBe(true);
+    expect(one.ignored('metadata', 's2c', 'entries[3].value')).toBe(true);
+    expect(one.ignored('metadata', 's2c', 'entries[3].index')).toBe(false);
+  });
+
+  it('a rewrite rule names a direction when it needs to', () => {
+    expect(parseRewrite('s2c.chat.from:c2s.chat.text', p)).toMatchObject({ message: 'chat', dir: 's2c', path: 'from', targets: [{ message: 'chat', dir: 'c2s', path: 'text' }] });
+    expect(() => parseRewrite('nosuch.x', p)).toThrow(/has no message "nosuch"/);
+  });
+
+  it('encoding a name used both ways needs the direction', () => {
+    const t = p.udp!;
+    expect(() => t.encode('chat', { text: 'x' }, p.newState())).toThrow(/'chat' is a message both ways: say which \(c2s\.chat or s2c\.chat\)/);
+    expect(t.encode('s2c.chat', { from: 1, text: 'x' }, p.newState()).toString('hex')).toBe('21000101' + '78');
+    expect(t.encode('chat', { text: 'x' }, p.newState(), { dir: 'c2s' }).toString('hex')).toBe('200178');
+    expect(t.decode('s2c', Buffer.from('21000101' + '78', 'hex'), p.newState())).toMatchObject({ name: 'chat', label: 's2c.chat' });
+  });
+});
