@@ -9,10 +9,17 @@
  */
 import { readCounter } from '../protocol/counter';
 import type { Counter, Framing } from '../protocol/ir';
+import type { FrameHeaderCodec } from '../protocol/protocol';
+
+/** What a framer knows of a frame besides its body: its size on the wire, and its header's fields. */
+export interface FrameMeta {
+  wire: number;
+  header?: Record<string, unknown>;
+}
 
 export interface FrameSink {
   /** A whole frame body; `offset` is the stream offset of the frame's first byte (header included). */
-  frame(body: Buffer, offset: number, ts: number): void;
+  frame(body: Buffer, offset: number, ts: number, meta: FrameMeta): void;
   /** Bytes that are not a whole frame, with why. */
   raw(bytes: Buffer, offset: number, ts: number, reason: string): void;
 }
@@ -24,15 +31,20 @@ export interface Framer {
   end(ts: number): void;
 }
 
-export function createFramer(f: Framing, sink: FrameSink): Framer {
+/** The framer for a transport's framing; header framing needs the transport's compiled header codec. */
+export function createFramer(f: Framing, sink: FrameSink, codec?: FrameHeaderCodec | null): Framer {
   switch (f.k) {
     case 'length':
-      return new LengthFramer(f.t, f.includesLength, f.adjust, f.max, sink);
+      return new LengthFramer(f.t, f.includesLength, f.adjust, f.max, sink, f.offset);
+    case 'header':
+      if (!codec) throw new Error('header framing needs the transport\'s header codec');
+      return new HeaderFramer(codec, sink);
     case 'delimiter':
       return new DelimiterFramer(f.bytes, f.max, sink);
     case 'fixed':
       return new FixedFramer(f.size, sink);
-    default:
+    case 'chunk':
+    case 'datagram':
       return new ChunkFramer(sink);
   }
 }
@@ -79,7 +91,12 @@ class Carry {
   }
 }
 
-/** Length-prefixed frames: [length][body], optionally counting the prefix, with an adjustment. */
+/**
+ * Length-prefixed frames: [length][body], optionally counting the prefix, with an adjustment. With
+ * an offset (Netty's lengthFieldOffset), the length field comes after that many bytes of the frame,
+ * the frame is offset + field + value + adjust bytes (or value + adjust when it counts itself), and
+ * it is passed on whole (its fields are the message's).
+ */
 export class LengthFramer implements Framer {
   private readonly carry = new Carry();
   /** Total size (header included) of the carried frame, or -1 while its header is incomplete. */
@@ -97,19 +114,22 @@ export class LengthFramer implements Framer {
     private readonly adjust: number,
     private readonly max: number,
     private readonly sink: FrameSink,
+    private readonly offset = 0,
   ) {
-    this.maxHdr = t.k === 'varint' ? 8 : t.size;
+    this.maxHdr = offset + (t.k === 'varint' ? 8 : t.size);
   }
 
   /** Frame size from a header at b[p..end): >0 size, 0 header incomplete, -1 implausible. */
   private header(b: Buffer, p: number, end: number): number {
-    const r = readCounter(this.t, b, p, end);
+    const r = readCounter(this.t, b, p + this.offset, end);
     // Incomplete, unless 8 bytes are there and still no varint end: that is garbage.
-    if (!r) return end - p >= 8 ? -1 : 0;
+    if (!r) return end - p - this.offset >= 8 ? -1 : 0;
     const v = r.value;
-    this.hdrLen = r.next - p;
-    const total = (this.includesLength ? v : this.hdrLen + v) + this.adjust;
-    return total < this.hdrLen || total - this.hdrLen > this.max ? -1 : total;
+    const field = r.next - p;
+    // the bytes passed on start after the length field, or at the frame's start with an offset
+    this.hdrLen = this.offset > 0 ? 0 : field;
+    const total = (this.includesLength ? v : field + v) + this.adjust;
+    return total < field || total - field > this.max ? -1 : total;
   }
 
   push(chunk: Buffer, offset: number, ts: number): void {
@@ -148,7 +168,7 @@ export class LengthFramer implements Framer {
       const frame = c.take();
       i += need;
       this.frameLen = -1;
-      this.sink.frame(frame.subarray(this.hdrLen), start, ts);
+      this.sink.frame(frame.subarray(this.hdrLen), start, ts, { wire: frame.length });
     }
     while (i < len) {
       const total = this.header(chunk, i, len);
@@ -158,7 +178,7 @@ export class LengthFramer implements Framer {
       }
       if (total < 0) return this.loseSync(chunk, i, offset, ts, 'implausible frame length');
       if (len - i >= total) {
-        this.sink.frame(chunk.subarray(i + this.hdrLen, i + total), offset + i, ts);
+        this.sink.frame(chunk.subarray(i + this.hdrLen, i + total), offset + i, ts, { wire: total });
         i += total;
       } else {
         this.frameLen = total;
@@ -214,6 +234,119 @@ export class LengthFramer implements Framer {
       this.sink.raw(this.carry.take(), off, ts, this.frameLen >= 0 ? `stream ended inside a frame (${have} of ${this.frameLen} bytes)` : 'stream ended inside a frame header');
     }
     this.frameLen = -1;
+  }
+}
+
+/**
+ * Frames that start with a header of fields (magic, flags, a length...) read by the transport's
+ * compiled header decoder; the header's length expression gives the body's size. A header can
+ * straddle chunks (up to MAX_HEADER bytes). After a gap, or a header that does not decode, the
+ * framer looks for the header's magic further on and resumes there; without a magic the rest of
+ * the direction is raw, with the reason.
+ */
+const MAX_HEADER = 4096;
+
+export class HeaderFramer implements Framer {
+  private readonly carry = new Carry();
+  /** The frame being gathered: its size, header fields and header size; null between frames. */
+  private pending: { total: number; fields: Record<string, unknown>; size: number } | null = null;
+  /** Looking for the next magic (after a gap or a bad header): why. */
+  private hunting = '';
+  private lost = '';
+
+  constructor(
+    private readonly codec: FrameHeaderCodec,
+    private readonly sink: FrameSink,
+  ) {}
+
+  push(chunk: Buffer, offset: number, ts: number): void {
+    if (this.lost) return this.sink.raw(chunk, offset, ts, this.lost);
+    this.carry.add(chunk, offset);
+    this.drain(ts);
+  }
+
+  /** Frame what the carry holds, as far as it goes. */
+  private drain(ts: number): void {
+    const c = this.carry;
+    while (c.length > 0 && !this.lost) {
+      if (this.hunting && !this.hunt(ts)) return;
+      if (!this.pending) {
+        const head = c.head(MAX_HEADER);
+        const h = this.codec.read(head);
+        if (h === 'short') {
+          if (head.length < MAX_HEADER) return;
+          this.bad(ts, `a frame header longer than ${MAX_HEADER} bytes`);
+          continue;
+        }
+        if ('error' in h || h.bodyLength > this.codec.max) {
+          this.bad(ts, 'error' in h ? `a frame header that does not decode (${h.error})` : `a frame of ${h.bodyLength} bytes, over the ${this.codec.max}-byte limit`);
+          continue;
+        }
+        this.pending = { total: h.size + h.bodyLength, fields: h.fields, size: h.size };
+      }
+      const p = this.pending;
+      if (c.length < p.total) return;
+      const start = c.offset;
+      const all = c.take();
+      const frame = all.subarray(0, p.total);
+      if (all.length > p.total) c.add(all.subarray(p.total), start + p.total);
+      this.pending = null;
+      this.sink.frame(this.codec.strip ? frame.subarray(p.size) : frame, start, ts, { wire: p.total, header: p.fields });
+    }
+  }
+
+  /** After a bad header: with a magic, skip to its next occurrence; without, the rest is raw. */
+  private bad(ts: number, why: string): void {
+    const c = this.carry;
+    if (!this.codec.magic) {
+      this.lost = `unframed after ${why} at stream offset ${c.offset}`;
+      const off = c.offset;
+      if (c.length) this.sink.raw(c.take(), off, ts, this.lost);
+      return;
+    }
+    this.hunting = `skipped to the next frame header's magic after ${why}`;
+    // the magic at the current position is the frame that failed: look past it
+    const off = c.offset;
+    const all = c.take();
+    this.sink.raw(all.subarray(0, 1), off, ts, this.hunting);
+    if (all.length > 1) c.add(all.subarray(1), off + 1);
+  }
+
+  /** Drop bytes up to the next magic; true when the carry now starts with one. */
+  private hunt(ts: number): boolean {
+    const c = this.carry;
+    const m = this.codec.magic!;
+    const off = c.offset;
+    const all = c.take();
+    const at = all.indexOf(m);
+    // keep a tail that may be the start of a magic cut by the chunk's end
+    const cut = at >= 0 ? at : Math.max(0, all.length - (m.length - 1));
+    if (cut > 0) this.sink.raw(all.subarray(0, cut), off, ts, this.hunting);
+    if (all.length > cut) c.add(all.subarray(cut), off + cut);
+    if (at < 0) return false;
+    this.hunting = '';
+    return true;
+  }
+
+  gap(length: number, offset: number, ts: number): void {
+    if (this.lost) return;
+    const c = this.carry;
+    if (c.length) {
+      const off = c.offset;
+      this.sink.raw(c.take(), off, ts, this.pending ? `frame of ${this.pending.total} bytes cut by a ${length}-byte gap` : `frame header cut by a ${length}-byte gap`);
+    }
+    this.pending = null;
+    if (this.codec.magic) this.hunting = `bytes after a ${length}-byte gap at stream offset ${offset}, up to the next frame header's magic`;
+    else this.lost = `unframed after a ${length}-byte gap at stream offset ${offset} (the frames it held are unknown)`;
+  }
+
+  end(ts: number): void {
+    const c = this.carry;
+    if (c.length) {
+      const off = c.offset;
+      this.sink.raw(c.take(), off, ts, this.hunting || (this.pending ? `stream ended inside a frame (${c.length} of ${this.pending.total} bytes)` : 'stream ended inside a frame header'));
+    }
+    this.pending = null;
   }
 }
 
@@ -277,7 +410,7 @@ export class DelimiterFramer implements Framer {
     } else if (this.resync) {
       this.sink.raw(body, offset, ts, this.resync);
       this.resync = '';
-    } else this.sink.frame(body, offset, ts);
+    } else this.sink.frame(body, offset, ts, { wire: body.length + this.delim.length });
   }
 
   gap(length: number, offset: number, ts: number): void {
@@ -323,10 +456,10 @@ export class FixedFramer implements Framer {
       }
       const start = c.offset;
       c.add(chunk.subarray(i, i + need), offset + i);
-      this.sink.frame(c.take(), start, ts);
+      this.sink.frame(c.take(), start, ts, { wire: this.size });
       i += need;
     }
-    for (; chunk.length - i >= this.size; i += this.size) this.sink.frame(chunk.subarray(i, i + this.size), offset + i, ts);
+    for (; chunk.length - i >= this.size; i += this.size) this.sink.frame(chunk.subarray(i, i + this.size), offset + i, ts, { wire: this.size });
     if (i < chunk.length) c.add(chunk.subarray(i), offset + i);
   }
 
@@ -360,7 +493,7 @@ export class FixedFramer implements Framer {
 export class ChunkFramer implements Framer {
   constructor(private readonly sink: FrameSink) {}
   push(chunk: Buffer, offset: number, ts: number): void {
-    this.sink.frame(chunk, offset, ts);
+    this.sink.frame(chunk, offset, ts, { wire: chunk.length });
   }
   gap(): void {}
   end(): void {}

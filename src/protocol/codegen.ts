@@ -13,7 +13,7 @@
  * one runs first; the debug one reruns a message only when spans are asked for or decoding failed.
  */
 import { toJs, type Expr } from './expr';
-import type { Counter, Field, Len, MessageDef, ProtocolDef, SourceExpr, Ty } from './ir';
+import type { Counter, Field, Len, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
 import { ProtocolError } from './load';
 
 export interface GeneratedModule {
@@ -41,6 +41,8 @@ class Gen {
   n = 0;
   scopes: Scope[] = [];
   readonly typeFn = new Map<string, number>();
+  /** The transport whose messages are being generated: its head and frame header are visible by name. */
+  tport: TransportDef | null = null;
 
   constructor(
     readonly def: ProtocolDef,
@@ -64,7 +66,10 @@ class Gen {
     return `K[${this.K.length - 1}]`;
   }
 
-  /** JS for an expression; names resolve to fields decoded so far (innermost first), then state. */
+  /**
+   * JS for an expression; names resolve to fields decoded so far (innermost first), then the
+   * transport's `head` and `frame` (its frame header's fields), then state.
+   */
   expr(x: SourceExpr, stateOnly = false): string {
     return toJs(x.e, (name, pos) => {
       if (!stateOnly) {
@@ -73,14 +78,37 @@ class Gen {
           if (v) return v;
         }
       }
+      if (name === 'head' && this.tport?.head) return 'c.hd';
+      if (name === 'frame' && this.tport?.framing.k === 'header') return 'c.fr';
       if (Object.prototype.hasOwnProperty.call(this.def.state, name)) return `c.st[${JSON.stringify(name)}]`;
       const known = stateOnly ? [] : this.scopes.flatMap((s) => [...s.keys()]);
       const state = Object.keys(this.def.state);
+      const also = [this.tport?.head ? 'head' : '', this.tport?.framing.k === 'header' ? 'frame' : ''].filter(Boolean);
       this.problems.push(
-        `${x.at(pos)}: unknown name '${name}' in '${x.src}'; ${stateOnly ? 'only state variables can be used here' : `fields decoded before this point: ${known.join(', ') || '(none)'}`}; state: ${state.join(', ') || '(none)'}`,
+        `${x.at(pos)}: unknown name '${name}' in '${x.src}'; ${stateOnly ? 'only state variables can be used here' : `fields decoded before this point: ${known.join(', ') || '(none)'}`}; ${also.length ? `${also.join(', ')}; ` : ''}state: ${state.join(', ') || '(none)'}`,
       );
       return 'undefined';
     });
+  }
+
+  /** An expression over the head's fields (by bare name) and the state: the message id from the head. */
+  headExpr(t: TransportDef, x: SourceExpr): string {
+    this.scopes.push(new Map(t.head!.map((f) => [f.name, `c.hd[${JSON.stringify(f.name)}]`])));
+    try {
+      return this.expr(x);
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** The body length from the frame header's fields (by bare name). */
+  frameExpr(fields: Field[], x: SourceExpr): string {
+    this.scopes.push(new Map(fields.map((f) => [f.name, `c.fr[${JSON.stringify(f.name)}]`])));
+    try {
+      return this.expr(x);
+    } finally {
+      this.scopes.pop();
+    }
   }
 
   // ---- decoding -------------------------------------------------------------------------------
@@ -615,24 +643,46 @@ export function generate(def: ProtocolDef): GeneratedSource {
       g.decodeFunction(`T${i}`, t.ty.k === 'struct' ? t.ty.fields : t.ty);
     });
     for (const m of msgs) {
+      g.tport = def[m.transport]!;
       g.emit(`// message ${m.def.name} (${m.transport}${m.def.id !== undefined ? ` id ${m.def.id}` : ''}${m.def.dir ? ` ${m.def.dir}` : ''})`);
       g.decodeFunction(`M${m.index}`, m.def.fields, m.def.set);
     }
     const exports = [`M: [${msgs.map((m) => `M${m.index}`).join(', ')}]`];
+    for (const t of [def.tcp, def.udp]) {
+      if (!t) continue;
+      g.tport = t;
+      // the transport's head (fields before the id) and frame header, decoded like message fields
+      if (t.head) {
+        g.emit(`// ${t.kind} head`);
+        g.decodeFunction(`H_${t.kind}`, t.head);
+        exports.push(`H_${t.kind}`);
+      }
+      if (t.framing.k === 'header') {
+        g.emit(`// ${t.kind} frame header`);
+        g.decodeFunction(`FH_${t.kind}`, t.framing.fields);
+        exports.push(`FH_${t.kind}`);
+      }
+    }
     if (!debug) {
+      g.tport = null;
       [...def.types.entries()].forEach(([name, t], i) => {
         g.emit(`// encode type ${name}`);
         g.encodeFunction(`ET${i}`, t.ty.k === 'struct' ? t.ty.fields : t.ty);
       });
       for (const m of msgs) {
+        g.tport = def[m.transport]!;
         g.emit(`// encode message ${m.def.name}`);
         g.encodeFunction(`EM${m.index}`, m.def.fields);
       }
       exports.push(`EM: [${msgs.map((m) => `EM${m.index}`).join(', ')}]`);
-      const when = msgs.map((m) => (m.def.when ? `(c) => !!(${g.expr(m.def.when, true)})` : 'null'));
+      const when = msgs.map((m) => {
+        g.tport = def[m.transport]!;
+        return m.def.when ? `(c) => !!(${g.expr(m.def.when, true)})` : 'null';
+      });
       exports.push(`W: [${when.join(', ')}]`);
       for (const t of [def.tcp, def.udp]) {
         if (!t) continue;
+        g.tport = t;
         if (t.id) {
           g.emit(`function ID_${t.kind}(b, c) { let p = c.p, e = c.e, id;`);
           g.readCounter(t.id, 'id', false);
@@ -640,9 +690,21 @@ export function generate(def: ProtocolDef): GeneratedSource {
           g.emit('}');
           exports.push(`ID_${t.kind}`);
         }
+        if (t.idExpr) exports.push(`IDX_${t.kind}: (c) => ${g.headExpr(t, t.idExpr)}`);
+        if (t.head) {
+          g.emit(`// encode ${t.kind} head`);
+          g.encodeFunction(`EH_${t.kind}`, t.head);
+          exports.push(`EH_${t.kind}`);
+        }
+        if (t.framing.k === 'header') {
+          g.emit(`// encode ${t.kind} frame header`);
+          g.encodeFunction(`EFH_${t.kind}`, t.framing.fields);
+          exports.push(`EFH_${t.kind}`);
+          exports.push(`FL_${t.kind}: (c) => ${g.frameExpr(t.framing.fields, t.framing.length)}`);
+        }
         if (t.compression) {
           exports.push(`CW_${t.kind}: (c) => !!(${g.expr(t.compression.when, true)})`);
-          exports.push(`CT_${t.kind}: (c) => ${g.expr(t.compression.threshold, true)}`);
+          if (t.compression.threshold) exports.push(`CT_${t.kind}: (c) => ${g.expr(t.compression.threshold, true)}`);
         }
       }
     }

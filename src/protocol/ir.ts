@@ -80,8 +80,10 @@ export interface Field {
 
 export interface MessageDef {
   name: string;
-  /** Undefined for transports without an id field. */
+  /** Undefined for transports without an id field. The first of `ids` when there are several. */
   id?: number;
+  /** Every id the message answers to (`id: [0x81, 0x83]`); encoding writes `id` unless told another. */
+  ids?: number[];
   dir?: 'c2s' | 's2c';
   when?: SourceExpr;
   fields: Field[];
@@ -93,7 +95,10 @@ export interface MessageDef {
 }
 
 export type Framing =
-  | { k: 'length'; t: Counter; includesLength: boolean; adjust: number; max: number }
+  /** offset > 0: the length field sits after `offset` bytes of the frame, and the frame is passed on whole. */
+  | { k: 'length'; t: Counter; includesLength: boolean; adjust: number; max: number; offset: number }
+  /** A header of fields (magic, flags, a length...) decoded before each body; `length` gives the body's size. */
+  | { k: 'header'; fields: Field[]; length: SourceExpr; strip: boolean; max: number; magic: Buffer | null; loc: string }
   | { k: 'delimiter'; bytes: Buffer; max: number }
   | { k: 'fixed'; size: number }
   | { k: 'chunk' }
@@ -103,8 +108,18 @@ export interface TransportDef {
   kind: 'tcp' | 'udp';
   ports: number[];
   framing: Framing;
-  compression?: { when: SourceExpr; algorithm: 'zlib' | 'deflate'; length: Counter; threshold: SourceExpr };
+  /**
+   * When `when` holds, frame bodies are compressed: after an uncompressed-size prefix of type
+   * `length` (0: this frame is not) when given, else the whole body (per-frame, e.g. a header flag).
+   * `threshold`: encoding compresses bodies of at least this size (without it: whenever `when` holds).
+   */
+  compression?: { when: SourceExpr; algorithm: 'zlib' | 'deflate'; length?: Counter; threshold?: SourceExpr };
+  /** Fields every message starts with, decoded before the id; visible as head.NAME. */
+  head?: Field[];
+  /** The message id: a counter read after the head... */
   id?: Counter;
+  /** ...or an expression over the head (nothing more is read). */
+  idExpr?: SourceExpr;
   messages: MessageDef[];
 }
 

@@ -18,7 +18,7 @@ class Abandon extends Error {}
 
 const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'if', 'doc']);
 const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
-const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'id', 'messages', 'c2s', 's2c'];
+const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'];
 const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'doc'];
 const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
 
@@ -236,9 +236,18 @@ class Loader {
     const framingNode = this.get(m, 'framing');
     if (!framingNode) this.fail(m, `missing 'framing:' in the ${kind} section`);
     const framing = this.framing(kind, framingNode);
+    const headNode = this.get(m, 'head');
+    const head = headNode ? this.fields(headNode, `the ${kind} head`) : undefined;
     const idNode = this.get(m, 'id');
-    const id = idNode ? this.counter(idNode, 'the message id type') : undefined;
-    const t: TransportDef = { kind, ports, framing, id, messages: [] };
+    let id: Counter | undefined;
+    let idExpr: SourceExpr | undefined;
+    if (idNode && isMap(idNode)) {
+      const im = this.map(idNode, 'the message id');
+      this.checkKeys(im, ['value'], 'the message id');
+      if (!head) this.fail(idNode, "id: { value: EXPRESSION } computes the id from the head's fields: declare 'head:' too");
+      idExpr = this.expr(this.get(im, 'value') ?? this.fail(im, "expected id: { value: EXPRESSION over the head's fields }"), 'the message id');
+    } else if (idNode) id = this.counter(idNode, 'the message id type');
+    const t: TransportDef = { kind, ports, framing, id, idExpr, head, messages: [] };
     const comp = this.get(m, 'compression');
     if (comp) {
       const cm = this.map(comp, 'compression settings');
@@ -246,12 +255,14 @@ class Loader {
       const alg = this.get(cm, 'algorithm');
       const algorithm = alg ? this.str(alg, 'zlib or deflate') : 'zlib';
       if (algorithm !== 'zlib' && algorithm !== 'deflate') this.fail(alg, `expected algorithm: zlib or deflate, found '${algorithm}'`);
-      const need = (k: string) => this.get(cm, k) ?? this.fail(cm, `compression needs '${k}:'`);
+      const whenNode = this.get(cm, 'when') ?? this.fail(cm, "compression needs 'when:'");
+      const lenNode = this.get(cm, 'length');
+      const thrNode = this.get(cm, 'threshold');
       t.compression = {
-        when: this.expr(need('when'), 'compression.when'),
+        when: this.expr(whenNode, 'compression.when'),
         algorithm,
-        length: this.counter(need('length'), 'the uncompressed length type'),
-        threshold: this.expr(need('threshold'), 'compression.threshold'),
+        length: lenNode ? this.counter(lenNode, 'the uncompressed length type') : undefined,
+        threshold: thrNode ? this.expr(thrNode, 'compression.threshold') : undefined,
       };
     }
     // messages: either way (dir: on each); c2s: and s2c: hold the messages of one direction, so
@@ -269,7 +280,7 @@ class Loader {
         });
       }
     }
-    if (!id && t.messages.filter((x) => !x.when).length > 2) this.fail(m, `without an 'id:' a transport dispatches on direction and 'when:' only; give the messages an id`);
+    if (!id && !idExpr && t.messages.filter((x) => !x.when).length > 2) this.fail(m, `without an 'id:' a transport dispatches on direction and 'when:' only; give the messages an id`);
     return t;
   }
 
@@ -289,13 +300,29 @@ class Loader {
     const m = this.map(n, 'framing');
     if (kind === 'udp') this.fail(n, "udp messages are whole datagrams: use 'framing: datagram'");
     const max = this.get(m, 'max') ? this.int(this.get(m, 'max'), 'the largest frame in bytes', 1, 1 << 30) : 16 << 20;
+    if (this.get(m, 'header')) {
+      this.checkKeys(m, ['header', 'length', 'strip', 'max'], 'header framing');
+      const fields = this.fields(this.get(m, 'header')!, 'the frame header');
+      const lenNode = this.get(m, 'length') ?? this.fail(m, "header framing needs 'length:', an expression over the header's fields giving the body's size");
+      const length = this.expr(lenNode, 'the body length');
+      const stripNode = this.get(m, 'strip');
+      const strip = stripNode ? this.scalar(stripNode, 'true or false') : true;
+      if (typeof strip !== 'boolean') this.fail(stripNode, 'expected strip: true (messages start after the header) or false (the header is part of each message)');
+      const first = fields[0];
+      const magic = first && first.ty.k === 'magic' && !first.cond ? first.ty.bytes : null;
+      return { k: 'header', fields, length, strip, max, magic, loc: this.loc(n) };
+    }
     if (this.get(m, 'length')) {
-      this.checkKeys(m, ['length', 'includes_length', 'adjust', 'max'], 'length framing');
+      this.checkKeys(m, ['length', 'includes_length', 'adjust', 'offset', 'max'], 'length framing');
       const inc = this.get(m, 'includes_length');
       const includesLength = inc ? this.scalar(inc, 'true or false') : false;
       if (typeof includesLength !== 'boolean') this.fail(inc, 'expected includes_length: true or false');
       const adj = this.get(m, 'adjust');
-      return { k: 'length', t: this.counter(this.get(m, 'length')!, 'the length prefix type'), includesLength, adjust: adj ? this.int(adj, 'an adjustment', -65536, 65536) : 0, max };
+      const t = this.counter(this.get(m, 'length')!, 'the length prefix type');
+      const offNode = this.get(m, 'offset');
+      const offset = offNode ? this.int(offNode, 'the bytes before the length field', 0, 1 << 16) : 0;
+      if (offset > 0 && t.k === 'varint') this.fail(offNode, 'a length field at an offset must be a fixed-size integer (u16be...), not a varint');
+      return { k: 'length', t, includesLength, adjust: adj ? this.int(adj, 'an adjustment', -65536, 65536) : 0, max, offset };
     }
     if (this.get(m, 'delimiter')) {
       this.checkKeys(m, ['delimiter', 'max'], 'delimiter framing');
@@ -325,9 +352,15 @@ class Loader {
     if (sectionDir && this.get(m, 'dir')) this.fail(this.get(m, 'dir'), `message ${name} is under ${sectionDir}: (its direction); 'dir:' is for messages under 'messages:'`);
     const idNode = this.get(m, 'id');
     let id: number | undefined;
-    if (t.id) {
-      if (!idNode) this.fail(p, `message ${name} needs an 'id:' (the ${t.kind} section declares an id type)`);
-      id = this.int(idNode, 'the message id', 0, t.id.k === 'int' && t.id.size < 8 ? 2 ** (t.id.size * 8) - 1 : Number.MAX_SAFE_INTEGER);
+    let ids: number[] | undefined;
+    if (t.id || t.idExpr) {
+      if (!idNode) this.fail(p, `message ${name} needs an 'id:' (the ${t.kind} section declares an id)`);
+      const max = t.id?.k === 'int' && t.id.size < 8 ? 2 ** (t.id.size * 8) - 1 : Number.MAX_SAFE_INTEGER;
+      if (isSeq(idNode)) {
+        ids = (idNode as YAMLSeq<Node>).items.map((i) => this.int(i, 'a message id', 0, max));
+        if (ids.length === 0) this.fail(idNode, 'expected at least one id');
+        id = ids[0];
+      } else id = this.int(idNode, 'the message id', 0, max);
     } else if (idNode) this.fail(idNode, `message ${name} has an id but the ${t.kind} section has no 'id:' type`);
     const dirNode = this.get(m, 'dir');
     let dir: 'c2s' | 's2c' | undefined = sectionDir;
@@ -350,7 +383,7 @@ class Loader {
     const volNode = this.get(m, 'volatile');
     const volatile = volNode ? (isSeq(volNode) ? (volNode as YAMLSeq<Node>).items.map((i) => this.str(i, 'a field path')) : [this.str(volNode, 'a field path')]) : [];
     const doc = this.get(m, 'doc');
-    return { name, id, dir, when, fields, set, volatile, loc: this.loc(p), doc: doc ? this.str(doc, 'a description') : undefined };
+    return { name, id, ids, dir, when, fields, set, volatile, loc: this.loc(p), doc: doc ? this.str(doc, 'a description') : undefined };
   }
 
   fields(n: Node, owner: string): Field[] {

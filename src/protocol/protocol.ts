@@ -30,6 +30,10 @@ export interface DecodedMessage {
   label?: string;
   id?: number;
   fields?: Record<string, unknown>;
+  /** The transport's head fields (decoded before the id), when it declares `head:`. */
+  head?: Record<string, unknown>;
+  /** The frame header's fields, when the framing has a header. */
+  frame?: Record<string, unknown>;
   /** Why the message could not be decoded; the body is kept raw. */
   error?: { message: string; path: string; offset: number };
   /** The bytes the fields were decoded from (after decompression), which spans refer to. */
@@ -43,6 +47,12 @@ export interface DecodedMessage {
 export interface EncodeOptions {
   /** Which way the message goes: picks the message when its name is used both ways. */
   dir?: Direction;
+  /** The head's values (those the id does not give). */
+  head?: Record<string, unknown>;
+  /** The id to write, for a message with several (default: its first). */
+  id?: number;
+  /** The frame header's values, when compression depends on them (a per-frame flag). */
+  frame?: Record<string, unknown>;
 }
 
 export interface DecodeOptions {
@@ -52,6 +62,18 @@ export interface DecodeOptions {
   limits?: DecodeLimits;
   /** The connection's running total, checked against limits.connectionInflate. */
   budget?: ConnectionBudget;
+  /** The frame header's fields, as the framer read them (what `frame.x` reads). */
+  frame?: Record<string, unknown>;
+}
+
+/** A frame header as the framer reads it: the compiled header decoder and the body-length expression. */
+export interface FrameHeaderCodec {
+  /** Decode a header at b[0..): its fields and size, and the body's length; 'short' when more bytes are needed. */
+  read(b: Buffer): { fields: Record<string, unknown>; size: number; bodyLength: number } | 'short' | { error: string };
+  /** The magic the header starts with (for finding the next frame after a gap), or null. */
+  magic: Buffer | null;
+  strip: boolean;
+  max: number;
 }
 
 function writeCounter(t: Counter, v: number): Buffer {
@@ -72,6 +94,16 @@ export class Transport {
   private readonly ctx = newCtx({}, false);
   private readonly compressionOn?: StateFn;
   private readonly compressionThreshold?: StateFn;
+  /** The compiled head, id expression and frame header (see codegen's generate). */
+  private readonly fn: {
+    H?: DecodeFn;
+    dH?: DecodeFn;
+    IDX?: StateFn;
+    EH?: EncodeFn;
+    FH?: DecodeFn;
+    FL?: StateFn;
+    EFH?: EncodeFn;
+  };
 
   constructor(
     readonly protocol: Protocol,
@@ -83,15 +115,26 @@ export class Transport {
     this.kind = def.kind;
     this.framing = def.framing;
     this.ports = def.ports;
-    this.compressionOn = fast[`CW_${this.kind}`] as StateFn | undefined;
-    this.compressionThreshold = fast[`CT_${this.kind}`] as StateFn | undefined;
+    const k = this.kind;
+    this.compressionOn = fast[`CW_${k}`] as StateFn | undefined;
+    this.compressionThreshold = fast[`CT_${k}`] as StateFn | undefined;
+    this.fn = {
+      H: fast[`H_${k}`] as DecodeFn | undefined,
+      dH: debug[`H_${k}`] as DecodeFn | undefined,
+      IDX: fast[`IDX_${k}`] as StateFn | undefined,
+      EH: fast[`EH_${k}`] as EncodeFn | undefined,
+      FH: fast[`FH_${k}`] as DecodeFn | undefined,
+      FL: fast[`FL_${k}`] as StateFn | undefined,
+      EFH: fast[`EFH_${k}`] as EncodeFn | undefined,
+    };
     for (const r of refs) {
       for (const dir of ['c2s', 's2c'] as const) {
         if (r.def.dir && r.def.dir !== dir) continue;
-        const key = r.def.id ?? -1;
-        const list = this.table[dir].get(key) ?? [];
-        list.push(r);
-        this.table[dir].set(key, list);
+        for (const key of r.def.ids ?? [r.def.id ?? -1]) {
+          const list = this.table[dir].get(key) ?? [];
+          list.push(r);
+          this.table[dir].set(key, list);
+        }
       }
     }
   }
@@ -108,8 +151,12 @@ export class Transport {
     c.maxN = limits.elements;
     c.maxInflate = limits.inflate;
     c.maxDepth = limits.depth;
+    c.hd = null;
+    c.fr = opts.frame ?? null;
     try {
-      return this.decodeFrame(dir, frame, state, opts, limits);
+      const out = this.decodeFrame(dir, frame, state, opts, limits);
+      if (opts.frame) out.frame = opts.frame;
+      return out;
     } finally {
       if (opts.budget) opts.budget.inflated += c.inflated;
     }
@@ -121,36 +168,59 @@ export class Transport {
     let compressed = false;
     const comp = this.def.compression;
     if (comp && this.compressionOn!(c)) {
-      const len = readCounter(comp.length, frame, 0);
-      if (!len) return this.failed(frame, 'compression header cut short', 0);
-      body = frame.subarray(len.next);
-      if (len.value > 0) {
+      let at = 0;
+      let expected = -1;
+      if (comp.length) {
+        const len = readCounter(comp.length, frame, 0);
+        if (!len) return this.failed(frame, 'compression header cut short', 0);
+        at = len.next;
+        expected = len.value;
+      }
+      body = frame.subarray(at);
+      // with a size prefix, 0 means this frame went uncompressed; without one, every frame is compressed
+      if (expected !== 0) {
         if (opts.budget && opts.budget.inflated >= limits.connectionInflate) {
-          return this.failed(frame, `not inflated: this connection has inflated ${sizeText(limits.connectionInflate)} already (its decode budget)`, len.next);
+          return this.failed(frame, `not inflated: this connection has inflated ${sizeText(limits.connectionInflate)} already (its decode budget)`, at);
         }
-        if (len.value > limits.inflate) return this.failed(frame, `the header says ${len.value} bytes uncompressed, more than the ${sizeText(limits.inflate)} decode budget of one message`, 0);
+        if (expected > limits.inflate) return this.failed(frame, `the header says ${expected} bytes uncompressed, more than the ${sizeText(limits.inflate)} decode budget of one message`, 0);
         try {
           body = inflateWithin(body, comp.algorithm, limits.inflate);
         } catch (e) {
-          return this.failed(frame, `${comp.algorithm}: ${(e as Error).message}`, len.next);
+          return this.failed(frame, `${comp.algorithm}: ${(e as Error).message}`, at);
         }
         c.inflated += body.length;
         compressed = true;
-        if (body.length !== len.value) return { ...this.failed(body, `decompressed to ${body.length} bytes, header says ${len.value}`, 0), compressed };
+        if (expected >= 0 && body.length !== expected) return { ...this.failed(body, `decompressed to ${body.length} bytes, header says ${expected}`, 0), compressed };
       }
     }
-    let id: number | undefined;
     let start = 0;
+    let head: Record<string, unknown> | undefined;
+    if (this.fn.H) {
+      c.p = 0;
+      c.e = body.length;
+      try {
+        head = this.fn.H(body, c);
+      } catch {
+        return { ...this.headFailed(body, state, opts, limits), compressed };
+      }
+      start = c.p;
+      c.hd = head;
+    }
+    let id: number | undefined;
     if (this.def.id) {
-      const r = readCounter(this.def.id, body, 0);
-      if (!r) return { ...this.failed(body, 'message id cut short', 0), compressed };
+      const r = readCounter(this.def.id, body, start);
+      if (!r) return { ...this.failed(body, 'message id cut short', start), head, compressed };
       id = r.value;
       start = r.next;
+    } else if (this.fn.IDX) {
+      const v = this.fn.IDX(c);
+      if (typeof v !== 'number' || !Number.isInteger(v)) return { ...this.failed(body, `the id expression gives ${String(v)}`, 0), head, compressed };
+      id = v;
     }
     const ref = this.pick(dir, id ?? -1, c);
     if (!ref) {
       const why = id === undefined ? `no ${dir} message applies in this state` : `unknown ${dir} id ${id} (0x${id.toString(16)})`;
-      return { id, body, compressed, trailing: 0, error: { message: why, path: '', offset: 0 } };
+      return { id, head, body, compressed, trailing: 0, error: { message: why, path: '', offset: 0 } };
     }
     const name = ref.def.name;
     const label = this.protocol.label(ref);
@@ -159,33 +229,54 @@ export class Transport {
     try {
       const fields = this.fast.M[ref.index](body, c);
       const out: DecodedMessage = { name, label, id, fields, body, compressed, trailing: body.length - c.p };
-      if (opts.spans) out.spans = this.spans(ref, body, start, state);
+      if (head) out.head = head;
+      if (opts.spans) out.spans = this.spans(ref, body, start, state, head, opts.frame);
       return out;
     } catch (e) {
       // Rerun with the debug variant: it knows the field path. State is left untouched.
       const d = newCtx(state, !!opts.spans, limits);
       d.noSet = true;
+      d.hd = head ?? null;
+      d.fr = opts.frame ?? null;
       d.p = start;
       d.e = body.length;
       d.path.push(name);
-      let message = (e as Error).message;
-      let path = name;
-      let offset = start;
-      try {
-        this.debug.M[ref.index](body, d);
-      } catch (de) {
-        message = (de as Error).message;
-        if (de instanceof DecodeError) {
-          path = de.path;
-          offset = de.offset;
-          if (de.inner) message += ' (offset inside a decompressed region)';
-        } else {
-          path = d.path.length ? d.path.slice(0, 64).map((x, i) => (typeof x === 'number' ? `[${x}]` : i ? `.${x}` : x)).join('') : name;
-          offset = d.starts.length ? d.starts[d.starts.length - 1] : start;
-        }
-      }
-      return { name, label, id, body, compressed, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
+      const { message, path, offset } = this.explain(e, () => this.debug.M[ref.index](body, d), d, name, start);
+      const out: DecodedMessage = { name, label, id, body, compressed, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
+      if (head) out.head = head;
+      return out;
     }
+  }
+
+  /** The path and offset of a decode error, from a rerun of the debug variant. */
+  private explain(e: unknown, rerun: () => void, d: Ctx, name: string, start: number): { message: string; path: string; offset: number } {
+    let message = (e as Error).message;
+    let path = name;
+    let offset = start;
+    try {
+      rerun();
+    } catch (de) {
+      message = (de as Error).message;
+      if (de instanceof DecodeError) {
+        path = de.path;
+        offset = de.offset;
+        if (de.inner) message += ' (offset inside a decompressed region)';
+      } else {
+        path = d.path.length ? d.path.slice(0, 64).map((x, i) => (typeof x === 'number' ? `[${x}]` : i ? `.${x}` : x)).join('') : name;
+        offset = d.starts.length ? d.starts[d.starts.length - 1] : start;
+      }
+    }
+    return { message, path, offset };
+  }
+
+  private headFailed(body: Buffer, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
+    const d = newCtx(state, false, limits);
+    d.noSet = true;
+    d.fr = opts.frame ?? null;
+    d.e = body.length;
+    d.path.push('head');
+    const { message, path, offset } = this.explain(new Error('head'), () => this.fn.dH!(body, d), d, 'head', 0);
+    return { body, compressed: false, trailing: 0, error: { message, path, offset } };
   }
 
   /**
@@ -193,15 +284,29 @@ export class Transport {
    * decoding keeps them only when asked, this recomputes them on demand. Conditions on session
    * state see `state` (the initial state when not given).
    */
-  spansFor(name: string, body: Buffer, state: Record<string, unknown> = this.protocol.newState(), dir?: Direction): Span[] {
+  spansFor(name: string, body: Buffer, state: Record<string, unknown> = this.protocol.newState(), dir?: Direction, head?: Record<string, unknown>, frame?: Record<string, unknown>): Span[] {
     const ref = this.protocol.message(name, dir);
     if (!ref || ref.transport !== this.kind) return [];
-    const start = this.def.id ? (readCounter(this.def.id, body, 0)?.next ?? 0) : 0;
     try {
-      return this.spans(ref, body, start, state);
+      const start = this.bodyStart(body, state);
+      return this.spans(ref, body, start, state, head, frame);
     } catch {
       return [];
     }
+  }
+
+  /** Where a message's own fields start: after the head and the id. */
+  private bodyStart(body: Buffer, state: Record<string, unknown>): number {
+    let p = 0;
+    if (this.fn.dH) {
+      const d = newCtx(state, false);
+      d.noSet = true;
+      d.e = body.length;
+      this.fn.dH(body, d);
+      p = d.p;
+    }
+    if (this.def.id) p = readCounter(this.def.id, body, p)?.next ?? p;
+    return p;
   }
 
   private failed(body: Buffer, message: string, offset: number): DecodedMessage {
@@ -219,22 +324,35 @@ export class Transport {
     return undefined;
   }
 
-  private spans(ref: MessageRef, body: Buffer, start: number, state: Record<string, unknown>): Span[] {
+  private spans(ref: MessageRef, body: Buffer, start: number, state: Record<string, unknown>, head?: Record<string, unknown>, frame?: Record<string, unknown>): Span[] {
+    const spans: Span[] = [];
+    if (this.fn.dH) {
+      const h = newCtx(state, true);
+      h.noSet = true;
+      h.fr = frame ?? null;
+      h.e = body.length;
+      h.path.push('head');
+      this.fn.dH(body, h);
+      spans.push(...h.spans!, { path: 'head', start: 0, end: h.p, depth: 1 });
+    }
     const d = newCtx(state, true);
     d.noSet = true;
+    d.hd = head ?? null;
+    d.fr = frame ?? null;
     d.p = start;
     d.e = body.length;
     d.path.push(ref.def.name);
     this.debug.M[ref.index](body, d);
-    const spans = d.spans!;
-    if (start > 0) spans.unshift({ path: `${ref.def.name}.id`, start: 0, end: start, depth: 2 });
+    const idStart = this.def.id ? spans.find((x) => x.path === 'head')?.end ?? 0 : start;
+    if (this.def.id && start > idStart) spans.push({ path: `${ref.def.name}.id`, start: idStart, end: start, depth: 2 });
+    spans.push(...d.spans!);
     spans.push({ path: ref.def.name, start: 0, end: d.p, depth: 1 });
     return spans;
   }
 
   /**
-   * The frame body for a message (id, fields, then compression when the state turns it on).
-   * `name` may be qualified (`c2s.chat`); a name used both ways needs it, or `opts.dir`.
+   * The frame body for a message (head, id, fields, then compression when the state turns it
+   * on). `name` may be qualified (`c2s.chat`); a name used both ways needs it, or `opts.dir`.
    */
   encode(name: string, fields: unknown, state: Record<string, unknown>, opts: EncodeOptions = {}): Buffer {
     const ref = this.protocol.message(name, opts.dir);
@@ -242,28 +360,75 @@ export class Transport {
       const both = this.protocol.named(name).length > 1;
       throw new EncodeError(both ? `'${name}' is a message both ways: say which (c2s.${name} or s2c.${name})` : `no ${this.kind} message named '${name}'${opts.dir ? ` for ${opts.dir}` : ''}`, '');
     }
+    const id = opts.id ?? ref.def.id;
+    if (opts.id !== undefined && !(ref.def.ids ?? [ref.def.id]).includes(opts.id)) throw new EncodeError(`${name} has no id ${opts.id}`, '');
     const c = newCtx(state, false);
-    c.path.push(name);
+    c.fr = opts.frame ?? null;
     const w = new Writer();
-    if (this.def.id) {
-      const idc = this.def.id;
-      w.bytes(writeCounter(idc, ref.def.id!));
+    if (this.fn.EH) {
+      // a head field the id expression is (id: { value: function }) comes from the id
+      const head: Record<string, unknown> = { ...(opts.head ?? {}) };
+      const x = this.def.idExpr?.e;
+      if (x?.t === 'id' && head[x.name] === undefined) head[x.name] = id;
+      c.path.push('head');
+      this.fn.EH(w, head, c);
+      c.path.pop();
+      c.hd = head;
+      if (this.fn.IDX && this.fn.IDX(c) !== id) throw new EncodeError(`the head gives id ${String(this.fn.IDX(c))}, and ${name} is ${id}`, 'head');
     }
+    c.path.push(name);
+    if (this.def.id) w.bytes(writeCounter(this.def.id, id!));
     this.fast.EM![ref.index](w, fields, c);
     const body = w.finish();
     const comp = this.def.compression;
     if (!comp || !this.compressionOn!(c)) return body;
-    const threshold = Number(this.compressionThreshold!(c));
-    if (body.length < threshold) return Buffer.concat([writeCounter(comp.length, 0), body]);
-    const z = comp.algorithm === 'zlib' ? deflateSync(body) : deflateRawSync(body);
-    return Buffer.concat([writeCounter(comp.length, body.length), z]);
+    const threshold = this.compressionThreshold ? Number(this.compressionThreshold(c)) : 0;
+    if (comp.length) {
+      if (body.length < threshold) return Buffer.concat([writeCounter(comp.length, 0), body]);
+      const z = comp.algorithm === 'zlib' ? deflateSync(body) : deflateRawSync(body);
+      return Buffer.concat([writeCounter(comp.length, body.length), z]);
+    }
+    return comp.algorithm === 'zlib' ? deflateSync(body) : deflateRawSync(body);
   }
 
-  /** A frame body as it goes on the wire (length prefix, delimiter...). */
-  frame(body: Buffer): Buffer {
+  /** The frame header codec a header framer reads with (null for other framings). */
+  headerCodec(): FrameHeaderCodec | null {
+    const f = this.framing;
+    if (f.k !== 'header') return null;
+    const c = newCtx({}, false);
+    const FH = this.fn.FH!;
+    const FL = this.fn.FL!;
+    return {
+      magic: f.magic,
+      strip: f.strip,
+      max: f.max,
+      read(b) {
+        c.p = 0;
+        c.e = b.length;
+        c.depth = 0;
+        c.n = 0;
+        let fields: Record<string, unknown>;
+        try {
+          fields = FH(b, c);
+        } catch (e) {
+          if (e instanceof DecodeError && e.short) return 'short';
+          return { error: (e as Error).message };
+        }
+        c.fr = fields;
+        const n = FL(c);
+        const bodyLength = typeof n === 'bigint' && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+        if (typeof bodyLength !== 'number' || !Number.isInteger(bodyLength) || bodyLength < 0) return { error: `the body length expression gives ${String(n)}` };
+        return { fields, size: c.p, bodyLength };
+      },
+    };
+  }
+
+  /** A frame body as it goes on the wire (length prefix, header, delimiter...). `frame`: the header's values. */
+  frame(body: Buffer, frame: Record<string, unknown> = {}): Buffer {
     const f = this.framing;
     switch (f.k) {
       case 'length': {
+        if (f.offset > 0) return this.patchLength(body, f);
         let value = body.length - f.adjust;
         if (f.includesLength) {
           // The prefix counts itself; with a varint its own size depends on the value.
@@ -274,15 +439,46 @@ export class Transport {
         if (value < 0) throw new EncodeError(`a ${body.length}-byte body cannot be framed with adjust ${f.adjust}`, '');
         return Buffer.concat([writeCounter(f.t, value), body]);
       }
+      case 'header':
+        return this.wrapHeader(body, f, frame);
       case 'delimiter':
         if (body.indexOf(f.bytes) >= 0) throw new EncodeError('the message contains the frame delimiter', '');
         return Buffer.concat([body, f.bytes]);
       case 'fixed':
         if (body.length > f.size) throw new EncodeError(`${body.length} bytes do not fit a ${f.size}-byte frame`, '');
         return Buffer.concat([body, Buffer.alloc(f.size - body.length)]);
-      default:
+      case 'chunk':
+      case 'datagram':
         return body;
     }
+  }
+
+  /** A whole frame whose length field sits at an offset: the field is written from the frame's size. */
+  private patchLength(frame: Buffer, f: Framing & { k: 'length' }): Buffer {
+    const size = (f.t as { size: number }).size;
+    if (frame.length < f.offset + size) throw new EncodeError(`a ${frame.length}-byte frame is too short for its length field at byte ${f.offset}`, '');
+    const value = (f.includesLength ? frame.length : frame.length - f.offset - size) - f.adjust;
+    const out = Buffer.from(frame);
+    writeCounter(f.t, value).copy(out, f.offset);
+    return out;
+  }
+
+  /** Header + body: the header's length field (a bare name in the length expression, maybe +/- a number) is the body's size. */
+  private wrapHeader(body: Buffer, f: Framing & { k: 'header' }, given: Record<string, unknown>): Buffer {
+    const values: Record<string, unknown> = { ...given };
+    const x = f.length.e;
+    const k = x.t === 'bin' && (x.op === '+' || x.op === '-') && x.a.t === 'id' && x.b.t === 'num' ? (x.op === '+' ? x.b.v : -x.b.v) : 0;
+    const named = x.t === 'id' ? x.name : x.t === 'bin' && x.a.t === 'id' && k !== 0 ? x.a.name : null;
+    if (named) values[named] = body.length - k;
+    const c = newCtx({}, false);
+    c.path.push('frame');
+    const w = new Writer();
+    this.fn.EFH!(w, values, c);
+    const head = w.finish();
+    c.fr = values;
+    const want = Number(this.fn.FL!(c));
+    if (want !== body.length) throw new EncodeError(`the header's length gives ${want} bytes, the body has ${body.length}`, 'frame');
+    return Buffer.concat([head, body]);
   }
 }
 

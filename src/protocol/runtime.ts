@@ -58,6 +58,9 @@ export interface Ctx {
   /** Named types entered and not left, and the limit. */
   depth: number;
   maxDepth: number;
+  /** The message's head and frame header values (what `head.x` and `frame.x` read). */
+  hd: Record<string, unknown> | null;
+  fr: Record<string, unknown> | null;
 }
 
 export function newCtx(st: Record<string, unknown>, spans: boolean, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Ctx {
@@ -76,6 +79,8 @@ export function newCtx(st: Record<string, unknown>, spans: boolean, limits: Deco
     maxInflate: limits.inflate,
     depth: 0,
     maxDepth: limits.depth,
+    hd: null,
+    fr: null,
   };
 }
 
@@ -107,6 +112,8 @@ export class DecodeError extends Error {
     readonly offset: number,
     readonly path: string,
     readonly inner = false,
+    /** The bytes ran out (more may come: a framer reading a header waits). */
+    readonly short = false,
   ) {
     super(message);
   }
@@ -280,7 +287,7 @@ export const runtime = {
   fail,
   efail,
   short(c: Ctx, need: number, p: number, e: number): never {
-    return fail(c, `needs ${need} byte${need === 1 ? '' : 's'}, ${Math.max(0, e - p)} left`, p);
+    throw new DecodeError(`needs ${need} byte${need === 1 ? '' : 's'}, ${Math.max(0, e - p)} left`, p, pathString(c.path), c.inner > 0, true);
   },
   /** Unsigned LEB128 up to 2^53; sets c.p past it. */
   varint(b: Buffer, p: number, e: number, c: Ctx): number {
@@ -288,7 +295,7 @@ export const runtime = {
     let mul = 1;
     const start = p;
     for (;;) {
-      if (p >= e) fail(c, 'varint runs past the end', start);
+      if (p >= e) runtime.short(c, p - start + 1, start, e);
       const byte = b[p++];
       v += (byte & 0x7f) * mul;
       if (byte < 0x80) break;
@@ -303,7 +310,7 @@ export const runtime = {
     let v = 0;
     const start = p;
     for (let shift = 0; ; shift += 7) {
-      if (p >= e) fail(c, 'varint runs past the end', start);
+      if (p >= e) runtime.short(c, p - start + 1, start, e);
       if (shift > 28) fail(c, 'varint32 longer than 5 bytes', start);
       const byte = b[p++];
       v |= (byte & 0x7f) << shift;
@@ -317,7 +324,7 @@ export const runtime = {
     let v = 0n;
     const start = p;
     for (let shift = 0n; ; shift += 7n) {
-      if (p >= e) fail(c, 'varint runs past the end', start);
+      if (p >= e) runtime.short(c, p - start + 1, start, e);
       if (shift > 63n) fail(c, 'varint64 longer than 10 bytes', start);
       const byte = b[p++];
       v |= BigInt(byte & 0x7f) << shift;

@@ -24,6 +24,12 @@ interface Vector {
   fields?: unknown;
   state_after?: Record<string, unknown>;
   error?: { message?: string; path?: string; offset?: number };
+  /** The transport head's fields (decoded before the id). */
+  head?: Record<string, unknown>;
+  /** The frame header's fields (header framing): given to the decoder, written by framing. */
+  frame?: Record<string, unknown>;
+  /** The id to encode, for a message with several. */
+  id?: number;
 }
 
 export function hexBytes(s: string): Buffer {
@@ -48,7 +54,7 @@ export function runVector(protocol: Protocol, v: Vector, index: number): VectorR
   if (v.hex === undefined) return { name, problems: ["needs 'hex:'"] };
   const bytes = hexBytes(v.hex);
   const state = { ...protocol.newState(), ...(v.state ?? {}) };
-  const d = t.decode(v.dir, bytes, state, { spans: true });
+  const d = t.decode(v.dir, bytes, state, { spans: true, frame: v.frame });
 
   if (v.error) {
     if (!d.error) problems.push(`decoded as ${d.name} but an error was expected`);
@@ -64,20 +70,22 @@ export function runVector(protocol: Protocol, v: Vector, index: number): VectorR
   else {
     if (v.message && d.name !== v.message && d.label !== v.message && `${v.dir}.${d.name}` !== v.message) problems.push(`decoded as ${d.label ?? d.name}, expected ${v.message}`);
     problems.push(...diffValues(d.fields, v.fields ?? {}).map((x) => `decode: ${x}`));
+    if (v.head) problems.push(...diffValues(d.head, v.head).map((x) => `decode head: ${x}`));
+    if (v.id !== undefined && d.id !== v.id) problems.push(`decoded id ${d.id}, expected ${v.id}`);
     if (d.trailing) problems.push(`decode: ${d.trailing} bytes left undecoded`);
     for (const [k, val] of Object.entries(v.state_after ?? {})) if (state[k] !== val) problems.push(`state ${k} is ${show(state[k])} after decoding, expected ${show(val)}`);
   }
   if (v.message) {
     try {
       const encState = { ...protocol.newState(), ...(v.state ?? {}) };
-      const body = t.encode(v.message, v.fields ?? {}, encState, { dir: v.dir });
+      const body = t.encode(v.message, v.fields ?? {}, encState, { dir: v.dir, head: v.head, id: v.id, frame: v.frame });
       if (d.compressed && !d.error) {
         // zlib builds differ in their output; what must match is the content.
-        const again = t.decode(v.dir, body, { ...protocol.newState(), ...(v.state ?? {}) });
+        const again = t.decode(v.dir, body, { ...protocol.newState(), ...(v.state ?? {}) }, { frame: v.frame });
         if (!again.compressed || !again.body.equals(d.body)) problems.push(`encode: ${body.toString('hex')} does not decompress to the vector's content`);
       } else if (!body.equals(bytes)) problems.push(`encode: got ${body.toString('hex')}, expected ${bytes.toString('hex')}`);
       if (v.wire !== undefined) {
-        const wire = t.frame(body);
+        const wire = t.frame(body, v.frame);
         if (!wire.equals(hexBytes(v.wire))) problems.push(`frame: got ${wire.toString('hex')}, expected ${hexBytes(v.wire).toString('hex')}`);
       }
     } catch (e) {

@@ -208,11 +208,11 @@ export class ReplayEngine {
       const t = free[0]!.t;
       const cand: Candidate = { state: t.protocol.newState(), bytes: [], verdict: 'wait', reason: '', framer: null as unknown as Framer };
       cand.framer = createFramer(t.framing, {
-        frame: (body) => this.judge(cand, free, t.decode('c2s', body, cand.state)),
+        frame: (body, _o, _ts, meta) => this.judge(cand, free, t.decode('c2s', body, cand.state, { frame: meta.header })),
         raw: (_b, _o, _ts, reason) => {
           if (cand.verdict === 'wait') Object.assign(cand, { verdict: 'reject', reason: `its first bytes do not frame (${reason})` });
         },
-      });
+      }, t.headerCodec());
       this.candidates.set(id, cand);
       return { conn: id, commands: [] };
     }
@@ -291,9 +291,9 @@ export class ReplayEngine {
       this.live(c, c.t.decode(other(this.ourDir), bytes, c.state), bytes, null, now);
     } else {
       c.framer ??= createFramer(c.t.framing, {
-        frame: (body) => this.live(c, c.t.decode(other(this.ourDir), body, c.state), body, null, now),
+        frame: (body, _o, _ts, meta) => this.live(c, c.t.decode(other(this.ourDir), body, c.state, { frame: meta.header }), body, null, now),
         raw: (b, _o, _ts, reason) => this.live(c, null, b, reason, now),
-      });
+      }, c.t.headerCodec());
       c.framer.push(bytes, 0, now);
     }
     return this.advance(now);

@@ -129,6 +129,8 @@ export function messageJson(m: Message, spans = false, limits: OutputLimits = DE
     id: m.id ?? null,
     size: m.size,
   };
+  if (m.header) o.frame = toJsonValue(m.header, limits);
+  if (m.head) o.head = toJsonValue(m.head, limits);
   if (m.fields) o.fields = toJsonValue(m.fields, limits);
   if (m.trailing) o.trailing = m.trailing;
   if (m.compressed) o.compressed = true;

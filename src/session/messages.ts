@@ -6,7 +6,7 @@
 import { FifoMap } from '../core/fifo-map';
 import type { Direction, StreamEnd } from '../core/types';
 import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
-import { createFramer, type Framer } from '../framing/framers';
+import { createFramer, type FrameMeta, type Framer } from '../framing/framers';
 import type { GapReason } from '../reassembly/assembler';
 import type { DecodedMessage, DecodeOptions, Protocol, Transport } from '../protocol/protocol';
 import type { DecodeLimits, Span } from '../protocol/runtime';
@@ -32,6 +32,10 @@ export interface Message {
   label?: string;
   id?: number;
   fields?: Record<string, unknown>;
+  /** The transport's head fields (before the id), when it has a head. */
+  head?: Record<string, unknown>;
+  /** The frame header's fields, with header framing. */
+  header?: Record<string, unknown>;
   /** Set when the bytes are not a frame at all (gap, framing lost, no protocol). */
   raw?: string;
   error?: { message: string; path: string; offset: number };
@@ -89,7 +93,7 @@ export class MessageDecoder implements FlowListener {
       s = new Session(this.protocol, this.opts);
       this.sessions.set(c.id, s);
       const t = this.protocol?.tcp;
-      for (let d = 0; d < 2; d++) s.framers[d] = t ? createFramer(t.framing, this.frameSink(c, s, d, t)) : null;
+      for (let d = 0; d < 2; d++) s.framers[d] = t ? createFramer(t.framing, this.frameSink(c, s, d, t), t.headerCodec()) : null;
     }
     return s;
   }
@@ -97,9 +101,9 @@ export class MessageDecoder implements FlowListener {
   private frameSink(c: TcpConnection, s: Session, d: number, t: Transport) {
     const dir = DIRS[d];
     return {
-      frame: (body: Buffer, offset: number, ts: number) => {
-        const dm = t.decode(dir, body, s.state, s.decodeOpts);
-        this.sink.message(decodedMessage(dm, body, c, 'tcp', dir, ts, s.count[d]++, offset, body.length + frameOverhead(t, body.length)));
+      frame: (body: Buffer, offset: number, ts: number, meta: FrameMeta) => {
+        const dm = t.decode(dir, body, s.state, meta.header ? { ...s.decodeOpts, frame: meta.header } : s.decodeOpts);
+        this.sink.message(decodedMessage(dm, body, c, 'tcp', dir, ts, s.count[d]++, offset, meta.wire));
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string) => this.raw(c, 'tcp', s, d, bytes, offset, ts, reason),
     };
@@ -178,16 +182,6 @@ export class MessageDecoder implements FlowListener {
 }
 
 function decodedMessage(dm: DecodedMessage, frame: Buffer, flow: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', dir: Direction, ts: number, index: number, offset: number, size: number): Message {
-  return { ts, flow, transport, dir, index, offset, size, body: dm.body, frame, name: dm.name, label: dm.label, id: dm.id, fields: dm.fields, error: dm.error, trailing: dm.trailing, compressed: dm.compressed, spans: dm.spans };
+  return { ts, flow, transport, dir, index, offset, size, body: dm.body, frame, name: dm.name, label: dm.label, id: dm.id, head: dm.head, header: dm.frame, fields: dm.fields, error: dm.error, trailing: dm.trailing, compressed: dm.compressed, spans: dm.spans };
 }
 
-/** Header bytes the framing adds around a body of this size. */
-function frameOverhead(t: Transport, bodyLen: number): number {
-  const f = t.framing;
-  if (f.k === 'delimiter') return f.bytes.length;
-  if (f.k !== 'length') return 0;
-  if (f.t.k !== 'varint') return f.t.size;
-  let n = 1;
-  for (let v = bodyLen; v >= 0x80; v = Math.floor(v / 0x80)) n++;
-  return n;
-}

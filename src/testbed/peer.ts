@@ -31,9 +31,9 @@ export class ProtocolPeer {
     this.state = protocol.newState();
     const framing = maxFrame && t.framing.k === 'length' ? { ...t.framing, max: maxFrame } : t.framing;
     this.framer = createFramer(framing, {
-      frame: (body) => onEvent({ kind: 'message', m: t.decode(inbound, body, this.state), frame: body }),
+      frame: (body, _o, _ts, meta) => onEvent({ kind: 'message', m: t.decode(inbound, body, this.state, { frame: meta.header }), frame: body }),
       raw: (bytes, _o, _ts, reason) => onEvent({ kind: 'raw', bytes, reason }),
-    });
+    }, t.headerCodec());
     socket.on('data', (d: Buffer) => {
       this.framer.push(d, this.offset, 0);
       this.offset += d.length;

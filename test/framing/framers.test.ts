@@ -1,7 +1,10 @@
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFramer, type FrameSink } from '../../src/framing/framers';
 import type { Framing } from '../../src/protocol/ir';
+import { compileProtocol } from '../../src/protocol/protocol';
 
 type Out = { frame?: string; raw?: string; offset: number; reason?: string };
 
@@ -161,5 +164,78 @@ describe('chunk framing', () => {
       { frame: 'a', offset: 0 },
       { frame: 'bc', offset: 6 },
     ]);
+  });
+});
+
+describe('header framing (the transport\'s compiled header)', () => {
+  // magic be ef, a flags byte, a u24 length
+  const p = compileProtocol(readFileSync(join(__dirname, '../fixtures/protocols/framed/protocol.yaml'), 'utf8'), 'framed.yaml');
+  const t = p.tcp!;
+  const codec = t.headerCodec()!;
+  const frameOf = (body: string) => Buffer.concat([Buffer.from('beef00', 'hex'), Buffer.from([0, 0, body.length]), Buffer.from(body, 'latin1')]);
+  const runWith = (ops: (['data', Buffer] | ['gap', number])[]): Out[] => {
+    const out: Out[] = [];
+    const fr = createFramer(t.framing, {
+      frame: (b, offset, _ts, meta) => out.push({ frame: b.toString('latin1'), offset, reason: JSON.stringify(meta.header) }),
+      raw: (b, offset, _ts, reason) => out.push({ raw: b.toString('latin1'), offset, reason }),
+    }, codec);
+    let off = 0;
+    for (const [k, v] of ops) {
+      if (k === 'data') fr.push(v, off, 0);
+      else fr.gap(v, off, 0);
+      off += k === 'data' ? v.length : v;
+    }
+    fr.end(0);
+    return out;
+  };
+  const wire = Buffer.concat(['hello', '', 'a', 'world!!'].map(frameOf));
+
+  it('gives the same frames and header fields however the stream is cut', () => {
+    for (let a = 0; a <= wire.length; a++) {
+      for (let b = a; b <= wire.length; b += 5) {
+        const out = runWith([['data', wire.subarray(0, a)], ['data', wire.subarray(a, b)], ['data', wire.subarray(b)]]);
+        expect(out.map((o) => o.frame)).toEqual(['hello', '', 'a', 'world!!']);
+        expect(out[0]!.reason).toBe(JSON.stringify({ flags: { compressed: false, urgent: false }, length: 5 }));
+      }
+    }
+  });
+
+  it('after a gap, or a header that does not decode, it resumes at the next magic, with what it skipped raw', () => {
+    const out = runWith([['data', frameOf('one')], ['data', frameOf('tw').subarray(0, 4)], ['gap', 5], ['data', Buffer.from('xx')], ['data', frameOf('three')]]);
+    expect(out.filter((o) => o.frame !== undefined).map((o) => o.frame)).toEqual(['one', 'three']);
+    const raws = out.filter((o) => o.raw !== undefined);
+    expect(raws[0]!.reason).toMatch(/frame header cut by a 5-byte gap/);
+    expect(raws.slice(1).every((o) => /up to the next frame header's magic/.test(o.reason!))).toBe(true);
+    expect(raws.slice(1).map((o) => o.raw).join('')).toBe('xx');
+    const bad = runWith([['data', Buffer.concat([Buffer.from('beefzz'), frameOf('ok')])]]);
+    expect(bad.filter((o) => o.frame !== undefined).map((o) => o.frame)).toEqual(['ok']);
+    expect(bad.some((o) => o.raw !== undefined && /skipped to the next frame header's magic after a frame header that does not decode/.test(o.reason!))).toBe(true);
+  });
+
+  it('a WebSocket-style length: 7 bits, or 16 or 64 more when the 7 say so, read across deliveries', () => {
+    const ws = compileProtocol(
+      'protocol: ws\ntcp:\n  framing:\n    header:\n      fin_op: u8\n      len7: { type: u8, bits: { masked: 1, n: 7 } }\n      ext16: { type: u16be, if: "len7.n == 126" }\n      ext64: { type: u64be, if: "len7.n == 127" }\n    length: "len7.n < 126 ? len7.n : len7.n == 126 ? ext16 : ext64"\n  messages:\n    m: { fields: { data: { type: bytes, until: end } } }\n',
+      'ws.yaml',
+    ).tcp!;
+    const big = Buffer.alloc(70_000, 0x42);
+    const wire = Buffer.concat([ws.frame(Buffer.from('hi'), { fin_op: 0x82, len7: { masked: 0, n: 2 } }), ws.frame(Buffer.alloc(300, 1), { fin_op: 0x82, len7: { masked: 0, n: 126 }, ext16: 300 }), ws.frame(big, { fin_op: 0x82, len7: { masked: 0, n: 127 }, ext64: 70_000n })]);
+    expect(wire.subarray(0, 2).toString('hex')).toBe('8202');
+    const sizes: number[] = [];
+    const fr = createFramer(ws.framing, { frame: (b) => sizes.push(b.length), raw: (b, _o, _t, r) => sizes.push(-r.length) }, ws.headerCodec());
+    for (let i = 0; i < wire.length; i += 1000) fr.push(wire.subarray(i, i + 1000), i, 0);
+    fr.end(0);
+    expect(sizes).toEqual([2, 300, 70_000]);
+  });
+
+  it('a length field at an offset (Modbus/TCP: u16be at byte 4, counting what follows it): the frame whole, split or merged', () => {
+    const f: Framing = { k: 'length', t: { k: 'int', size: 2, signed: false, le: false }, includesLength: false, adjust: 0, max: 260, offset: 4 };
+    const adu = (tid: number, pdu: string) => {
+      const b = Buffer.alloc(6);
+      b.writeUInt16BE(tid, 0);
+      b.writeUInt16BE(pdu.length / 2, 4);
+      return Buffer.concat([b, Buffer.from(pdu, 'hex')]);
+    };
+    const wire = Buffer.concat([adu(1, '1103006b0003'), adu(2, '110306022b00000064'), adu(3, '01')]);
+    for (const r of allSplits(f, wire)) expect(r.map((o) => Buffer.from(o.frame!, 'latin1').toString('hex'))).toEqual([adu(1, '1103006b0003'), adu(2, '110306022b00000064'), adu(3, '01')].map((b) => b.toString('hex')));
   });
 });

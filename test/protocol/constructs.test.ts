@@ -5,6 +5,14 @@ import { runVectorFile } from '../../src/protocol/vectors';
 
 /** The format's constructs that no shipped protocol uses, each with hand-written vectors run both ways. */
 const dir = join(__dirname, '../fixtures/protocols/constructs');
+const framedDir = join(__dirname, '../fixtures/protocols/framed');
+
+describe('framing and dispatch constructs (test/fixtures/protocols/framed)', () => {
+  const p = loadProtocol(join(framedDir, 'protocol.yaml'));
+  for (const r of runVectorFile(p, join(framedDir, 'vectors.yaml'))) {
+    it(r.name, () => expect(r.problems).toEqual([]));
+  }
+});
 
 describe('format constructs (test/fixtures/protocols/constructs)', () => {
   const p = loadProtocol(join(dir, 'protocol.yaml'));

@@ -273,7 +273,7 @@ export class SessionModel implements MessageSink {
     if (m.spans) return m.spans;
     if (!m.name || !this.protocol || this.bytesDropped(m)) return [];
     const t = this.protocol.transport(m.transport);
-    m.spans = t ? t.spansFor(m.name, m.body, undefined, m.dir) : [];
+    m.spans = t ? t.spansFor(m.name, m.body, undefined, m.dir, m.head, m.header) : [];
     return m.spans;
   }
 }
