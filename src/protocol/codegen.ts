@@ -528,6 +528,7 @@ class Gen {
         else if (ty.len.k === 'fixed') this.emit(`rt.count(${a}, ${ty.len.n}, c);`);
         else if (ty.len.k === 'expr') this.emit(`rt.count(${a}, ${this.expr(ty.len.x)}, c);`);
         this.emit(`for (let ${i} = 0; ${i} < ${a}.length; ${i}++) { rt.epush(c, ${i});`);
+        this.emit(`if (c.orig !== null && rt.copyOrig(w, c, ${a}[${i}])) { rt.epop(c); continue; }`);
         if (ty.len.k === 'cond') {
           // the condition must hold at the array's end (its last element, or the end written after it), nowhere before
           const cond = ty.len;
@@ -576,22 +577,51 @@ class Gen {
     }
   }
 
+  /**
+   * Fields that hold a later sibling's size or count (`n` where a later field says `length: n`,
+   * or `n - 2`): encoding computes them from that sibling's data instead of trusting the value
+   * given, so a changed string or list is written with the right size.
+   */
+  derivedSizes(fields: Field[]): Map<number, { target: string; kind: string; k: number }> {
+    const out = new Map<number, { target: string; kind: string; k: number }>();
+    fields.forEach((g, j) => {
+      const t = g.ty;
+      const len = t.k === 'array' || t.k === 'str' || t.k === 'bytes' || t.k === 'msgpack' ? t.len : null;
+      if (!len || len.k !== 'expr' || (t.k === 'str' && t.padded)) return;
+      const x = len.x.e;
+      const k = x.t === 'bin' && (x.op === '+' || x.op === '-') && x.b.t === 'num' ? (x.op === '+' ? x.b.v : -x.b.v) : 0;
+      const id = x.t === 'id' ? x.name : x.t === 'bin' && k !== 0 && x.a.t === 'id' ? x.a.name : null;
+      const i = id === null ? -1 : fields.findIndex((f) => f.name === id);
+      if (i < 0 || i >= j || fields[i]!.hidden || (fields[i]!.ty.k !== 'int' && fields[i]!.ty.k !== 'varint')) return;
+      const kind = t.k === 'array' ? 'count' : t.k === 'str' ? `str:${t.enc}` : t.k;
+      // the size field is what the data's size gives back through the expression
+      out.set(i, { target: g.name, kind, k: -k });
+    });
+    return out;
+  }
+
   encStruct(fields: Field[], v: string, after?: () => void): void {
     const o = this.v('o');
     this.emit(`const ${o} = rt.obj(${v}, c);`);
     const scope: Scope = new Map();
     this.scopes.push(scope);
-    for (const f of fields) {
+    const derived = this.derivedSizes(fields);
+    fields.forEach((f, i) => {
       const fv = this.v();
+      const d = derived.get(i);
       if (f.hidden) this.emit(`const ${fv} = undefined;`);
+      else if (d) this.emit(`const ${fv} = rt.sizeOfData(${o}[${JSON.stringify(d.target)}], ${JSON.stringify(d.kind)}, ${d.k}, ${o}[${JSON.stringify(f.name)}]);`);
       else this.emit(`const ${fv} = ${o}[${JSON.stringify(f.name)}];`);
       if (f.cond) this.emit(`if (${this.expr(f.cond)}) {`);
       this.emit(`rt.epush(c, ${JSON.stringify(f.name)});`);
+      // re-encoding a decoded message: a field with its original value is its original bytes
+      this.emit(`if (c.orig === null || !rt.copyOrig(w, c, ${fv})) {`);
       this.enc(f.ty, fv);
+      this.emit('}');
       this.emit('rt.epop(c);');
       if (f.cond) this.emit('}');
       scope.set(f.name, fv);
-    }
+    });
     after?.();
     this.scopes.pop();
   }

@@ -11,7 +11,7 @@ import { generate, messageList, type MessageRef } from './codegen';
 import { readCounter } from './counter';
 import type { Counter, Framing, ProtocolDef, TransportDef } from './ir';
 import { ProtocolError, parseProtocol } from './load';
-import { DEFAULT_DECODE_LIMITS, DecodeError, EncodeError, Writer, inflateWithin, newCtx, runtime, sizeText, type ConnectionBudget, type Ctx, type DecodeLimits, type Span } from './runtime';
+import { DEFAULT_DECODE_LIMITS, DecodeError, EncodeError, Writer, inflateWithin, newCtx, runtime, sameValue, sizeText, type ConnectionBudget, type Ctx, type DecodeLimits, type Original, type Span } from './runtime';
 
 type DecodeFn = (b: Buffer, c: Ctx) => Record<string, unknown>;
 type EncodeFn = (w: Writer, v: unknown, c: Ctx) => void;
@@ -52,6 +52,21 @@ export interface EncodeOptions {
   /** The id to write, for a message with several (default: its first). */
   id?: number;
   /** The frame header's values, when compression depends on them (a per-frame flag). */
+  frame?: Record<string, unknown>;
+}
+
+/** A message as decoded, to encode again (replay's rewrites, a proxy's changes). */
+export interface DecodedOriginal {
+  name: string;
+  dir: Direction;
+  id?: number;
+  head?: Record<string, unknown>;
+  fields: Record<string, unknown>;
+  /** The bytes the fields were decoded from (after decompression). */
+  body: Buffer;
+  /** The frame body as the framer cut it (before decompression): what an unchanged message is. */
+  raw: Buffer;
+  /** The frame header's fields, with header framing. */
   frame?: Record<string, unknown>;
 }
 
@@ -354,7 +369,32 @@ export class Transport {
    * The frame body for a message (head, id, fields, then compression when the state turns it
    * on). `name` may be qualified (`c2s.chat`); a name used both ways needs it, or `opts.dir`.
    */
+  /**
+   * Encode a decoded message again, maybe changed: unchanged, it is its original bytes exactly;
+   * changed, every field (and list element) that kept its value is its original bytes, sizes are
+   * recomputed from the data, and only what changed is encoded anew (a msgpack map keeps its
+   * map16, a non-minimal varint stays non-minimal, padding keeps its bytes).
+   */
+  reencode(orig: DecodedOriginal, fields: Record<string, unknown>, state: Record<string, unknown>, head: Record<string, unknown> | undefined = orig.head): Buffer {
+    if (sameValue(fields, orig.fields) && sameValue(head, orig.head)) return orig.raw;
+    const ref = this.protocol.message(orig.name, orig.dir);
+    if (!ref || ref.transport !== this.kind) throw new EncodeError(`no ${this.kind} message named '${orig.name}'`, '');
+    const spans = new Map<string, Span>();
+    try {
+      const start = this.bodyStart(orig.body, { ...state });
+      for (const sp of this.spans(ref, orig.body, start, { ...state }, orig.head, orig.frame)) spans.set(sp.path, sp);
+    } catch {
+      // the original does not decode whole any more: encode everything anew
+    }
+    const original: Original = { roots: { [orig.name]: orig.fields, head: orig.head }, body: orig.body, spans };
+    return this.encodeWith(orig.name, fields, state, { dir: orig.dir, head, id: orig.id, frame: orig.frame }, original);
+  }
+
   encode(name: string, fields: unknown, state: Record<string, unknown>, opts: EncodeOptions = {}): Buffer {
+    return this.encodeWith(name, fields, state, opts, null);
+  }
+
+  private encodeWith(name: string, fields: unknown, state: Record<string, unknown>, opts: EncodeOptions, original: Original | null): Buffer {
     const ref = this.protocol.message(name, opts.dir);
     if (!ref || ref.transport !== this.kind) {
       const both = this.protocol.named(name).length > 1;
@@ -364,6 +404,7 @@ export class Transport {
     if (opts.id !== undefined && !(ref.def.ids ?? [ref.def.id]).includes(opts.id)) throw new EncodeError(`${name} has no id ${opts.id}`, '');
     const c = newCtx(state, false);
     c.fr = opts.frame ?? null;
+    c.orig = original;
     const w = new Writer();
     if (this.fn.EH) {
       // a head field the id expression is (id: { value: function }) comes from the id
@@ -376,7 +417,7 @@ export class Transport {
       c.hd = head;
       if (this.fn.IDX && this.fn.IDX(c) !== id) throw new EncodeError(`the head gives id ${String(this.fn.IDX(c))}, and ${name} is ${id}`, 'head');
     }
-    c.path.push(name);
+    c.path.push(ref.def.name);
     if (this.def.id) w.bytes(writeCounter(this.def.id, id!));
     this.fast.EM![ref.index](w, fields, c);
     const body = w.finish();

@@ -61,6 +61,16 @@ export interface Ctx {
   /** The message's head and frame header values (what `head.x` and `frame.x` read). */
   hd: Record<string, unknown> | null;
   fr: Record<string, unknown> | null;
+  /** Encoding again a decoded message: its values and the bytes of each field (by path). */
+  orig: Original | null;
+}
+
+/** A decoded message being encoded again: fields equal to these are written as these bytes. */
+export interface Original {
+  /** The roots the encoder's paths start from: the message's name -> its fields, 'head' -> the head. */
+  roots: Record<string, unknown>;
+  body: Buffer;
+  spans: Map<string, Span>;
 }
 
 export function newCtx(st: Record<string, unknown>, spans: boolean, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Ctx {
@@ -81,7 +91,22 @@ export function newCtx(st: Record<string, unknown>, spans: boolean, limits: Deco
     maxDepth: limits.depth,
     hd: null,
     fr: null,
+    orig: null,
   };
+}
+
+/** Deep equality of decoded values (numbers, bigints, strings, bytes, lists, objects). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'bigint' || typeof b === 'bigint') return exprRuntime.eq(a, b);
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b) === 0;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(b) && !(a instanceof Uint8Array) && !(b instanceof Uint8Array)) {
+    const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+    return ka.length === kb.length && ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b);
 }
 
 /** A size for messages: 16 MiB, 1 GiB. */
@@ -495,6 +520,32 @@ export const runtime = {
     if (typeof n === 'number' && Number.isInteger(n) && n >= 0) return n;
     if (typeof n === 'bigint' && n >= 0n && n <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(n);
     return fail(c, `size expression gives ${show(n)}${typeof n === 'bigint' && n > 0n ? ' (more than 2^53)' : ''}`, p);
+  },
+  /** Encoding again: when the value at the current path is the original's, write the original's bytes for it. */
+  copyOrig(w: Writer, c: Ctx, v: unknown): boolean {
+    const o = c.orig!;
+    if (c.inner > 0) return false;
+    const span = o.spans.get(pathString(c.path));
+    if (!span) return false;
+    let ov: unknown = o.roots;
+    for (const part of c.path) {
+      if (ov === null || typeof ov !== 'object') return false;
+      ov = (ov as Record<string | number, unknown>)[part];
+    }
+    if (!sameValue(ov, v)) return false;
+    w.bytes(o.body.subarray(span.start, span.end));
+    return true;
+  },
+  /** A size field from its sibling's data: the count of a list, the bytes of a string, bytes or msgpack value. */
+  sizeOfData(target: unknown, kind: string, k: number, given: unknown): unknown {
+    if (target === undefined) return given;
+    let n: number;
+    if (kind === 'count') n = Array.isArray(target) ? target.length : NaN;
+    else if (kind.startsWith('str:')) n = typeof target === 'string' ? Buffer.byteLength(target, kind.slice(4) as BufferEncoding) : NaN;
+    else if (kind === 'bytes') n = target instanceof Uint8Array ? target.length : typeof target === 'string' && /^([0-9a-fA-F]{2})*$/.test(target) ? target.length / 2 : NaN;
+    else n = packr.pack(target).length;
+    if (Number.isNaN(n)) return given;
+    return typeof given === 'bigint' ? BigInt(n + k) : n + k;
   },
   untilBroken(c: Ctx, atEnd: boolean): never {
     return efail(c, atEnd ? 'the last element must meet the array\'s until condition (keep: true)' : "an element meets the array's until condition before the end: decoding would stop there");

@@ -435,8 +435,9 @@ export class ReplayEngine {
     if (m.name && m.fields && this.rules.length) {
       const fields = this.rewritten(m.name, m.dir, m.fields);
       if (fields !== m.fields) {
-        frame = c.t.encode(m.name, fields, c.state, { dir: m.dir });
-        wire = c.rec.transport === 'tcp' ? c.t.frame(frame) : frame;
+        // only what the rewrite changed is encoded anew; the rest keeps its recorded bytes
+        frame = c.t.reencode({ name: m.name, dir: m.dir, id: m.id, head: m.head, fields: m.fields, body: m.body!, raw: m.frame!, frame: m.header }, fields, c.state);
+        wire = c.rec.transport === 'tcp' ? c.t.frame(frame, m.header) : frame;
         this.report.rewritten++;
       }
     }

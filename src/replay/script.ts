@@ -29,6 +29,11 @@ export interface ScriptMessage {
   fields?: Record<string, unknown>;
   /** The frame body as recorded (before decompression); null for bytes that did not frame. */
   frame: Buffer | null;
+  /** What the fields were decoded from (after decompression), the id, head and frame header: to encode a rewrite again. */
+  body?: Buffer;
+  id?: number;
+  head?: Record<string, unknown>;
+  header?: Record<string, unknown>;
   /** The bytes on the wire: what replay sends unless a rewrite changes the fields. */
   wire: Buffer;
   /** Set when the recorded bytes did not frame or decode: they are replayed and compared as bytes. */
@@ -62,12 +67,16 @@ export async function loadScript(input: string | RecordingInput, protocol: Proto
     message: (m: Message) => {
       add(m.flow, m.ts);
       const framed = !m.raw;
-      const wire = framed && m.transport === 'tcp' ? protocol.tcp!.frame(m.frame) : m.frame;
+      const wire = framed && m.transport === 'tcp' ? protocol.tcp!.frame(m.frame, m.header) : m.frame;
       const sm: ScriptMessage = { conn: m.flow.id, transport: m.transport, dir: m.dir, index: m.index, ts: m.ts, frame: framed ? m.frame : null, wire };
       if (m.raw || m.error || !m.name) sm.raw = m.raw ?? m.error?.message ?? `unknown message id ${m.id}`;
       else {
         sm.name = m.name;
         sm.fields = m.fields;
+        sm.body = m.body;
+        sm.id = m.id;
+        sm.head = m.head;
+        sm.header = m.header;
       }
       steps.push({ kind: 'message', m: sm });
     },
