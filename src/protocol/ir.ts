@@ -90,6 +90,8 @@ export interface MessageDef {
   set: { name: string; x: SourceExpr }[];
   /** Field paths that change from session to session (ignored by replay). */
   volatile: string[];
+  /** Replay: values the live peer sends here that our later messages carry back (a session token), and where (none: wherever the recorded value appears). */
+  carry: { path: string; targets: string[] }[];
   loc: string;
   doc?: string;
 }

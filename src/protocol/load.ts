@@ -19,7 +19,7 @@ class Abandon extends Error {}
 const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'if', 'doc']);
 const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
 const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'];
-const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'doc'];
+const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'carry', 'doc'];
 const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
 
 /** Types nested deeper than this in one file are a mistake or an attack, not a protocol. */
@@ -382,8 +382,18 @@ class Loader {
     if (setNode) for (const [k, v, sp] of this.pairs(this.map(setNode, 'state updates (variable: expression)'))) set.push({ name: this.ident(sp, k, 'state variable'), x: this.expr(v, `set ${k}`) });
     const volNode = this.get(m, 'volatile');
     const volatile = volNode ? (isSeq(volNode) ? (volNode as YAMLSeq<Node>).items.map((i) => this.str(i, 'a field path')) : [this.str(volNode, 'a field path')]) : [];
+    const carry: MessageDef['carry'] = [];
+    const carryNode = this.get(m, 'carry');
+    if (carryNode && isSeq(carryNode)) for (const i of (carryNode as YAMLSeq<Node>).items) carry.push({ path: this.str(i, 'a field path'), targets: [] });
+    else if (carryNode && isMap(carryNode)) {
+      for (const [k, v] of this.pairs(carryNode as YAMLMap<Scalar, Node>)) {
+        const targets = isSeq(v) ? (v as YAMLSeq<Node>).items.map((i) => this.str(i, 'MESSAGE.PATH')) : [this.str(v, 'MESSAGE.PATH')];
+        for (const tg of targets) if (!/^((c2s|s2c)\.)?[A-Za-z_][A-Za-z0-9_]*\.[^.]/.test(tg)) this.fail(v, `expected where to carry ${k} as MESSAGE.PATH (e.g. move.player_id), found '${tg}'`);
+        carry.push({ path: k, targets });
+      }
+    } else if (carryNode) carry.push({ path: this.str(carryNode, 'a field path'), targets: [] });
     const doc = this.get(m, 'doc');
-    return { name, id, ids, dir, when, fields, set, volatile, loc: this.loc(p), doc: doc ? this.str(doc, 'a description') : undefined };
+    return { name, id, ids, dir, when, fields, set, volatile, carry, loc: this.loc(p), doc: doc ? this.str(doc, 'a description') : undefined };
   }
 
   fields(n: Node, owner: string): Field[] {

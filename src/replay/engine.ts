@@ -148,7 +148,11 @@ export class ReplayEngine {
     const p = script.protocol;
     this.ourDir = opts.role === 'client' ? 'c2s' : 's2c';
     this.ignore = new IgnoreList(p, opts.ignore ?? []);
-    this.rules = (opts.rewrite ?? []).map((r) => parseRewrite(r, p));
+    // the protocol's carry: lists first (the same rules --rewrite gives), then the command line's
+    const fromFile = p.messages.flatMap((m) =>
+      m.def.carry.map((cr) => `${p.label(m)}.${cr.path}${cr.targets.length ? `:${cr.targets.join(',')}` : ''}`),
+    );
+    this.rules = [...fromFile, ...(opts.rewrite ?? [])].map((r) => parseRewrite(r, p));
     for (const r of this.rules) this.ignore.add(`${r.dir ? `${r.dir}.` : ''}${r.message}.${r.path}`);
     let gaps = 0;
     for (const c of script.connections.values()) {

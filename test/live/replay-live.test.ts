@@ -50,7 +50,8 @@ afterAll(async () => {
 describe('replay against the live test game', () => {
   it('as client, against a fresh server with the same seed: nothing diverges (exit 0)', async () => {
     const s = await server(SEED);
-    const r = await replay([solo, '--as', 'client', '--target', `127.0.0.1:${s.port}`, '--rewrite', 'login_ok.token', '--fast']);
+    // no --rewrite: the protocol file's carry: [token] on login_ok carries the live token back
+    const r = await replay([solo, '--as', 'client', '--target', `127.0.0.1:${s.port}`, '--fast']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/1 rewritten\), \d+ received, \d+ compared, 0 divergences/);
     expect(r.stdout).toMatch(/result: same as recorded/);

@@ -150,3 +150,11 @@ describe('a type that contains itself with nothing to stop it', () => {
     expect(p.tcp!.decode('c2s', Buffer.from([2, 1, 2, 3]), p.newState()).error).toMatchObject({ path: 'm.f', message: expect.stringMatching(/types nested more than 512 deep/) });
   });
 });
+
+describe('carry: in a message', () => {
+  it('a list of paths or a map of path to targets; a target that is not MESSAGE.PATH is an error', () => {
+    const p = compileProtocol(head + '    a:\n      id: 1\n      carry: [t]\n      fields: { t: u8 }\n    b:\n      id: 2\n      carry: { t: [a.t, c2s.a.t] }\n      fields: { t: u8 }\n', 'p.yaml');
+    expect(p.messages.map((m) => m.def.carry)).toEqual([[{ path: 't', targets: [] }], [{ path: 't', targets: ['a.t', 'c2s.a.t'] }]]);
+    expect(problems(head + '    a:\n      id: 1\n      carry: { t: nowhere }\n      fields: { t: u8 }\n')).toEqual([expect.stringMatching(/p\.yaml:8:\d+: expected where to carry t as MESSAGE\.PATH/)]);
+  });
+});

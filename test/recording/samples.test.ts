@@ -31,7 +31,7 @@ describe('the sample recordings in recordings/', () => {
     const s = new GameServer(loadProtocol('testgame', ROOT), { port: 0, seed: 1 });
     await s.start();
     servers.push(s);
-    const r = await (await startCli(['replay', 'recordings/testgame-solo.gsrec', '--as', 'client', '--target', `127.0.0.1:${s.port}`, '--rewrite', 'login_ok.token', '--fast'], null)).done;
+    const r = await (await startCli(['replay', 'recordings/testgame-solo.gsrec', '--as', 'client', '--target', `127.0.0.1:${s.port}`, '--fast'], null)).done;
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 });
