@@ -201,7 +201,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     `gamesniff fuzz: seed ${seed}, ${o.seconds}s, targets ${targets.join(', ')}; seeds: ` +
       TARGETS.map((t) => `${seeds[t].length} ${t}`).join(', ') +
       (shared ? ` (with ${shared})` : ' (no third-party captures)') +
-      `; ${seeds[targets[0]!] ? TARGETS.reduce((n, t) => n + seeds[t].filter((x) => x.name.startsWith('fixture/')).length, 0) : 0} fixtures`,
+      `; ${TARGETS.reduce((n, t) => n + seeds[t].filter((x) => x.name.startsWith('fixture/')).length, 0)} fixtures`,
   );
 
   const handle = async (target: TargetName, data: Buffer, origin: string, out: Outcome): Promise<void> => {

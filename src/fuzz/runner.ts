@@ -8,8 +8,9 @@
  * JavaScript stack it was stuck in. A heap overflow is rerun and paused shortly before the point
  * where it overflowed. Those stacks give resource crashes a location, like exceptions have.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { tmpdir } from 'node:os';
 import { SourceMap } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,6 +130,8 @@ export class Runner {
   private inspectorListener: ((msg: Record<string, unknown>) => void) | null = null;
   /** Workers started (the first one, and one after each hang or memory crash). */
   spawns = 0;
+  /** Temporary files of the workers (one directory each), removed by close(). */
+  private readonly tmp = mkdtempSync(join(tmpdir(), 'gamesniff-fuzz-'));
 
   constructor(readonly opts: RunnerOptions) {
     this.timeoutMs = opts.timeoutMs ?? 5000;
@@ -214,7 +217,7 @@ export class Runner {
       await Promise.race([this.dying, new Promise((r) => setTimeout(r, 3000).unref())]);
       await this.inspector();
       const w = new Worker(workerScript(this.opts.root), {
-        workerData: { root: this.opts.root },
+        workerData: { root: this.opts.root, tmp: this.tmp },
         // stacks in TypeScript terms: source maps must be on before the modules load
         execArgv: ['--enable-source-maps'],
         resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
@@ -354,7 +357,8 @@ export class Runner {
       w.on('error', () => undefined);
       await w.terminate().catch(() => undefined);
     }
-    await this.dying;
+    await Promise.race([this.dying, new Promise((r) => setTimeout(r, 3000).unref())]);
+    rmSync(this.tmp, { recursive: true, force: true });
     if (this.session) {
       this.session.disconnect();
       this.session = null;

@@ -3,7 +3,7 @@
  * outcomes are success, a GamesniffError, and (for protocol text) a ProtocolError; anything else
  * thrown is a crash. They run the same code paths as the CLI.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureParser, readCaptureFile } from '../capture/file-reader';
@@ -35,9 +35,11 @@ export interface TargetContext {
   counters: Record<string, number>;
 }
 
-export function newContext(root: string): TargetContext {
+/** `tmp`: where temporary files go (default: a new directory, removed by disposeContext). */
+export function newContext(root: string, tmp?: string): TargetContext {
   const file = join(root, 'protocols', 'testgame', 'protocol.yaml');
-  return { testgame: compileProtocol(readFileSync(file, 'utf8'), file), tmp: mkdtempSync(join(tmpdir(), 'gamesniff-fuzz-')), counters: {} };
+  if (tmp) mkdirSync(tmp, { recursive: true });
+  return { testgame: compileProtocol(readFileSync(file, 'utf8'), file), tmp: tmp ?? mkdtempSync(join(tmpdir(), 'gamesniff-fuzz-')), counters: {} };
 }
 
 export function disposeContext(c: TargetContext): void {

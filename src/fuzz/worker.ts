@@ -3,7 +3,8 @@
  * so a case costs no start-up. The parent enforces the time and memory limits (it terminates this
  * thread and starts a new one on a hang or when the heap limit is hit).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { join } from 'node:path';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { disposeContext, errorInfo, isExpected, newContext, runTarget, signatureOf, type TargetContext } from './targets';
 import type { TargetName } from './seeds';
 
@@ -33,7 +34,9 @@ function main(): void {
   Error.stackTraceLimit = 60;
   let ctx: TargetContext;
   try {
-    ctx = newContext((workerData as { root: string }).root);
+    const wd = workerData as { root: string; tmp: string };
+    // the runner owns the directory: a terminated worker cannot clean up after itself
+    ctx = newContext(wd.root, join(wd.tmp, String(threadId)));
   } catch (e) {
     port.postMessage({ type: 'fatal', message: `cannot set up the fuzz targets: ${(e as Error).stack ?? String(e)}` } satisfies WorkerReply);
     return;

@@ -265,7 +265,7 @@ export function toJs(e: Expr, resolve: (name: string, pos: number) => string): s
     case 'index':
       return `(${js(e.obj)})?.[${js(e.idx)}]`;
     case 'un':
-      return `(${e.op}${js(e.a)})`;
+      return e.op === '-' ? `rt.neg(${js(e.a)})` : `(!${js(e.a)})`;
     case 'cond':
       return `(${js(e.c)} ? ${js(e.a)} : ${js(e.b)})`;
     case 'bin':
@@ -276,16 +276,67 @@ export function toJs(e: Expr, resolve: (name: string, pos: number) => string): s
           return `!rt.eq(${js(e.a)}, ${js(e.b)})`;
         case '~':
           return `rt.contains(${js(e.a)}, ${js(e.b)})`;
-        case '/':
-          return `Math.trunc(${js(e.a)} / ${js(e.b)})`;
-        default:
+        case '&&':
+        case '||':
+        case '<':
+        case '<=':
+        case '>':
+        case '>=':
+          // comparisons work across numbers and bigints as they are
           return `(${js(e.a)} ${e.op} ${js(e.b)})`;
+        default:
+          return `rt.ar(${JSON.stringify(e.op)}, ${js(e.a)}, ${js(e.b)})`;
       }
   }
 }
 
+/** Arithmetic on numbers, and on bigints (64-bit fields) mixed with numbers: exact while it fits in 2^53, a bigint past it. */
+function arith(op: string, a: unknown, b: unknown): unknown {
+  if (typeof a === 'bigint' || typeof b === 'bigint') {
+    const ia = typeof a === 'bigint' || (typeof a === 'number' && Number.isInteger(a));
+    const ib = typeof b === 'bigint' || (typeof b === 'number' && Number.isInteger(b));
+    if (!ia || !ib) return arith(op, Number(a), Number(b));
+    const x = BigInt(a as never);
+    const y = BigInt(b as never);
+    let r: bigint;
+    switch (op) {
+      case '+': r = x + y; break;
+      case '-': r = x - y; break;
+      case '*': r = x * y; break;
+      case '/': if (y === 0n) return Number(x) / 0; r = x / y; break;
+      case '%': if (y === 0n) return NaN; r = x % y; break;
+      case '&': r = x & y; break;
+      case '|': r = x | y; break;
+      case '^': r = x ^ y; break;
+      case '<<': r = x << y; break;
+      case '>>': r = x >> y; break;
+      default: return undefined;
+    }
+    return r >= BigInt(Number.MIN_SAFE_INTEGER) && r <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r) : r;
+  }
+  const x = a as number;
+  const y = b as number;
+  switch (op) {
+    case '+': return (x as unknown as string) + (y as unknown as string);
+    case '-': return x - y;
+    case '*': return x * y;
+    case '/': return Math.trunc(x / y);
+    case '%': return x % y;
+    case '&': return x & y;
+    case '|': return x | y;
+    case '^': return x ^ y;
+    case '<<': return x << y;
+    case '>>': return x >> y;
+  }
+  return undefined;
+}
+
 /** Runtime helpers the compiled expressions call; the interpreter uses the same ones. */
 export const exprRuntime = {
+  ar: arith,
+  neg(v: unknown): unknown {
+    return typeof v === 'bigint' ? arith('-', 0n, v) : -(v as number);
+  },
   len(v: unknown): number | undefined {
     if (typeof v === 'string' || Array.isArray(v) || Buffer.isBuffer(v)) return v.length;
     return undefined;
@@ -330,7 +381,7 @@ export function evaluate(e: Expr, lookup: (name: string) => unknown): unknown {
       return Object.prototype.hasOwnProperty.call(o, k as PropertyKey) ? (o as Record<string, unknown>)[k as string] : undefined;
     }
     case 'un':
-      return e.op === '!' ? !ev(e.a) : -(ev(e.a) as number);
+      return e.op === '!' ? !ev(e.a) : exprRuntime.neg(ev(e.a));
     case 'cond':
       return ev(e.c) ? ev(e.a) : ev(e.b);
     case 'bin': {
@@ -346,18 +397,8 @@ export function evaluate(e: Expr, lookup: (name: string) => unknown): unknown {
         case '<=': return a <= b;
         case '>': return a > b;
         case '>=': return a >= b;
-        case '+': return (a as number) + (b as number);
-        case '-': return a - b;
-        case '*': return a * b;
-        case '/': return Math.trunc(a / b);
-        case '%': return a % b;
-        case '&': return a & b;
-        case '|': return a | b;
-        case '^': return a ^ b;
-        case '<<': return a << b;
-        case '>>': return a >> b;
       }
-      throw new ExprError(`unknown operator ${e.op}`, e.pos);
+      return arith(e.op, a, b);
     }
   }
 }

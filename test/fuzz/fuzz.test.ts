@@ -1,0 +1,41 @@
+/**
+ * The fuzzer's finds, kept: (1) every crash fixture in test/fixtures/fuzz runs through its target
+ * without crashing (each fails until its bug is fixed: that is the point), and (2) a short fuzz
+ * run with a fixed seed, on every target, finds no crash. Both use the built worker
+ * (dist/fuzz/worker.js): run `npm run build` first (npm test does).
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fuzz } from '../../src/fuzz/fuzz';
+import { Runner } from '../../src/fuzz/runner';
+import { fixtureFiles, targetOfFixture, TARGETS } from '../../src/fuzz/seeds';
+
+const root = join(__dirname, '..', '..');
+const files = fixtureFiles(root);
+
+describe('crash fixtures found by the fuzzer', () => {
+  const runner = new Runner({ root, timeoutMs: 3000, maxHeapMb: 256 });
+  afterAll(() => runner.close());
+
+  it('are named <target>-<hash>.<ext>, each with a .txt sidecar', () => {
+    for (const f of files) {
+      expect(targetOfFixture(f), f).not.toBeNull();
+      expect(readFileSync(f.replace(/\.[^/]*$/, '.txt'), 'utf8')).toMatch(/^signature: /);
+    }
+  });
+
+  it.each(files.map((f) => [basename(f), f] as const))('%s no longer crashes', async (_name, file) => {
+    const out = await runner.run(targetOfFixture(file)!, readFileSync(file));
+    const what = out.status === 'crash' ? `${out.signature}\n${out.error?.name}: ${out.error?.message}\n${out.error?.stack ?? ''}` : 'no crash';
+    expect(what).toBe('no crash');
+  });
+});
+
+describe('a short fuzz run', () => {
+  it('finds no crash in any target (fixed seed)', async () => {
+    const s = await fuzz({ root, seconds: 9, seed: 20240611, maxCases: 500, write: false, minimizeSeconds: 0, shared: false, fixtures: false, timeoutMs: 3000, maxHeapMb: 256 });
+    for (const t of TARGETS) expect(s.targets[t].cases, t).toBeGreaterThan(20);
+    expect(s.crashes.map((c) => `[${c.target}] x${c.count} ${c.signature} (${c.error?.name}: ${c.error?.message.split('\n')[0]})`)).toEqual([]);
+  }, 60_000);
+});
