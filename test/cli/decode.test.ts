@@ -104,7 +104,7 @@ describe('gamesniff decode -r', () => {
     expect(r.stderr).toContain(`${p}:9:20: unknown type 'strnig'`);
     const missing = gs(['decode', '-p', 'nosuch', '-r', file]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/no such protocol .*chatroom, echo, testgame/);
+    expect(missing.stderr).toMatch(/no such protocol .*chatroom, echo, modbus, testgame/);
   });
 
   it('without -p it says what is missing', () => {

@@ -13,6 +13,8 @@ export interface Write {
   udp?: boolean;
   /** Packet time (µs) that passes before this write: an idle period. */
   pauseUs?: number;
+  /** Segments of at most this many bytes for this write (default: the session's mss). */
+  mss?: number;
 }
 
 /** Writes become segments of at most `mss` bytes; handshake first, FIN both ways last. */
@@ -44,10 +46,11 @@ export function writeSession(file: string, writes: Write[], opts: { sport?: numb
       put(udpDatagram({ sport: wr.dir === 'c2s' ? sport + 1 : dport + 1, dport: wr.dir === 'c2s' ? dport + 1 : sport + 1, payload: wr.bytes }));
       continue;
     }
-    for (let i = 0; i < wr.bytes.length; i += mss) {
-      const part = wr.bytes.subarray(i, i + mss);
+    const size = wr.mss ?? mss;
+    for (let i = 0; i < wr.bytes.length; i += size) {
+      const part = wr.bytes.subarray(i, i + size);
       const p = seg(wr.dir, 'PA', part);
-      if (!wr.lost && wr.loseSegment !== i / mss) put(p);
+      if (!wr.lost && wr.loseSegment !== i / size) put(p);
       seq[wr.dir] += part.length;
     }
     // The peer acknowledges everything sent so far (so lost segments become gaps).
