@@ -5,6 +5,7 @@ import { PcapWriter } from '../capture/file-writer';
 import { LINKTYPE } from '../capture/linktypes';
 import type { StreamEnd } from '../core/types';
 import { loadProtocol } from '../protocol/protocol';
+import { Rng } from '../core/rng';
 
 /**
  * Hostile captures, as a fuzzer or a hostile network produces them, each generated
@@ -100,31 +101,6 @@ const FIN = 0x01;
 const PSH = 0x08;
 const ACK = 0x10;
 const SERVER = { ip: 0x7f000001, port: 24000 };
-
-class Rng {
-  constructor(private s: number) {
-    this.s = s >>> 0 || 0x9e3779b9;
-  }
-  u32(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
-  }
-  next(): number {
-    return this.u32() / 4294967296;
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
-}
 
 interface Endpoint {
   ip: number;

@@ -1,5 +1,6 @@
 import { PcapWriter } from '../capture/file-writer';
 import { LINKTYPE } from '../capture/linktypes';
+import { Rng } from '../core/rng';
 
 /**
  * A deterministic capture of game-like loopback traffic, for the benchmark and
@@ -22,23 +23,6 @@ export interface GenerateResult {
   packets: number;
   payloadBytes: number;
   connections: number;
-}
-
-class Rng {
-  constructor(private s: number) {
-    if (this.s === 0) this.s = 0x9e3779b9;
-  }
-  next(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s / 4294967296;
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
 }
 
 interface Side {

@@ -5,7 +5,7 @@
  * bytes (with their lengths fixed up), block types swapped, options of odd lengths, captured
  * lengths that disagree, fragments with other offsets and flags, header fields set to edge values.
  */
-import type { Rng } from './rng';
+import type { Rng } from '../core/rng';
 
 interface Rec {
   /** Offset of the record (pcap: its 16-byte header; pcapng: the block). */

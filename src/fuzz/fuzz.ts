@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { basename, join } from 'node:path';
 import { makeCase } from './generate';
 import { minimize } from './minimize';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { RESOURCE_KINDS, Runner, type Outcome } from './runner';
 import { FIXTURE_DIR, TARGETS, loadSeeds, targetOfFixture, type Seed, type TargetName } from './seeds';
 

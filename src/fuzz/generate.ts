@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { mutateCapture } from './capture-struct';
 import { MAX_INPUT, mutateBytes, mutateRecording, mutateText } from './mutate';
 import { generateProtocol } from './protogen';
-import type { Rng } from './rng';
+import type { Rng } from '../core/rng';
 import type { Seed, TargetName } from './seeds';
 
 export interface Case {

@@ -5,136 +5,89 @@
  * thread with time and memory limits; new crashes are minimised and written to
  * test/fixtures/fuzz/ (which test/fuzz/fuzz.test.ts replays). Exit 0 unless --fail-on-crash.
  */
+import { Command, InvalidArgumentError } from 'commander';
 import { fuzz, reminimize, summaryText } from './fuzz';
 import { repoRoot } from './runner';
 import { TARGETS, type TargetName } from './seeds';
 
-const USAGE = `usage: npm run fuzz -- [options]
-  --seconds N            fuzzing time (default 60; minimisation of new crashes comes on top, bounded)
-  --target T             capture, recording, protocol or all (default all; repeat or comma-separate)
-  --seed S               random seed (default: from the clock); the same seed makes the same cases
-  --timeout MS           a case taking longer is a crash (default 5000)
-  --max-heap MB          worker heap limit; more is a crash (default 512)
-  --cases N              at most N cases per target
-  --minimize-seconds S   time to minimise each new crash (default 20; 0: keep it whole)
-  --no-write             do not write fixtures
-  --no-shared            ignore ../shared/captures and $GAMESNIFF_CAPTURES
-  --no-seeds             do not run the unmutated seeds first
-  --fail-on-crash        exit 1 when any crash was seen
-  --minimize FILE        no fuzzing: minimise a fixture further (for --minimize-seconds, default 60) and rewrite it
-  --quiet                only the summary`;
-
-function num(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isFinite(n) || n < 0) {
-    process.stderr.write(`${name} needs a number, got ${v ?? 'nothing'}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  return n;
+function count(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} needs a number, got ${v}`);
+    return n;
+  };
 }
 
-async function main(argv: string[]): Promise<number> {
-  let seconds = 60;
-  let targets: TargetName[] = [...TARGETS];
-  let seed: number | undefined;
-  let timeoutMs: number | undefined;
-  let maxHeapMb: number | undefined;
-  let maxCases: number | undefined;
-  let minimizeSeconds: number | undefined;
-  let write = true;
-  let shared = true;
-  let runSeeds = true;
-  let failOnCrash = false;
-  let quiet = false;
-  const reduce: string[] = [];
-  const chosen: TargetName[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const val = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--seconds':
-        seconds = num(flag, val());
-        break;
-      case '--target':
-        for (const t of (val() ?? '').split(',')) {
-          if (t === 'all') chosen.push(...TARGETS);
-          else if ((TARGETS as string[]).includes(t)) chosen.push(t as TargetName);
-          else {
-            process.stderr.write(`--target: unknown target '${t}' (capture, recording, protocol, all)\n`);
-            return 2;
-          }
-        }
-        break;
-      case '--seed':
-        seed = num(flag, val());
-        break;
-      case '--timeout':
-        timeoutMs = num(flag, val());
-        break;
-      case '--max-heap':
-        maxHeapMb = num(flag, val());
-        break;
-      case '--cases':
-        maxCases = num(flag, val());
-        break;
-      case '--minimize-seconds':
-        minimizeSeconds = num(flag, val());
-        break;
-      case '--no-write':
-        write = false;
-        break;
-      case '--no-shared':
-        shared = false;
-        break;
-      case '--no-seeds':
-        runSeeds = false;
-        break;
-      case '--fail-on-crash':
-        failOnCrash = true;
-        break;
-      case '--minimize': {
-        const f = val();
-        if (!f) return 2;
-        reduce.push(f);
-        break;
-      }
-      case '--quiet':
-        quiet = true;
-        break;
-      case '-h':
-      case '--help':
-        process.stdout.write(USAGE + '\n');
-        return 0;
-      default:
-        process.stderr.write(`unknown option ${a}\n${USAGE}\n`);
-        return 2;
-    }
+function targetList(v: string, prev: TargetName[] | undefined): TargetName[] {
+  const out = [...(prev ?? [])];
+  for (const t of v.split(',')) {
+    if (t === 'all') out.push(...TARGETS);
+    else if ((TARGETS as readonly string[]).includes(t)) out.push(t as TargetName);
+    else throw new InvalidArgumentError(`unknown target '${t}' (capture, recording, protocol, all)`);
   }
-  if (chosen.length) targets = [...new Set(chosen)];
-  if (reduce.length) {
-    for (const f of reduce) await reminimize(repoRoot(), f, { seconds: minimizeSeconds ?? 60, timeoutMs, maxHeapMb, log: (l) => process.stderr.write(l + '\n') });
+  return out;
+}
+
+interface FuzzOptions {
+  seconds: number;
+  target?: TargetName[];
+  seed?: number;
+  timeout?: number;
+  maxHeap?: number;
+  cases?: number;
+  minimizeSeconds?: number;
+  write: boolean;
+  shared: boolean;
+  seeds: boolean;
+  failOnCrash?: boolean;
+  minimize?: string[];
+  quiet?: boolean;
+}
+
+const program = new Command('npm run fuzz --')
+  .description('Fuzz the inputs gamesniff reads: captures, recordings and protocol files.')
+  .option('--seconds <n>', 'fuzzing time (minimisation of new crashes comes on top, bounded)', count('--seconds'), 60)
+  .option('--target <t>', 'capture, recording, protocol or all (default all; repeat or comma-separate)', targetList)
+  .option('--seed <s>', 'random seed (default: from the clock); the same seed makes the same cases', count('--seed'))
+  .option('--timeout <ms>', 'a case taking longer is a crash (default 5000)', count('--timeout'))
+  .option('--max-heap <mb>', 'worker heap limit; more is a crash (default 512)', count('--max-heap'))
+  .option('--cases <n>', 'at most N cases per target', count('--cases'))
+  .option('--minimize-seconds <s>', 'time to minimise each new crash (default 20; 0: keep it whole)', count('--minimize-seconds'))
+  .option('--no-write', 'do not write fixtures')
+  .option('--no-shared', 'ignore ../shared/captures and $GAMESNIFF_CAPTURES')
+  .option('--no-seeds', 'do not run the unmutated seeds first')
+  .option('--fail-on-crash', 'exit 1 when any crash was seen')
+  .option('--minimize <file>', 'no fuzzing: minimise a fixture further (for --minimize-seconds, default 60) and rewrite it', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+  .option('--quiet', 'only the summary')
+  .allowExcessArguments(false)
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
+
+async function main(o: FuzzOptions): Promise<number> {
+  const targets = o.target?.length ? [...new Set(o.target)] : [...TARGETS];
+  if (o.minimize?.length) {
+    for (const f of o.minimize) await reminimize(repoRoot(), f, { seconds: o.minimizeSeconds ?? 60, timeoutMs: o.timeout, maxHeapMb: o.maxHeap, log: (l) => process.stderr.write(l + '\n') });
     return 0;
   }
   const summary = await fuzz({
     root: repoRoot(),
-    seconds,
+    seconds: o.seconds,
     targets,
-    seed,
-    timeoutMs,
-    maxHeapMb,
-    maxCases,
-    minimizeSeconds,
-    write,
-    shared,
-    runSeeds,
-    log: quiet ? undefined : (l) => process.stderr.write(l + '\n'),
+    seed: o.seed,
+    timeoutMs: o.timeout,
+    maxHeapMb: o.maxHeap,
+    maxCases: o.cases,
+    minimizeSeconds: o.minimizeSeconds,
+    write: o.write,
+    shared: o.shared,
+    runSeeds: o.seeds,
+    log: o.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
   });
   process.stdout.write(summaryText(summary, targets).join('\n') + '\n');
-  return failOnCrash && summary.crashes.length ? 1 : 0;
+  return o.failOnCrash && summary.crashes.length ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then(
+program.parse(process.argv);
+main(program.opts<FuzzOptions>()).then(
   (code) => process.exit(code),
   (e) => {
     process.stderr.write(`fuzz: ${(e as Error).stack ?? String(e)}\n`);

@@ -4,7 +4,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { generateProtocol } from './protogen';
-import type { Rng } from './rng';
+import type { Rng } from '../core/rng';
 
 /** Mutated inputs are cut to this size, so that a case stays fast. */
 export const MAX_INPUT = 2 << 20;

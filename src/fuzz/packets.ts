@@ -4,36 +4,14 @@
  * and pcapng (both byte orders, options, several block types), over Ethernet and raw IP.
  */
 
+import { parseIp } from '../decode/address';
+import { buildIpPacket, inetChecksum } from '../decode/build';
+
 export interface Pkt {
   /** An IP packet (no link header). */
   ip: Buffer;
   /** µs. */
   ts: number;
-}
-
-function ip4(a: string): Buffer {
-  return Buffer.from(a.split('.').map(Number));
-}
-
-function ip6(a: string): Buffer {
-  const [head, tail] = a.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2));
-  return b;
-}
-
-function checksum(parts: Buffer[]): number {
-  let sum = 0;
-  for (const b of parts) {
-    const even = b.length & ~1;
-    for (let i = 0; i < even; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-    if (b.length & 1) sum += b[b.length - 1]! << 8;
-  }
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
 }
 
 interface Addr {
@@ -44,43 +22,14 @@ interface Addr {
 
 let ipIdCounter = 1;
 
-export function ipPacket(a: Addr, proto: number, l4: Buffer, csumAt = -1): Buffer {
-  const src = a.v6 ? ip6(a.src) : ip4(a.src);
-  const dst = a.v6 ? ip6(a.dst) : ip4(a.dst);
-  if (csumAt >= 0) {
-    const pseudo = Buffer.alloc(a.v6 ? 40 : 12);
-    src.copy(pseudo, 0);
-    dst.copy(pseudo, a.v6 ? 16 : 4);
-    if (a.v6) {
-      pseudo.writeUInt32BE(l4.length, 32);
-      pseudo[39] = proto;
-    } else {
-      pseudo[9] = proto;
-      pseudo.writeUInt16BE(l4.length, 10);
-    }
-    l4.writeUInt16BE(checksum([pseudo, l4]), csumAt);
-  }
-  if (a.v6) {
-    const h = Buffer.alloc(40);
-    h.writeUInt32BE(0x60000000, 0);
-    h.writeUInt16BE(l4.length, 4);
-    h[6] = proto;
-    h[7] = 64;
-    src.copy(h, 8);
-    dst.copy(h, 24);
-    return Buffer.concat([h, l4]);
-  }
-  const h = Buffer.alloc(20);
-  h[0] = 0x45;
-  h.writeUInt16BE(20 + l4.length, 2);
-  h.writeUInt16BE(ipIdCounter++ & 0xffff, 4);
-  h.writeUInt16BE(0x4000, 6);
-  h[8] = 64;
-  h[9] = proto;
-  src.copy(h, 12);
-  dst.copy(h, 16);
-  h.writeUInt16BE(checksum([h]), 10);
-  return Buffer.concat([h, l4]);
+function addr(a: string): Buffer {
+  const b = parseIp(a);
+  if (!b) throw new Error(`fuzz seed: bad address ${a}`);
+  return b;
+}
+
+export function ipPacket(a: Addr, proto: number, l4: Buffer, csumAt?: number): Buffer {
+  return buildIpPacket({ src: addr(a.src), dst: addr(a.dst), proto, l4, csumAt, ipId: ipIdCounter++ });
 }
 
 const FLAGS: Record<string, number> = { F: 1, S: 2, R: 4, P: 8, A: 16 };
@@ -121,7 +70,7 @@ export function fragment4(pkt: Buffer, size: number): Buffer[] {
     h.writeUInt16BE(hl + part.length, 2);
     h.writeUInt16BE(((off + size < payload.length ? 0x2000 : 0) | (off / 8)) & 0xffff, 6);
     h.writeUInt16BE(0, 10);
-    h.writeUInt16BE(checksum([h]), 10);
+    h.writeUInt16BE(inetChecksum([h]), 10);
     out.push(Buffer.concat([h, part]));
   }
   return out;

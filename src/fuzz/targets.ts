@@ -23,7 +23,8 @@ import { clockTime, messageDetail, messageJson, messageLabel, summarize, toJsonV
 import { MessageDecoder, type Message } from '../session/messages';
 import { StreamSummary } from '../session/stream-summary';
 import { Coverage } from '../session/coverage';
-import { Rng, hashBytes } from './rng';
+import { Rng } from '../core/rng';
+import { hashBytes } from './rng';
 import type { TargetName } from './seeds';
 
 export interface TargetContext {

@@ -1,4 +1,5 @@
 import { parseIp } from '../decode/address';
+import { buildIpPacket } from '../decode/build';
 import { LINKTYPE } from '../capture/linktypes';
 import { PcapngWriter } from '../capture/file-writer';
 import type { EndRecord, EventRecord } from './format';
@@ -38,58 +39,9 @@ interface Conn {
   sides: [Side, Side];
 }
 
-function checksum(parts: Buffer[], initial = 0): number {
-  let sum = initial;
-  for (const b of parts) {
-    const even = b.length & ~1;
-    for (let i = 0; i < even; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-    if (b.length & 1) sum += b[b.length - 1]! << 8;
-  }
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
 /** An IP packet around `l4` (whose checksum field at `csumAt` is filled in here). */
 function ipPacket(c: Conn, from: 0 | 1, proto: number, l4: Buffer, csumAt: number, declaredL4 = l4.length): Buffer {
-  const src = c.sides[from].ip;
-  const dst = c.sides[1 - from]!.ip;
-  const pseudo = Buffer.alloc(c.v6 ? 40 : 12);
-  if (c.v6) {
-    src.copy(pseudo, 0);
-    dst.copy(pseudo, 16);
-    pseudo.writeUInt32BE(declaredL4, 32);
-    pseudo[39] = proto;
-  } else {
-    src.copy(pseudo, 0);
-    dst.copy(pseudo, 4);
-    pseudo[9] = proto;
-    pseudo.writeUInt16BE(declaredL4, 10);
-  }
-  // A datagram the capture cut cannot be checksummed: leave 0 ("none" for UDP over IPv4).
-  if (declaredL4 === l4.length) {
-    const sum = checksum([pseudo, l4]);
-    l4.writeUInt16BE(proto === 17 && sum === 0 ? 0xffff : sum, csumAt);
-  }
-  if (c.v6) {
-    const h = Buffer.alloc(40);
-    h.writeUInt32BE(0x60000000, 0);
-    h.writeUInt16BE(declaredL4, 4);
-    h[6] = proto;
-    h[7] = 64;
-    src.copy(h, 8);
-    dst.copy(h, 24);
-    return Buffer.concat([h, l4]);
-  }
-  const h = Buffer.alloc(20);
-  h[0] = 0x45;
-  h.writeUInt16BE(20 + declaredL4, 2);
-  h.writeUInt16BE(0x4000, 6);
-  h[8] = 64;
-  h[9] = proto;
-  src.copy(h, 12);
-  dst.copy(h, 16);
-  h.writeUInt16BE(checksum([h]), 10);
-  return Buffer.concat([h, l4]);
+  return buildIpPacket({ src: c.sides[from].ip, dst: c.sides[1 - from]!.ip, proto, l4, csumAt, declaredL4 });
 }
 
 export interface ExportResult {

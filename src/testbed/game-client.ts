@@ -8,7 +8,8 @@ import * as dgram from 'node:dgram';
 import { connectWithRetry } from './net';
 import type { Protocol } from '../protocol/protocol';
 import { ProtocolPeer } from './peer';
-import { mulberry32, round2 } from './random';
+import { mulberry32 } from '../core/rng';
+import { round2 } from './random';
 
 export interface GameClientOptions {
   host?: string;

@@ -10,7 +10,8 @@ import * as net from 'node:net';
 import { listenError } from './net';
 import type { Protocol } from '../protocol/protocol';
 import { ProtocolPeer } from './peer';
-import { mulberry32, round2 } from './random';
+import { mulberry32 } from '../core/rng';
+import { round2 } from './random';
 
 export interface GameServerOptions {
   port: number;

@@ -4,6 +4,7 @@
  * run with a fixed seed, on every target, finds no crash. Both use the built worker
  * (dist/fuzz/worker.js): run `npm run build` first (npm test does).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,4 +39,30 @@ describe('a short fuzz run', () => {
     for (const t of TARGETS) expect(s.targets[t].cases, t).toBeGreaterThan(20);
     expect(s.crashes.map((c) => `[${c.target}] x${c.count} ${c.signature} (${c.error?.name}: ${c.error?.message.split('\n')[0]})`)).toEqual([]);
   }, 60_000);
+});
+
+describe('npm run fuzz', () => {
+  const main = join(root, 'dist', 'fuzz', 'main.js');
+  const run = (args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+  it('runs a bounded, seeded session and prints its summary', () => {
+    const r = run(['--seconds', '2', '--cases', '40', '--target', 'capture,protocol', '--seed', '3', '--no-write', '--no-shared', '--quiet', '--fail-on-crash']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/fuzz summary \(seed 3,/);
+    expect(r.stdout).toMatch(/capture\s+\d+ cases/);
+    expect(r.stdout).toMatch(/protocol\s+\d+ cases/);
+    expect(r.stdout).not.toMatch(/recording\s+\d+ cases/);
+  });
+
+  it('refuses bad options with exit 2 and says why', () => {
+    for (const [args, why] of [
+      [['--seconds', 'soon'], /--seconds needs a number, got soon/],
+      [['--target', 'pcap'], /unknown target 'pcap'/],
+      [['--frobnicate'], /unknown option '--frobnicate'/],
+    ] as const) {
+      const r = run([...args]);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(why);
+    }
+  });
 });

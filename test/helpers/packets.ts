@@ -1,5 +1,8 @@
 /** Builders for synthetic packets: Ethernet/IPv4/IPv6 + TCP/UDP, with correct lengths. */
 
+import { parseIp } from '../../src/decode/address';
+import { buildIpPacket } from '../../src/decode/build';
+
 export interface TcpSpec {
   src?: string;
   dst?: string;
@@ -13,20 +16,6 @@ export interface TcpSpec {
   ipId?: number;
   v6?: boolean;
   options?: Buffer;
-}
-
-function ip4(a: string): Buffer {
-  return Buffer.from(a.split('.').map(Number));
-}
-
-function ip6(a: string): Buffer {
-  const [head, tail] = a.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2));
-  return b;
 }
 
 const FLAG_BITS: Record<string, number> = { F: 1, S: 2, R: 4, P: 8, A: 16, U: 32 };
@@ -56,28 +45,10 @@ export function udpDatagram(p: { src?: string; dst?: string; sport?: number; dpo
   return ipPacket(17, Buffer.concat([uh, p.payload]), p.src, p.dst, p.ipId, p.v6);
 }
 
-/** An IP packet (no link header) carrying `l4` as protocol `proto`. */
+/** An IP packet (no link header) carrying `l4` as protocol `proto` (its transport checksum left as it is). */
 export function ipPacket(proto: number, l4: Buffer, src?: string, dst?: string, ipId = 1, v6 = false): Buffer {
-  if (v6) {
-    const h = Buffer.alloc(40);
-    h.writeUInt32BE(0x60000000, 0);
-    h.writeUInt16BE(l4.length, 4);
-    h[6] = proto;
-    h[7] = 64;
-    ip6(src ?? '::1').copy(h, 8);
-    ip6(dst ?? '::1').copy(h, 24);
-    return Buffer.concat([h, l4]);
-  }
-  const h = Buffer.alloc(20);
-  h[0] = 0x45;
-  h.writeUInt16BE(20 + l4.length, 2);
-  h.writeUInt16BE(ipId & 0xffff, 4);
-  h.writeUInt16BE(0x4000, 6);
-  h[8] = 64;
-  h[9] = proto;
-  ip4(src ?? '127.0.0.1').copy(h, 12);
-  ip4(dst ?? '127.0.0.1').copy(h, 16);
-  return Buffer.concat([h, l4]);
+  const addr = (a: string | undefined) => parseIp(a ?? (v6 ? '::1' : '127.0.0.1'))!;
+  return buildIpPacket({ src: addr(src), dst: addr(dst), proto, l4, ipId });
 }
 
 export function ethernet(ip: Buffer): Buffer {

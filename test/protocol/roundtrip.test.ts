@@ -9,7 +9,7 @@ import { evaluate } from '../../src/protocol/expr';
 import type { Field, Len, Ty } from '../../src/protocol/ir';
 import { loadProtocol, type Protocol } from '../../src/protocol/protocol';
 import { diffValues } from '../../src/protocol/diff';
-import { mulberry32 } from '../../src/testbed/random';
+import { mulberry32 } from '../../src/core/rng';
 
 type Rng = () => number;
 
