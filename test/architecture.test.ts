@@ -11,7 +11,7 @@ import { ROOT } from './helpers/cli';
 const LAYERS: string[][] = [
   ['core'],
   ['capture', 'reassembly', 'protocol'],
-  ['decode', 'framing'],
+  ['packet', 'framing'],
   ['flow'],
   ['session'],
   ['recording', 'testbed'],

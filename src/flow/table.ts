@@ -1,7 +1,7 @@
 import { seqAdd } from '../core/seq';
 import type { Direction, Endpoint } from '../core/types';
-import { formatIp } from '../decode/address';
-import { Defragmenter } from '../decode/defrag';
+import { formatIp } from '../packet/address';
+import { Defragmenter } from '../packet/defrag';
 import {
   PacketDecoder,
   TCP_ACK,
@@ -13,7 +13,7 @@ import {
   tcpTsval,
   type DecodedPacket,
   type DecodeStatus,
-} from '../decode/packet';
+} from '../packet/packet';
 import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget, type AssemblerOptions } from '../reassembly/assembler';
 import { FifoMap } from '../core/fifo-map';
 import { PacketSignature, TcpConnection, UdpFlow, type FlowListener } from './connection';

@@ -4,8 +4,8 @@
  * and pcapng (both byte orders, options, several block types), over Ethernet and raw IP.
  */
 
-import { parseIp } from '../decode/address';
-import { buildIpPacket, inetChecksum } from '../decode/build';
+import { parseIp } from '../packet/address';
+import { buildIpPacket, inetChecksum } from '../packet/build';
 
 export interface Pkt {
   /** An IP packet (no link header). */

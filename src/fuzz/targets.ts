@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureParser, readCaptureFile } from '../capture/file-reader';
 import { GamesniffError } from '../core/errors';
-import { describePacket } from '../decode/describe';
+import { describePacket } from '../packet/describe';
 import type { Direction } from '../core/types';
 import { FlowTable } from '../flow/table';
 import { FlowTee } from '../flow/tee';

@@ -1,5 +1,5 @@
-import { parseIp } from '../decode/address';
-import { buildIpPacket } from '../decode/build';
+import { parseIp } from '../packet/address';
+import { buildIpPacket } from '../packet/build';
 import { LINKTYPE } from '../capture/linktypes';
 import { PcapngWriter } from '../capture/file-writer';
 import type { EndRecord, EventRecord } from './format';

@@ -2,7 +2,7 @@
  * Renderers: model in, lines out (blessed tag markup, content escaped). No terminal code here, so
  * tests snapshot exactly what the screen draws.
  */
-import type { PacketView } from '../decode/describe';
+import type { PacketView } from '../packet/describe';
 import { clockTime, messageDetail, messageLabel, summarize } from '../session/format';
 import type { Message } from '../session/messages';
 import { KEYMAP } from './model/keymap';

@@ -1,7 +1,7 @@
 /** Builders for synthetic packets: Ethernet/IPv4/IPv6 + TCP/UDP, with correct lengths. */
 
-import { parseIp } from '../../src/decode/address';
-import { buildIpPacket } from '../../src/decode/build';
+import { parseIp } from '../../src/packet/address';
+import { buildIpPacket } from '../../src/packet/build';
 
 export interface TcpSpec {
   src?: string;

@@ -2,7 +2,7 @@
  * The last packets captured, kept raw (no decoding on the hot path) so that the details pane can
  * show the IP and TCP/UDP headers of the packets behind the selected message.
  */
-import { describePacket, type PacketView } from '../../decode/describe';
+import { describePacket, type PacketView } from '../../packet/describe';
 import type { Message } from '../../session/messages';
 
 interface Held {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LINKTYPE } from '../../src/capture/linktypes';
-import { formatIpv6 } from '../../src/decode/address';
-import { describePacket } from '../../src/decode/describe';
-import { PacketDecoder } from '../../src/decode/packet';
+import { formatIpv6 } from '../../src/packet/address';
+import { describePacket } from '../../src/packet/describe';
+import { PacketDecoder } from '../../src/packet/packet';
 import { FlowTable } from '../../src/flow/table';
 import { ethernet, ipPacket, tcpSegment, udpDatagram } from '../helpers/packets';
 
