@@ -10,8 +10,8 @@ import { ROOT } from './helpers/cli';
  */
 const LAYERS: string[][] = [
   ['core'],
-  ['capture', 'reassembly', 'protocol'],
-  ['packet', 'framing'],
+  ['capture', 'reassembly', 'framing'],
+  ['packet', 'protocol'],
   ['flow'],
   ['session'],
   ['recording', 'testbed'],

@@ -96,8 +96,8 @@ export function decodeBench(): Figure[] {
       let check = 0;
       let n = 0;
       const state = protocol.newState();
-      const framer = createFramer(t.framing, {
-        frame: (body) => {
+      const framer = createFramer(t.spec, {
+        frame: (_wire, body) => {
           const d = t.decode('c2s', body, state);
           check += (d.fields!.seq as number) + (d.fields!.name as string).length;
           n++;

@@ -26,3 +26,13 @@ export class GamesniffError extends Error {
 export function isGamesniffError(e: unknown): e is GamesniffError {
   return e instanceof GamesniffError;
 }
+
+/** A value that cannot be encoded (a message, a frame, a transform's input), with the field path when there is one. */
+export class EncodeError extends Error {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(path ? `${path}: ${message}` : message);
+  }
+}

@@ -1,25 +1,27 @@
 /**
- * Framers split one reassembled byte stream into frames, as a protocol's `framing:` says.
+ * Framers split one reassembled byte stream into frames, as a protocol's framing says.
  *
  * Call order: any number of push() and gap() in stream order, then end() once.
  * A framer keeps the unfinished frame's chunks (not a growing concatenation) and copies a frame
  * only when it straddles chunks, so every byte is copied at most once. After a gap it
  * resynchronises when the framing allows it (the gap fell inside a frame of known length, fixed
  * sizes, a delimiter further on) and otherwise passes the rest of the stream on as raw bytes.
+ *
+ * A sink that returns true from frame() stops the framer at that frame boundary (the layers after
+ * it changed: a cipher switched on, framing changed); the bytes after it stay unframed until the
+ * caller takes them with takeRest() and sends them on through the new layers.
  */
-import { readCounter } from '../protocol/counter';
-import type { Counter, Framing } from '../protocol/ir';
-import type { FrameHeaderCodec } from '../protocol/protocol';
-
-/** What a framer knows of a frame besides its body: its size on the wire, and its header's fields. */
-export interface FrameMeta {
-  wire: number;
-  header?: Record<string, unknown>;
-}
+import type { Counter } from './counter';
+import { readCounter } from './counter';
+import type { FrameHeaderCodec, FramingSpec } from './spec';
 
 export interface FrameSink {
-  /** A whole frame body; `offset` is the stream offset of the frame's first byte (header included). */
-  frame(body: Buffer, offset: number, ts: number, meta: FrameMeta): void;
+  /**
+   * A whole frame: `wire` its bytes (header and delimiter included), `body` what follows the
+   * header; `offset` the stream offset of its first byte; `header` the header's fields. Return
+   * true (exactly) to stop the framer here (see takeRest).
+   */
+  frame(wire: Buffer, body: Buffer, offset: number, ts: number, header?: Record<string, unknown>): boolean | void;
   /** Bytes that are not a whole frame, with why. */
   raw(bytes: Buffer, offset: number, ts: number, reason: string): void;
 }
@@ -29,16 +31,17 @@ export interface Framer {
   /** `length` bytes of the stream were lost at `offset`. */
   gap(length: number, offset: number, ts: number): void;
   end(ts: number): void;
+  /** The bytes held after a stop (or an unfinished frame), with their stream offset; the framer starts afresh. */
+  takeRest(): { bytes: Buffer; offset: number } | null;
 }
 
-/** The framer for a transport's framing; header framing needs the transport's compiled header codec. */
-export function createFramer(f: Framing, sink: FrameSink, codec?: FrameHeaderCodec | null): Framer {
+/** The framer for a framing spec. */
+export function createFramer(f: FramingSpec, sink: FrameSink): Framer {
   switch (f.k) {
     case 'length':
       return new LengthFramer(f.t, f.includesLength, f.adjust, f.max, sink, f.offset);
     case 'header':
-      if (!codec) throw new Error('header framing needs the transport\'s header codec');
-      return new HeaderFramer(codec, sink);
+      return new HeaderFramer(f.codec, sink);
     case 'delimiter':
       return new DelimiterFramer(f.bytes, f.max, sink);
     case 'fixed':
@@ -89,6 +92,12 @@ class Carry {
     }
     return out;
   }
+}
+
+function takeCarry(c: Carry): { bytes: Buffer; offset: number } | null {
+  if (c.length === 0) return null;
+  const offset = c.offset;
+  return { bytes: c.take(), offset };
 }
 
 /**
@@ -168,7 +177,7 @@ export class LengthFramer implements Framer {
       const frame = c.take();
       i += need;
       this.frameLen = -1;
-      this.sink.frame(frame.subarray(this.hdrLen), start, ts, { wire: frame.length });
+      if (this.sink.frame(frame, frame.subarray(this.hdrLen), start, ts) === true) return this.hold(chunk, i, offset);
     }
     while (i < len) {
       const total = this.header(chunk, i, len);
@@ -178,14 +187,25 @@ export class LengthFramer implements Framer {
       }
       if (total < 0) return this.loseSync(chunk, i, offset, ts, 'implausible frame length');
       if (len - i >= total) {
-        this.sink.frame(chunk.subarray(i + this.hdrLen, i + total), offset + i, ts, { wire: total });
+        const at = i;
         i += total;
+        if (this.sink.frame(chunk.subarray(at, i), chunk.subarray(at + this.hdrLen, i), offset + at, ts) === true) return this.hold(chunk, i, offset);
       } else {
         this.frameLen = total;
         c.add(chunk.subarray(i), offset + i);
         return;
       }
     }
+  }
+
+  /** Stopped by the sink: keep the rest of the chunk for takeRest. */
+  private hold(chunk: Buffer, i: number, offset: number): void {
+    if (i < chunk.length) this.carry.add(chunk.subarray(i), offset + i);
+  }
+
+  takeRest(): { bytes: Buffer; offset: number } | null {
+    this.frameLen = -1;
+    return takeCarry(this.carry);
   }
 
   private loseSync(chunk: Buffer, i: number, offset: number, ts: number, why: string): void {
@@ -259,10 +279,18 @@ export class HeaderFramer implements Framer {
     private readonly sink: FrameSink,
   ) {}
 
+  private stopped = false;
+
   push(chunk: Buffer, offset: number, ts: number): void {
     if (this.lost) return this.sink.raw(chunk, offset, ts, this.lost);
     this.carry.add(chunk, offset);
-    this.drain(ts);
+    if (!this.stopped) this.drain(ts);
+  }
+
+  takeRest(): { bytes: Buffer; offset: number } | null {
+    this.pending = null;
+    this.stopped = false;
+    return takeCarry(this.carry);
   }
 
   /** Frame what the carry holds, as far as it goes. */
@@ -291,7 +319,10 @@ export class HeaderFramer implements Framer {
       const frame = all.subarray(0, p.total);
       if (all.length > p.total) c.add(all.subarray(p.total), start + p.total);
       this.pending = null;
-      this.sink.frame(this.codec.strip ? frame.subarray(p.size) : frame, start, ts, { wire: p.total, header: p.fields });
+      if (this.sink.frame(frame, this.codec.strip ? frame.subarray(p.size) : frame, start, ts, p.fields) === true) {
+        this.stopped = true;
+        return;
+      }
     }
   }
 
@@ -375,8 +406,9 @@ export class DelimiterFramer implements Framer {
       if (j >= 0 && j < tail.length) {
         const start = c.offset;
         const all = c.take();
-        this.emit(all.subarray(0, all.length - tail.length + j), start, ts);
         i = d.length - (tail.length - j);
+        const body = all.subarray(0, all.length - tail.length + j);
+        if (this.emit(Buffer.concat([body, d]), body, start, ts) === true) return this.hold(chunk, i, offset);
       }
     }
     while (i < chunk.length) {
@@ -391,26 +423,35 @@ export class DelimiterFramer implements Framer {
         }
         return;
       }
-      let body = chunk.subarray(i, j);
+      let wire = chunk.subarray(i, j + d.length);
       let start = offset + i;
       if (c.length > 0) {
         start = c.offset;
-        c.add(body, offset + i);
-        body = c.take();
+        c.add(wire, offset + i);
+        wire = c.take();
       }
-      this.emit(body, start, ts);
       i = j + d.length;
+      if (this.emit(wire, wire.subarray(0, wire.length - d.length), start, ts) === true) return this.hold(chunk, i, offset);
     }
   }
 
-  private emit(body: Buffer, offset: number, ts: number): void {
+  /** Stopped by the sink: keep the rest of the chunk for takeRest. */
+  private hold(chunk: Buffer, i: number, offset: number): void {
+    if (i < chunk.length) this.carry.add(chunk.subarray(i), offset + i);
+  }
+
+  takeRest(): { bytes: Buffer; offset: number } | null {
+    return takeCarry(this.carry);
+  }
+
+  private emit(wire: Buffer, body: Buffer, offset: number, ts: number): boolean | void {
     if (body.length > this.max) {
       this.sink.raw(body, offset, ts, this.resync || `no delimiter within ${this.max} bytes`);
       this.resync = '';
     } else if (this.resync) {
       this.sink.raw(body, offset, ts, this.resync);
       this.resync = '';
-    } else this.sink.frame(body, offset, ts, { wire: body.length + this.delim.length });
+    } else return this.sink.frame(wire, body, offset, ts);
   }
 
   gap(length: number, offset: number, ts: number): void {
@@ -456,11 +497,25 @@ export class FixedFramer implements Framer {
       }
       const start = c.offset;
       c.add(chunk.subarray(i, i + need), offset + i);
-      this.sink.frame(c.take(), start, ts, { wire: this.size });
+      const frame = c.take();
       i += need;
+      if (this.sink.frame(frame, frame, start, ts) === true) return this.hold(chunk, i, offset);
     }
-    for (; chunk.length - i >= this.size; i += this.size) this.sink.frame(chunk.subarray(i, i + this.size), offset + i, ts, { wire: this.size });
-    if (i < chunk.length) c.add(chunk.subarray(i), offset + i);
+    while (chunk.length - i >= this.size) {
+      const frame = chunk.subarray(i, i + this.size);
+      i += this.size;
+      if (this.sink.frame(frame, frame, offset + i - this.size, ts) === true) break;
+    }
+    this.hold(chunk, i, offset);
+  }
+
+  private hold(chunk: Buffer, i: number, offset: number): void {
+    if (i < chunk.length) this.carry.add(chunk.subarray(i), offset + i);
+  }
+
+  takeRest(): { bytes: Buffer; offset: number } | null {
+    this.skip = 0;
+    return takeCarry(this.carry);
   }
 
   gap(length: number, _offset: number, ts: number): void {
@@ -493,8 +548,11 @@ export class FixedFramer implements Framer {
 export class ChunkFramer implements Framer {
   constructor(private readonly sink: FrameSink) {}
   push(chunk: Buffer, offset: number, ts: number): void {
-    this.sink.frame(chunk, offset, ts, { wire: chunk.length });
+    this.sink.frame(chunk, chunk, offset, ts);
   }
   gap(): void {}
   end(): void {}
+  takeRest(): null {
+    return null;
+  }
 }

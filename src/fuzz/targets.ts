@@ -289,8 +289,8 @@ function exercise(c: TargetContext, r: Rng, proto: Protocol, t: Transport): void
     }
     const stream = Buffer.concat(pieces);
     const fstate = proto.newState();
-    const framer = createFramer(t.framing, {
-      frame: (b) => void t.decode('c2s', b, fstate),
+    const framer = createFramer(t.spec, {
+      frame: (_w, b, _o, _ts, header) => void t.decode('c2s', b, fstate, { frame: header }),
       raw: () => undefined,
     });
     let off = 0;

@@ -3,21 +3,10 @@
  * Every name in here has passed `isIdentifier`; every expression has been parsed and its names
  * resolved, so the generator can trust what it reads.
  */
+import type { Counter, IntType, VarintType } from '../framing/counter';
 import type { Expr } from './expr';
 
-export interface IntType {
-  k: 'int';
-  size: 1 | 2 | 3 | 4 | 8;
-  signed: boolean;
-  le: boolean;
-}
-export interface VarintType {
-  k: 'varint';
-  zigzag: boolean;
-  /** Two's-complement signed LEB128 of this width (varint32: -1 is ff ff ff ff 0f; varint64: a bigint); absent: unsigned up to 2^53. */
-  width?: 32 | 64;
-}
-export type Counter = IntType | VarintType;
+export type { Counter, IntType, VarintType };
 
 /** An expression with where it came from, for messages about it. */
 export interface SourceExpr {

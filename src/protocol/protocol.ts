@@ -8,8 +8,9 @@ import { join, resolve } from 'node:path';
 import { deflateRawSync, deflateSync } from 'node:zlib';
 import type { Direction } from '../core/types';
 import { generate, messageList, type MessageRef } from './codegen';
-import { readCounter } from './counter';
-import type { Counter, Framing, ProtocolDef, TransportDef } from './ir';
+import { readCounter, writeCounter } from '../framing/counter';
+import { wrapFrame, type FrameHeaderCodec, type FramingSpec } from '../framing/spec';
+import type { Framing, ProtocolDef, TransportDef } from './ir';
 import { ProtocolError, parseProtocol } from './load';
 import { DEFAULT_DECODE_LIMITS, DecodeError, EncodeError, Writer, inflateWithin, newCtx, runtime, sameValue, sizeText, type ConnectionBudget, type Ctx, type DecodeLimits, type Original, type Span } from './runtime';
 
@@ -81,28 +82,12 @@ export interface DecodeOptions {
   frame?: Record<string, unknown>;
 }
 
-/** A frame header as the framer reads it: the compiled header decoder and the body-length expression. */
-export interface FrameHeaderCodec {
-  /** Decode a header at b[0..): its fields and size, and the body's length; 'short' when more bytes are needed. */
-  read(b: Buffer): { fields: Record<string, unknown>; size: number; bodyLength: number } | 'short' | { error: string };
-  /** The magic the header starts with (for finding the next frame after a gap), or null. */
-  magic: Buffer | null;
-  strip: boolean;
-  max: number;
-}
-
-function writeCounter(t: Counter, v: number): Buffer {
-  const w = new Writer(10);
-  const c = newCtx({}, false);
-  if (t.k === 'varint' && t.width === 32) w.varint32(v, c);
-  else if (t.k === 'varint') w.varint(v, t.zigzag, c);
-  else w.int(v, t.size, t.signed, t.le, c);
-  return w.finish();
-}
-
 export class Transport {
   readonly kind: 'tcp' | 'udp';
+  /** The framing as described (with a header's fields and length expression). */
   readonly framing: Framing;
+  /** The framing as framers use it (a header's codec compiled). */
+  readonly spec: FramingSpec;
   readonly ports: number[];
   /** Candidates per direction and id (or -1 without ids), in file order. */
   private readonly table: Record<Direction, Map<number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
@@ -142,6 +127,7 @@ export class Transport {
       FL: fast[`FL_${k}`] as StateFn | undefined,
       EFH: fast[`EFH_${k}`] as EncodeFn | undefined,
     };
+    this.spec = this.framing.k === 'header' ? { k: 'header', codec: this.headerCodec(this.framing) } : this.framing;
     for (const r of refs) {
       for (const dir of ['c2s', 's2c'] as const) {
         if (r.def.dir && r.def.dir !== dir) continue;
@@ -432,13 +418,16 @@ export class Transport {
     return comp.algorithm === 'zlib' ? deflateSync(body) : deflateRawSync(body);
   }
 
-  /** The frame header codec a header framer reads with (null for other framings). */
-  headerCodec(): FrameHeaderCodec | null {
-    const f = this.framing;
-    if (f.k !== 'header') return null;
+  /** The compiled frame header: read by the header framer, written by wrapFrame. */
+  private headerCodec(f: Framing & { k: 'header' }): FrameHeaderCodec {
     const c = newCtx({}, false);
     const FH = this.fn.FH!;
     const FL = this.fn.FL!;
+    const EFH = this.fn.EFH!;
+    // The length field: a bare name in the length expression, maybe +/- a number.
+    const x = f.length.e;
+    const k = x.t === 'bin' && (x.op === '+' || x.op === '-') && x.a.t === 'id' && x.b.t === 'num' ? (x.op === '+' ? x.b.v : -x.b.v) : 0;
+    const named = x.t === 'id' ? x.name : x.t === 'bin' && x.a.t === 'id' && k !== 0 ? x.a.name : null;
     return {
       magic: f.magic,
       strip: f.strip,
@@ -461,65 +450,24 @@ export class Transport {
         if (typeof bodyLength !== 'number' || !Number.isInteger(bodyLength) || bodyLength < 0) return { error: `the body length expression gives ${String(n)}` };
         return { fields, size: c.p, bodyLength };
       },
+      write(bodyLength, given) {
+        const values: Record<string, unknown> = { ...given };
+        if (named) values[named] = bodyLength - k;
+        const e = newCtx({}, false);
+        e.path.push('frame');
+        const w = new Writer();
+        EFH(w, values, e);
+        e.fr = values;
+        const want = Number(FL(e));
+        if (want !== bodyLength) throw new EncodeError(`the header's length gives ${want} bytes, the body has ${bodyLength}`, 'frame');
+        return w.finish();
+      },
     };
   }
 
   /** A frame body as it goes on the wire (length prefix, header, delimiter...). `frame`: the header's values. */
   frame(body: Buffer, frame: Record<string, unknown> = {}): Buffer {
-    const f = this.framing;
-    switch (f.k) {
-      case 'length': {
-        if (f.offset > 0) return this.patchLength(body, f);
-        let value = body.length - f.adjust;
-        if (f.includesLength) {
-          // The prefix counts itself; with a varint its own size depends on the value.
-          let size = writeCounter(f.t, value).length;
-          for (let i = 0; i < 3; i++) size = writeCounter(f.t, body.length - f.adjust + size).length;
-          value = body.length - f.adjust + size;
-        }
-        if (value < 0) throw new EncodeError(`a ${body.length}-byte body cannot be framed with adjust ${f.adjust}`, '');
-        return Buffer.concat([writeCounter(f.t, value), body]);
-      }
-      case 'header':
-        return this.wrapHeader(body, f, frame);
-      case 'delimiter':
-        if (body.indexOf(f.bytes) >= 0) throw new EncodeError('the message contains the frame delimiter', '');
-        return Buffer.concat([body, f.bytes]);
-      case 'fixed':
-        if (body.length > f.size) throw new EncodeError(`${body.length} bytes do not fit a ${f.size}-byte frame`, '');
-        return Buffer.concat([body, Buffer.alloc(f.size - body.length)]);
-      case 'chunk':
-      case 'datagram':
-        return body;
-    }
-  }
-
-  /** A whole frame whose length field sits at an offset: the field is written from the frame's size. */
-  private patchLength(frame: Buffer, f: Framing & { k: 'length' }): Buffer {
-    const size = (f.t as { size: number }).size;
-    if (frame.length < f.offset + size) throw new EncodeError(`a ${frame.length}-byte frame is too short for its length field at byte ${f.offset}`, '');
-    const value = (f.includesLength ? frame.length : frame.length - f.offset - size) - f.adjust;
-    const out = Buffer.from(frame);
-    writeCounter(f.t, value).copy(out, f.offset);
-    return out;
-  }
-
-  /** Header + body: the header's length field (a bare name in the length expression, maybe +/- a number) is the body's size. */
-  private wrapHeader(body: Buffer, f: Framing & { k: 'header' }, given: Record<string, unknown>): Buffer {
-    const values: Record<string, unknown> = { ...given };
-    const x = f.length.e;
-    const k = x.t === 'bin' && (x.op === '+' || x.op === '-') && x.a.t === 'id' && x.b.t === 'num' ? (x.op === '+' ? x.b.v : -x.b.v) : 0;
-    const named = x.t === 'id' ? x.name : x.t === 'bin' && x.a.t === 'id' && k !== 0 ? x.a.name : null;
-    if (named) values[named] = body.length - k;
-    const c = newCtx({}, false);
-    c.path.push('frame');
-    const w = new Writer();
-    this.fn.EFH!(w, values, c);
-    const head = w.finish();
-    c.fr = values;
-    const want = Number(this.fn.FL!(c));
-    if (want !== body.length) throw new EncodeError(`the header's length gives ${want} bytes, the body has ${body.length}`, 'frame');
-    return Buffer.concat([head, body]);
+    return wrapFrame(this.spec, body, frame);
   }
 }
 

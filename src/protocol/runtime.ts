@@ -4,7 +4,10 @@
  */
 import { deflateRawSync, deflateSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { Packr } from 'msgpackr';
+import { EncodeError } from '../core/errors';
 import { exprRuntime } from './expr';
+
+export { EncodeError };
 
 /** A byte region of a message that a field covers, for hex highlighting. */
 export interface Span {
@@ -144,14 +147,6 @@ export class DecodeError extends Error {
   }
 }
 
-export class EncodeError extends Error {
-  constructor(
-    message: string,
-    readonly path: string,
-  ) {
-    super(path ? `${path}: ${message}` : message);
-  }
-}
 
 // Plain msgpack (no records extension), so other tools read what we write.
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true });

@@ -211,12 +211,12 @@ export class ReplayEngine {
       const id = this.nextCandidate--;
       const t = free[0]!.t;
       const cand: Candidate = { state: t.protocol.newState(), bytes: [], verdict: 'wait', reason: '', framer: null as unknown as Framer };
-      cand.framer = createFramer(t.framing, {
-        frame: (body, _o, _ts, meta) => this.judge(cand, free, t.decode('c2s', body, cand.state, { frame: meta.header })),
+      cand.framer = createFramer(t.spec, {
+        frame: (_wire, body, _o, _ts, header) => this.judge(cand, free, t.decode('c2s', body, cand.state, { frame: header })),
         raw: (_b, _o, _ts, reason) => {
           if (cand.verdict === 'wait') Object.assign(cand, { verdict: 'reject', reason: `its first bytes do not frame (${reason})` });
         },
-      }, t.headerCodec());
+      });
       this.candidates.set(id, cand);
       return { conn: id, commands: [] };
     }
@@ -294,10 +294,10 @@ export class ReplayEngine {
     if (c.rec.transport === 'udp') {
       this.live(c, c.t.decode(other(this.ourDir), bytes, c.state), bytes, null, now);
     } else {
-      c.framer ??= createFramer(c.t.framing, {
-        frame: (body, _o, _ts, meta) => this.live(c, c.t.decode(other(this.ourDir), body, c.state, { frame: meta.header }), body, null, now),
+      c.framer ??= createFramer(c.t.spec, {
+        frame: (_wire, body, _o, _ts, header) => this.live(c, c.t.decode(other(this.ourDir), body, c.state, { frame: header }), body, null, now),
         raw: (b, _o, _ts, reason) => this.live(c, null, b, reason, now),
-      }, c.t.headerCodec());
+      });
       c.framer.push(bytes, 0, now);
     }
     return this.advance(now);

@@ -6,7 +6,7 @@
 import { FifoMap } from '../core/fifo-map';
 import type { Direction, StreamEnd } from '../core/types';
 import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
-import { createFramer, type FrameMeta, type Framer } from '../framing/framers';
+import { createFramer, type Framer } from '../framing/framers';
 import type { GapReason } from '../reassembly/assembler';
 import type { DecodedMessage, DecodeOptions, Protocol, Transport } from '../protocol/protocol';
 import type { DecodeLimits, Span } from '../protocol/runtime';
@@ -93,7 +93,7 @@ export class MessageDecoder implements FlowListener {
       s = new Session(this.protocol, this.opts);
       this.sessions.set(c.id, s);
       const t = this.protocol?.tcp;
-      for (let d = 0; d < 2; d++) s.framers[d] = t ? createFramer(t.framing, this.frameSink(c, s, d, t), t.headerCodec()) : null;
+      for (let d = 0; d < 2; d++) s.framers[d] = t ? createFramer(t.spec, this.frameSink(c, s, d, t)) : null;
     }
     return s;
   }
@@ -101,9 +101,9 @@ export class MessageDecoder implements FlowListener {
   private frameSink(c: TcpConnection, s: Session, d: number, t: Transport) {
     const dir = DIRS[d];
     return {
-      frame: (body: Buffer, offset: number, ts: number, meta: FrameMeta) => {
-        const dm = t.decode(dir, body, s.state, meta.header ? { ...s.decodeOpts, frame: meta.header } : s.decodeOpts);
-        this.sink.message(decodedMessage(dm, body, c, 'tcp', dir, ts, s.count[d]++, offset, meta.wire));
+      frame: (wire: Buffer, body: Buffer, offset: number, ts: number, header?: Record<string, unknown>) => {
+        const dm = t.decode(dir, body, s.state, header ? { ...s.decodeOpts, frame: header } : s.decodeOpts);
+        this.sink.message(decodedMessage(dm, body, c, 'tcp', dir, ts, s.count[d]++, offset, wire.length));
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string) => this.raw(c, 'tcp', s, d, bytes, offset, ts, reason),
     };

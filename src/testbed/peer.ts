@@ -29,11 +29,11 @@ export class ProtocolPeer {
     if (!t) throw new Error(`protocol ${protocol.name} has no tcp section`);
     this.t = t;
     this.state = protocol.newState();
-    const framing = maxFrame && t.framing.k === 'length' ? { ...t.framing, max: maxFrame } : t.framing;
+    const framing = maxFrame && t.spec.k === 'length' ? { ...t.spec, max: maxFrame } : t.spec;
     this.framer = createFramer(framing, {
-      frame: (body, _o, _ts, meta) => onEvent({ kind: 'message', m: t.decode(inbound, body, this.state, { frame: meta.header }), frame: body }),
+      frame: (_wire, body, _o, _ts, header) => onEvent({ kind: 'message', m: t.decode(inbound, body, this.state, { frame: header }), frame: body }),
       raw: (bytes, _o, _ts, reason) => onEvent({ kind: 'raw', bytes, reason }),
-    }, t.headerCodec());
+    });
     socket.on('data', (d: Buffer) => {
       this.framer.push(d, this.offset, 0);
       this.offset += d.length;

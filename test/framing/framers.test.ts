@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFramer, type FrameSink } from '../../src/framing/framers';
-import type { Framing } from '../../src/protocol/ir';
+import { wrapFrame } from '../../src/framing/spec';
+import type { FramingSpec as Framing } from '../../src/framing/spec';
 import { compileProtocol } from '../../src/protocol/protocol';
 
 type Out = { frame?: string; raw?: string; offset: number; reason?: string };
@@ -11,7 +12,7 @@ type Out = { frame?: string; raw?: string; offset: number; reason?: string };
 function run(f: Framing, ops: (['data', Buffer] | ['gap', number])[]): Out[] {
   const out: Out[] = [];
   const sink: FrameSink = {
-    frame: (b, offset) => out.push({ frame: b.toString('latin1'), offset }),
+    frame: (_w, b, offset) => out.push({ frame: b.toString('latin1'), offset }),
     raw: (b, offset, _ts, reason) => out.push({ raw: b.toString('latin1'), offset, reason }),
   };
   const fr = createFramer(f, sink);
@@ -89,7 +90,7 @@ describe('length-prefixed framing', () => {
   it('copies a frame only when it straddles chunks (no re-concatenation)', () => {
     const frames: Buffer[] = [];
     const chunk = Buffer.concat([lenFrame('abc'), lenFrame('defg')]);
-    const fr = createFramer(LEN, { frame: (b) => frames.push(b), raw: () => {} });
+    const fr = createFramer(LEN, { frame: (_w, b) => frames.push(b), raw: () => {} });
     fr.push(chunk, 0, 0);
     expect(frames[0].buffer).toBe(chunk.buffer);
     expect(frames[1].buffer).toBe(chunk.buffer);
@@ -128,7 +129,7 @@ describe('delimiter framing', () => {
   it('a long frame in one-byte chunks costs each byte once (no re-joining of what is carried)', () => {
     const big: Framing = { k: 'delimiter', bytes: Buffer.from('\r\n'), max: 1 << 20 };
     const out: Buffer[] = [];
-    const fr = createFramer(big, { frame: (b) => out.push(b), raw: () => undefined });
+    const fr = createFramer(big, { frame: (_w, b) => out.push(b), raw: () => undefined });
     const data = Buffer.alloc(500_000, 0x61);
     for (let i = 0; i < data.length; i++) fr.push(data.subarray(i, i + 1), i, 0);
     fr.push(Buffer.from('\r\n'), data.length, 0);
@@ -171,14 +172,13 @@ describe('header framing (the transport\'s compiled header)', () => {
   // magic be ef, a flags byte, a u24 length
   const p = compileProtocol(readFileSync(join(__dirname, '../fixtures/protocols/framed/protocol.yaml'), 'utf8'), 'framed.yaml');
   const t = p.tcp!;
-  const codec = t.headerCodec()!;
   const frameOf = (body: string) => Buffer.concat([Buffer.from('beef00', 'hex'), Buffer.from([0, 0, body.length]), Buffer.from(body, 'latin1')]);
   const runWith = (ops: (['data', Buffer] | ['gap', number])[]): Out[] => {
     const out: Out[] = [];
-    const fr = createFramer(t.framing, {
-      frame: (b, offset, _ts, meta) => out.push({ frame: b.toString('latin1'), offset, reason: JSON.stringify(meta.header) }),
+    const fr = createFramer(t.spec, {
+      frame: (_w, b, offset, _ts, header) => out.push({ frame: b.toString('latin1'), offset, reason: JSON.stringify(header) }),
       raw: (b, offset, _ts, reason) => out.push({ raw: b.toString('latin1'), offset, reason }),
-    }, codec);
+    });
     let off = 0;
     for (const [k, v] of ops) {
       if (k === 'data') fr.push(v, off, 0);
@@ -221,7 +221,7 @@ describe('header framing (the transport\'s compiled header)', () => {
     const wire = Buffer.concat([ws.frame(Buffer.from('hi'), { fin_op: 0x82, len7: { masked: 0, n: 2 } }), ws.frame(Buffer.alloc(300, 1), { fin_op: 0x82, len7: { masked: 0, n: 126 }, ext16: 300 }), ws.frame(big, { fin_op: 0x82, len7: { masked: 0, n: 127 }, ext64: 70_000n })]);
     expect(wire.subarray(0, 2).toString('hex')).toBe('8202');
     const sizes: number[] = [];
-    const fr = createFramer(ws.framing, { frame: (b) => sizes.push(b.length), raw: (b, _o, _t, r) => sizes.push(-r.length) }, ws.headerCodec());
+    const fr = createFramer(ws.spec, { frame: (_w, b) => sizes.push(b.length), raw: (b, _o, _t, r) => sizes.push(-r.length) });
     for (let i = 0; i < wire.length; i += 1000) fr.push(wire.subarray(i, i + 1000), i, 0);
     fr.end(0);
     expect(sizes).toEqual([2, 300, 70_000]);
@@ -238,4 +238,57 @@ describe('header framing (the transport\'s compiled header)', () => {
     const wire = Buffer.concat([adu(1, '1103006b0003'), adu(2, '110306022b00000064'), adu(3, '01')]);
     for (const r of allSplits(f, wire)) expect(r.map((o) => Buffer.from(o.frame!, 'latin1').toString('hex'))).toEqual([adu(1, '1103006b0003'), adu(2, '110306022b00000064'), adu(3, '01')].map((b) => b.toString('hex')));
   });
+});
+
+describe('every framer: wire bytes, wrapFrame, and stopping at a frame boundary', () => {
+  const framed = compileProtocol(readFileSync(join(__dirname, '../fixtures/protocols/framed/protocol.yaml'), 'utf8'), 'framed.yaml').tcp!;
+  const specs: [string, Framing, (body: Buffer) => Buffer][] = [
+    ['u16le length', LEN, (b) => wrapFrame(LEN, b)],
+    ['varint counting itself, adjust 2', { k: 'length', t: { k: 'varint', zigzag: false }, includesLength: true, adjust: 2, max: 1000, offset: 0 }, (b) => wrapFrame({ k: 'length', t: { k: 'varint', zigzag: false }, includesLength: true, adjust: 2, max: 1000, offset: 0 }, b)],
+    ['header (magic, flags, u24)', framed.spec, (b) => framed.frame(b, { flags: { compressed: false, urgent: false } })],
+    ['delimiter', { k: 'delimiter', bytes: Buffer.from('\r\n'), max: 100 }, (b) => wrapFrame({ k: 'delimiter', bytes: Buffer.from('\r\n'), max: 100 }, b)],
+    ['fixed 6', { k: 'fixed', size: 6 }, (b) => wrapFrame({ k: 'fixed', size: 6 }, b)],
+  ];
+  const bodies = fc.array(fc.uint8Array({ minLength: 2, maxLength: 6 }).map((a) => Buffer.from(a.map((x) => (x === 13 ? 14 : x)))), { minLength: 1, maxLength: 8 });
+
+  for (const [name, spec, wrap] of specs) {
+    it(`${name}: the frames' wire bytes are the stream, cut anywhere; stopped at any frame, takeRest gives the rest to a new framer`, () => {
+      fc.assert(
+        fc.property(bodies, fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 20 }), fc.nat(10), (bs, cuts, stopAt) => {
+          const stream = Buffer.concat(bs.map(wrap));
+          const wires: Buffer[] = [];
+          const frames: string[] = [];
+          let framer = createFramer(spec, {
+            frame: (wire, body) => {
+              wires.push(Buffer.from(wire));
+              frames.push(body.toString('hex'));
+              return frames.length === stopAt;
+            },
+            raw: (b, _o, _t, r) => {
+              throw new Error(`raw ${b.toString('hex')}: ${r}`);
+            },
+          });
+          let off = 0;
+          let i = 0;
+          while (off < stream.length) {
+            const n = Math.min(cuts[i++ % cuts.length]!, stream.length - off);
+            framer.push(stream.subarray(off, off + n), off, 0);
+            off += n;
+            if (frames.length === stopAt && stopAt > 0) {
+              // stopped: the bytes held go to a fresh framer, as a conversation does when its layers change
+              const rest = framer.takeRest();
+              framer = createFramer(spec, { frame: (wire, body) => void (wires.push(Buffer.from(wire)), frames.push(body.toString('hex'))), raw: () => undefined });
+              if (rest) framer.push(rest.bytes, rest.offset, 0);
+              stopAt = -1;
+            }
+          }
+          framer.end(0);
+          expect(Buffer.concat(wires).equals(stream)).toBe(true);
+          const want = bs.map((b) => (spec.k === 'fixed' ? Buffer.concat([b, Buffer.alloc(6 - b.length)]) : b).toString('hex'));
+          expect(frames).toEqual(want);
+        }),
+        { numRuns: 150 },
+      );
+    });
+  }
 });
