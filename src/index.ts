@@ -20,7 +20,7 @@ export { loadProtocol, compileProtocol, listProtocols, resolveProtocolPath, Prot
 export { ProtocolError, parseProtocol } from './protocol/load';
 export { parseExpr, evaluate, ExprError, type Expr } from './protocol/expr';
 export { DecodeError, EncodeError, type Span } from './protocol/runtime';
-export { runVectorFile } from './protocol/vectors';
+export { runVectorFile } from './conversation/vectors';
 export { diffValues, valueDiffs, type ValueDiff } from './protocol/diff';
 export { MessageDecoder, type Message, type MessageSink } from './session/messages';
 export { Coverage } from './session/coverage';

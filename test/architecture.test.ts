@@ -11,8 +11,9 @@ import { ROOT } from './helpers/cli';
 const LAYERS: string[][] = [
   ['core'],
   ['capture', 'reassembly', 'framing'],
-  ['packet', 'protocol'],
-  ['flow'],
+  ['packet', 'transform'],
+  ['protocol'],
+  ['conversation', 'flow'],
   ['session'],
   ['recording', 'testbed'],
   ['input', 'replay'],

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { GamesniffError } from '../core/errors';
 import { prettySource } from '../protocol/codegen';
-import { runVectorFile } from '../protocol/vectors';
+import { runVectorFile } from '../conversation/vectors';
 import { print } from './output';
 import { protocolOption } from './protocol-option';
 

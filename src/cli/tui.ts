@@ -171,13 +171,13 @@ async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
  * state, such as compression, depends on it). Returns how many messages were written.
  */
 function backfill(model: SessionModel, recorder: Recorder): number {
-  const t = model.protocol?.tcp;
   let n = 0;
   for (const m of model.messages) {
     const open = m.transport === 'udp' ? !(m.flow as UdpFlow).closed : !(m.flow as TcpConnection).closed;
     if (!open || model.bytesDropped(m)) continue;
-    if (m.transport === 'udp') recorder.datagram(m.flow as UdpFlow, m.dir, m.frame, m.frame.length, m.ts);
-    else recorder.data(m.flow as TcpConnection, m.dir, m.raw || !t ? m.frame : t.frame(m.frame), m.offset, m.ts);
+    // the bytes as captured (a cipher's ciphertext included), where the capture had them
+    if (m.transport === 'udp') recorder.datagram(m.flow as UdpFlow, m.dir, m.wire, m.wire.length, m.ts);
+    else recorder.data(m.flow as TcpConnection, m.dir, m.wire, m.offset, m.ts);
     n++;
   }
   return n;

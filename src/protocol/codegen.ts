@@ -658,7 +658,7 @@ export interface GeneratedSource {
 
 /**
  * The generated module bodies. Each returns `{ M, EM, W, ID, CW, CT }`: message decoders and
- * encoders by message index, 'when' tests, id readers, and the compression test and threshold.
+ * encoders by message index, 'when' tests, id readers, and the layers' expressions.
  */
 export function generate(def: ProtocolDef): GeneratedSource {
   const K: unknown[] = [];
@@ -732,10 +732,8 @@ export function generate(def: ProtocolDef): GeneratedSource {
           exports.push(`EFH_${t.kind}`);
           exports.push(`FL_${t.kind}: (c) => ${g.frameExpr(t.framing.fields, t.framing.length)}`);
         }
-        if (t.compression) {
-          exports.push(`CW_${t.kind}: (c) => !!(${g.expr(t.compression.when, true)})`);
-          if (t.compression.threshold) exports.push(`CT_${t.kind}: (c) => ${g.expr(t.compression.threshold, true)}`);
-        }
+        // the layers' expressions (framing choices, transforms' when and arguments), over the state and the frame header
+        if (t.exprs.length) exports.push(`LX_${t.kind}: [${t.exprs.map((x) => `(c) => ${g.expr(x, true)}`).join(', ')}]`);
       }
     }
     g.emit(`return { ${exports.join(', ')} };`);

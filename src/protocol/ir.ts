@@ -95,14 +95,46 @@ export type Framing =
   | { k: 'chunk' }
   | { k: 'datagram' };
 
+/** A transform argument: a literal, or an expression (over the state, and for frame transforms the frame header). */
+export type LayerArg = { lit: Buffer | number | boolean | string | Counter } | { x: number };
+
+/** A transform from the registry placed on the stream or on each frame, for the given directions. */
+export interface TransformUse {
+  /** A registry name (checked by the loader). */
+  name: string;
+  dirs: ('c2s' | 's2c')[];
+  /** On while this holds (index into TransportDef.exprs); absent: always. */
+  when?: number;
+  args: Record<string, LayerArg>;
+  loc: string;
+}
+
+/** Framing chosen by state: the first whose `when` holds (index into TransportDef.exprs); the last has none. */
+export interface FramingChoice {
+  when?: number;
+  framing: Framing;
+}
+
 export interface TransportDef {
   kind: 'tcp' | 'udp';
   ports: number[];
+  /** The framing when there is one (or the last, unconditional, choice). */
   framing: Framing;
+  /** Framing that changes with the state (a text handshake, then binary frames): the choices, in order. */
+  framings?: FramingChoice[];
+  /** Transforms on the byte stream before framing (ciphers), in wire order: decoding applies the first first. */
+  stream: TransformUse[];
+  /** Transforms on each frame's body after framing (masks, compression), in wire order; `compression:` is the last. */
+  frame: TransformUse[];
+  /** Framing again, over the frame bodies taken as one stream (messages that span frames). */
+  inner?: Framing;
+  /** The expressions the layers use, compiled once (LX_<kind> in the generated module). */
+  exprs: SourceExpr[];
   /**
    * When `when` holds, frame bodies are compressed: after an uncompressed-size prefix of type
    * `length` (0: this frame is not) when given, else the whole body (per-frame, e.g. a header flag).
    * `threshold`: encoding compresses bodies of at least this size (without it: whenever `when` holds).
+   * Loaded as the last of `frame` (the registry's `compression`); kept for display.
    */
   compression?: { when: SourceExpr; algorithm: 'zlib' | 'deflate'; length?: Counter; threshold?: SourceExpr };
   /** Fields every message starts with, decoded before the id; visible as head.NAME. */

@@ -5,7 +5,8 @@
  */
 import { LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ExprError, isIdentifier, parseExpr } from './expr';
-import type { Counter, Encoding, EnumDef, Field, Framing, IntType, Len, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
+import { transformKind, transformNames } from '../transform/registry';
+import type { Counter, Encoding, EnumDef, Field, Framing, FramingChoice, IntType, LayerArg, Len, MessageDef, ProtocolDef, SourceExpr, TransformUse, TransportDef, Ty } from './ir';
 
 export class ProtocolError extends Error {
   constructor(readonly problems: string[]) {
@@ -18,7 +19,7 @@ class Abandon extends Error {}
 
 const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'if', 'doc']);
 const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
-const TRANSPORT_KEYS = ['ports', 'framing', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'];
+const TRANSPORT_KEYS = ['ports', 'framing', 'stream', 'frame', 'inner', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'];
 const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'carry', 'doc'];
 const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
 
@@ -235,7 +236,38 @@ class Loader {
     const ports = portsNode ? (isSeq(portsNode) ? (portsNode as YAMLSeq<Node>).items.map((i) => this.int(i, 'a port', 1, 65535)) : [this.int(portsNode, 'a port', 1, 65535)]) : [];
     const framingNode = this.get(m, 'framing');
     if (!framingNode) this.fail(m, `missing 'framing:' in the ${kind} section`);
-    const framing = this.framing(kind, framingNode);
+    const exprs: SourceExpr[] = [];
+    const exprIndex = (n: Node, what: string): number => exprs.push(this.expr(n, what)) - 1;
+    let framing: Framing;
+    let framings: FramingChoice[] | undefined;
+    if (isSeq(framingNode)) {
+      // framing chosen by state: [{ when: EXPR, ...framing }, ..., { ...framing }]
+      const items = (framingNode as YAMLSeq<Node>).items;
+      if (items.length === 0) this.fail(framingNode, 'expected at least one framing');
+      framings = items.map((item, i) => {
+        const im = this.map(item, 'a framing choice (a map: when, and the framing)');
+        const whenNode = this.get(im, 'when');
+        const last = i === items.length - 1;
+        if (!whenNode && !last) this.fail(im, "every framing choice but the last needs 'when:' (the first whose condition holds is used)");
+        if (whenNode && last) this.fail(whenNode, "the last framing choice has no 'when:': it is used when no other applies");
+        const rest = new YAMLMap<Scalar, Node>();
+        rest.items = im.items.filter((p) => !(isScalar(p.key) && p.key.value === 'when'));
+        rest.range = im.range;
+        const f = this.framing(kind, rest.items.length === 1 && isScalar(rest.items[0]!.key) && rest.items[0]!.key.value === 'framing' ? rest.items[0]!.value as Node : rest);
+        return { when: whenNode ? exprIndex(whenNode, 'the framing choice') : undefined, framing: f };
+      });
+      if (framings.filter((c) => c.framing.k === 'header').length > 1) this.fail(framingNode, 'at most one framing choice can be a header of fields');
+      framing = framings.find((c) => c.framing.k === 'header')?.framing ?? framings[framings.length - 1]!.framing;
+    } else framing = this.framing(kind, framingNode);
+    const stream = this.transforms(kind, 'stream', this.get(m, 'stream'), exprIndex);
+    const frame = this.transforms(kind, 'frame', this.get(m, 'frame'), exprIndex);
+    const innerNode = this.get(m, 'inner');
+    let inner: Framing | undefined;
+    if (innerNode) {
+      if (kind === 'udp') this.fail(innerNode, "'inner:' frames a stream of frame bodies: it is for tcp");
+      inner = this.framing(kind, innerNode);
+      if (inner.k === 'header') this.fail(innerNode, "inner framing is length, delimiter or fixed (a header of fields goes in the outer 'framing:')");
+    }
     const headNode = this.get(m, 'head');
     const head = headNode ? this.fields(headNode, `the ${kind} head`) : undefined;
     const idNode = this.get(m, 'id');
@@ -247,7 +279,7 @@ class Loader {
       if (!head) this.fail(idNode, "id: { value: EXPRESSION } computes the id from the head's fields: declare 'head:' too");
       idExpr = this.expr(this.get(im, 'value') ?? this.fail(im, "expected id: { value: EXPRESSION over the head's fields }"), 'the message id');
     } else if (idNode) id = this.counter(idNode, 'the message id type');
-    const t: TransportDef = { kind, ports, framing, id, idExpr, head, messages: [] };
+    const t: TransportDef = { kind, ports, framing, framings, stream, frame, inner, exprs, id, idExpr, head, messages: [] };
     const comp = this.get(m, 'compression');
     if (comp) {
       const cm = this.map(comp, 'compression settings');
@@ -264,6 +296,11 @@ class Loader {
         length: lenNode ? this.counter(lenNode, 'the uncompressed length type') : undefined,
         threshold: thrNode ? this.expr(thrNode, 'compression.threshold') : undefined,
       };
+      // compression is the registry's `compression`, the last transform on each frame
+      const args: Record<string, LayerArg> = { algorithm: { lit: algorithm } };
+      if (t.compression.length) args.length = { lit: t.compression.length };
+      if (thrNode) args.threshold = { x: exprIndex(thrNode, 'compression.threshold') };
+      t.frame.push({ name: 'compression', dirs: ['c2s', 's2c'], when: exprIndex(whenNode, 'compression.when'), args, loc: this.loc(comp) });
     }
     // messages: either way (dir: on each); c2s: and s2c: hold the messages of one direction, so
     // that one name can mean a request one way and its answer the other (chat both ways)
@@ -282,6 +319,68 @@ class Loader {
     }
     if (!id && !idExpr && t.messages.filter((x) => !x.when).length > 2) this.fail(m, `without an 'id:' a transport dispatches on direction and 'when:' only; give the messages an id`);
     return t;
+  }
+
+  /** `stream:` or `frame:`: a list of transforms for both directions, or a map of c2s: and s2c: lists. */
+  transforms(kind: 'tcp' | 'udp', place: 'stream' | 'frame', n: Node | undefined, exprIndex: (n: Node, what: string) => number): TransformUse[] {
+    if (!n) return [];
+    if (place === 'stream' && kind === 'udp') this.fail(n, "udp has no byte stream: put datagram transforms under 'frame:'");
+    const lists: [Node, ('c2s' | 's2c')[]][] = [];
+    if (isMap(n)) {
+      const m = this.map(n, `${place} transforms`);
+      this.checkKeys(m, ['c2s', 's2c'], `${place} transforms (a list, or c2s: and s2c: lists)`);
+      for (const d of ['c2s', 's2c'] as const) {
+        const l = this.get(m, d);
+        if (l) lists.push([l, [d]]);
+      }
+    } else lists.push([n, ['c2s', 's2c']]);
+    const out: TransformUse[] = [];
+    for (const [l, dirs] of lists) {
+      if (!isSeq(l)) this.fail(l, `expected ${place}: a list of transforms (- transform: NAME ...)`);
+      for (const item of (l as YAMLSeq<Node>).items) {
+        const u = this.guard(() => this.transformUse(item, place, dirs, exprIndex));
+        if (u) out.push(u);
+      }
+    }
+    return out;
+  }
+
+  transformUse(n: Node, place: 'stream' | 'frame', dirs: ('c2s' | 's2c')[], exprIndex: (n: Node, what: string) => number): TransformUse {
+    const m = this.map(n, 'a transform (a map: transform: NAME, when:, and its parameters)');
+    const nameNode = this.get(m, 'transform') ?? this.fail(m, `expected 'transform: NAME' (one of ${transformNames().join(', ')})`);
+    const name = this.str(nameNode, 'a transform name');
+    const kind = transformKind(name);
+    if (!kind) this.fail(nameNode, `unknown transform '${name}'; expected one of ${transformNames().join(', ')}`);
+    if (!kind.places.includes(place)) this.fail(nameNode, `${name} cannot be used on ${place === 'stream' ? 'the stream' : 'a frame'} (it goes on: ${kind.places.join(', ')})`);
+    if (name === 'compression') this.fail(nameNode, "write compression as the transport's 'compression:' settings");
+    this.checkKeys(m, ['transform', 'when', ...kind.params.map((p) => p.name)], `transform ${name}`);
+    const whenNode = this.get(m, 'when');
+    const args: Record<string, LayerArg> = {};
+    for (const p of kind.params) {
+      const v = this.get(m, p.name);
+      if (!v) {
+        if (p.required) this.fail(m, `transform ${name} needs '${p.name}:' (${p.doc})`);
+        continue;
+      }
+      args[p.name] = this.layerArg(v, p.kind, p.choices, `${name}.${p.name}`, exprIndex);
+    }
+    return { name, dirs, when: whenNode ? exprIndex(whenNode, `${name}.when`) : undefined, args, loc: this.loc(n) };
+  }
+
+  /** A literal (bytes as a list or "0x.." hex, a number, true/false, a choice) or else an expression. */
+  layerArg(n: Node, kind: string, choices: string[] | undefined, what: string, exprIndex: (n: Node, what: string) => number): LayerArg {
+    if (kind === 'counter') return { lit: this.counter(n, what) };
+    if (kind === 'bytes' && isSeq(n)) return { lit: this.bytes(n, what) };
+    const v = this.scalar(n, what);
+    if (kind === 'bytes' && typeof v === 'string' && /^0x([0-9a-fA-F]{2})+$/.test(v)) return { lit: Buffer.from(v.slice(2), 'hex') };
+    if (kind === 'bytes' && typeof v === 'number') this.fail(n, `expected ${what} as bytes: a list ([0x5a, 0xc3]), hex ("0x5ac3") or an expression (a state variable a message or a key log sets, frame.mask)`);
+    if (kind === 'choice') {
+      if (typeof v !== 'string' || !choices!.includes(v)) this.fail(n, `expected ${what}: ${choices!.join(' or ')}`);
+      return { lit: v };
+    }
+    if (kind === 'int' && typeof v === 'number') return { lit: this.int(n, what) };
+    if (kind === 'bool' && typeof v === 'boolean') return { lit: v };
+    return { x: exprIndex(n, what) };
   }
 
   framing(kind: 'tcp' | 'udp', n: Node): Framing {

@@ -5,14 +5,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { deflateRawSync, deflateSync } from 'node:zlib';
 import type { Direction } from '../core/types';
 import { generate, messageList, type MessageRef } from './codegen';
 import { readCounter, writeCounter } from '../framing/counter';
 import { wrapFrame, type FrameHeaderCodec, type FramingSpec } from '../framing/spec';
-import type { Framing, ProtocolDef, TransportDef } from './ir';
+import type { Framing, ProtocolDef, TransformUse, TransportDef } from './ir';
 import { ProtocolError, parseProtocol } from './load';
-import { DEFAULT_DECODE_LIMITS, DecodeError, EncodeError, Writer, inflateWithin, newCtx, runtime, sameValue, sizeText, type ConnectionBudget, type Ctx, type DecodeLimits, type Original, type Span } from './runtime';
+import { DEFAULT_DECODE_LIMITS, DecodeError, EncodeError, Writer, newCtx, runtime, sameValue, type ConnectionBudget, type Ctx, type DecodeLimits, type Original, type Span } from './runtime';
 
 type DecodeFn = (b: Buffer, c: Ctx) => Record<string, unknown>;
 type EncodeFn = (w: Writer, v: unknown, c: Ctx) => void;
@@ -37,9 +36,8 @@ export interface DecodedMessage {
   frame?: Record<string, unknown>;
   /** Why the message could not be decoded; the body is kept raw. */
   error?: { message: string; path: string; offset: number };
-  /** The bytes the fields were decoded from (after decompression), which spans refer to. */
+  /** The bytes the fields were decoded from (the payload, after the frame's transforms), which spans refer to. */
   body: Buffer;
-  compressed: boolean;
   /** Bytes after the last field that the description does not cover. */
   trailing: number;
   spans?: Span[];
@@ -63,12 +61,20 @@ export interface DecodedOriginal {
   id?: number;
   head?: Record<string, unknown>;
   fields: Record<string, unknown>;
-  /** The bytes the fields were decoded from (after decompression). */
+  /** The payload the fields were decoded from (after the frame's transforms). */
   body: Buffer;
-  /** The frame body as the framer cut it (before decompression): what an unchanged message is. */
-  raw: Buffer;
   /** The frame header's fields, with header framing. */
   frame?: Record<string, unknown>;
+}
+
+/** What lies between a transport's byte stream and its messages (the conversation builds its chains from it). */
+export interface TransportLayers {
+  /** The framing, or the choices by state (the first whose `when` holds: an index for layerValue). */
+  framings: { when: number | null; spec: FramingSpec }[];
+  stream: TransformUse[];
+  frame: TransformUse[];
+  /** Framing over the frame bodies taken as one stream. */
+  inner: FramingSpec | null;
 }
 
 export interface DecodeOptions {
@@ -88,12 +94,14 @@ export class Transport {
   readonly framing: Framing;
   /** The framing as framers use it (a header's codec compiled). */
   readonly spec: FramingSpec;
+  /** The layers between the byte stream and the message codec (see conversation/). */
+  readonly layers: TransportLayers;
+  private readonly layerCtx = newCtx({}, false);
+  private readonly LX: StateFn[];
   readonly ports: number[];
   /** Candidates per direction and id (or -1 without ids), in file order. */
   private readonly table: Record<Direction, Map<number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
   private readonly ctx = newCtx({}, false);
-  private readonly compressionOn?: StateFn;
-  private readonly compressionThreshold?: StateFn;
   /** The compiled head, id expression and frame header (see codegen's generate). */
   private readonly fn: {
     H?: DecodeFn;
@@ -116,8 +124,6 @@ export class Transport {
     this.framing = def.framing;
     this.ports = def.ports;
     const k = this.kind;
-    this.compressionOn = fast[`CW_${k}`] as StateFn | undefined;
-    this.compressionThreshold = fast[`CT_${k}`] as StateFn | undefined;
     this.fn = {
       H: fast[`H_${k}`] as DecodeFn | undefined,
       dH: debug[`H_${k}`] as DecodeFn | undefined,
@@ -127,7 +133,14 @@ export class Transport {
       FL: fast[`FL_${k}`] as StateFn | undefined,
       EFH: fast[`EFH_${k}`] as EncodeFn | undefined,
     };
-    this.spec = this.framing.k === 'header' ? { k: 'header', codec: this.headerCodec(this.framing) } : this.framing;
+    this.spec = this.specOf(this.framing);
+    this.LX = (fast[`LX_${k}`] as StateFn[] | undefined) ?? [];
+    this.layers = {
+      framings: def.framings ? def.framings.map((c) => ({ when: c.when ?? null, spec: c.framing === this.framing ? this.spec : this.specOf(c.framing) })) : [{ when: null, spec: this.spec }],
+      stream: def.stream,
+      frame: def.frame,
+      inner: def.inner ? this.specOf(def.inner) : null,
+    };
     for (const r of refs) {
       for (const dir of ['c2s', 's2c'] as const) {
         if (r.def.dir && r.def.dir !== dir) continue;
@@ -163,37 +176,8 @@ export class Transport {
     }
   }
 
-  private decodeFrame(dir: Direction, frame: Buffer, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
+  private decodeFrame(dir: Direction, body: Buffer, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
     const c = this.ctx;
-    let body = frame;
-    let compressed = false;
-    const comp = this.def.compression;
-    if (comp && this.compressionOn!(c)) {
-      let at = 0;
-      let expected = -1;
-      if (comp.length) {
-        const len = readCounter(comp.length, frame, 0);
-        if (!len) return this.failed(frame, 'compression header cut short', 0);
-        at = len.next;
-        expected = len.value;
-      }
-      body = frame.subarray(at);
-      // with a size prefix, 0 means this frame went uncompressed; without one, every frame is compressed
-      if (expected !== 0) {
-        if (opts.budget && opts.budget.inflated >= limits.connectionInflate) {
-          return this.failed(frame, `not inflated: this connection has inflated ${sizeText(limits.connectionInflate)} already (its decode budget)`, at);
-        }
-        if (expected > limits.inflate) return this.failed(frame, `the header says ${expected} bytes uncompressed, more than the ${sizeText(limits.inflate)} decode budget of one message`, 0);
-        try {
-          body = inflateWithin(body, comp.algorithm, limits.inflate);
-        } catch (e) {
-          return this.failed(frame, `${comp.algorithm}: ${(e as Error).message}`, at);
-        }
-        c.inflated += body.length;
-        compressed = true;
-        if (expected >= 0 && body.length !== expected) return { ...this.failed(body, `decompressed to ${body.length} bytes, header says ${expected}`, 0), compressed };
-      }
-    }
     let start = 0;
     let head: Record<string, unknown> | undefined;
     if (this.fn.H) {
@@ -202,7 +186,7 @@ export class Transport {
       try {
         head = this.fn.H(body, c);
       } catch {
-        return { ...this.headFailed(body, state, opts, limits), compressed };
+        return this.headFailed(body, state, opts, limits);
       }
       start = c.p;
       c.hd = head;
@@ -210,18 +194,18 @@ export class Transport {
     let id: number | undefined;
     if (this.def.id) {
       const r = readCounter(this.def.id, body, start);
-      if (!r) return { ...this.failed(body, 'message id cut short', start), head, compressed };
+      if (!r) return { ...this.failed(body, 'message id cut short', start), head };
       id = r.value;
       start = r.next;
     } else if (this.fn.IDX) {
       const v = this.fn.IDX(c);
-      if (typeof v !== 'number' || !Number.isInteger(v)) return { ...this.failed(body, `the id expression gives ${String(v)}`, 0), head, compressed };
+      if (typeof v !== 'number' || !Number.isInteger(v)) return { ...this.failed(body, `the id expression gives ${String(v)}`, 0), head };
       id = v;
     }
     const ref = this.pick(dir, id ?? -1, c);
     if (!ref) {
       const why = id === undefined ? `no ${dir} message applies in this state` : `unknown ${dir} id ${id} (0x${id.toString(16)})`;
-      return { id, head, body, compressed, trailing: 0, error: { message: why, path: '', offset: 0 } };
+      return { id, head, body, trailing: 0, error: { message: why, path: '', offset: 0 } };
     }
     const name = ref.def.name;
     const label = this.protocol.label(ref);
@@ -229,7 +213,7 @@ export class Transport {
     c.e = body.length;
     try {
       const fields = this.fast.M[ref.index](body, c);
-      const out: DecodedMessage = { name, label, id, fields, body, compressed, trailing: body.length - c.p };
+      const out: DecodedMessage = { name, label, id, fields, body, trailing: body.length - c.p };
       if (head) out.head = head;
       if (opts.spans) out.spans = this.spans(ref, body, start, state, head, opts.frame);
       return out;
@@ -243,7 +227,7 @@ export class Transport {
       d.e = body.length;
       d.path.push(name);
       const { message, path, offset } = this.explain(e, () => this.debug.M[ref.index](body, d), d, name, start);
-      const out: DecodedMessage = { name, label, id, body, compressed, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
+      const out: DecodedMessage = { name, label, id, body, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
       if (head) out.head = head;
       return out;
     }
@@ -277,7 +261,7 @@ export class Transport {
     d.e = body.length;
     d.path.push('head');
     const { message, path, offset } = this.explain(new Error('head'), () => this.fn.dH!(body, d), d, 'head', 0);
-    return { body, compressed: false, trailing: 0, error: { message, path, offset } };
+    return { body, trailing: 0, error: { message, path, offset } };
   }
 
   /**
@@ -311,7 +295,7 @@ export class Transport {
   }
 
   private failed(body: Buffer, message: string, offset: number): DecodedMessage {
-    return { body, compressed: false, trailing: 0, error: { message, path: '', offset } };
+    return { body, trailing: 0, error: { message, path: '', offset } };
   }
 
   private pick(dir: Direction, key: number, c: Ctx): MessageRef | undefined {
@@ -362,7 +346,7 @@ export class Transport {
    * map16, a non-minimal varint stays non-minimal, padding keeps its bytes).
    */
   reencode(orig: DecodedOriginal, fields: Record<string, unknown>, state: Record<string, unknown>, head: Record<string, unknown> | undefined = orig.head): Buffer {
-    if (sameValue(fields, orig.fields) && sameValue(head, orig.head)) return orig.raw;
+    if (sameValue(fields, orig.fields) && sameValue(head, orig.head)) return orig.body;
     const ref = this.protocol.message(orig.name, orig.dir);
     if (!ref || ref.transport !== this.kind) throw new EncodeError(`no ${this.kind} message named '${orig.name}'`, '');
     const spans = new Map<string, Span>();
@@ -406,16 +390,19 @@ export class Transport {
     c.path.push(ref.def.name);
     if (this.def.id) w.bytes(writeCounter(this.def.id, id!));
     this.fast.EM![ref.index](w, fields, c);
-    const body = w.finish();
-    const comp = this.def.compression;
-    if (!comp || !this.compressionOn!(c)) return body;
-    const threshold = this.compressionThreshold ? Number(this.compressionThreshold(c)) : 0;
-    if (comp.length) {
-      if (body.length < threshold) return Buffer.concat([writeCounter(comp.length, 0), body]);
-      const z = comp.algorithm === 'zlib' ? deflateSync(body) : deflateRawSync(body);
-      return Buffer.concat([writeCounter(comp.length, body.length), z]);
-    }
-    return comp.algorithm === 'zlib' ? deflateSync(body) : deflateRawSync(body);
+    return w.finish();
+  }
+
+  private specOf(f: Framing): FramingSpec {
+    return f.k === 'header' ? { k: 'header', codec: this.headerCodec(f) } : f;
+  }
+
+  /** The value of a layer expression (TransportDef.exprs[ix]) for this state and frame header. */
+  layerValue(ix: number, state: Record<string, unknown>, frame?: Record<string, unknown>): unknown {
+    const c = this.layerCtx;
+    c.st = state;
+    c.fr = frame ?? null;
+    return this.LX[ix]!(c);
   }
 
   /** The compiled frame header: read by the header framer, written by wrapFrame. */

@@ -10,10 +10,10 @@
  * paced as recorded. Live messages are matched to the peer's recorded messages in order, per
  * connection.
  */
+import { Conversation, type ConversationMessage } from '../conversation/conversation';
 import type { Direction } from '../core/types';
-import { createFramer, type Framer } from '../framing/framers';
 import { valueDiffs, type ValueDiff } from '../protocol/diff';
-import type { DecodedMessage, Transport } from '../protocol/protocol';
+import type { Protocol } from '../protocol/protocol';
 import { IgnoreList, leafKey, parseRewrite, sameMessage, substitute, valueAt, withValueAt, type RewriteRule } from './match';
 import type { ReplayScript, ScriptConnection, ScriptMessage, Step } from './script';
 
@@ -78,8 +78,8 @@ export interface ReplayReport {
 
 /** Server role: a live connection not bound to a recorded one until its first message shows which it is. */
 interface Candidate {
-  framer: Framer;
-  state: Record<string, unknown>;
+  conv: Conversation<null>;
+  offset: number;
   bytes: Buffer[];
   verdict: 'wait' | 'match' | 'reject';
   reason: string;
@@ -94,8 +94,10 @@ interface PeerStep {
 }
 
 class Conn {
-  readonly state: Record<string, unknown>;
-  framer: Framer | null = null;
+  /** Our side of the live conversation: our messages are sent through it, the peer's received. */
+  conv: Conversation<null>;
+  /** Stream offset of the next live byte. */
+  offset = 0;
   /** The peer's recorded steps on this connection, in order (messages and its close). */
   readonly expected: PeerStep[] = [];
   next = 0;
@@ -106,9 +108,11 @@ class Conn {
   openStep: PeerStep | null = null;
   constructor(
     readonly rec: ScriptConnection,
-    readonly t: Transport,
+    protocol: Protocol,
+    onMessage: (c: Conn, m: ConversationMessage<null>) => void,
   ) {
-    this.state = t.protocol.newState();
+    // a recorded connection's keys are the live one's too: replayed, its key exchange gives the same keys
+    this.conv = new Conversation(protocol, rec.transport, (m) => onMessage(this, m), { flow: null, state: rec.keys });
   }
 }
 
@@ -139,6 +143,8 @@ export class ReplayEngine {
   private readonly candidates = new Map<number, Candidate>();
   /** Candidate ids are negative, apart from recorded connection ids (and from -1, "none"). */
   private nextCandidate = -2;
+  /** The time of the event being handled (live messages come out of the conversation inside it). */
+  private now = 0;
   readonly report: ReplayReport;
 
   constructor(
@@ -156,9 +162,8 @@ export class ReplayEngine {
     for (const r of this.rules) this.ignore.add(`${r.dir ? `${r.dir}.` : ''}${r.message}.${r.path}`);
     let gaps = 0;
     for (const c of script.connections.values()) {
-      const t = c.transport === 'tcp' ? p.tcp : p.udp;
       gaps += c.gaps;
-      if (t) this.conns.set(c.conn, new Conn(c, t));
+      if (p.transport(c.transport)) this.conns.set(c.conn, new Conn(c, p, (conn, m) => this.live(conn, m, this.now)));
     }
     this.steps = script.steps.filter((s) => this.conns.has(s.kind === 'message' ? s.m.conn : s.conn));
     this.ours = this.steps.map((s) => this.isOurs(s));
@@ -209,14 +214,8 @@ export class ReplayEngine {
     }
     if (free.some((c) => this.firstClientMessage(c) !== null)) {
       const id = this.nextCandidate--;
-      const t = free[0]!.t;
-      const cand: Candidate = { state: t.protocol.newState(), bytes: [], verdict: 'wait', reason: '', framer: null as unknown as Framer };
-      cand.framer = createFramer(t.spec, {
-        frame: (_wire, body, _o, _ts, header) => this.judge(cand, free, t.decode('c2s', body, cand.state, { frame: header })),
-        raw: (_b, _o, _ts, reason) => {
-          if (cand.verdict === 'wait') Object.assign(cand, { verdict: 'reject', reason: `its first bytes do not frame (${reason})` });
-        },
-      });
+      const cand: Candidate = { offset: 0, bytes: [], verdict: 'wait', reason: '', conv: null as unknown as Conversation<null> };
+      cand.conv = new Conversation(this.script.protocol, 'tcp', (m) => this.judge(cand, free, m), { flow: null });
       this.candidates.set(id, cand);
       return { conn: id, commands: [] };
     }
@@ -237,8 +236,12 @@ export class ReplayEngine {
     return first?.kind === 'message' && first.m.dir === 'c2s' && first.m.name ? first.m : null;
   }
 
-  private judge(cand: Candidate, free: Conn[], dm: DecodedMessage): void {
+  private judge(cand: Candidate, free: Conn[], dm: ConversationMessage<null>): void {
     if (cand.verdict !== 'wait') return;
+    if (dm.raw !== undefined) {
+      Object.assign(cand, { verdict: 'reject', reason: `its first bytes do not frame (${dm.raw})` });
+      return;
+    }
     if (!dm.name || dm.error) {
       Object.assign(cand, { verdict: 'reject', reason: `its first message does not decode (${dm.error?.message ?? `unknown id ${dm.id}`})` });
       return;
@@ -251,7 +254,8 @@ export class ReplayEngine {
   /** Bytes from a candidate connection: once its first message is in, adopt it or close it. */
   private candidateData(id: number, cand: Candidate, bytes: Buffer, now: number): ReplayCommand[] {
     cand.bytes.push(bytes);
-    cand.framer.push(bytes, 0, now);
+    cand.conv.received('c2s', bytes, cand.offset, now);
+    cand.offset += bytes.length;
     if (cand.verdict === 'wait') return [];
     this.candidates.delete(id);
     if (cand.verdict === 'reject') {
@@ -291,14 +295,11 @@ export class ReplayEngine {
     if (cand) return this.candidateData(conn, cand, bytes, now);
     const c = this.conns.get(conn);
     if (!c) return [];
-    if (c.rec.transport === 'udp') {
-      this.live(c, c.t.decode(other(this.ourDir), bytes, c.state), bytes, null, now);
-    } else {
-      c.framer ??= createFramer(c.t.spec, {
-        frame: (_wire, body, _o, _ts, header) => this.live(c, c.t.decode(other(this.ourDir), body, c.state, { frame: header }), body, null, now),
-        raw: (b, _o, _ts, reason) => this.live(c, null, b, reason, now),
-      });
-      c.framer.push(bytes, 0, now);
+    this.now = now;
+    if (c.rec.transport === 'udp') c.conv.datagram(other(this.ourDir), bytes, now);
+    else {
+      c.conv.received(other(this.ourDir), bytes, c.offset, now);
+      c.offset += bytes.length;
     }
     return this.advance(now);
   }
@@ -311,7 +312,8 @@ export class ReplayEngine {
     }
     const c = this.conns.get(conn);
     if (!c || c.peerClosed) return [];
-    c.framer?.end(now);
+    this.now = now;
+    c.conv.end(other(this.ourDir), now);
     c.peerClosed = true;
     let expectedEnd = false;
     for (; c.next < c.expected.length; c.next++) {
@@ -434,21 +436,22 @@ export class ReplayEngine {
     const m = s.m;
     const c = this.conns.get(m.conn)!;
     if (c.peerClosed && c.rec.transport === 'tcp') return;
-    let wire = m.wire;
-    let frame = m.frame;
+    let wire: Buffer | null = null;
     if (m.name && m.fields && this.rules.length) {
       const fields = this.rewritten(m.name, m.dir, m.fields);
       if (fields !== m.fields) {
         // only what the rewrite changed is encoded anew; the rest keeps its recorded bytes
-        frame = c.t.reencode({ name: m.name, dir: m.dir, id: m.id, head: m.head, fields: m.fields, body: m.body!, raw: m.frame!, frame: m.header }, fields, c.state);
-        wire = c.rec.transport === 'tcp' ? c.t.frame(frame, m.header) : frame;
+        const t = c.conv.transport;
+        const payload = t.reencode({ name: m.name, dir: m.dir, id: m.id, head: m.head, fields: m.fields, body: m.payload, frame: m.header }, fields, c.conv.state);
+        wire = c.conv.sendPayload(m.dir, payload, m.header);
         this.report.rewritten++;
       }
     }
-    // What we send changes the session state as it does on the peer (compression switches...).
-    if (frame) c.t.decode(this.ourDir, frame, c.state);
+    // Recorded bytes go out as recorded, through the conversation, so that its state (a cipher,
+    // compression) moves as it does on the peer.
+    const bytes = wire ?? (m.unframed ? c.conv.resendBytes(m.dir, m.frame) : c.conv.resend(m.dir, m.frame, m.payload, m.header));
     this.report.sent++;
-    out.push({ kind: 'send', conn: m.conn, bytes: wire });
+    out.push({ kind: 'send', conn: m.conn, bytes });
   }
 
   /** The fields with the rewrite rules applied, or `fields` itself when no rule changed anything. */
@@ -472,7 +475,10 @@ export class ReplayEngine {
   }
 
   /** A message from the live peer: match it to the next recorded one on its connection. */
-  private live(c: Conn, dm: DecodedMessage | null, bytes: Buffer, rawReason: string | null, now: number): void {
+  private live(c: Conn, m: ConversationMessage<null>, now: number): void {
+    const rawReason = m.raw ?? null;
+    const dm = rawReason === null ? m : null;
+    const bytes = m.frame;
     this.report.received++;
     const liveIndex = c.liveIndex++;
     const peerDir = other(this.ourDir);

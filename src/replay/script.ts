@@ -16,6 +16,8 @@ export interface ScriptConnection {
   server: Endpoint;
   /** Recorded gaps: bytes the replay cannot send or expect. */
   gaps: number;
+  /** State the recorded connection started with that its traffic does not show (keys from a key log). */
+  keys?: Record<string, unknown>;
 }
 
 export interface ScriptMessage {
@@ -27,17 +29,19 @@ export interface ScriptMessage {
   ts: number;
   name?: string;
   fields?: Record<string, unknown>;
-  /** The frame body as recorded (before decompression); null for bytes that did not frame. */
-  frame: Buffer | null;
-  /** What the fields were decoded from (after decompression), the id, head and frame header: to encode a rewrite again. */
-  body?: Buffer;
+  /** The frame as recorded, header included, after the stream transforms (a cipher): what replay sends again through them. */
+  frame: Buffer;
+  /** What the fields were decoded from (after the frame's transforms): to encode a rewrite again. */
+  payload: Buffer;
   id?: number;
   head?: Record<string, unknown>;
   header?: Record<string, unknown>;
-  /** The bytes on the wire: what replay sends unless a rewrite changes the fields. */
+  /** The bytes as captured. */
   wire: Buffer;
   /** Set when the recorded bytes did not frame or decode: they are replayed and compared as bytes. */
   raw?: string;
+  /** The bytes did not even frame: they are sent as bytes, not as a frame. */
+  unframed: boolean;
 }
 
 export type Step =
@@ -52,31 +56,27 @@ export interface ReplayScript {
   read: RecordingReadResult;
 }
 
-/** A recording (a path, or one opened with openRecording), decoded with `protocol`, as replay steps. */
-export async function loadScript(input: string | RecordingInput, protocol: Protocol): Promise<ReplayScript> {
+/** A recording (a path, or one opened with openRecording), decoded with `protocol`, as replay steps. `keys`: a key log's state for a connection. */
+export async function loadScript(input: string | RecordingInput, protocol: Protocol, keys?: (flow: TcpConnection | UdpFlow) => Record<string, unknown> | undefined): Promise<ReplayScript> {
   const connections = new Map<number, ScriptConnection>();
   const steps: Step[] = [];
   const add = (f: TcpConnection | UdpFlow, ts: number): void => {
     if (connections.has(f.id)) return;
     const transport = f instanceof UdpFlow ? 'udp' : 'tcp';
-    connections.set(f.id, { conn: f.id, transport, client: f.client, server: f.server, gaps: 0 });
+    connections.set(f.id, { conn: f.id, transport, client: f.client, server: f.server, gaps: 0, keys: keys?.(f) });
     steps.push({ kind: 'open', conn: f.id, ts });
   };
   const decoder = new MessageDecoder(protocol, {
     open: add,
     message: (m: Message) => {
       add(m.flow, m.ts);
-      const framed = !m.raw;
-      const wire = framed && m.transport === 'tcp' ? protocol.tcp!.frame(m.frame, m.header) : m.frame;
-      const sm: ScriptMessage = { conn: m.flow.id, transport: m.transport, dir: m.dir, index: m.index, ts: m.ts, frame: framed ? m.frame : null, wire };
+      const sm: ScriptMessage = { conn: m.flow.id, transport: m.transport, dir: m.dir, index: m.index, ts: m.ts, frame: m.frame, payload: m.payload, wire: m.wire, header: m.header, unframed: m.raw !== undefined };
       if (m.raw || m.error || !m.name) sm.raw = m.raw ?? m.error?.message ?? `unknown message id ${m.id}`;
       else {
         sm.name = m.name;
         sm.fields = m.fields;
-        sm.body = m.body;
         sm.id = m.id;
         sm.head = m.head;
-        sm.header = m.header;
       }
       steps.push({ kind: 'message', m: sm });
     },
@@ -84,7 +84,7 @@ export async function loadScript(input: string | RecordingInput, protocol: Proto
     end: (c, dir, reason, ts) => {
       if (reason === 'fin' || reason === 'rst') steps.push({ kind: 'end', conn: c.id, dir, how: reason, ts });
     },
-  });
+  }, { keys });
   const { read } = await playRecording(input, decoder);
   return { protocol, connections, steps, read };
 }

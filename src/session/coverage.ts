@@ -27,7 +27,7 @@ export class Coverage {
       const key = m.raw.replace(/\d+/g, 'N');
       const r = this.raw.get(key) ?? { count: 0, bytes: 0 };
       r.count++;
-      r.bytes += m.body.length;
+      r.bytes += m.payload.length;
       this.raw.set(key, r);
       return;
     }

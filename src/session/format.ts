@@ -103,8 +103,8 @@ export function messageLabel(m: Message): string {
 
 /** What the text output shows after the label. */
 export function messageDetail(m: Message, budget = 160): string {
-  if (m.raw) return `${m.body.length}B (${m.raw}) ${hexPreview(m.body)}`;
-  if (m.error) return `error at ${m.error.path || 'frame'} +${m.error.offset}: ${m.error.message} | ${hexPreview(m.body)}`;
+  if (m.raw) return `${m.payload.length}B (${m.raw}) ${hexPreview(m.payload)}`;
+  if (m.error) return `error at ${m.error.path || 'frame'} +${m.error.offset}: ${m.error.message} | ${hexPreview(m.payload)}`;
   const extra = m.trailing ? ` (+${m.trailing}B undecoded)` : '';
   return summarize(m.fields, budget) + extra;
 }
@@ -136,7 +136,7 @@ export function messageJson(m: Message, spans = false, limits: OutputLimits = DE
   if (m.compressed) o.compressed = true;
   if (m.raw) o.raw = m.raw;
   if (m.error) o.error = m.error;
-  if (m.raw || m.error) o.hex = boundedHex(m.body, limits.bytes);
+  if (m.raw || m.error) o.hex = boundedHex(m.payload, limits.bytes);
   if (spans && m.spans) o.spans = m.spans;
   return o;
 }

@@ -43,12 +43,12 @@ export async function runGameClient(protocol: Protocol, o: GameClientOptions): P
   let failure: Error | null = null;
   let received = 0;
   let sent = 0;
-  const peer = new ProtocolPeer(protocol, socket, 's2c', (e) => {
-    if (e.kind === 'raw') failure = new Error(`server sent unframed bytes: ${e.reason}`);
-    else if (e.m.error || !e.m.name) failure = new Error(`server sent a message that does not decode: ${e.m.error?.message ?? 'unknown'}`);
+  const peer = new ProtocolPeer(protocol, socket, 's2c', (m) => {
+    if (m.raw !== undefined) failure = new Error(`server sent unframed bytes: ${m.raw}`);
+    else if (m.error || !m.name) failure = new Error(`server sent a message that does not decode: ${m.error?.message ?? 'unknown'}`);
     else {
       received++;
-      queue.push({ name: e.m.name, fields: e.m.fields ?? {} });
+      queue.push({ name: m.name, fields: m.fields ?? {} });
     }
     waiter?.();
   });

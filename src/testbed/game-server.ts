@@ -101,10 +101,9 @@ export class GameServer {
       this.protocol,
       socket,
       'c2s',
-      (e) => {
+      (m) => {
         if (peer.closed) return;
-        if (e.kind === 'raw') return fail(1, `unframed input: ${e.reason}`);
-        const { m } = e;
+        if (m.raw !== undefined) return fail(1, `unframed input: ${m.raw}`);
         if (m.error || !m.name) return fail(2, `bad message: ${m.error ? `${m.error.path || 'frame'}: ${m.error.message}` : 'unknown'}`);
         try {
           player = this.handle(peer, player, m.name, m.fields ?? {});
@@ -112,7 +111,7 @@ export class GameServer {
           fail(3, (err as Error).message);
         }
       },
-      this.opts.maxFrame ?? 4096,
+      { maxFrame: this.opts.maxFrame ?? 4096 },
     );
     socket.on('close', () => {
       this.sockets.delete(socket);

@@ -1,41 +1,32 @@
 /**
- * One end of a protocol conversation over a socket: frames and decodes what arrives, encodes and
- * frames what is sent, with the session state both share (compression switched on by a message
- * applies to both directions). The testbed and replay use it.
+ * One end of a protocol conversation over a socket: what arrives goes through the conversation's
+ * layers to messages, what is sent comes out of them as wire bytes. The testbed's server and
+ * client use it; the conversation (conversation/) does the work.
  */
 import type { Socket } from 'node:net';
+import { Conversation, type ConversationMessage } from '../conversation/conversation';
 import type { Direction } from '../core/types';
-import { createFramer, type Framer } from '../framing/framers';
-import type { DecodedMessage, Protocol, Transport } from '../protocol/protocol';
-
-export type PeerEvent = { kind: 'message'; m: DecodedMessage; frame: Buffer } | { kind: 'raw'; bytes: Buffer; reason: string };
+import type { Protocol } from '../protocol/protocol';
 
 export class ProtocolPeer {
-  readonly state: Record<string, unknown>;
-  readonly t: Transport;
-  private readonly framer: Framer;
+  readonly conv: Conversation<null>;
   private offset = 0;
   closed = false;
+  /** The direction of what this end sends. */
+  readonly outbound: Direction;
 
   constructor(
     readonly protocol: Protocol,
     readonly socket: Socket,
     /** The direction of what this end receives. */
     readonly inbound: Direction,
-    onEvent: (e: PeerEvent) => void,
-    maxFrame?: number,
+    onMessage: (m: ConversationMessage<null>) => void,
+    opts: { maxFrame?: number; state?: Record<string, unknown> } = {},
   ) {
-    const t = protocol.tcp;
-    if (!t) throw new Error(`protocol ${protocol.name} has no tcp section`);
-    this.t = t;
-    this.state = protocol.newState();
-    const framing = maxFrame && t.spec.k === 'length' ? { ...t.spec, max: maxFrame } : t.spec;
-    this.framer = createFramer(framing, {
-      frame: (_wire, body, _o, _ts, header) => onEvent({ kind: 'message', m: t.decode(inbound, body, this.state, { frame: header }), frame: body }),
-      raw: (bytes, _o, _ts, reason) => onEvent({ kind: 'raw', bytes, reason }),
-    });
+    this.outbound = inbound === 'c2s' ? 's2c' : 'c2s';
+    this.conv = new Conversation(protocol, 'tcp', onMessage, { flow: null, state: opts.state, maxFrame: opts.maxFrame });
     socket.on('data', (d: Buffer) => {
-      this.framer.push(d, this.offset, 0);
+      this.conv.received(inbound, d, this.offset, 0);
       this.offset += d.length;
     });
     socket.on('close', () => {
@@ -46,20 +37,14 @@ export class ProtocolPeer {
     });
   }
 
-  /**
-   * Encode with the current state, frame, write. Returns the wire bytes. The message's own state
-   * updates (`set:`) apply to this end too, as they do to the peer that decodes it.
-   */
-  send(name: string, fields: unknown): Buffer {
-    const body = this.t.encode(name, fields, this.state, { dir: this.inbound === 'c2s' ? 's2c' : 'c2s' });
-    const wire = this.t.frame(body);
-    this.t.decode(this.inbound === 'c2s' ? 's2c' : 'c2s', body, this.state);
-    if (!this.closed) this.socket.write(wire);
-    return wire;
+  get state(): Record<string, unknown> {
+    return this.conv.state;
   }
 
-  /** Write bytes as they are (replay of recorded frames). */
-  sendRaw(wire: Buffer): void {
+  /** Encode with the current state through every layer and write; returns the wire bytes. */
+  send(name: string, fields: unknown): Buffer {
+    const wire = this.conv.send(this.outbound, name, fields);
     if (!this.closed) this.socket.write(wire);
+    return wire;
   }
 }

@@ -155,7 +155,7 @@ export function renderDetails(model: SessionModel, width: number, height: number
   }
   out.push('');
   if (model.bytesDropped(m)) out.push('(bytes dropped from the view to bound memory; a recording keeps them)');
-  else out.push(...hexDump(m.body, from, to, Math.max(1, height - out.length - (packets?.length ? packets.length * 2 + 1 : 0)), width));
+  else out.push(...hexDump(m.payload, from, to, Math.max(1, height - out.length - (packets?.length ? packets.length * 2 + 1 : 0)), width));
   if (packets && packets.length) {
     out.push('');
     out.push(...packetLines(packets));

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { loadProtocol } from '../../src/protocol/protocol';
 import { gs, ROOT, startCli } from '../helpers/cli';
 import { writeSession, type Write } from '../helpers/session';
+import { sender } from '../helpers/wire';
 
 const dir = mkdtempSync(join(tmpdir(), 'gs-decode-'));
 
@@ -15,12 +16,8 @@ const t = tg.tcp!;
 
 /** A testgame session as the wire carries it: framed, compressed after set_compression. */
 function gameWrites(): Write[] {
-  const st = tg.newState();
-  const w = (dir: 'c2s' | 's2c', name: string, fields: unknown): Write => {
-    const body = t.encode(name, fields, st);
-    if (name === 'set_compression') st.compression = (fields as { threshold: number }).threshold;
-    return { dir, bytes: t.frame(body) };
-  };
+  const send = sender(tg);
+  const w = (dir: 'c2s' | 's2c', name: string, fields: unknown): Write => ({ dir, bytes: send(dir, name, fields) });
   const entities = Array.from({ length: 30 }, (_, i) => ({ id: i, kind: 'npc', pos: { x: i, y: -i }, flags: { moving: true, hidden: false, hurt: false }, stats: { level: 1, team: 2, mood: 3 }, detail: 'patrol' }));
   return [
     w('c2s', 'hello', { version: 3, features: [1, 2] }),

@@ -11,6 +11,7 @@ import { loadProtocol } from '../../src/protocol/protocol';
 import { recordPackr } from '../../src/recording/writer';
 import { CLI, gs, ROOT, startCli } from '../helpers/cli';
 import { writeSession } from '../helpers/session';
+import { sender } from '../helpers/wire';
 
 /** What a new user and a fuzzer hit first: every one ends as a clear line (exit 2) or a counted error, never a stack or a raw escape. */
 
@@ -25,13 +26,6 @@ function gsStdin(args: string[], input: Buffer, opts: { cwd?: string } = {}): { 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
 }
 
-/** A testgame frame as its sender writes it (state: compression as the session has it). */
-function frame(name: string, fields: unknown, state: Record<string, unknown>, dirOf: 'c2s' | 's2c'): Buffer {
-  const t = testgame.tcp!;
-  const body = t.encode(name, fields, state);
-  t.decode(dirOf, body, state);
-  return t.frame(body);
-}
 
 const noInternal = (stderr: string) => expect(stderr).not.toMatch(/internal error|at .*\.js:\d+/);
 
@@ -55,10 +49,10 @@ const cap = join(dir, 'two.pcap');
 // two connections: testgame on 24000, something else on 25000
 writeSession(join(dir, 'a.pcap'), []);
 {
-  const st = testgame.newState();
+  const send = sender(testgame);
   writeSession(cap, [
-    { dir: 'c2s', bytes: frame('chat', { text: 'on 24000' }, st, 'c2s') },
-    { dir: 's2c', bytes: frame('inventory', { items: { [`sword${ESC}]0;pwned\u0007`]: 1 } }, st, 's2c') },
+    { dir: 'c2s', bytes: send('c2s', 'chat', { text: 'on 24000' }) },
+    { dir: 's2c', bytes: send('s2c', 'inventory', { items: { [`sword${ESC}]0;pwned\u0007`]: 1 } }) },
   ]);
   const other = join(dir, 'other.pcap');
   writeSession(other, [{ dir: 'c2s', bytes: Buffer.from('0500ffeeeeee', 'hex') }], { dport: 25000, sport: 52000 });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProtocol } from '../../src/protocol/protocol';
-import { runVectorFile } from '../../src/protocol/vectors';
+import { runVectorFile } from '../../src/conversation/vectors';
 
 /** The format's constructs that no shipped protocol uses, each with hand-written vectors run both ways. */
 const dir = join(__dirname, '../fixtures/protocols/constructs');
@@ -39,7 +39,7 @@ describe('encoding a decoded message again', () => {
   // a msgpack map16 (de 0001 a1 61 01: msgpackr would write a fixmap), a non-minimal varint (80 00 for 0), padding that is not zeros
   const body = Buffer.from('05 03 616263 0006 de0001a16101 8000 ffee 09'.replace(/ /g, ''), 'hex');
   const decoded = t.decode('c2s', body, p.newState());
-  const orig = { name: 'mixed', dir: 'c2s' as const, id: decoded.id, fields: decoded.fields!, body, raw: body };
+  const orig = { name: 'mixed', dir: 'c2s' as const, id: decoded.id, fields: decoded.fields!, body };
 
   it('unchanged, is the original bytes exactly', () => {
     expect(decoded.error).toBeUndefined();
@@ -68,10 +68,10 @@ describe('encoding a decoded message again', () => {
           const tt = tg.transport(m.transport)!;
           const key = `${file} ${m.flow.id}`;
           const state = states.get(key) ?? tg.newState();
-          const again = tt.reencode({ name: m.name, dir: m.dir, id: m.id, head: m.head, fields: m.fields!, body: m.body, raw: m.frame }, structuredClone(m.fields!), state);
-          expect(again.equals(m.frame), `${file} ${m.name}`).toBe(true);
+          const again = tt.reencode({ name: m.name, dir: m.dir, id: m.id, head: m.head, fields: m.fields!, body: m.payload }, structuredClone(m.fields!), state);
+          expect(again.equals(m.payload), `${file} ${m.name}`).toBe(true);
           // the state moves on as the message says (compression switches on)
-          tt.decode(m.dir, m.frame, state);
+          tt.decode(m.dir, m.payload, state);
           states.set(key, state);
           checked++;
         },

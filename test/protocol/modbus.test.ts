@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../../src/capture/file-reader';
 import { FlowTable } from '../../src/flow/table';
 import { loadProtocol } from '../../src/protocol/protocol';
-import { runVectorFile } from '../../src/protocol/vectors';
+import { runVectorFile } from '../../src/conversation/vectors';
 import { MessageDecoder, type Message } from '../../src/session/messages';
 import { corpusFile, noCorpus } from '../helpers/corpus';
 import { writeSession, type Write } from '../helpers/session';

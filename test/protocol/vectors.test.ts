@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProtocol } from '../../src/protocol/protocol';
-import { loadVectors, runVector } from '../../src/protocol/vectors';
+import { loadVectors, runVector } from '../../src/conversation/vectors';
 
 const ROOT = join(__dirname, '../../protocols');
 const names = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'protocol.yaml')));

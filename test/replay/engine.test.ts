@@ -3,7 +3,9 @@ import type { Direction } from '../../src/core/types';
 import { loadProtocol } from '../../src/protocol/protocol';
 import { ReplayEngine, type ReplayCommand, type ReplayOptions } from '../../src/replay/engine';
 import type { ReplayScript, ScriptMessage, Step } from '../../src/replay/script';
+import { Conversation, type ConversationMessage } from '../../src/conversation/conversation';
 import { ROOT } from '../helpers/cli';
+import { sender } from '../helpers/wire';
 
 const tg = loadProtocol('testgame', ROOT);
 const t = tg.tcp!;
@@ -12,16 +14,21 @@ const LIVE_TOKEN = Buffer.alloc(16, 0xcd);
 
 /** A recorded session built message by message, framed and compressed as the wire had it. */
 class ScriptBuilder {
-  private readonly state = tg.newState();
-  private readonly index = { c2s: 0, s2c: 0 };
+  private readonly send = sender(tg);
+  /** The recording's view: the wire decoded, as loadScript gets it. */
+  private readonly seen: ConversationMessage<null>[] = [];
+  private readonly decoder = new Conversation(tg, 'tcp', (m) => this.seen.push(m), { flow: null });
+  private readonly offset = { c2s: 0, s2c: 0 };
   readonly steps: Step[] = [{ kind: 'open', conn: 0, ts: 0 }];
   private ts = 0;
 
   msg(dir: Direction, name: string, fields: Record<string, unknown>, dt = 1000): this {
-    const frame = t.encode(name, fields, this.state);
-    const decoded = t.decode(dir, frame, this.state);
+    const bytes = this.send(dir, name, fields);
+    this.decoder.received(dir, bytes, this.offset[dir], 0);
+    this.offset[dir] += bytes.length;
+    const d = this.seen.pop()!;
     this.ts += dt;
-    const m: ScriptMessage = { conn: 0, transport: 'tcp', dir, index: this.index[dir]++, ts: this.ts, name, fields: decoded.fields, frame, wire: t.frame(frame) };
+    const m: ScriptMessage = { conn: 0, transport: 'tcp', dir, index: d.index, ts: this.ts, name, fields: d.fields, frame: d.frame, payload: d.payload, wire: d.wire, header: d.header, unframed: false };
     this.steps.push({ kind: 'message', m });
     return this;
   }

@@ -7,25 +7,24 @@ import { FlowTable } from '../../src/flow/table';
 import { loadProtocol } from '../../src/protocol/protocol';
 import { MessageDecoder, type Message } from '../../src/session/messages';
 import { writeSession } from '../helpers/session';
+import { sender } from '../helpers/wire';
 
 const testgame = loadProtocol('testgame');
 
-/** A testgame frame as the server or the client writes it, with the state it has then. */
-function frame(name: string, fields: unknown, state: Record<string, unknown>): Buffer {
-  const t = testgame.tcp!;
-  const body = t.encode(name, fields, state);
-  t.decode(name === 'set_compression' ? 's2c' : 'c2s', body, state);
-  return t.frame(body);
+/** A testgame frame as the server or the client writes it, with the state the session has then. */
+function framer(): (name: string, fields: unknown) => Buffer {
+  const send = sender(testgame);
+  return (name, fields) => send(name === 'set_compression' ? 's2c' : 'c2s', name, fields);
 }
 
 describe('messages across an idle eviction', () => {
   it('a connection resumed after 10 idle minutes keeps its protocol state (compression) and message numbering', async () => {
-    const state = testgame.newState();
+    const frame = framer();
     const file = join(mkdtempSync(join(tmpdir(), 'gs-msg-')), 'idle.pcap');
-    const chat = (text: string) => ({ dir: 'c2s' as const, bytes: frame('chat', { text }, state) });
+    const chat = (text: string) => ({ dir: 'c2s' as const, bytes: frame('chat', { text }) });
     writeSession(file, [
       chat('before'),
-      { dir: 's2c', bytes: frame('set_compression', { threshold: 4 }, state) },
+      { dir: 's2c', bytes: frame('set_compression', { threshold: 4 }) },
       chat('compressed before the pause'),
       { ...chat('compressed after the pause'), pauseUs: 600e6 },
       chat('and again'),

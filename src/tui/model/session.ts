@@ -129,14 +129,15 @@ export class SessionModel implements MessageSink {
     const limit = this.messages.length - this.keepBytes;
     for (; this.bytesDroppedBefore < limit; this.bytesDroppedBefore++) {
       const m = this.messages[this.bytesDroppedBefore]!;
-      m.body = EMPTY;
+      m.payload = EMPTY;
       m.frame = EMPTY;
+      m.wire = EMPTY;
       m.spans = undefined;
     }
   }
 
   bytesDropped(m: Message): boolean {
-    return m.body === EMPTY && m.size > 0;
+    return m.payload === EMPTY && m.size > 0;
   }
 
   private include(i: number): void {
@@ -273,7 +274,7 @@ export class SessionModel implements MessageSink {
     if (m.spans) return m.spans;
     if (!m.name || !this.protocol || this.bytesDropped(m)) return [];
     const t = this.protocol.transport(m.transport);
-    m.spans = t ? t.spansFor(m.name, m.body, undefined, m.dir, m.head, m.header) : [];
+    m.spans = t ? t.spansFor(m.name, m.payload, undefined, m.dir, m.head, m.header) : [];
     return m.spans;
   }
 }

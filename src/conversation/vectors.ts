@@ -1,12 +1,16 @@
 /**
  * vectors.yaml: hex in, fields out, run both ways (decode the hex and compare the fields; encode
- * the fields and compare the hex). Used by the tests and by `gamesniff check`.
+ * the fields and compare the hex). The hex is a frame's body as a framer cuts it: it goes through
+ * the frame transforms (compression) and the codec, in a conversation of its own started with the
+ * vector's state. Used by the tests and by `gamesniff check`.
  */
-import { diffValues, showValue as show } from './diff';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Direction } from '../core/types';
-import type { Protocol } from './protocol';
+import { wrapFrame } from '../framing/spec';
+import { diffValues, showValue as show } from '../protocol/diff';
+import type { Protocol } from '../protocol/protocol';
+import { Conversation, type ConversationMessage } from './conversation';
 
 export interface VectorResult {
   name: string;
@@ -53,8 +57,14 @@ export function runVector(protocol: Protocol, v: Vector, index: number): VectorR
   if (v.dir !== 'c2s' && v.dir !== 's2c') return { name, problems: ["needs 'dir: c2s' or 'dir: s2c'"] };
   if (v.hex === undefined) return { name, problems: ["needs 'hex:'"] };
   const bytes = hexBytes(v.hex);
-  const state = { ...protocol.newState(), ...(v.state ?? {}) };
-  const d = t.decode(v.dir, bytes, state, { spans: true, frame: v.frame });
+  const conversation = (): { conv: Conversation<null>; out: ConversationMessage<null>[] } => {
+    const out: ConversationMessage<null>[] = [];
+    return { conv: new Conversation(protocol, kind, (m) => out.push(m), { flow: null, spans: true, state: v.state ?? {} }), out };
+  };
+  const dec = conversation();
+  dec.conv.frameBody(v.dir, bytes, v.frame);
+  const d = dec.out[0]!;
+  const state = dec.conv.state;
 
   if (v.error) {
     if (!d.error) problems.push(`decoded as ${d.name} but an error was expected`);
@@ -77,15 +87,18 @@ export function runVector(protocol: Protocol, v: Vector, index: number): VectorR
   }
   if (v.message) {
     try {
-      const encState = { ...protocol.newState(), ...(v.state ?? {}) };
-      const body = t.encode(v.message, v.fields ?? {}, encState, { dir: v.dir, head: v.head, id: v.id, frame: v.frame });
+      const enc = conversation();
+      const payload = t.encode(v.message, v.fields ?? {}, enc.conv.state, { dir: v.dir, head: v.head, id: v.id, frame: v.frame });
+      const body = enc.conv.encodeBody(v.dir, payload, v.frame);
       if (d.compressed && !d.error) {
         // zlib builds differ in their output; what must match is the content.
-        const again = t.decode(v.dir, body, { ...protocol.newState(), ...(v.state ?? {}) }, { frame: v.frame });
-        if (!again.compressed || !again.body.equals(d.body)) problems.push(`encode: ${body.toString('hex')} does not decompress to the vector's content`);
+        const again = conversation();
+        again.conv.frameBody(v.dir, body, v.frame);
+        const a = again.out[0]!;
+        if (!a.compressed || !a.payload.equals(d.payload)) problems.push(`encode: ${body.toString('hex')} does not decompress to the vector's content`);
       } else if (!body.equals(bytes)) problems.push(`encode: got ${body.toString('hex')}, expected ${bytes.toString('hex')}`);
       if (v.wire !== undefined) {
-        const wire = t.frame(body, v.frame);
+        const wire = kind === 'udp' ? body : wrapFrame(t.spec, body, v.frame);
         if (!wire.equals(hexBytes(v.wire))) problems.push(`frame: got ${wire.toString('hex')}, expected ${hexBytes(v.wire).toString('hex')}`);
       }
     } catch (e) {
