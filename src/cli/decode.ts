@@ -5,11 +5,13 @@ import { Coverage } from '../session/coverage';
 import { clockTime, DEFAULT_LIMITS, FULL, messageDetail, messageJson, messageLabel } from '../session/format';
 import { MessageDecoder, type Message } from '../session/messages';
 import { captureOptions, openCliInput, runInput, type CaptureCliOptions } from './common';
+import { keylogOption, keysFromLog } from './keylog-option';
 import { LineWriter, say } from './output';
 import { portsWithDefault, protocolForInput } from './protocol-option';
 
 interface DecodeOptions extends CaptureCliOptions {
   protocol?: string;
+  keylog?: string;
   json?: boolean;
   stats?: boolean;
   spans?: boolean;
@@ -30,6 +32,7 @@ export function decodeCommand(): Command {
     .option('--spans', 'with --json: the byte span of every field')
     .option('--full', 'with --json: every byte, character and element (by default bytes and hex stop at 4 KiB, strings at 64 Ki characters, arrays at 100,000 elements, saying how much more there was)');
   for (const o of captureOptions()) cmd.addOption(o);
+  cmd.addOption(keylogOption());
   cmd.action(async (o: DecodeOptions) => {
     if (o.spans && !o.json) throw new GamesniffError('USAGE', '--spans adds the byte spans to the JSON output: give --json too');
     if (o.full && !o.json) throw new GamesniffError('USAGE', '--full lifts the size limits of the JSON output: give --json too (text lines always show a short preview)');
@@ -46,7 +49,7 @@ export function decodeCommand(): Command {
           coverage.add(m);
           lines.line(o.json ? JSON.stringify(messageJson(m, o.spans, limits)) : messageText(m));
         },
-      }, { spans: !!o.spans });
+      }, { spans: !!o.spans, keys: keysFromLog(o.keylog) });
       await runInput(o, ports, decoder, lines, input);
       if (o.stats) for (const line of coverage.report()) say(line);
       if (coverage.failed > 0) throw new GamesniffError('FAILED', `${coverage.failed} of ${coverage.messages} messages did not decode${o.stats ? '' : ' (--stats for details)'}`, 1);

@@ -5,6 +5,7 @@ import { reportJson, reportLines } from '../replay/report';
 import { loadScript } from '../replay/script';
 import { parseHostPort, runReplay, type HostPort } from '../replay/sockets';
 import { positiveNumber } from './common';
+import { keylogOption, keysFromLog } from './keylog-option';
 import { print, printJson, say } from './output';
 import { protocolForInput } from './protocol-option';
 import { openRecordingArg } from './recording-arg';
@@ -24,6 +25,7 @@ interface ReplayCliOptions {
   ignore: string[];
   rewrite: string[];
   json?: boolean;
+  keylog?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -51,6 +53,7 @@ export function replayCommand(): Command {
       [],
     )
     .option('--json', 'the report as one JSON object')
+    .addOption(keylogOption())
     .action(async (file: string, o: ReplayCliOptions) => {
       if (o.speed && o.fast) throw new GamesniffError('USAGE', '--speed and --fast do not go together');
       const input = await openRecordingArg(file, 'make one with gamesniff record');
@@ -77,7 +80,8 @@ async function replay(input: Awaited<ReturnType<typeof openRecordingArg>>, o: Re
         address = parseHostPort(o.listen, '--listen');
         if (o.udpListen) udpAddress = parseHostPort(o.udpListen, '--udp-listen');
       }
-      const script = await loadScript(input.recording, protocol);
+      // the recorded connections' keys: replayed, their key exchanges give the live sessions the same keys
+      const script = await loadScript(input.recording, protocol, keysFromLog(o.keylog));
       if (script.read.warning) say(`warning: ${script.read.warning}`);
       const report = await runReplay(script, {
         role: o.as,

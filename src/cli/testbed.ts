@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { appendFileSync } from 'node:fs';
 import { GamesniffError } from '../core/errors';
 import { runGameClient } from '../testbed/game-client';
 import { GameServer } from '../testbed/game-server';
@@ -12,6 +13,17 @@ function int(name: string, v: string, min = 0, max = 2 ** 31): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new GamesniffError('USAGE', `${name} must be an integer from ${min} to ${max}, got "${v}"`);
   return n;
+}
+
+/** A key log to append to: its directory must exist and the file be writable, said before the game starts. */
+function keylogFile(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  try {
+    appendFileSync(file, '');
+  } catch (e) {
+    throw new GamesniffError('INPUT', `--keylog ${file}: cannot write: ${(e as Error).message}`);
+  }
+  return file;
 }
 
 /** Serve until SIGINT/SIGTERM (or --duration). */
@@ -35,11 +47,15 @@ export function testbedCommand(): Command {
     .option('--seed <n>', 'world seed: same seed, same inputs, same replies', '1')
     .option('--duration <s>', 'stop after this many seconds (default: until Ctrl-C)')
     .option('-p, --protocol <protocol>', 'protocol description', 'testgame')
-    .action(async (o: { port: string; udpPort?: string; seed: string; duration?: string; protocol: string }) => {
+    .option('--secure', 'after login, a key exchange, then both directions encrypted (AES-128-CFB8)')
+    .option('--keylog <file>', 'append each session\'s key to this file, for gamesniff --keylog')
+    .action(async (o: { port: string; udpPort?: string; seed: string; duration?: string; protocol: string; secure?: boolean; keylog?: string }) => {
       const server = new GameServer(protocolOption(o.protocol)!, {
         port: int('--port', o.port, 0, 65535),
         udpPort: o.udpPort === undefined ? undefined : int('--udp-port', o.udpPort, 0, 65535),
         seed: int('--seed', o.seed),
+        secure: !!o.secure,
+        keylog: keylogFile(o.keylog),
         log,
       });
       await server.start();
@@ -57,7 +73,9 @@ export function testbedCommand(): Command {
     .option('--seed <n>', 'seed of the moves', '1')
     .option('--interval <ms>', 'pause between rounds', '0')
     .option('-p, --protocol <protocol>', 'protocol description', 'testgame')
-    .action(async (o: { port: string; udpPort?: string; host: string; name: string; rounds: string; seed: string; interval: string; protocol: string }) => {
+    .option('--secure', 'insist on the key exchange (a --secure server\'s is always answered)')
+    .option('--keylog <file>', 'append the session key to this file before it is used, for gamesniff --keylog')
+    .action(async (o: { port: string; udpPort?: string; host: string; name: string; rounds: string; seed: string; interval: string; protocol: string; secure?: boolean; keylog?: string }) => {
       try {
         await runGameClient(protocolOption(o.protocol)!, {
           host: o.host,
@@ -67,6 +85,8 @@ export function testbedCommand(): Command {
           rounds: int('--rounds', o.rounds),
           seed: int('--seed', o.seed),
           interval: int('--interval', o.interval),
+          secure: !!o.secure,
+          keylog: keylogFile(o.keylog),
           log,
         });
       } catch (e) {

@@ -22,11 +22,13 @@ import { SessionModel } from '../tui/model/session';
 import { openScreen } from '../tui/screen';
 import { fileFilter, newFlowTable, openCliInput, openSource, positiveNumber, type CaptureCliOptions } from './common';
 import { portsWithDefault, protocolForInput, protocolOption } from './protocol-option';
+import { keylogOption, keysFromLog } from './keylog-option';
 import { defaultRecordingPath } from './record';
 
 export interface TuiOptions extends CaptureCliOptions {
   protocol?: string;
   keep?: string;
+  keylog?: string;
 }
 
 /** Without -p: a list of protocols/ to pick from (or none: raw chunks). */
@@ -79,7 +81,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
   const protocol: Protocol | null = spec ? protocolOption(spec) : protocolForInput(undefined, input);
   const ports = portsWithDefault(o.port, protocol);
   const model = new SessionModel(protocol, { keepBytes: positiveNumber('--keep', o.keep) });
-  const tee = new FlowTee([new MessageDecoder(protocol, model)]);
+  const tee = new FlowTee([new MessageDecoder(protocol, model, { keys: keysFromLog(o.keylog) })]);
   const ring = recordingFile ? null : new PacketRing();
 
   let source: CaptureSource | null = null;
@@ -186,7 +188,8 @@ function backfill(model: SessionModel, recorder: Recorder): number {
 export function addTuiOptions(cmd: Command): Command {
   return cmd
     .option('-p, --protocol <protocol>', 'decode with this protocol (a name under protocols/ or a path); without it, pick one')
-    .option('--keep <messages>', 'keep the bytes of this many most recent messages in memory (fields are always kept)', '200000');
+    .option('--keep <messages>', 'keep the bytes of this many most recent messages in memory (fields are always kept)', '200000')
+    .addOption(keylogOption());
 }
 
 export function demoCommand(): Command {

@@ -69,8 +69,10 @@ export interface ConversationOptions<F> {
   flow: F;
   spans?: boolean;
   limits?: DecodeLimits;
-  /** State values to start with (keys from a key log). */
+  /** State values to start with. */
   state?: Record<string, unknown>;
+  /** State the traffic does not show (keys from a key log), asked for whenever the layers are set up (a live key log grows). */
+  keys?: () => Record<string, unknown> | undefined;
   /** The largest frame to accept (a server facing untrusted clients), below the description's own limit. */
   maxFrame?: number;
 }
@@ -152,9 +154,13 @@ class Chain {
   skip = 0;
   /** Why the rest of the direction is raw ('' while it decodes). */
   lost = '';
+  /** Lost for want of a key: a key log that grows may give it before the next bytes. */
+  keyless = false;
   count = 0;
   /** The framer stopped at a frame boundary: the layers must be rebuilt before it goes on. */
   stopped = false;
+  /** Bytes of this direction are being delivered (its framer is mid-push): rebuild it only once that returns. */
+  delivering = false;
 
   constructor(readonly d: 0 | 1, spec: FramingSpec) {
     this.spec = spec;
@@ -170,6 +176,7 @@ export class Conversation<F = unknown> {
   /** Whether any framing choice or stream transform depends on the state (checked after each message). */
   private readonly dynamic: boolean;
   private readonly maxFrame: number;
+  private readonly keys?: () => Record<string, unknown> | undefined;
   /** What every message is attached to (mutable for a connection continued under another record: continuedAs). */
   private flow: F;
 
@@ -186,6 +193,7 @@ export class Conversation<F = unknown> {
     this.state = { ...protocol.newState(), ...(opts.state ?? {}) };
     this.limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
     this.maxFrame = opts.maxFrame ?? Number.MAX_SAFE_INTEGER;
+    this.keys = opts.keys;
     this.decodeOpts = { spans: opts.spans, limits: this.limits, budget: { inflated: 0 } };
     const L = t.layers;
     this.dynamic = L.framings.some((f) => f.when !== null) || L.stream.some((u) => u.when !== undefined);
@@ -261,7 +269,18 @@ export class Conversation<F = unknown> {
   }
 
   private pushWire(c: Chain, bytes: Buffer, offset: number, ts: number): void {
-    if (c.lost) return this.emitRaw(c, bytes, bytes, offset, ts, c.lost);
+    if (c.lost && !(c.keyless && this.keys && this.retryKeys(c))) return this.emitRaw(c, bytes, bytes, offset, ts, c.lost);
+    const outer = c.delivering;
+    c.delivering = true;
+    try {
+      this.deliver(c, bytes, offset, ts);
+    } finally {
+      c.delivering = outer;
+    }
+    if (c.stopped && !outer) this.restart(c, ts);
+  }
+
+  private deliver(c: Chain, bytes: Buffer, offset: number, ts: number): void {
     if (c.stream.length === 0) {
       c.plainPos = offset + bytes.length;
       c.framer!.push(bytes, offset, ts);
@@ -286,7 +305,17 @@ export class Conversation<F = unknown> {
       c.plainPos = at + plain.length;
       if (plain.length) c.framer!.push(plain, at, ts);
     }
-    if (c.stopped) this.restart(c, ts);
+  }
+
+  /** A direction waiting for its key: set the layers up again with what the key log has now. */
+  private retryKeys(c: Chain): boolean {
+    const was = c.lost;
+    c.lost = '';
+    c.keyless = false;
+    this.configure(c, true, true);
+    if (!c.lost) return true;
+    c.lost = was;
+    return false;
   }
 
   /** The framer stopped after a message that changed the layers: rebuild, and send the rest through the new ones. */
@@ -300,7 +329,12 @@ export class Conversation<F = unknown> {
     if (!rest) return;
     if (!streamChanged) {
       c.plainPos = rest.offset + rest.bytes.length;
-      c.framer!.push(rest.bytes, rest.offset, ts);
+      c.delivering = true;
+      try {
+        c.framer!.push(rest.bytes, rest.offset, ts);
+      } finally {
+        c.delivering = false;
+      }
       if (c.stopped) this.restart(c, ts);
       return;
     }
@@ -410,6 +444,8 @@ export class Conversation<F = unknown> {
    * bytes to write. Its own `set:` applies to the state, as it does on the peer that decodes it.
    */
   send(dir: Direction, name: string, fields: unknown, opts: EncodeOptions = {}): Buffer {
+    // the state may have changed since the last message (a key learnt from it)
+    if (this.dynamic) this.checkLayers(null);
     const payload = this.transport.encode(name, fields, this.state, { ...opts, dir });
     return this.sendPayload(dir, payload, opts.frame ?? {});
   }
@@ -475,7 +511,7 @@ export class Conversation<F = unknown> {
   private checkLayers(carrier: Chain | null): void {
     for (const c of this.chains) {
       if (c.lost || this.configKey(c) === c.config) continue;
-      if (c === carrier) {
+      if (c === carrier || c.delivering) {
         c.stopped = true;
         continue;
       }
@@ -508,13 +544,15 @@ export class Conversation<F = unknown> {
   }
 
   /** Set a direction's framer and stream transforms for the current state. True when the stream transforms changed. */
-  private configure(c: Chain, rebuild: boolean): boolean {
+  private configure(c: Chain, rebuild: boolean, force = false): boolean {
     const L = this.transport.layers;
+    const known = this.keys?.();
+    if (known) Object.assign(this.state, known);
     const key = this.configKey(c);
     const framing = this.framingIndex();
     const streamKey = key.slice(String(framing).length);
     const oldStreamKey = c.config.slice(String(c.framing).length);
-    const streamChanged = !rebuild || streamKey !== oldStreamKey;
+    const streamChanged = !rebuild || force || streamKey !== oldStreamKey;
     c.config = key;
     if (!c.framer || framing !== c.framing) {
       c.framing = framing;
@@ -532,7 +570,9 @@ export class Conversation<F = unknown> {
         const args = this.args(use, undefined);
         const problem = typeof args === 'string' ? args : argsProblem(kind, args);
         if (problem) {
-          c.lost = `${problem}${/key|iv/.test(problem) ? ' (keys a capture does not show come from a key log: --keylog FILE)' : ''}`;
+          const key = typeof args === 'string' ? null : this.unknownKey(use, kind, args);
+          c.lost = key ?? problem;
+          c.keyless = key !== null;
           return;
         }
         c.stream.push({ use, kind, tx: kind.create(args as TransformArgs, 'stream', { output: this.limits.inflate }) });
@@ -542,6 +582,17 @@ export class Conversation<F = unknown> {
       c.skip = 0;
     }
     return streamChanged;
+  }
+
+  /** A transform whose bytes argument is a state variable with no bytes in it yet: a key the traffic did not show. */
+  private unknownKey(use: TransformUse, kind: TransformKind, args: TransformArgs): string | null {
+    for (const p of kind.params) {
+      const a = use.args[p.name];
+      if (p.kind !== 'bytes' || !a || 'lit' in a || Buffer.isBuffer(args[p.name])) continue;
+      const src = this.transport.def.exprs[a.x]!.src;
+      return `encrypted from here (${use.name}) with ${p.name} ${src}, which this session did not show: keys a capture cannot see come from a key log (--keylog FILE)`;
+    }
+    return null;
   }
 
   private newFramer(c: Chain): Framer {

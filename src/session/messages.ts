@@ -49,7 +49,7 @@ export class MessageDecoder implements FlowListener {
   private conversation(c: TcpConnection): Conversation<TcpConnection> | null {
     let conv = this.conversations.get(c.id);
     if (!conv && this.protocol?.tcp) {
-      conv = new Conversation(this.protocol, 'tcp', (m) => this.sink.message(m as Message), { flow: c, spans: this.opts.spans, limits: this.opts.limits, state: this.opts.keys?.(c) });
+      conv = new Conversation(this.protocol, 'tcp', (m) => this.sink.message(m), { flow: c, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(c) });
       this.conversations.set(c.id, conv);
     }
     return conv ?? null;
@@ -64,6 +64,11 @@ export class MessageDecoder implements FlowListener {
   }
 
   private readonly rawCount = new WeakMap<object, [number, number]>();
+
+  private keysOf(flow: TcpConnection | UdpFlow): (() => Record<string, unknown> | undefined) | undefined {
+    const keys = this.opts.keys;
+    return keys ? () => keys(flow) : undefined;
+  }
 
   private noProtocol(kind: 'tcp' | 'udp'): string {
     return this.protocol ? `protocol ${this.protocol.name} has no ${kind} section` : 'no protocol';
@@ -113,7 +118,7 @@ export class MessageDecoder implements FlowListener {
   private udpConversation(f: UdpFlow): Conversation<UdpFlow> | null {
     let conv = this.udpConversations.get(f.id);
     if (!conv && this.protocol?.udp) {
-      conv = new Conversation(this.protocol, 'udp', (m) => this.sink.message(m as Message), { flow: f, spans: this.opts.spans, limits: this.opts.limits, state: this.opts.keys?.(f) });
+      conv = new Conversation(this.protocol, 'udp', (m) => this.sink.message(m), { flow: f, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(f) });
       this.udpConversations.set(f.id, conv);
     }
     return conv ?? null;

@@ -10,6 +10,7 @@ import type { Protocol } from '../protocol/protocol';
 import { ProtocolPeer } from './peer';
 import { mulberry32 } from '../core/rng';
 import { round2 } from './random';
+import { clientKeyExchange, logSessionKey } from './secure';
 
 export interface GameClientOptions {
   host?: string;
@@ -25,6 +26,10 @@ export interface GameClientOptions {
   /** Keep trying to connect this long while nothing listens yet (a server just started), ms. */
   connectWaitMs?: number;
   log?: (line: string) => void;
+  /** Insist on the key exchange (a server without --secure is an error); a secure server's request is always answered. */
+  secure?: boolean;
+  /** Append the session key here before it is used (a key log gamesniff reads with --keylog). */
+  keylog?: string;
 }
 
 export interface GameClientResult {
@@ -55,16 +60,17 @@ export async function runGameClient(protocol: Protocol, o: GameClientOptions): P
   socket.on('close', () => waiter?.());
   const timeout = o.timeout ?? 5000;
 
-  /** Wait for a message by name; chat relays from other players may come in between. */
-  const expect = async (name: string): Promise<Record<string, unknown>> => {
+  /** Wait for a message by name (or the first of several); chat relays from other players may come in between. */
+  const expectOne = async (...names: string[]): Promise<{ name: string; fields: Record<string, unknown> }> => {
     const deadline = Date.now() + timeout;
+    const name = names.join(' or ');
     for (;;) {
       if (failure) throw failure;
-      const i = queue.findIndex((m) => m.name === name || m.name === 'error');
+      const i = queue.findIndex((m) => names.includes(m.name) || m.name === 'error');
       if (i >= 0) {
         const [m] = queue.splice(i, 1);
         if (m.name === 'error') throw new Error(`server error ${String(m.fields.code)}: ${String(m.fields.message)}`);
-        return m.fields;
+        return m;
       }
       if (peer.closed) throw new Error(`connection closed while waiting for ${name}`);
       if (Date.now() > deadline) throw new Error(`no ${name} from the server within ${timeout} ms`);
@@ -75,6 +81,7 @@ export async function runGameClient(protocol: Protocol, o: GameClientOptions): P
       waiter = null;
     }
   };
+  const expect = async (name: string): Promise<Record<string, unknown>> => (await expectOne(name)).fields;
   const send = (name: string, fields: unknown) => {
     peer.send(name, fields);
     sent++;
@@ -87,7 +94,15 @@ export async function runGameClient(protocol: Protocol, o: GameClientOptions): P
     await expect('hello_ack');
     send('login', { name: o.name, password: `pw-${o.seed}`, client: 'gamesniff-testbed/1' });
     const ok = await expect('login_ok');
-    await expect('set_compression');
+    const next = await expectOne('key_request', 'set_compression');
+    if (next.name === 'key_request') {
+      const kx = clientKeyExchange(next.fields.public_key as Buffer);
+      // the key is known here before it is used: the log has it before any encrypted byte is on the wire
+      logSessionKey(o.keylog, { addr: socket.localAddress ?? '', port: socket.localPort ?? 0 }, kx.sessionKey);
+      peer.conv.state.session_key = kx.sessionKey;
+      send('key_response', { ephemeral: kx.ephemeral, sealed: kx.sealed });
+      await expect('set_compression');
+    } else if (o.secure) throw new Error('the server did not ask for a key exchange (start it with --secure)');
     await expect('inventory');
     send('ack_login', { token: ok.token });
     const playerId = ok.player_id as number;

@@ -12,6 +12,7 @@ import type { Protocol } from '../protocol/protocol';
 import { ProtocolPeer } from './peer';
 import { mulberry32 } from '../core/rng';
 import { round2 } from './random';
+import { logSessionKey, openSessionKey, serverKey } from './secure';
 
 export interface GameServerOptions {
   port: number;
@@ -22,6 +23,10 @@ export interface GameServerOptions {
   log?: (line: string) => void;
   /** Largest frame accepted from a client. */
   maxFrame?: number;
+  /** After login, a key exchange, then both directions encrypted (see secure.ts). */
+  secure?: boolean;
+  /** Append each session's key here (a key log gamesniff reads with --keylog). */
+  keylog?: string;
 }
 
 interface Player {
@@ -33,6 +38,8 @@ interface Player {
   pos: { x: number; y: number };
   items: Record<string, number>;
   acked: boolean;
+  /** --secure: login_ok went out with a key_request; waiting for key_response. */
+  keying: boolean;
 }
 
 const VERSION = 3;
@@ -43,6 +50,7 @@ export class GameServer {
   private readonly players = new Set<Player>();
   private nextId = 1;
   private readonly sockets = new Set<net.Socket>();
+  private readonly key = serverKey();
   port = 0;
   udpPort = 0;
 
@@ -141,12 +149,24 @@ export class GameServer {
           pos: { x: round2(rng() * 100), y: round2(rng() * 100) },
           items: { potion: 3, sword: 1, arrows: 20 + Math.floor(rng() * 10) },
           acked: false,
+          keying: !!this.opts.secure,
         };
         this.players.add(p);
         peer.send('login_ok', { player_id: p.id, token: p.token, spawn: p.pos, stats: [1 + (hash(nameStr) % 50), 10, 10] });
-        peer.send('set_compression', { threshold: 64 });
-        peer.send('inventory', { items: p.items });
+        // --secure: nothing more until the session key is agreed, so every later byte is encrypted
+        if (p.keying) peer.send('key_request', { public_key: this.key.publicRaw });
+        else this.welcome(p);
         return p;
+      }
+      case 'key_response': {
+        if (!player!.keying) throw new Error('key_response without a key_request');
+        const key = openSessionKey(this.key.privateKey, f.ephemeral as Buffer, f.sealed as Buffer);
+        // the session's key, before anything it encrypts goes out (the description turns the cipher on at this message)
+        peer.conv.state.session_key = key;
+        logSessionKey(this.opts.keylog, { addr: peer.socket.remoteAddress ?? '', port: peer.socket.remotePort ?? 0 }, key);
+        player!.keying = false;
+        this.welcome(player!);
+        return player;
       }
       case 'ack_login':
         if (!Buffer.isBuffer(f.token) || !f.token.equals(player!.token)) throw new Error('bad session token');
@@ -183,6 +203,12 @@ export class GameServer {
         throw new Error(`unexpected ${name}`);
     }
     return p;
+  }
+
+  /** The rest of the login: compression on, the inventory. */
+  private welcome(p: Player): void {
+    p.peer.send('set_compression', { threshold: 64 });
+    p.peer.send('inventory', { items: p.items });
   }
 
   /** The player, then NPCs and items that depend only on the seed, the player and the tick. */

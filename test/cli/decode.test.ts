@@ -115,7 +115,7 @@ describe('gamesniff check', () => {
   it('validates and runs the vectors', () => {
     const r = gs(['check', 'testgame']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/protocol testgame, 17 messages, 2 types: ok/);
+    expect(r.stdout).toMatch(/protocol testgame, 19 messages, 2 types: ok/);
     expect(r.stdout).toMatch(/(\d+) of \1 vectors pass/);
   });
   it('--print-code shows the generated functions', () => {
