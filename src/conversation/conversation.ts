@@ -95,6 +95,8 @@ interface FrameLayer {
   args: TransformArgs | null;
   /** Set when a gap broke its state: every later frame fails with this. */
   broken: string;
+  /** Bytes lost before it was first needed (a lost frame may have been its first). */
+  lostBefore: number;
 }
 
 /** The captured bytes of a direction not yet handed out in a message, while stream transforms change them. */
@@ -200,7 +202,7 @@ export class Conversation<F = unknown> {
     this.chains = [new Chain(0, L.framings[0]!.spec), new Chain(1, L.framings[0]!.spec)];
     for (const c of this.chains) c.framing = -1;
     for (const c of this.chains) {
-      c.frame = L.frame.filter((u) => u.dirs.includes(DIRS[c.d]!)).map((use) => ({ use, kind: transformKind(use.name)!, tx: null, args: null, broken: '' }));
+      c.frame = L.frame.filter((u) => u.dirs.includes(DIRS[c.d]!)).map((use) => ({ use, kind: transformKind(use.name)!, tx: null, args: null, broken: '', lostBefore: 0 }));
       this.configure(c, false);
     }
   }
@@ -237,7 +239,11 @@ export class Conversation<F = unknown> {
     c.framer!.gap(length, at, ts);
     c.plainPos = at + length;
     for (const f of c.frame) {
-      if (!f.tx || f.broken) continue;
+      if (f.broken) continue;
+      if (!f.tx) {
+        f.lostBefore += length;
+        continue;
+      }
       const r = f.tx.gap(length);
       if (typeof r === 'string') f.broken = r;
     }
@@ -295,8 +301,10 @@ export class Conversation<F = unknown> {
       }
       let at = c.exact ? offset : c.plainPos;
       if (c.skip > 0) {
-        // the bytes right after a gap that the cipher used to get back in step
+        // the bytes right after a gap that the cipher used to get back in step: shown as captured, framed as lost
         const n = Math.min(c.skip, plain.length);
+        c.wire?.drop(offset + n);
+        this.emitRaw(c, bytes.subarray(0, n), bytes.subarray(0, n), at, ts, `${c.stream.map((a) => a.use.name).join(', ')}: bytes after a gap that cannot be decrypted (the cipher gets back in step on them)`);
         c.framer!.gap(n, at, ts);
         c.skip -= n;
         plain = plain.subarray(n);
@@ -611,8 +619,8 @@ export class Conversation<F = unknown> {
 
   /** A frame transform for this frame (null when its `when` does not hold), created again when its arguments change. */
   private frameTransform(f: FrameLayer, header: Record<string, unknown> | undefined): Transform | null {
-    if (f.broken) throw new TransformError(f.broken);
     if (f.use.when !== undefined && !this.truthy(f.use.when, header)) return null;
+    if (f.broken) throw new TransformError(f.broken);
     const args = this.args(f.use, header);
     if (typeof args === 'string') throw new TransformError(args);
     if (!f.tx || !sameArgs(args, f.args!)) {
@@ -620,6 +628,12 @@ export class Conversation<F = unknown> {
       if (problem) throw new TransformError(problem);
       f.tx = f.kind.create(args, 'frame', { output: this.limits.inflate });
       f.args = args;
+      if (f.lostBefore) {
+        const r = f.tx.gap(f.lostBefore);
+        if (typeof r === 'string') f.broken = r;
+        f.lostBefore = 0;
+        if (f.broken) throw new TransformError(f.broken);
+      }
     }
     return f.tx;
   }
