@@ -13,7 +13,7 @@
  * one runs first; the debug one reruns a message only when spans are asked for or decoding failed.
  */
 import { toJs, type Expr } from './expr';
-import type { Counter, Field, Len, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
+import type { Counter, Field, FieldTransform, Len, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
 import { ProtocolError } from './load';
 
 export interface GeneratedModule {
@@ -89,6 +89,13 @@ class Gen {
       );
       return 'undefined';
     });
+  }
+
+  /** A field's transforms as JS: [[name, {arg: value}], ...], names from the registry (checked by the loader), values literals or expressions. */
+  steps(steps: FieldTransform[]): string {
+    return `[${steps
+      .map((st) => `[${this.k(st.name)}, {${Object.entries(st.args).map(([k, a]) => `${JSON.stringify(k)}: ${'lit' in a ? this.k(a.lit) : `(${this.expr(a.x)})`}`).join(', ')}}]`)
+      .join(', ')}]`;
   }
 
   /** An expression over the head's fields (by bare name) and the state: the message id from the head. */
@@ -313,7 +320,7 @@ class Gen {
       case 'window': {
         const n = this.length(ty.len, 'region');
         this.check(n);
-        if (!ty.xor && !ty.compress) {
+        if (ty.steps.length === 0) {
           const saved = this.v('e');
           this.emit(`const ${saved} = e; e = p + ${n};`);
           this.dec(ty.inner, into, false);
@@ -322,7 +329,7 @@ class Gen {
           return;
         }
         const w = this.v('w');
-        this.emit(`const ${w} = rt.untransform(b, p, p + ${n}, ${ty.xor ? this.k(ty.xor) : 'undefined'}, ${JSON.stringify(ty.compress)}, c); p += ${n};`);
+        this.emit(`const ${w} = rt.unprocess(b, p, p + ${n}, ${this.steps(ty.steps)}, c); p += ${n};`);
         // A block that shadows b, p and e: the inner type decodes the transformed bytes.
         this.emit(`{ const b = ${w}; let p = 0; let e = b.length; c.inner++;`);
         this.dec(ty.inner, into, false);
@@ -570,7 +577,7 @@ class Gen {
         this.emit(`const ${sub} = new rt.Writer(); { const w = ${sub};`);
         this.enc(ty.inner, v);
         this.emit('}');
-        this.emit(`const ${d} = rt.transform(${sub}.finish(), ${ty.xor ? this.k(ty.xor) : 'undefined'}, ${JSON.stringify(ty.compress)});`);
+        this.emit(`const ${d} = rt.process(${sub}.finish(), ${this.steps(ty.steps)}, c);`);
         this.encSized(ty.len, d, false);
         return;
       }

@@ -54,8 +54,15 @@ export type Ty =
   | { k: 'struct'; fields: Field[] }
   | { k: 'ref'; name: string }
   | { k: 'switch'; on: SourceExpr; cases: { key: number | string | boolean; ty: Ty }[]; dflt?: Ty }
-  /** A sized region decoded on its own: the inner type must use it exactly; xor then inflate on decode. */
-  | { k: 'window'; len: Len; xor?: Buffer; compress?: 'zlib' | 'deflate'; inner: Ty };
+  /** A sized region decoded on its own: its transforms undone in order (decode), the inner type uses all of what they give. */
+  | { k: 'window'; len: Len; steps: FieldTransform[]; inner: Ty };
+
+/** A registry transform on a field's bytes (`process:`, or the `xor:`/`compress:` shorthands): arguments as literals or expressions over the fields before it and the state. */
+export interface FieldTransform {
+  name: string;
+  args: Record<string, { lit: Buffer | number | boolean | string } | { x: SourceExpr }>;
+}
+
 
 export interface Field {
   name: string;

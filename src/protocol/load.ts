@@ -6,7 +6,7 @@
 import { LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ExprError, isIdentifier, parseExpr } from './expr';
 import { transformKind, transformNames } from '../transform/registry';
-import type { Counter, Encoding, EnumDef, Field, Framing, FramingChoice, IntType, LayerArg, Len, MessageDef, ProtocolDef, SourceExpr, TransformUse, TransportDef, Ty } from './ir';
+import type { Counter, Encoding, EnumDef, Field, FieldTransform, Framing, FramingChoice, IntType, LayerArg, Len, MessageDef, ProtocolDef, SourceExpr, TransformUse, TransportDef, Ty } from './ir';
 
 export class ProtocolError extends Error {
   constructor(readonly problems: string[]) {
@@ -17,7 +17,7 @@ export class ProtocolError extends Error {
 /** Thrown to abandon the current field or message; the message is already recorded. */
 class Abandon extends Error {}
 
-const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'if', 'doc']);
+const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'process', 'if', 'doc']);
 const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
 const TRANSPORT_KEYS = ['ports', 'framing', 'stream', 'frame', 'inner', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'];
 const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'carry', 'doc'];
@@ -578,7 +578,7 @@ class Loader {
     // For arrays, prefix/until give the element count, not a byte size.
     let countKey = '';
     if (has('array')) {
-      only(['array', 'count', 'prefix', 'until', 'keep', 'end', 'sentinel', 'length', 'xor', 'compress'], 'an array');
+      only(['array', 'count', 'prefix', 'until', 'keep', 'end', 'sentinel', 'length', 'xor', 'compress', 'process'], 'an array');
       const of = this.spec(this.get(m, 'array')!, `${owner}[]`);
       const ways = ['count', 'prefix', 'until', 'sentinel'].filter(has);
       if (ways.length !== 1) this.fail(m, `array ${owner} needs exactly one of count, prefix, until (end or a condition on item), sentinel`);
@@ -602,7 +602,7 @@ class Loader {
       if ((has('keep') || has('end')) && len.k !== 'cond') this.fail(m, `'keep' and 'end' go with until: "CONDITION" on array ${owner}`);
       ty = { k: 'array', of, len };
     } else if (has('switch')) {
-      only(['switch', 'cases', 'default', 'length', 'prefix', 'until', 'xor', 'compress'], 'a switch');
+      only(['switch', 'cases', 'default', 'length', 'prefix', 'until', 'xor', 'compress', 'process'], 'a switch');
       const on = this.expr(this.get(m, 'switch'), `the switch of ${owner}`);
       const casesNode = this.get(m, 'cases') ?? this.fail(m, `switch ${owner} needs 'cases:'`);
       const cases: { key: number | string | boolean; ty: Ty }[] = [];
@@ -614,14 +614,14 @@ class Loader {
       const dflt = has('default') ? this.spec(this.get(m, 'default')!, `${owner} (default)`) : undefined;
       ty = { k: 'switch', on, cases, dflt };
     } else if (has('fields')) {
-      only(['fields', 'length', 'prefix', 'until', 'xor', 'compress'], 'a struct');
+      only(['fields', 'length', 'prefix', 'until', 'xor', 'compress', 'process'], 'a struct');
       ty = { k: 'struct', fields: this.fields(this.get(m, 'fields')!, owner) };
     } else {
       const typeNode = this.get(m, 'type') ?? this.fail(m, `${owner} needs 'type:' (or fields, array, switch, magic, pad)`);
       const name = this.str(typeNode, 'a type name');
       const prim = this.primitive(name);
       if (name === 'string' || name === 'bytes' || name === 'msgpack') {
-        only(name === 'string' ? ['type', 'length', 'prefix', 'terminator', 'until', 'encoding', 'padded', 'xor', 'compress'] : ['type', 'length', 'prefix', 'terminator', 'until', 'xor', 'compress'], `a ${name}`);
+        only(name === 'string' ? ['type', 'length', 'prefix', 'terminator', 'until', 'encoding', 'padded', 'xor', 'compress', 'process'] : ['type', 'length', 'prefix', 'terminator', 'until', 'xor', 'compress', 'process'], `a ${name}`);
         const len = this.sizeOf(m, `${name} ${owner}`, true);
         sizeUsed = true;
         if (name === 'string') {
@@ -636,31 +636,55 @@ class Loader {
       } else if (prim) {
         ty = this.modified(prim, m, name, owner);
       } else if (this.typeNames.has(name)) {
-        only(['type', 'length', 'prefix', 'until', 'xor', 'compress'], `type ${name}`);
+        only(['type', 'length', 'prefix', 'until', 'xor', 'compress', 'process'], `type ${name}`);
         ty = { k: 'ref', name };
       } else this.fail(typeNode, `unknown type '${name}' for ${owner}; expected a built-in type, string, bytes, msgpack or one of: ${[...this.typeNames].join(', ') || '(none)'}`);
     }
 
-    const transform = has('xor') || has('compress');
+    const transform = has('xor') || has('compress') || has('process');
     const sized = ['length', 'prefix', 'until'].some((k) => k !== countKey && has(k));
     if (!sized && !transform) return ty;
-    if (!sized) this.fail(m, `xor/compress on ${owner} need a size: length, prefix or until: end`);
+    if (!sized) this.fail(m, `xor/compress/process on ${owner} need a size: length, prefix or until: end`);
     // The outer size frames the region; the inner thing takes all of it.
     const len = sizeUsed ? (ty as { len: Len }).len : countKey ? this.lenValueOf(m, owner) : this.sizeOf(m, owner, false);
     if (sizeUsed) {
       if (!transform) return ty;
-      if (len.k === 'term') this.fail(m, `xor/compress on ${owner} need length, prefix or until: end`);
+      if (len.k === 'term') this.fail(m, `xor/compress/process on ${owner} need length, prefix or until: end`);
       (ty as { len: Len }).len = { k: 'eos' };
     }
-    let xor: Buffer | undefined;
-    if (has('xor')) xor = this.xorKey(this.get(m, 'xor')!);
-    let compress: 'zlib' | 'deflate' | undefined;
+    // decode order: xor, then inflate (the shorthands), then process: in its order
+    const steps: FieldTransform[] = [];
+    if (has('xor')) steps.push({ name: 'xor', args: { key: { lit: this.xorKey(this.get(m, 'xor')!) } } });
     if (has('compress')) {
       const c = this.str(this.get(m, 'compress'), 'zlib or deflate');
       if (c !== 'zlib' && c !== 'deflate') this.fail(this.get(m, 'compress'), `expected compress: zlib or deflate, found '${c}'`);
-      compress = c;
+      steps.push({ name: c, args: {} });
     }
-    return { k: 'window', len, xor, compress, inner: ty };
+    const proc = this.get(m, 'process');
+    if (proc) for (const item of isSeq(proc) ? (proc as YAMLSeq<Node>).items : [proc]) steps.push(this.fieldTransform(item, owner));
+    return { k: 'window', len, steps, inner: ty };
+  }
+
+  /** One `process:` entry: a registry transform that works on a field, with its arguments (literals, or expressions over the fields before it and the state). */
+  fieldTransform(n: Node, owner: string): FieldTransform {
+    const m = this.map(n, `a transform for ${owner} (transform: NAME and its parameters)`);
+    const nameNode = this.get(m, 'transform') ?? this.fail(m, `expected 'transform: NAME' (one of ${transformNames().join(', ')})`);
+    const name = this.str(nameNode, 'a transform name');
+    const kind = transformKind(name);
+    if (!kind) this.fail(nameNode, `unknown transform '${name}'; expected one of ${transformNames().join(', ')}`);
+    if (!kind.places.includes('field')) this.fail(nameNode, `${name} cannot be used on a field (it goes on: ${kind.places.join(', ')})`);
+    this.checkKeys(m, ['transform', ...kind.params.map((p) => p.name)], `transform ${name}`);
+    const args: FieldTransform['args'] = {};
+    for (const p of kind.params) {
+      const v = this.get(m, p.name);
+      if (!v) {
+        if (p.required) this.fail(m, `transform ${name} needs '${p.name}:' (${p.doc})`);
+        continue;
+      }
+      const a = this.layerArg(v, p.kind, p.choices, `${name}.${p.name}`, () => -1);
+      args[p.name] = 'lit' in a ? { lit: a.lit as Buffer | number | boolean | string } : { x: this.expr(v, `${name}.${p.name}`) };
+    }
+    return { name, args };
   }
 
   /** An integer type with enum, flags, bits or const. */

@@ -2,9 +2,9 @@
  * Helpers that compiled decoders and encoders call (as `rt`). Kept small: the generated code
  * inlines fixed-size reads and uses these for the rest.
  */
-import { deflateRawSync, deflateSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { EncodeError } from '../core/errors';
+import { argsProblem, asBytes, transformKind, TransformError, type Transform, type TransformArgs } from '../transform/registry';
 import { exprRuntime } from './expr';
 
 export { EncodeError };
@@ -110,21 +110,6 @@ export function sameValue(a: unknown, b: unknown): boolean {
     return ka.length === kb.length && ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
   }
   return typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b);
-}
-
-/** A size for messages: 16 MiB, 1 GiB. */
-export function sizeText(n: number): string {
-  return n >= 1 << 30 && n % (1 << 30) === 0 ? `${n / (1 << 30)} GiB` : n >= 1 << 20 && n % (1 << 20) === 0 ? `${n / (1 << 20)} MiB` : `${n} bytes`;
-}
-
-/** Inflate with what is left of the message's budget; past it, a clear error rather than a Buffer error. */
-export function inflateWithin(data: Buffer, algorithm: string, room: number): Buffer {
-  try {
-    return algorithm === 'zlib' ? inflateSync(data, { maxOutputLength: Math.max(1, room) }) : inflateRawSync(data, { maxOutputLength: Math.max(1, room) });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new RangeError(`inflates past the ${sizeText(room)} left of the decode budget`);
-    throw e;
-  }
 }
 
 export function pathString(path: readonly (string | number)[]): string {
@@ -260,6 +245,19 @@ export class Writer {
   }
 }
 
+/** A registry transform for one field, its arguments checked (a key of the wrong size is the message's error). */
+function fieldTransform(name: string, raw: Record<string, unknown>, room: number, problem: (why: string) => never): Transform {
+  const kind = transformKind(name)!;
+  const args: TransformArgs = {};
+  for (const p of kind.params) {
+    const v = raw[p.name];
+    args[p.name] = p.kind === 'bytes' ? (asBytes(v) ?? (v as never)) : typeof v === 'bigint' ? Number(v) : (v as never);
+  }
+  const why = argsProblem(kind, args);
+  if (why) problem(why);
+  return kind.create(args, 'field', { output: Math.max(1, room) });
+}
+
 function show(v: unknown): string {
   if (v === undefined) return 'nothing (missing field)';
   if (typeof v === 'bigint') return `${v}n`;
@@ -380,29 +378,31 @@ export const runtime = {
   pack(v: unknown): Buffer {
     return packr.pack(v);
   },
-  /** Undo a sender's compress-then-xor. */
-  untransform(b: Buffer, p: number, end: number, xor: Buffer | undefined, compress: string | undefined, c: Ctx): Buffer {
+  /** Undo a field's transforms, in order (`process:`, `xor:`, `compress:`), within what is left of the inflate budget. */
+  unprocess(b: Buffer, p: number, end: number, steps: [string, Record<string, unknown>][], c: Ctx): Buffer {
     let out = b.subarray(p, end);
-    if (xor) {
-      out = Buffer.from(out);
-      for (let i = 0; i < out.length; i++) out[i] ^= xor[i % xor.length];
-    }
-    if (compress) {
+    for (const [name, raw] of steps) {
+      const t = fieldTransform(name, raw, c.maxInflate - c.inflated, (why) => fail(c, why, p));
       try {
-        out = inflateWithin(out, compress, c.maxInflate - c.inflated);
+        out = t.decode(out);
       } catch (e) {
-        fail(c, `${compress}: ${(e as Error).message}`, p);
+        fail(c, e instanceof TransformError ? e.message : `${name}: ${(e as Error).message}`, p);
       }
-      c.inflated += out.length;
+      if (t.inflated) c.inflated += out.length;
     }
     return out;
   },
-  transform(buf: Buffer, xor: Buffer | undefined, compress: string | undefined): Buffer {
+  /** A field's transforms applied for encoding, last first. */
+  process(buf: Buffer, steps: [string, Record<string, unknown>][], c: Ctx): Buffer {
     let out = buf;
-    if (compress) out = compress === 'zlib' ? deflateSync(out) : deflateRawSync(out);
-    if (xor) {
-      out = Buffer.from(out);
-      for (let i = 0; i < out.length; i++) out[i] ^= xor[i % xor.length];
+    for (let i = steps.length - 1; i >= 0; i--) {
+      const [name, raw] = steps[i]!;
+      const t = fieldTransform(name, raw, Number.MAX_SAFE_INTEGER, (why) => efail(c, why));
+      try {
+        out = t.encode(out);
+      } catch (e) {
+        efail(c, e instanceof TransformError ? e.message : `${name}: ${(e as Error).message}`);
+      }
     }
     return out;
   },

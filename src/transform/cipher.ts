@@ -14,8 +14,8 @@ const aesName = (key: Buffer, mode: string): string => `aes-${key.length * 8}-${
  */
 export const AES_128_CFB8: TransformKind = {
   name: 'aes-128-cfb8',
-  doc: 'AES-128 in CFB8 mode (one cipher per direction); after a gap, 16 bytes are lost and it is in step again',
-  places: ['stream', 'frame'],
+  doc: 'AES-128 in CFB8 mode (one cipher per direction; on a field, each field on its own); after a gap, 16 bytes are lost and it is in step again',
+  places: ['stream', 'frame', 'field'],
   lengthPreserving: true,
   params: [
     { name: 'key', kind: 'bytes', required: true, lengths: [16], doc: '16 bytes' },
@@ -66,8 +66,8 @@ function counterPlus(iv: Buffer, n: number): Buffer {
 /** AES in counter mode: seekable, so a gap of any length costs nothing after it. */
 export const AES_CTR: TransformKind = {
   name: 'aes-ctr',
-  doc: 'AES (128, 192 or 256 by the key size) in counter mode, one counter per direction; after a gap it is in step at once',
-  places: ['stream', 'frame'],
+  doc: 'AES (128, 192 or 256 by the key size) in counter mode, one counter per direction (on a field, each field on its own); after a gap it is in step at once',
+  places: ['stream', 'frame', 'field'],
   lengthPreserving: true,
   params: [
     { name: 'key', kind: 'bytes', required: true, lengths: [16, 24, 32], doc: '16, 24 or 32 bytes' },

@@ -1,6 +1,7 @@
+import { createCipheriv } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadProtocol } from '../../src/protocol/protocol';
+import { compileProtocol, loadProtocol } from '../../src/protocol/protocol';
 import { runVectorFile } from '../../src/conversation/vectors';
 
 /** The format's constructs that no shipped protocol uses, each with hand-written vectors run both ways. */
@@ -78,5 +79,66 @@ describe('encoding a decoded message again', () => {
       }));
     }
     expect(checked).toBeGreaterThan(200);
+  });
+});
+
+describe('field transforms (process:): registry transforms on a sized field, keys from the fields before it', () => {
+  const text = `protocol: fieldx
+state: { k: "" }
+tcp:
+  framing: { length: u16 }
+  id: u8
+  messages:
+    login:
+      id: 1
+      fields:
+        iv: { type: bytes, length: 16 }
+        secret:
+          type: string
+          prefix: u8
+          process: { transform: aes-cbc, key: "0x000102030405060708090a0b0c0d0e0f", iv: iv }
+    packed:
+      id: 2
+      fields:
+        key: { type: bytes, length: 2 }
+        body:
+          fields: { a: u16, b: { type: string, prefix: u8 } }
+          prefix: u16
+          process: [{ transform: xor, key: key }, { transform: zlib }]
+    keyed:
+      id: 3
+      fields:
+        data: { type: bytes, prefix: u8, process: { transform: aes-ctr, key: k, iv: "0x00000000000000000000000000000000" } }
+`;
+  const p = compileProtocol(text, 'fieldx.yaml');
+  const t = p.tcp!;
+  const iv = Buffer.alloc(16, 0x11);
+  const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+
+  it('aes-cbc with the IV from an earlier field: the bytes are what OpenSSL gives, and decode back', () => {
+    const body = t.encode('login', { iv, secret: 'hunter2' }, p.newState());
+    const c = createCipheriv('aes-128-cbc', key, iv);
+    const want = Buffer.concat([c.update('hunter2'), c.final()]);
+    expect(body.equals(Buffer.concat([Buffer.from([1]), iv, Buffer.from([want.length]), want]))).toBe(true);
+    expect(t.decode('c2s', body, p.newState()).fields).toEqual({ iv, secret: 'hunter2' });
+  });
+
+  it('xor with a key from the message, then zlib: decode undoes them in order, encode in reverse', () => {
+    const fields = { key: Buffer.from([0x5a, 0xa5]), body: { a: 513, b: 'hello hello hello' } };
+    const body = t.encode('packed', fields, p.newState());
+    expect(t.decode('c2s', body, p.newState()).fields).toEqual(fields);
+  });
+
+  it('a key from the state that is not there: the message fails with the reason, at the field', () => {
+    const good = t.encode('keyed', { data: Buffer.from('abc') }, { k: Buffer.alloc(16, 3) });
+    expect(t.decode('c2s', good, { k: Buffer.alloc(16, 3) }).fields).toEqual({ data: Buffer.from('abc') });
+    const d = t.decode('c2s', good, p.newState());
+    expect(d.error).toMatchObject({ path: 'keyed.data' });
+    expect(d.error!.message).toMatch(/aes-ctr: key must be bytes/);
+  });
+
+  it('a transform that does not work on fields, or an unknown one: file:line:col', () => {
+    expect(() => compileProtocol(text.replace('transform: aes-ctr', 'transform: rc4'), 'bad.yaml')).toThrow(/bad\.yaml:\d+:\d+: rc4 cannot be used on a field/);
+    expect(() => compileProtocol(text.replace('transform: zlib', 'transform: lz4'), 'bad.yaml')).toThrow(/bad\.yaml:\d+:\d+: unknown transform 'lz4'/);
   });
 });
