@@ -1,6 +1,11 @@
+/**
+ * Connections and flows as records: plain data about each (endpoints, figures, per-direction
+ * facts) that the flow table keeps current and a recording player rebuilds; the table owns the
+ * machinery (assemblers). toFacts/applyFacts are how a recording stores and restores the facts
+ * only the packets knew.
+ */
 import type { Direction, Endpoint, StreamEnd } from '../core/types';
-import type { GapReason, StreamSink } from '../reassembly/assembler';
-import { ReassemblyBudget, TcpStreamAssembler, type AssemblerOptions } from '../reassembly/assembler';
+import { newDirectionFacts, type DirectionFacts, type GapReason } from '../reassembly/assembler';
 
 /** What the flow table tells its listener. All callbacks are optional. */
 export interface FlowListener {
@@ -64,52 +69,53 @@ export class UdpFlow extends Flow {
 }
 
 export class TcpConnection extends Flow {
-  readonly c2s: TcpStreamAssembler;
-  readonly s2c: TcpStreamAssembler;
+  readonly c2s: DirectionFacts = newDirectionFacts();
+  readonly s2c: DirectionFacts = newDirectionFacts();
   state: ConnectionState = 'handshake';
   /** Packet time at which both directions had ended, or -1. */
   closedAt = -1;
   /** The id of the connection on the same 4-tuple that idle eviction ended and this one continues, or -1. */
   resumes = -1;
 
-  constructor(
-    id: number,
-    key: string,
-    client: Endpoint,
-    server: Endpoint,
-    clientKey: string,
-    firstTs: number,
-    listener: FlowListener,
-    budget: ReassemblyBudget,
-    opts: AssemblerOptions,
-  ) {
-    super(id, key, client, server, clientKey, firstTs);
-    this.c2s = new TcpStreamAssembler(this.sinkFor('c2s', listener), budget, opts);
-    this.s2c = new TcpStreamAssembler(this.sinkFor('s2c', listener), budget, opts);
-  }
-
-  stream(dir: Direction): TcpStreamAssembler {
+  stream(dir: Direction): DirectionFacts {
     return dir === 'c2s' ? this.c2s : this.s2c;
   }
 
   get closed(): boolean {
     return this.closedAt >= 0;
   }
+}
 
-  private sinkFor(dir: Direction, l: FlowListener): StreamSink {
-    return {
-      data: (chunk, offset, ts) => l.data?.(this, dir, chunk, offset, ts),
-      gap: (length, offset, ts, reason) => l.gap?.(this, dir, length, offset, ts, reason),
-      end: (reason, ts) => {
-        l.end?.(this, dir, reason, ts);
-        if (this.c2s.ended !== null && this.s2c.ended !== null) {
-          this.closedAt = ts;
-          if (this.state !== 'reset') this.state = 'closed';
-          l.close?.(this, ts);
-        } else if (this.state !== 'reset') {
-          this.state = 'closing';
-        }
-      },
-    };
+/** Per-direction facts of a connection or flow that only the packets knew ([c2s, s2c]): what a recording keeps of them. */
+export interface StreamFacts {
+  syn: [boolean, boolean];
+  midstream: [boolean, boolean];
+  packets: [number, number];
+  duplicates: [number, number];
+  retransmitted: [number, number];
+  conflicts: [number, number];
+}
+
+export function toFacts(f: TcpConnection | UdpFlow): StreamFacts {
+  const both = <T>(get: (d: DirectionFacts) => T, udp: T): [T, T] => (f instanceof TcpConnection ? [get(f.c2s), get(f.s2c)] : [udp, udp]);
+  return {
+    syn: both((d) => d.synSeen, false),
+    midstream: both((d) => d.midstream, false),
+    packets: [f.packets[0], f.packets[1]],
+    duplicates: [f.duplicates[0], f.duplicates[1]],
+    retransmitted: both((d) => d.stats.retransmittedBytes, 0),
+    conflicts: both((d) => d.stats.overlapConflicts, 0),
+  };
+}
+
+export function applyFacts(f: TcpConnection | UdpFlow, x: StreamFacts): void {
+  f.packets = [x.packets[0], x.packets[1]];
+  f.duplicates = [x.duplicates[0], x.duplicates[1]];
+  if (f instanceof UdpFlow) return;
+  for (const [i, d] of [f.c2s, f.s2c].entries()) {
+    d.synSeen = x.syn[i]!;
+    d.midstream = x.midstream[i]!;
+    d.stats.retransmittedBytes = x.retransmitted[i]!;
+    d.stats.overlapConflicts = x.conflicts[i]!;
   }
 }

@@ -1,5 +1,5 @@
 import { seqAdd } from '../core/seq';
-import type { Direction, Endpoint } from '../core/types';
+import type { Direction, Endpoint, StreamEnd } from '../core/types';
 import { formatIp } from '../packet/address';
 import { Defragmenter } from '../packet/defrag';
 import {
@@ -14,7 +14,7 @@ import {
   type DecodedPacket,
   type DecodeStatus,
 } from '../packet/packet';
-import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget, type AssemblerOptions } from '../reassembly/assembler';
+import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget, TcpStreamAssembler, type AssemblerOptions, type StreamSink } from '../reassembly/assembler';
 import { FifoMap } from '../core/fifo-map';
 import { PacketSignature, TcpConnection, UdpFlow, type FlowListener } from './connection';
 
@@ -97,7 +97,7 @@ export class FlowTable {
   readonly decoder = new PacketDecoder();
   readonly defrag = new Defragmenter();
   readonly budget: ReassemblyBudget;
-  private readonly tcp = new Map<string, TcpConnection>();
+  private readonly tcp = new Map<string, Tracked>();
   /** Connections closed in the last few seconds: their late packets are not a new connection. */
   private readonly recentlyClosed = new Map<string, Tombstone>();
   private readonly udp = new Map<string, UdpFlow>();
@@ -176,10 +176,7 @@ export class FlowTable {
     for (const [, h] of this.halfOpen) this.materialize(h, ts);
     this.halfOpen.clear();
     this.evictedTuples.clear();
-    for (const c of this.tcp.values()) {
-      c.c2s.close('open', ts);
-      c.s2c.close('open', ts);
-    }
+    for (const t of this.tcp.values()) closeBoth(t, 'open', ts);
     this.tcp.clear();
     this.recentlyClosed.clear();
     for (const f of this.udp.values()) this.closeUdp(f, ts);
@@ -194,17 +191,16 @@ export class FlowTable {
     const flags = p.tcpFlags;
     const syn = (flags & TCP_SYN) !== 0;
     const ackFlag = (flags & TCP_ACK) !== 0;
-    let c = this.tcp.get(key);
+    let t = this.tcp.get(key);
     let previous: Tombstone | undefined;
-    if (c && syn && this.isNewIncarnation(c, p.seq, ackFlag)) {
+    if (t && syn && this.isNewIncarnation(t, p.seq, ackFlag)) {
       // port reuse: a SYN on an abandoned 4-tuple starts a new connection
-      c.c2s.close('open', ts);
-      c.s2c.close('open', ts);
+      closeBoth(t, 'open', ts);
       this.tcp.delete(key);
-      previous = tombstone(c, ts);
-      c = undefined;
+      previous = tombstone(t, ts);
+      t = undefined;
     }
-    if (!c) {
+    if (!t) {
       const closed = this.recentlyClosed.get(key);
       if (closed) {
         if (!syn) {
@@ -216,7 +212,7 @@ export class FlowTable {
         previous = closed;
       }
     }
-    if (!c) {
+    if (!t) {
       const h = this.halfOpen.get(key);
       if (syn && !ackFlag && !(flags & (TCP_RST | TCP_FIN)) && p.payloadLen === 0) {
         // a bare SYN: held as a few numbers until anything else arrives on its 4-tuple
@@ -233,17 +229,18 @@ export class FlowTable {
       }
       if (h) {
         this.halfOpen.delete(key);
-        c = this.openConnection(p, key, sk, h.firstTs, h.clientKey, h.id);
-        c.stream(h.synDir).segment(h.isn, true, false, EMPTY, 0, h.firstTs);
+        t = this.openConnection(p, key, sk, h.firstTs, h.clientKey, h.id);
         const d = h.synDir === 'c2s' ? 0 : 1;
-        c.packets[d] += h.packets;
-        c.duplicates[d] += h.duplicates;
+        t.streams[d].segment(h.isn, true, false, EMPTY, 0, h.firstTs);
+        t.c.packets[d] += h.packets;
+        t.c.duplicates[d] += h.duplicates;
       } else {
-        c = this.openConnection(p, key, sk, ts, this.srcIsServer(p, true) ? dk : sk, this.nextId++, true);
+        t = this.openConnection(p, key, sk, ts, this.srcIsServer(p, true) ? dk : sk, this.nextId++, true);
       }
-      this.tcp.set(key, c);
-      if (previous && syn && ackFlag) this.carrySyn(previous, c, p);
+      this.tcp.set(key, t);
+      if (previous && syn && ackFlag) this.carrySyn(previous, t, p);
     }
+    const c = t.c;
     const dir: Direction = sk === c.clientKey ? 'c2s' : 's2c';
     const di = dir === 'c2s' ? 0 : 1;
     c.lastTs = ts;
@@ -253,13 +250,12 @@ export class FlowTable {
       return;
     }
     c.packets[di]++;
-    const sender = dir === 'c2s' ? c.c2s : c.s2c;
-    const receiver = dir === 'c2s' ? c.s2c : c.c2s;
+    const sender = t.streams[di];
+    const receiver = t.streams[1 - di]!;
     if (flags & TCP_RST) {
       if (this.acceptReset(sender, receiver, p)) {
         c.state = 'reset';
-        c.c2s.close('rst', ts);
-        c.s2c.close('rst', ts);
+        closeBoth(t, 'rst', ts);
       } else {
         this.stats.ignoredResets++;
       }
@@ -273,15 +269,15 @@ export class FlowTable {
     if (c.closed) {
       // keep only a small tombstone, so that memory stays flat with many short connections
       this.tcp.delete(key);
-      this.recentlyClosed.set(key, tombstone(c, c.closedAt));
+      this.recentlyClosed.set(key, tombstone(t, c.closedAt));
     }
   }
 
   /** A SYN without ACK starts a new connection when its ISN differs and data already flowed. */
-  private isNewIncarnation(c: TcpConnection, seq: number, ackFlag: boolean): boolean {
+  private isNewIncarnation(t: Tracked, seq: number, ackFlag: boolean): boolean {
     if (ackFlag) return false;
-    const cs = c.c2s;
-    return cs.synSeen && cs.isn !== seq && (cs.stats.bytes > 0 || c.s2c.stats.bytes > 0);
+    const cs = t.streams[0];
+    return cs.synSeen && cs.isn !== seq && (cs.stats.bytes > 0 || t.c.s2c.stats.bytes > 0);
   }
 
   /**
@@ -289,10 +285,10 @@ export class FlowTable {
    * (a reset in between): carry that SYN's ISN over, so the client's stream
    * starts at its first byte rather than mid-way.
    */
-  private carrySyn(previous: Tombstone, c: TcpConnection, p: DecodedPacket): void {
+  private carrySyn(previous: Tombstone, t: Tracked, p: DecodedPacket): void {
     for (const isn of previous.synIsn) {
       if (isn >= 0 && seqAdd(isn, 1) === p.ack) {
-        c.c2s.segment(isn, true, false, EMPTY, 0, c.firstTs);
+        t.streams[0].segment(isn, true, false, EMPTY, 0, t.c.firstTs);
         return;
       }
     }
@@ -302,11 +298,7 @@ export class FlowTable {
    * An RST counts only when its sequence number fits the sender's stream
    * (RFC 5961 in spirit): blind or injected RSTs far off the stream are ignored.
    */
-  private acceptReset(
-    sender: TcpConnection['c2s'],
-    receiver: TcpConnection['c2s'],
-    p: DecodedPacket,
-  ): boolean {
+  private acceptReset(sender: TcpStreamAssembler, receiver: TcpStreamAssembler, p: DecodedPacket): boolean {
     if (sender.started) {
       const off = sender.offsetOf(p.seq);
       // RST carries the sender's next sequence number: everything it sent precedes it in the capture
@@ -362,13 +354,37 @@ export class FlowTable {
   }
 
   /** A connection whose client is the side with key `clientKey` (sk or dk of packet p). */
-  private openConnection(p: DecodedPacket, key: string, sk: string, ts: number, clientKey: string, id: number, mayResume = false): TcpConnection {
+  private openConnection(p: DecodedPacket, key: string, sk: string, ts: number, clientKey: string, id: number, mayResume = false): Tracked {
     const [client, server] = this.endpoints(p, clientKey !== sk);
-    const c = new TcpConnection(id, key, client, server, clientKey, ts, this.listener, this.budget, this.asmOpts);
-    if (mayResume) this.resume(c, key);
+    const t = this.track(new TcpConnection(id, key, client, server, clientKey, ts));
+    if (mayResume) this.resume(t, key);
     this.stats.connections++;
-    this.listener.open?.(c, ts);
-    return c;
+    this.listener.open?.(t.c, ts);
+    return t;
+  }
+
+  /** A connection record and the table's two assemblers for it, their facts on the record. */
+  private track(c: TcpConnection): Tracked {
+    const asm = (dir: Direction) => new TcpStreamAssembler(this.sinkFor(c, dir), this.budget, this.asmOpts, c.stream(dir));
+    return { c, streams: [asm('c2s'), asm('s2c')] };
+  }
+
+  private sinkFor(c: TcpConnection, dir: Direction): StreamSink {
+    const l = this.listener;
+    return {
+      data: (chunk, offset, ts) => l.data?.(c, dir, chunk, offset, ts),
+      gap: (length, offset, ts, reason) => l.gap?.(c, dir, length, offset, ts, reason),
+      end: (reason, ts) => {
+        l.end?.(c, dir, reason, ts);
+        if (c.c2s.ended !== null && c.s2c.ended !== null) {
+          c.closedAt = ts;
+          if (c.state !== 'reset') c.state = 'closed';
+          l.close?.(c, ts);
+        } else if (c.state !== 'reset') {
+          c.state = 'closing';
+        }
+      },
+    };
   }
 
   private addHalfOpen(p: DecodedPacket, key: string, sk: string, dk: string, ts: number): void {
@@ -383,25 +399,26 @@ export class FlowTable {
   /** A SYN that never got an answer, reported as the connection it tried to be: opened, its SYN, closed. */
   private materialize(h: HalfOpen, ts: number, reason: 'open' | 'timeout' = 'open'): void {
     const [client, server] = h.endpoints;
-    const c = new TcpConnection(h.id, h.key, client, server, h.clientKey, h.firstTs, this.listener, this.budget, this.asmOpts);
+    const t = this.track(new TcpConnection(h.id, h.key, client, server, h.clientKey, h.firstTs));
+    const c = t.c;
     this.stats.connections++;
     this.listener.open?.(c, h.firstTs);
     const d = h.synDir === 'c2s' ? 0 : 1;
     c.packets[d] = h.packets;
     c.duplicates[d] = h.duplicates;
     c.lastTs = h.lastTs;
-    c.stream(h.synDir).segment(h.isn, true, false, EMPTY, 0, h.firstTs);
-    c.c2s.close(reason, ts);
-    c.s2c.close(reason, ts);
+    t.streams[d].segment(h.isn, true, false, EMPTY, 0, h.firstTs);
+    closeBoth(t, reason, ts);
   }
 
   /** A connection on a 4-tuple idle eviction ended continues where its streams stood: nothing is lost or invented. */
-  private resume(c: TcpConnection, key: string): void {
+  private resume(t: Tracked, key: string): void {
+    const c = t.c;
     const ev = this.evictedTuples.get(key);
     if (!ev) return;
     this.evictedTuples.delete(key);
     const sameWay = ev.clientKey === c.clientKey;
-    for (const [i, stream] of [c.c2s, c.s2c].entries()) {
+    for (const [i, stream] of t.streams.entries()) {
       const from = ev.streams[sameWay ? i : 1 - i]!;
       if (from) stream.resumeAt(from.seq, from.offset);
     }
@@ -452,9 +469,9 @@ export class FlowTable {
   }
 
   /** Where the streams of an evicted connection stood, for a later packet on its 4-tuple. */
-  private keepEvicted(key: string, c: TcpConnection): void {
-    const at = (a: TcpConnection['c2s']): StreamPoint | null => (a.started ? { seq: a.nextSeq, offset: a.nextOff } : null);
-    this.evictedTuples.set(key, { id: c.id, clientKey: c.clientKey, streams: [at(c.c2s), at(c.s2c)] });
+  private keepEvicted(key: string, t: Tracked): void {
+    const at = (a: TcpStreamAssembler): StreamPoint | null => (a.started ? { seq: a.nextSeq, offset: a.nextOff } : null);
+    this.evictedTuples.set(key, { id: t.c.id, clientKey: t.c.clientKey, streams: [at(t.streams[0]), at(t.streams[1])] });
     if (this.evictedTuples.size > this.maxEvicted) this.evictedTuples.shift();
   }
 
@@ -481,13 +498,12 @@ export class FlowTable {
       this.materialize(o[1], ts, 'timeout');
       this.stats.evicted++;
     }
-    for (const [key, c] of this.tcp) {
-      if (ts - c.lastTs > idle) {
-        c.c2s.close('timeout', ts);
-        c.s2c.close('timeout', ts);
+    for (const [key, t] of this.tcp) {
+      if (ts - t.c.lastTs > idle) {
+        closeBoth(t, 'timeout', ts);
         this.tcp.delete(key);
         this.stats.evicted++;
-        this.keepEvicted(key, c);
+        this.keepEvicted(key, t);
       }
     }
     for (const [key, f] of this.udp) {
@@ -536,8 +552,20 @@ interface Tombstone {
   synIsn: [number, number];
 }
 
-function tombstone(c: TcpConnection, closedAt: number): Tombstone {
-  return { closedAt, synIsn: [c.c2s.synSeen ? c.c2s.isn : -1, c.s2c.synSeen ? c.s2c.isn : -1] };
+function tombstone(t: Tracked, closedAt: number): Tombstone {
+  const [a, b] = t.streams;
+  return { closedAt, synIsn: [a.synSeen ? a.isn : -1, b.synSeen ? b.isn : -1] };
+}
+
+/** A connection the table follows: its record, and the assemblers the table owns for it. */
+interface Tracked {
+  readonly c: TcpConnection;
+  readonly streams: [TcpStreamAssembler, TcpStreamAssembler];
+}
+
+function closeBoth(t: Tracked, reason: StreamEnd, ts: number): void {
+  t.streams[0].close(reason, ts);
+  t.streams[1].close(reason, ts);
 }
 
 /** FNV-1a over the first 32 bytes: cheap, enough to tell two datagrams apart. */

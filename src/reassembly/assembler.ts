@@ -107,30 +107,39 @@ interface FarJump {
   data: Buffer | null;
 }
 
+/**
+ * What one direction of a connection amounts to: plain data on the connection's record, kept up
+ * to date by its assembler (the flow table owns the assemblers; a recording player fills the same
+ * facts without any).
+ */
+export interface DirectionFacts {
+  /** The stream was joined mid-way: no SYN seen before its first byte. */
+  midstream: boolean;
+  synSeen: boolean;
+  /** The stream continues one dropped for idleness: it started at a known sequence number. */
+  resumed: boolean;
+  ended: StreamEnd | null;
+  readonly stats: StreamStats;
+}
+
+export function newDirectionFacts(): DirectionFacts {
+  return {
+    midstream: false,
+    synSeen: false,
+    resumed: false,
+    ended: null,
+    stats: { bytes: 0, gaps: 0, gapBytes: 0, overlapConflicts: 0, retransmittedBytes: 0, outOfOrderSegments: 0, afterEndBytes: 0, outOfWindow: 0 },
+  };
+}
+
 export class TcpStreamAssembler {
   started = false;
-  /** The stream was joined mid-way: no SYN seen before its first byte. */
-  midstream = false;
-  /** The stream continues one dropped for idleness (resumeAt): it starts at a known sequence number. */
-  resumed = false;
-  synSeen = false;
   isn = 0;
-  ended: StreamEnd | null = null;
   /** Offset of the next byte to deliver. */
   nextOff = 0;
   /** Highest offset any segment (or FIN) of this direction reached, captured or not. */
   maxEnd = 0;
   finOff = -1;
-  readonly stats: StreamStats = {
-    bytes: 0,
-    gaps: 0,
-    gapBytes: 0,
-    overlapConflicts: 0,
-    retransmittedBytes: 0,
-    outOfOrderSegments: 0,
-    afterEndBytes: 0,
-    outOfWindow: 0,
-  };
 
   /** Sequence number of nextOff. */
   private baseSeq = 0;
@@ -147,7 +156,25 @@ export class TcpStreamAssembler {
     private readonly sink: StreamSink,
     private readonly budget: ReassemblyBudget = new ReassemblyBudget(),
     private readonly opts: AssemblerOptions = DEFAULT_ASSEMBLER_OPTIONS,
+    /** Where this direction's facts go (the connection record's). */
+    readonly facts: DirectionFacts = newDirectionFacts(),
   ) {}
+
+  get stats(): StreamStats {
+    return this.facts.stats;
+  }
+  get synSeen(): boolean {
+    return this.facts.synSeen;
+  }
+  get midstream(): boolean {
+    return this.facts.midstream;
+  }
+  get resumed(): boolean {
+    return this.facts.resumed;
+  }
+  get ended(): StreamEnd | null {
+    return this.facts.ended;
+  }
 
   /** The sequence number of the next byte to deliver (of nextOff). */
   get nextSeq(): number {
@@ -163,7 +190,7 @@ export class TcpStreamAssembler {
     this.start(seq);
     this.nextOff = offset;
     this.maxEnd = offset;
-    this.resumed = true;
+    this.facts.resumed = true;
   }
 
   /** Stream offset of a sequence number (wrap-safe within ±2^31 of the current position). */
@@ -172,28 +199,28 @@ export class TcpStreamAssembler {
   }
 
   segment(seq: number, syn: boolean, fin: boolean, data: Buffer, declaredLen: number, ts: number): void {
-    if (this.ended !== null) {
-      this.stats.afterEndBytes += declaredLen;
+    if (this.facts.ended !== null) {
+      this.facts.stats.afterEndBytes += declaredLen;
       return;
     }
     let dataSeq = seq;
     if (syn) {
       // a SYN (re)starts the stream while nothing has been delivered or held:
       // retransmitted SYNs and SYN-ACKs with a new ISN take the latest ISN
-      if (!this.started || (this.synSeen && this.stats.bytes === 0 && this.pending.count === 0 && this.stats.gaps === 0)) {
+      if (!this.started || (this.facts.synSeen && this.facts.stats.bytes === 0 && this.pending.count === 0 && this.facts.stats.gaps === 0)) {
         this.start(seqAdd(seq, 1));
-        this.synSeen = true;
+        this.facts.synSeen = true;
         this.isn = seq;
       }
       dataSeq = seqAdd(seq, 1);
     } else if (!this.started) {
       if (declaredLen === 0 && !fin) return;
       this.start(seq);
-      this.midstream = true;
+      this.facts.midstream = true;
     }
     const off = this.offsetOf(dataSeq);
     if (off < this.nextOff - WINDOW) {
-      this.stats.outOfWindow++;
+      this.facts.stats.outOfWindow++;
       return;
     }
     if (this.isFarJump(off) && !this.confirmJump(off, off + declaredLen, data, ts)) return;
@@ -206,7 +233,7 @@ export class TcpStreamAssembler {
 
   /** The peer acknowledged everything before ackSeq. */
   ack(ackSeq: number, ts: number): void {
-    if (!this.started || this.ended !== null) return;
+    if (!this.started || this.facts.ended !== null) return;
     const ackOff = this.offsetOf(ackSeq);
     if (ackOff <= this.nextOff) {
       this.releaseRetained(ackOff);
@@ -220,7 +247,7 @@ export class TcpStreamAssembler {
     // an ACK is evidence of bytes this capture never saw (even past the last segment seen)
     if (holeEnd > this.maxEnd) this.maxEnd = holeEnd;
     if (holeEnd <= this.nextOff) return;
-    while (this.nextOff < holeEnd && this.ended === null) {
+    while (this.nextOff < holeEnd && this.facts.ended === null) {
       const first = this.pending.first();
       this.gapTo(first && first.off < holeEnd ? first.off : holeEnd, 'ack', ts);
       this.flushPending(ts);
@@ -229,12 +256,12 @@ export class TcpStreamAssembler {
 
   /** End the stream: deliver everything held, with gaps for the holes, then end(reason). */
   close(reason: StreamEnd, ts: number): void {
-    if (this.ended !== null) return;
-    for (let first = this.pending.first(); first && this.ended === null; first = this.pending.first()) {
+    if (this.facts.ended !== null) return;
+    for (let first = this.pending.first(); first && this.facts.ended === null; first = this.pending.first()) {
       if (first.off > this.nextOff) this.gapTo(first.off, 'close', ts);
       this.flushPending(ts);
     }
-    if (this.ended !== null) return;
+    if (this.facts.ended !== null) return;
     const limit = this.finOff >= 0 ? this.finOff : this.maxEnd;
     if (limit > this.nextOff) this.gapTo(limit, 'close', ts);
     this.finish(reason, ts);
@@ -254,7 +281,7 @@ export class TcpStreamAssembler {
     const limit = this.opts.maxJump;
     if (!f || off < f.off - limit || off > f.end + limit) {
       this.far = { off, end, data: data && data.length > 0 ? Buffer.from(data) : null };
-      this.stats.outOfWindow++;
+      this.facts.stats.outOfWindow++;
       return false;
     }
     this.far = null;
@@ -273,11 +300,11 @@ export class TcpStreamAssembler {
   }
 
   private checkFin(ts: number): void {
-    if (this.finOff >= 0 && this.nextOff >= this.finOff && this.ended === null) this.finish('fin', ts);
+    if (this.finOff >= 0 && this.nextOff >= this.finOff && this.facts.ended === null) this.finish('fin', ts);
   }
 
   private finish(reason: StreamEnd, ts: number): void {
-    this.ended = reason;
+    this.facts.ended = reason;
     this.pending.clear();
     this.syncPending();
     this.releaseRetained(Infinity);
@@ -289,7 +316,7 @@ export class TcpStreamAssembler {
     if (off < next) {
       const old = Math.min(data.length, next - off);
       this.compareRetained(off, data.subarray(0, old));
-      this.stats.retransmittedBytes += old;
+      this.facts.stats.retransmittedBytes += old;
       if (old === data.length) return; // case 1
       data = data.subarray(old); // case 2
       off = next;
@@ -300,13 +327,13 @@ export class TcpStreamAssembler {
     }
     // cases 3-5: the range store keeps what is new and reports what repeats
     const added = this.pending.insert(off, data, this.onOverlap);
-    if (added > 0 && off > this.nextOff) this.stats.outOfOrderSegments++;
+    if (added > 0 && off > this.nextOff) this.facts.stats.outOfOrderSegments++;
     this.flushPending(ts);
     this.enforceBudget(ts);
   }
 
   private readonly onOverlap = (held: Buffer, again: Buffer): void => {
-    this.stats.retransmittedBytes += held.length;
+    this.facts.stats.retransmittedBytes += held.length;
     this.countConflicts(held, again);
   };
 
@@ -314,7 +341,7 @@ export class TcpStreamAssembler {
   private enforceBudget(ts: number): void {
     while (
       this.pending.count > 0 &&
-      this.ended === null &&
+      this.facts.ended === null &&
       (this.pendingCost > this.opts.maxPendingPerStream || this.budget.pending > this.budget.maxPending)
     ) {
       const first = this.pending.first()!;
@@ -337,7 +364,7 @@ export class TcpStreamAssembler {
       const end = s.off + s.data.length;
       if (end <= this.nextOff) continue;
       this.deliver(s.off === this.nextOff ? s.data : s.data.subarray(this.nextOff - s.off), ts);
-      if (this.ended !== null) break;
+      if (this.facts.ended !== null) break;
     }
     this.syncPending();
     this.checkFin(ts);
@@ -348,13 +375,13 @@ export class TcpStreamAssembler {
     if (this.finOff >= 0 && off + data.length > this.finOff) {
       // bytes beyond the FIN are not part of the stream
       const keep = Math.max(0, this.finOff - off);
-      this.stats.afterEndBytes += data.length - keep;
+      this.facts.stats.afterEndBytes += data.length - keep;
       data = data.subarray(0, keep);
       if (data.length === 0) return;
     }
     this.nextOff = off + data.length;
     this.baseSeq = seqAdd(this.baseSeq, data.length);
-    this.stats.bytes += data.length;
+    this.facts.stats.bytes += data.length;
     this.retain(off, data);
     this.sink.data(data, off, ts);
   }
@@ -364,8 +391,8 @@ export class TcpStreamAssembler {
     const off = this.nextOff;
     this.nextOff = upTo;
     this.baseSeq = seqAdd(this.baseSeq, n);
-    this.stats.gaps++;
-    this.stats.gapBytes += n;
+    this.facts.stats.gaps++;
+    this.facts.stats.gapBytes += n;
     this.sink.gap(n, off, ts, reason);
   }
 
@@ -428,6 +455,6 @@ export class TcpStreamAssembler {
     if (first.equals(again)) return;
     let n = 0;
     for (let i = 0; i < first.length; i++) if (first[i] !== again[i]) n++;
-    this.stats.overlapConflicts += n;
+    this.facts.stats.overlapConflicts += n;
   }
 }

@@ -23,6 +23,7 @@
  * know them ignore them, and files without them read as before.
  */
 import type { Direction, StreamEnd } from '../core/types';
+import type { StreamFacts } from '../flow/connection';
 import type { GapReason } from '../reassembly/assembler';
 
 export const FORMAT_NAME = 'gamesniff-recording';
@@ -57,15 +58,7 @@ export interface RecordingHeader {
   writer: string;
 }
 
-/** Per-direction facts of a connection that only the packets knew ([c2s, s2c]). */
-export interface StreamFacts {
-  syn: [boolean, boolean];
-  midstream: [boolean, boolean];
-  packets: [number, number];
-  duplicates: [number, number];
-  retransmitted: [number, number];
-  conflicts: [number, number];
-}
+export type { StreamFacts };
 
 export type AddrPort = [string, number];
 

@@ -1,7 +1,6 @@
 import { endpointString, type Endpoint, type StreamEnd } from '../core/types';
-import { TcpConnection, UdpFlow, type ConnectionState, type FlowListener } from '../flow/connection';
-import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget } from '../reassembly/assembler';
-import { bitDir, type AddrPort, type CloseRecord, type EventRecord } from './format';
+import { applyFacts, TcpConnection, UdpFlow, type ConnectionState, type FlowListener } from '../flow/connection';
+import { bitDir, type AddrPort, type EventRecord } from './format';
 import { openRecording, type ReadRecordingOptions, type RecordingInput, type RecordingReadResult } from './reader';
 
 const endpoint = (a: AddrPort): Endpoint => ({ addr: a[0], port: a[1] });
@@ -15,7 +14,6 @@ const endpoint = (a: AddrPort): Endpoint => ({ addr: a[0], port: a[1] });
 export class RecordingPlayer {
   private readonly tcp = new Map<number, TcpConnection>();
   private readonly udp = new Map<number, UdpFlow>();
-  private readonly budget = new ReassemblyBudget();
   lastTs = 0;
   connections = 0;
   udpFlows = 0;
@@ -34,7 +32,7 @@ export class RecordingPlayer {
         // an id opened twice is a corrupt or edited file: the second open is skipped
         if (this.tcp.has(r.c) || this.udp.has(r.c)) return void this.orphans++;
         if (r.p === 'tcp') {
-          const c = new TcpConnection(r.c, key, client, server, endpointString(client), r.ts, {}, this.budget, DEFAULT_ASSEMBLER_OPTIONS);
+          const c = new TcpConnection(r.c, key, client, server, endpointString(client), r.ts);
           c.state = 'open';
           if (r.r !== undefined) c.resumes = r.r;
           this.tcp.set(r.c, c);
@@ -88,7 +86,7 @@ export class RecordingPlayer {
           this.tcp.delete(r.c);
           c.state = r.state as ConnectionState;
           c.closedAt = r.ts;
-          applyFacts(c, r);
+          if (r.f) applyFacts(c, r.f);
           this.listener.close?.(c, r.ts);
           return;
         }
@@ -97,7 +95,7 @@ export class RecordingPlayer {
         this.udp.delete(r.c);
         f.closed = true;
         f.end = r.state as StreamEnd;
-        applyFacts(f, r);
+        if (r.f) applyFacts(f, r.f);
         this.listener.udpClose?.(f, r.ts);
         return;
       }
@@ -127,21 +125,6 @@ export class RecordingPlayer {
       this.record({ t: 'close', c: c.id, ts, state: c.state === 'reset' ? 'reset' : 'closed' });
     }
     for (const f of [...this.udp.values()]) this.record({ t: 'close', c: f.id, ts, state: 'open' });
-  }
-}
-
-/** The facts the packets gave (handshake, packets, duplicates, retransmissions), as recorded at close. */
-function applyFacts(f: TcpConnection | UdpFlow, r: CloseRecord): void {
-  const x = r.f;
-  if (!x) return;
-  f.packets = [x.packets[0], x.packets[1]];
-  f.duplicates = [x.duplicates[0], x.duplicates[1]];
-  if (f instanceof UdpFlow) return;
-  for (const [i, s] of [f.c2s, f.s2c].entries()) {
-    s.synSeen = x.syn[i]!;
-    s.midstream = x.midstream[i]!;
-    s.stats.retransmittedBytes = x.retransmitted[i]!;
-    s.stats.overlapConflicts = x.conflicts[i]!;
   }
 }
 

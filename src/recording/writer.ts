@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import { Packr } from 'msgpackr';
 import type { Direction, Endpoint, StreamEnd } from '../core/types';
 import { GamesniffError } from '../core/errors';
-import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
+import { toFacts, type FlowListener, type TcpConnection, type UdpFlow } from '../flow/connection';
 import type { GapReason } from '../reassembly/assembler';
-import { dirBit, FORMAT_NAME, FORMAT_VERSION, type AddrPort, type EventRecord, type RecordedProtocol, type RecordingHeader, type RecordingSource, type StreamFacts } from './format';
+import { dirBit, FORMAT_NAME, FORMAT_VERSION, type AddrPort, type EventRecord, type RecordedProtocol, type RecordingHeader, type RecordingSource } from './format';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const WRITER_VERSION = (require('../../package.json') as { version: string }).version;
@@ -104,19 +104,6 @@ export class RecordingWriter {
 
 const addr = (e: Endpoint): AddrPort => [e.addr, e.port];
 
-/** What the packets told about a connection that its data records do not. */
-function facts(f: TcpConnection | UdpFlow): StreamFacts {
-  const both = <T>(get: (s: TcpConnection['c2s']) => T, udp: T): [T, T] => ('c2s' in f ? [get(f.c2s), get(f.s2c)] : [udp, udp]);
-  return {
-    syn: both((s) => s.synSeen, false),
-    midstream: both((s) => s.midstream, false),
-    packets: [f.packets[0], f.packets[1]],
-    duplicates: [f.duplicates[0], f.duplicates[1]],
-    retransmitted: both((s) => s.stats.retransmittedBytes, 0),
-    conflicts: both((s) => s.stats.overlapConflicts, 0),
-  };
-}
-
 /** A flow listener that writes every stream event to a recording. */
 export class Recorder implements FlowListener {
   lastTs = 0;
@@ -167,7 +154,7 @@ export class Recorder implements FlowListener {
   close(c: TcpConnection, ts: number): void {
     if (!this.opened.delete(c.id)) return;
     this.at(ts);
-    this.writer.write({ t: 'close', c: c.id, ts, state: c.state, f: facts(c) });
+    this.writer.write({ t: 'close', c: c.id, ts, state: c.state, f: toFacts(c) });
   }
 
   udpOpen(f: UdpFlow, ts: number): void {
@@ -194,7 +181,7 @@ export class Recorder implements FlowListener {
     if (!this.opened.delete(f.id)) return;
     this.at(ts);
     this.datagrams.delete(f.id);
-    this.writer.write({ t: 'close', c: f.id, ts, state: f.end, f: facts(f) });
+    this.writer.write({ t: 'close', c: f.id, ts, state: f.end, f: toFacts(f) });
   }
 
   private at(ts: number): void {
