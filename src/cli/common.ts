@@ -1,14 +1,12 @@
 import { Option } from 'commander';
 import { GamesniffError } from '../core/errors';
-import type { Direction, StreamEnd } from '../core/types';
 import { buildFilter, parsePorts, type PortSpec } from '../capture/ports';
-import { fileSource, liveSource, type CaptureSource, type SourceSummary } from '../capture/source';
-import type { LiveCapture } from '../capture/live';
-import { FlowTable, type FlowTableStats } from '../flow/table';
-import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
-import type { GapReason } from '../reassembly/assembler';
+import type { SourceSummary } from '../capture/source';
+import type { FlowTableStats } from '../flow/table';
+import type { FlowListener } from '../flow/connection';
+import { feed, type FeedOptions, type FeedResult } from '../input/feed';
 import { openInput, type Input } from '../input/open';
-import { playRecording, type RecordingPlayer } from '../recording/player';
+import type { RecordingPlayer } from '../recording/player';
 import type { RecordingReadResult } from '../recording/reader';
 import { say, type LineWriter } from './output';
 
@@ -66,19 +64,20 @@ export function fileFilter(o: CaptureCliOptions): string {
   return buildFilter(parsePorts(o.port), o.filter);
 }
 
-/** The packet source for a capture file input or a live device; live, `onReady` runs once packets can flow (default: say so on stderr). */
-export function openSource(o: CaptureCliOptions, ports: PortSpec, input: Input | null, onReady?: (c: LiveCapture) => void): CaptureSource {
+/** What feed() needs from the command line: server ports (with the protocol's defaults), the user's own ports and filter, the live limits. */
+export function feedOptions(o: CaptureCliOptions, ports: PortSpec, extra: Partial<FeedOptions> = {}): FeedOptions {
   checkFileOptions(o);
-  if (input?.kind === 'capture') return fileSource(input.bytes, fileFilter(o));
-  if (input) throw new GamesniffError('USAGE', `${input.name} is a recording, not a capture`);
-  return liveSource({
-    iface: o.iface,
-    ports,
+  return {
+    serverPorts: ports,
+    select: parsePorts(o.port),
     filter: o.filter,
+    iface: o.iface,
     durationSec: positiveNumber('--duration', o.duration),
     count: positiveNumber('--count', o.count),
-    onReady: onReady ?? ((c) => say(`capturing on ${c.device} (filter: ${c.filter || 'none'})`)),
-  });
+    idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
+    onReady: (c) => say(`capturing on ${c.device} (filter: ${c.filter || 'none'})`),
+    ...extra,
+  };
 }
 
 /**
@@ -141,68 +140,26 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
   return lines;
 }
 
-export function newFlowTable(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener): FlowTable {
-  return new FlowTable(listener, {
-    serverPorts: ports.set,
-    idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
-  });
-}
-
 /**
- * A recording holds streams, not packets: --port selects its connections by port (as the BPF
- * port filter selects a capture's packets); --filter needs packets.
+ * Feed `listener` from the input (a recording, a capture file, or live when there is none), then
+ * flush the output and print the summary on stderr. Ctrl-C stops cleanly, with the summary.
  */
-function recordingSelection(o: CaptureCliOptions, listener: FlowListener): FlowListener {
-  if (o.filter) throw new GamesniffError('USAGE', 'a recording holds streams, not packets: --filter applies to captures (use --port to select connections)');
-  const ports = parsePorts(o.port).set;
-  if (ports.size === 0) return listener;
-  return selectPorts(listener, ports);
-}
-
-/** Only the flows with a port in `ports` reach `listener`. */
-export function selectPorts(listener: FlowListener, ports: ReadonlySet<number>): FlowListener {
-  const on = (f: TcpConnection | UdpFlow): boolean => ports.has(f.client.port) || ports.has(f.server.port);
-  return {
-    open: (c, ts) => on(c) && listener.open?.(c, ts),
-    data: (c, d: Direction, chunk: Buffer, off: number, ts: number) => on(c) && listener.data?.(c, d, chunk, off, ts),
-    gap: (c, d: Direction, n: number, off: number, ts: number, why: GapReason) => on(c) && listener.gap?.(c, d, n, off, ts, why),
-    end: (c, d: Direction, why: StreamEnd, ts: number) => on(c) && listener.end?.(c, d, why, ts),
-    close: (c, ts) => on(c) && listener.close?.(c, ts),
-    udpOpen: (f, ts) => on(f) && listener.udpOpen?.(f, ts),
-    datagram: (f, d: Direction, p: Buffer, n: number, ts: number) => on(f) && listener.datagram?.(f, d, p, n, ts),
-    udpClose: (f, ts) => on(f) && listener.udpClose?.(f, ts),
-  };
-}
-
-/**
- * Feed `listener` from the input: a recording, a capture file through the flow table, or a live
- * capture (input null). Then flush the output and print the summary on stderr. Ctrl-C stops
- * cleanly, with the summary.
- */
-export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter, input: Input | null): Promise<void> {
-  if (input?.kind === 'recording') {
-    const abort = new AbortController();
-    const release = stopOnSignal({ stop: () => abort.abort() });
-    try {
-      const { read, player } = await playRecording(input.recording, recordingSelection(o, listener), { signal: abort.signal });
-      lines.flush();
-      for (const line of recordingSummaryLines(input.name, read, player)) say(line);
-    } finally {
-      release();
-    }
-    return;
-  }
-  const source = openSource(o, ports, input);
-  const table = newFlowTable(o, ports, listener);
-  const release = stopOnSignal(source);
+export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter, input: Input | null): Promise<FeedResult> {
+  const f = feed(input, listener, feedOptions(o, ports));
+  const release = stopOnSignal(f);
   try {
-    const src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
-    table.finish();
+    const result = await f.run();
     lines.flush();
-    for (const line of summaryLines(src, table.stats)) say(line);
+    for (const line of resultLines(f.name, result)) say(line);
+    return result;
   } finally {
     release();
   }
+}
+
+/** The summary of what a feed read, for stderr. */
+export function resultLines(name: string, r: FeedResult): string[] {
+  return r.kind === 'recording' ? recordingSummaryLines(name, r.read, r.player) : summaryLines(r.source, r.table);
 }
 
 export function recordingSummaryLines(file: string, read: RecordingReadResult, player: RecordingPlayer): string[] {

@@ -5,7 +5,9 @@ import { GamesniffError } from '../core/errors';
 import { closeInput } from '../input/open';
 import { RECORDING_EXT } from '../recording/format';
 import { Recorder, RecordingWriter } from '../recording/writer';
-import { captureOptions, newFlowTable, openCliInput, openSource, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
+import { FlowTee } from '../flow/tee';
+import { feed } from '../input/feed';
+import { captureOptions, feedOptions, openCliInput, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
 import { say } from './output';
 import { portsWithDefault, protocolOption } from './protocol-option';
 
@@ -34,24 +36,27 @@ export function recordCommand(): Command {
     try {
       if (input?.kind === 'recording') throw new GamesniffError('USAGE', `${input.name} is already a recording`);
       if (!input && ports.set.size === 0) throw new GamesniffError('USAGE', 'record needs --port PORT (or -p with a protocol that declares its ports) to know what to capture');
-      const source = openSource(o, ports, input);
+      // the recorder needs the writer, which names the source: it joins before anything is read
+      const tee = new FlowTee();
+      const f = feed(input, tee, feedOptions(o, ports));
       const out = o.output ?? defaultRecordingPath(protocol?.name ?? 'session');
       try {
         mkdirSync(dirname(out), { recursive: true });
       } catch (e) {
+        f.stop();
         throw new GamesniffError('INPUT', `cannot write the recording ${out}: ${(e as Error).message}`);
       }
       const writer = new RecordingWriter(out, {
         protocol: protocol ? { name: protocol.name, hash: protocol.hash, text: protocol.text } : null,
-        source: { kind: input ? 'file' : 'live', name: source.name, filter: o.filter, ports: [...ports.set] },
+        source: { kind: input ? 'file' : 'live', name: f.name, filter: o.filter, ports: [...ports.set] },
       });
       const recorder = new Recorder(writer);
-      const table = newFlowTable(o, ports, recorder);
+      tee.add(recorder);
       say(`recording to ${out}`);
-      const release = stopOnSignal(source);
-      let src;
+      const release = stopOnSignal(f);
+      let result;
       try {
-        src = await source.run((lt, data, orig, ts) => table.push(lt, data, orig, ts));
+        result = await f.run();
       } catch (e) {
         // nothing was captured: leave no header-only recording behind
         writer.close();
@@ -60,8 +65,9 @@ export function recordCommand(): Command {
       } finally {
         release();
       }
-      table.finish();
-      const st = table.stats;
+      if (result.kind !== 'packets') throw new GamesniffError('USAGE', `${f.name} is already a recording`);
+      const src = result.source;
+      const st = result.table;
       writer.finish(recorder.lastTs, {
         packets: st.packets,
         connections: st.connections,

@@ -3,7 +3,6 @@ import { dirname } from 'node:path';
 import { Command } from 'commander';
 import blessed from 'blessed';
 import { GamesniffError } from '../core/errors';
-import type { CaptureSource } from '../capture/source';
 import { buildFilter } from '../capture/ports';
 import { compileOfflineFilter } from '../capture/bpf';
 import { LINKTYPE } from '../capture/linktypes';
@@ -12,7 +11,6 @@ import { FlowTee } from '../flow/tee';
 import type { TcpConnection, UdpFlow } from '../flow/connection';
 import { closeInput, type Input } from '../input/open';
 import { listProtocols, type Protocol } from '../protocol/protocol';
-import { playRecording } from '../recording/player';
 import { Recorder, RecordingWriter } from '../recording/writer';
 import { MessageDecoder } from '../session/messages';
 import { GameServer } from '../testbed/game-server';
@@ -20,7 +18,8 @@ import { runGameClient } from '../testbed/game-client';
 import { PacketRing } from '../tui/model/packets';
 import { SessionModel } from '../tui/model/session';
 import { openScreen } from '../tui/screen';
-import { fileFilter, newFlowTable, openCliInput, openSource, positiveNumber, type CaptureCliOptions } from './common';
+import { feed } from '../input/feed';
+import { feedOptions, fileFilter, openCliInput, positiveNumber, type CaptureCliOptions } from './common';
 import { portsWithDefault, protocolForInput, protocolOption } from './protocol-option';
 import { keylogOption, keysFromLog } from './keylog-option';
 import { defaultRecordingPath } from './record';
@@ -84,34 +83,25 @@ async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
   const tee = new FlowTee([new MessageDecoder(protocol, model, { keys: keysFromLog(o.keylog) })]);
   const ring = recordingFile ? null : new PacketRing();
 
-  let source: CaptureSource | null = null;
   let capture: LiveCapture | null = null;
-  let finished: Promise<unknown>;
   let lastTs = 0;
-  if (input?.kind === 'recording') {
-    model.figures.source = input.name;
-    finished = playRecording(input.recording, tee).then(() => (model.figures.live = false));
-  } else {
-    if (!input && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
-    source = openSource(o, ports, input, (c) => (capture = c));
-    model.figures.source = o.read ?? `${source.name} (${buildFilter(ports, o.filter)})`;
-    const table = newFlowTable(o, ports, tee);
-    const running = source.run((lt, data, orig, ts) => {
-      ring!.push(lt, data, ts);
-      model.figures.packets++;
-      model.figures.bytes += orig;
-      lastTs = ts;
-      table.push(lt, data, orig, ts);
-    });
-    // A live capture that cannot start (no privilege, no device) fails here, before the screen opens.
-    if (!o.read) {
-      await Promise.race([running, new Promise<void>((r) => setImmediate(r))]);
-    }
-    finished = running.then(() => {
-      table.finish();
-      model.figures.live = false;
-    });
-  }
+  if (!input && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
+  const source = feed(input, tee, feedOptions(o, ports, {
+    onReady: (c) => (capture = c),
+    onPacket: ring
+      ? (lt, data, orig, ts) => {
+          ring.push(lt, data, ts);
+          model.figures.packets++;
+          model.figures.bytes += orig;
+          lastTs = ts;
+        }
+      : undefined,
+  }));
+  model.figures.source = input ? input.name : `${source.name} (${buildFilter(ports, o.filter)})`;
+  const running = source.run();
+  // A live capture that cannot start (no privilege, no device) fails here, before the screen opens.
+  if (!input) await Promise.race([running, new Promise<void>((r) => setImmediate(r))]);
+  const finished = running.then(() => (model.figures.live = false));
 
   let recording: { writer: RecordingWriter; recorder: Recorder } | null = null;
   const stopRecording = (): string => {
@@ -131,7 +121,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
     const quit = (): void => {
       if (figures) clearInterval(figures);
       stopRecording();
-      source?.stop();
+      source.stop();
       screen?.destroy();
       resolve();
     };

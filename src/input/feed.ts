@@ -1,0 +1,90 @@
+/**
+ * The one way in: an input chosen once (a recording, a capture file, or a live device when there
+ * is none) fed to a flow listener, through the flow table for packets or the recording player for
+ * a recording. Commands parse options and print; every command feeds the same way.
+ */
+import { buildFilter, type PortSpec } from '../capture/ports';
+import { fileSource, liveSource, type CaptureSource, type SourceSummary } from '../capture/source';
+import type { LiveCapture } from '../capture/live';
+import { GamesniffError } from '../core/errors';
+import type { Direction, PacketCallback, StreamEnd } from '../core/types';
+import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
+import { FlowTable, type FlowTableStats } from '../flow/table';
+import type { GapReason } from '../reassembly/assembler';
+import { playRecording, type RecordingPlayer } from '../recording/player';
+import type { RecordingReadResult } from '../recording/reader';
+import type { Input } from './open';
+
+export interface FeedOptions {
+  /** The application's server ports: which side is the server, and what a live capture listens to. */
+  serverPorts: PortSpec;
+  /** The ports the user named: a capture file is read through them (as BPF), a recording's connections are selected by them. */
+  select?: PortSpec;
+  /** Extra BPF, and-ed with the ports (live, and capture files); a recording holds streams, not packets, and refuses it. */
+  filter?: string;
+  /** Live: the device (default: loopback), a time and a packet limit, and a call once packets can flow. */
+  iface?: string;
+  durationSec?: number;
+  count?: number;
+  onReady?: (capture: LiveCapture) => void;
+  /** Connections idle this long (µs of packet time) are flushed; a later packet resumes them. */
+  idleTimeoutUs?: number;
+  /** Every packet before the flow table gets it (the UI's packet ring). */
+  onPacket?: PacketCallback;
+}
+
+export type FeedResult =
+  | { kind: 'recording'; read: RecordingReadResult; player: RecordingPlayer }
+  | { kind: 'packets'; source: SourceSummary; table: FlowTableStats };
+
+export interface Feed {
+  /** The recording, the file, or the capture device. */
+  readonly name: string;
+  readonly kind: 'recording' | 'file' | 'live';
+  /** Read it all: resolves when the input ends (or a live capture stops), every stream ended and closed. Once. */
+  run(): Promise<FeedResult>;
+  /** Stop early: what was read so far is flushed and the result comes as usual. */
+  stop(): void;
+}
+
+/** Feed `listener` from `input` (null: a live capture). Bad options are thrown here, before anything is read. */
+export function feed(input: Input | null, listener: FlowListener, opts: FeedOptions): Feed {
+  if (input?.kind === 'recording') {
+    if (opts.filter) throw new GamesniffError('USAGE', 'a recording holds streams, not packets: --filter applies to captures (use --port to select connections)');
+    const abort = new AbortController();
+    const chosen = opts.select?.set.size ? selectPorts(listener, opts.select.set) : listener;
+    return {
+      name: input.name,
+      kind: 'recording',
+      run: () => playRecording(input.recording, chosen, { signal: abort.signal }).then(({ read, player }) => ({ kind: 'recording', read, player })),
+      stop: () => abort.abort(),
+    };
+  }
+  const source: CaptureSource =
+    input?.kind === 'capture'
+      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter))
+      : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady });
+  const table = new FlowTable(listener, { serverPorts: opts.serverPorts.set, idleTimeoutUs: opts.idleTimeoutUs });
+  const onPacket = opts.onPacket;
+  const run = async (): Promise<FeedResult> => {
+    const summary = await source.run(onPacket ? (lt, d, orig, ts, ifi) => (onPacket(lt, d, orig, ts, ifi), table.push(lt, d, orig, ts)) : (lt, d, orig, ts) => table.push(lt, d, orig, ts));
+    table.finish();
+    return { kind: 'packets', source: summary, table: table.stats };
+  };
+  return { name: source.name, kind: input ? 'file' : 'live', run, stop: () => source.stop() };
+}
+
+/** Only the flows with a port in `ports` reach `listener`. */
+export function selectPorts(listener: FlowListener, ports: ReadonlySet<number>): FlowListener {
+  const on = (f: TcpConnection | UdpFlow): boolean => ports.has(f.client.port) || ports.has(f.server.port);
+  return {
+    open: (c, ts) => on(c) && listener.open?.(c, ts),
+    data: (c, d: Direction, chunk: Buffer, off: number, ts: number) => on(c) && listener.data?.(c, d, chunk, off, ts),
+    gap: (c, d: Direction, n: number, off: number, ts: number, why: GapReason) => on(c) && listener.gap?.(c, d, n, off, ts, why),
+    end: (c, d: Direction, why: StreamEnd, ts: number) => on(c) && listener.end?.(c, d, why, ts),
+    close: (c, ts) => on(c) && listener.close?.(c, ts),
+    udpOpen: (f, ts) => on(f) && listener.udpOpen?.(f, ts),
+    datagram: (f, d: Direction, p: Buffer, n: number, ts: number) => on(f) && listener.datagram?.(f, d, p, n, ts),
+    udpClose: (f, ts) => on(f) && listener.udpClose?.(f, ts),
+  };
+}
