@@ -54,3 +54,13 @@ describe('the import graph', () => {
     expect(index).not.toMatch(/from '\.\/(cli|tui|bench|fuzz)\//);
   });
 });
+
+describe('the library entry point', () => {
+  it('exports every stage, the conversation, recordings, input and replay, and each export is defined', async () => {
+    const lib = (await import('../src/index')) as Record<string, unknown>;
+    for (const name of ['FlowTable', 'Conversation', 'transformKind', 'KeyLog', 'MessageDecoder', 'RecordingWriter', 'playRecording', 'feed', 'openInput', 'ReplayEngine', 'runReplay', 'loadScript', 'GameServer']) {
+      expect(lib[name], name).toBeDefined();
+    }
+    expect(Object.entries(lib).filter(([, v]) => v === undefined).map(([k]) => k)).toEqual([]);
+  });
+});
