@@ -28,6 +28,8 @@ interface ConnectionInfo {
   messages: [number, number];
   gaps: [number, number];
   state: string;
+  /** Names of the keys the recording holds for it (from a key log at record time). */
+  keys?: string[];
 }
 
 export function infoCommand(): Command {
@@ -72,6 +74,7 @@ async function info(input: RecordingArg, o: InfoOptions): Promise<void> {
           c.end = ts;
           c.state = udp ? f.end : f.state;
           c.bytes = udp ? [f.bytes[0], f.bytes[1]] : [f.c2s.stats.bytes, f.s2c.stats.bytes];
+          if (f.keys) c.keys = Object.keys(f.keys);
         },
       });
       const { read, player } = await playRecording(input.recording, decoder);
@@ -114,6 +117,7 @@ async function info(input: RecordingArg, o: InfoOptions): Promise<void> {
           `  #${c.conn} ${c.transport} ${c.client} -> ${c.server}  ${((c.end - c.start) / 1e6).toFixed(3)} s  ` +
             `c2s ${c.bytes[0]} B${protocol ? ` ${c.messages[0]} msgs` : ''}  s2c ${c.bytes[1]} B${protocol ? ` ${c.messages[1]} msgs` : ''}` +
             (c.gaps[0] + c.gaps[1] ? `  gaps ${c.gaps[0]}/${c.gaps[1]}` : '') +
+            (c.keys ? `  keys ${c.keys.join(',')}` : '') +
             `  ${c.state}`,
         );
       }

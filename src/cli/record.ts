@@ -7,6 +7,7 @@ import { RECORDING_EXT } from '../recording/format';
 import { Recorder, RecordingWriter } from '../recording/writer';
 import { FlowTee } from '../flow/tee';
 import { feed } from '../input/feed';
+import { keylogOption, keysFromLog } from './keylog-option';
 import { captureOptions, feedOptions, openCliInput, stopOnSignal, summaryLines, type CaptureCliOptions } from './common';
 import { say } from './output';
 import { portsWithDefault, protocolOption } from './protocol-option';
@@ -14,6 +15,7 @@ import { portsWithDefault, protocolOption } from './protocol-option';
 interface RecordOptions extends CaptureCliOptions {
   output?: string;
   protocol?: string;
+  keylog?: string;
 }
 
 /** recordings/NAME-YYYYMMDD-HHMMSS.gsrec, from the working directory. */
@@ -29,6 +31,7 @@ export function recordCommand(): Command {
     .addOption(new Option('-o, --output <file>', 'the recording to write (default: recordings/PROTOCOL-DATE-TIME.gsrec)'))
     .option('-p, --protocol <protocol>', 'put this protocol description in the recording (decode, info and replay then need no -p); its ports are the default --port');
   for (const o of captureOptions()) cmd.addOption(o);
+  cmd.addOption(keylogOption());
   cmd.action(async (o: RecordOptions) => {
     const protocol = protocolOption(o.protocol);
     const ports = portsWithDefault(o.port, protocol);
@@ -50,7 +53,7 @@ export function recordCommand(): Command {
         protocol: protocol ? { name: protocol.name, hash: protocol.hash, text: protocol.text } : null,
         source: { kind: input ? 'file' : 'live', name: f.name, filter: o.filter, ports: [...ports.set] },
       });
-      const recorder = new Recorder(writer);
+      const recorder = new Recorder(writer, keysFromLog(o.keylog));
       tee.add(recorder);
       say(`recording to ${out}`);
       const release = stopOnSignal(f);

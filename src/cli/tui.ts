@@ -80,7 +80,8 @@ async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
   const protocol: Protocol | null = spec ? protocolOption(spec) : protocolForInput(undefined, input);
   const ports = portsWithDefault(o.port, protocol);
   const model = new SessionModel(protocol, { keepBytes: positiveNumber('--keep', o.keep) });
-  const tee = new FlowTee([new MessageDecoder(protocol, model, { keys: keysFromLog(o.keylog) })]);
+  const keys = keysFromLog(o.keylog);
+  const tee = new FlowTee([new MessageDecoder(protocol, model, { keys })]);
   const ring = recordingFile ? null : new PacketRing();
 
   let capture: LiveCapture | null = null;
@@ -136,7 +137,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
         try {
           mkdirSync(dirname(file), { recursive: true });
           const writer = new RecordingWriter(file, { protocol: protocol ? { name: protocol.name, hash: protocol.hash, text: protocol.text } : null, source: { kind: recordingFile ? 'recording' : o.read ? 'file' : 'live', name: model.figures.source, ports: [...ports.set] } });
-          const recorder = new Recorder(writer);
+          const recorder = new Recorder(writer, keys);
           const replayed = backfill(model, recorder);
           tee.add(recorder);
           recording = { writer, recorder };

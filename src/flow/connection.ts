@@ -44,6 +44,8 @@ abstract class Flow {
   duplicates: [number, number] = [0, 0];
   readonly lastSig: [PacketSignature, PacketSignature] = [new PacketSignature(), new PacketSignature()];
   lastTs: number;
+  /** State its traffic does not show (session keys from a key log, or from a recording that stored them). */
+  keys?: Record<string, Buffer>;
 
   constructor(
     readonly id: number,

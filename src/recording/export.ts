@@ -186,6 +186,7 @@ export async function exportPcapng(input: string | RecordingInput, out: string):
         if (c) closeConn(c, r.ts);
         return;
       }
+      case 'keys':
       case 'finish':
         return;
     }

@@ -9,6 +9,9 @@
  *                                                 o its number, n its declared length when cut
  *   gap      {t: 'gap', c, d, ts, o, n, why}     n bytes missing at stream offset o
  *   end      {t: 'end', c, d, ts, why}            one direction ended (fin, rst, timeout, open)
+ *   keys     {t: 'keys', c, ts, k}                 state a connection's traffic does not show (a key
+ *                                                 log's session keys: name -> bytes), written before
+ *                                                 the first data record it is known for
  *   close    {t: 'close', c, ts, state, f?}       the connection or flow is done; f: the stream facts
  *                                                 a capture gave that the records do not (handshake,
  *                                                 packets, duplicates, retransmitted and conflicting
@@ -105,13 +108,19 @@ export interface CloseRecord {
   state: string;
   f?: StreamFacts;
 }
+export interface KeysRecord {
+  t: 'keys';
+  c: number;
+  ts: number;
+  k: Record<string, Buffer>;
+}
 export interface FinishRecord {
   t: 'finish';
   ts: number;
   stats: Record<string, number | string>;
 }
 
-export type EventRecord = OpenRecord | DataRecord | GapRecord | EndRecord | CloseRecord | FinishRecord;
+export type EventRecord = OpenRecord | DataRecord | GapRecord | EndRecord | KeysRecord | CloseRecord | FinishRecord;
 
 export const dirBit = (dir: Direction): 0 | 1 => (dir === 'c2s' ? 0 : 1);
 export const bitDir = (d: 0 | 1): Direction => (d === 0 ? 'c2s' : 's2c');
@@ -129,6 +138,13 @@ const pair = (v: unknown, each: (x: unknown) => boolean): boolean => Array.isArr
 const STREAM_ENDS = new Set(['fin', 'rst', 'timeout', 'open']);
 const GAP_REASONS = new Set(['ack', 'buffer', 'close']);
 const STATES = new Set(['handshake', 'open', 'closing', 'closed', 'reset', 'fin', 'rst', 'timeout']);
+
+/** State variable names (as the protocol's are) to bytes, a few of them. */
+function keysOk(k: unknown): boolean {
+  if (!k || typeof k !== 'object' || Array.isArray(k)) return false;
+  const e = Object.entries(k as Record<string, unknown>);
+  return e.length > 0 && e.length <= 64 && e.every(([n, v]) => /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(n) && Buffer.isBuffer(v) && v.length <= 4096);
+}
 
 function factsOk(f: unknown): boolean {
   if (f === undefined) return true;
@@ -155,6 +171,8 @@ export function recordProblem(r: unknown): string | null {
       return isCount(x.c) && isDir(x.d) && typeof x.why === 'string' && STREAM_ENDS.has(x.why) ? null : 'malformed end record';
     case 'close':
       return isCount(x.c) && typeof x.state === 'string' && STATES.has(x.state) && factsOk(x.f) ? null : 'malformed close record';
+    case 'keys':
+      return isCount(x.c) && keysOk(x.k) ? null : 'malformed keys record';
     case 'finish':
       return x.stats && typeof x.stats === 'object' && !Array.isArray(x.stats) ? null : 'malformed finish record';
     default:

@@ -99,6 +99,12 @@ export class RecordingPlayer {
         this.listener.udpClose?.(f, r.ts);
         return;
       }
+      case 'keys': {
+        const f = this.tcp.get(r.c) ?? this.udp.get(r.c);
+        if (!f) return void this.orphans++;
+        f.keys = { ...f.keys, ...r.k };
+        return;
+      }
       case 'finish':
         return;
     }

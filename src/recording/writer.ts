@@ -118,8 +118,28 @@ export class Recorder implements FlowListener {
   private readonly opened = new Set<number>();
   /** Datagrams so far per UDP flow and direction (the `o` of their records). */
   private readonly datagrams = new Map<number, [number, number]>();
+  /** Key names written per connection. */
+  private readonly keysWritten = new Map<number, Set<string>>();
 
-  constructor(readonly writer: RecordingWriter) {}
+  constructor(
+    readonly writer: RecordingWriter,
+    /** Keys the traffic does not show (a key log): written into the recording before the data they open. */
+    private readonly keys?: (f: TcpConnection | UdpFlow) => Record<string, unknown> | undefined,
+  ) {}
+
+  /** A keys record for what the key log knows of `f` and the recording does not have yet. */
+  private keysOf(f: TcpConnection | UdpFlow, ts: number): void {
+    const known = this.keys?.(f);
+    if (!known) return;
+    const done = this.keysWritten.get(f.id) ?? new Set<string>();
+    const k: Record<string, Buffer> = {};
+    for (const [name, v] of Object.entries(known)) if (Buffer.isBuffer(v) && !done.has(name)) k[name] = v;
+    const names = Object.keys(k);
+    if (!names.length) return;
+    for (const n of names) done.add(n);
+    this.keysWritten.set(f.id, done);
+    this.writer.write({ t: 'keys', c: f.id, ts, k });
+  }
 
   open(c: TcpConnection, ts: number): void {
     if (this.opened.has(c.id)) return;
@@ -134,6 +154,7 @@ export class Recorder implements FlowListener {
   data(c: TcpConnection, dir: Direction, chunk: Buffer, offset: number, ts: number): void {
     this.open(c, ts);
     this.at(ts);
+    if (this.keys) this.keysOf(c, ts);
     this.payloadBytes += chunk.length;
     this.writer.write({ t: 'data', c: c.id, d: dirBit(dir), ts, o: offset, b: chunk });
   }
@@ -153,6 +174,7 @@ export class Recorder implements FlowListener {
 
   close(c: TcpConnection, ts: number): void {
     if (!this.opened.delete(c.id)) return;
+    this.keysWritten.delete(c.id);
     this.at(ts);
     this.writer.write({ t: 'close', c: c.id, ts, state: c.state, f: toFacts(c) });
   }
@@ -168,6 +190,7 @@ export class Recorder implements FlowListener {
   datagram(f: UdpFlow, dir: Direction, payload: Buffer, declaredLen: number, ts: number): void {
     this.udpOpen(f, ts);
     this.at(ts);
+    if (this.keys) this.keysOf(f, ts);
     this.payloadBytes += payload.length;
     const d = dirBit(dir);
     let n = this.datagrams.get(f.id);
@@ -179,6 +202,7 @@ export class Recorder implements FlowListener {
 
   udpClose(f: UdpFlow, ts: number): void {
     if (!this.opened.delete(f.id)) return;
+    this.keysWritten.delete(f.id);
     this.at(ts);
     this.datagrams.delete(f.id);
     this.writer.write({ t: 'close', c: f.id, ts, state: f.end, f: toFacts(f) });

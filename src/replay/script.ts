@@ -59,11 +59,13 @@ export interface ReplayScript {
 /** A recording (a path, or one opened with openRecording), decoded with `protocol`, as replay steps. `keys`: a key log's state for a connection. */
 export async function loadScript(input: string | RecordingInput, protocol: Protocol, keys?: (flow: TcpConnection | UdpFlow) => Record<string, unknown> | undefined): Promise<ReplayScript> {
   const connections = new Map<number, ScriptConnection>();
+  const flows = new Map<number, TcpConnection | UdpFlow>();
   const steps: Step[] = [];
   const add = (f: TcpConnection | UdpFlow, ts: number): void => {
     if (connections.has(f.id)) return;
     const transport = f instanceof UdpFlow ? 'udp' : 'tcp';
-    connections.set(f.id, { conn: f.id, transport, client: f.client, server: f.server, gaps: 0, keys: keys?.(f) });
+    connections.set(f.id, { conn: f.id, transport, client: f.client, server: f.server, gaps: 0 });
+    flows.set(f.id, f);
     steps.push({ kind: 'open', conn: f.id, ts });
   };
   const decoder = new MessageDecoder(protocol, {
@@ -86,5 +88,7 @@ export async function loadScript(input: string | RecordingInput, protocol: Proto
     },
   }, { keys });
   const { read } = await playRecording(input, decoder);
+  // a connection's keys: the key log's, or those the recording holds (known by the end)
+  for (const [id, f] of flows) connections.get(id)!.keys = keys?.(f) ?? f.keys;
   return { protocol, connections, steps, read };
 }

@@ -65,9 +65,10 @@ export class MessageDecoder implements FlowListener {
 
   private readonly rawCount = new WeakMap<object, [number, number]>();
 
-  private keysOf(flow: TcpConnection | UdpFlow): (() => Record<string, unknown> | undefined) | undefined {
+  /** A connection's keys: from the key log given, else those its record holds (a recording that stored them). */
+  private keysOf(flow: TcpConnection | UdpFlow): () => Record<string, unknown> | undefined {
     const keys = this.opts.keys;
-    return keys ? () => keys(flow) : undefined;
+    return keys ? () => keys(flow) ?? flow.keys : () => flow.keys;
   }
 
   private noProtocol(kind: 'tcp' | 'udp'): string {

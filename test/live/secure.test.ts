@@ -32,6 +32,7 @@ const lines = (r: CliResult) => r.stdout.trim().split('\n').filter(Boolean).map(
 describe('the test game under a cipher, live on loopback', () => {
   const keylog = join(dir, 'client.keys');
   const rec = join(dir, 'secure.gsrec');
+  const recKeyed = join(dir, 'secure-keys.gsrec');
 
   it('with the client\'s key log every message is named; without it the encrypted part is raw, with the reason; record keeps the session', async () => {
     writeFileSync(keylog, '');
@@ -40,12 +41,15 @@ describe('the test game under a cipher, live on loopback', () => {
     const withKeys = await startCli(['decode', ...ports, '--keylog', keylog, '--json'], 'capturing on');
     const without = await startCli(['decode', ...ports, '--json'], 'capturing on');
     const recording = await startCli(['record', ...ports, '-o', rec], 'capturing on');
+    // record with the key log: the recording keeps the keys, and decodes without one
+    const recordingKeys = await startCli(['record', ...ports, '--keylog', keylog, '-o', recKeyed], 'capturing on');
     const r = await runGameClient(tg, { port: s.port, udpPort: 0, name: 'sec', rounds: 6, seed: 3, secure: true, keylog, timeout: 10_000 });
     expect(r.rounds).toBe(6);
     await new Promise((res) => setTimeout(res, 300));
-    for (const c of [withKeys, without, recording]) c.child.kill('SIGINT');
-    const [a, b, done] = await Promise.all([withKeys.done, without.done, recording.done]);
+    for (const c of [withKeys, without, recording, recordingKeys]) c.child.kill('SIGINT');
+    const [a, b, done, doneKeys] = await Promise.all([withKeys.done, without.done, recording.done, recordingKeys.done]);
     expect(done.code, done.stderr).toBe(0);
+    expect(doneKeys.code, doneKeys.stderr).toBe(0);
 
     expect(a.code, a.stderr).toBe(0);
     const named = lines(a);
@@ -62,6 +66,21 @@ describe('the test game under a cipher, live on loopback', () => {
     expect(plain[firstRaw]!.raw).toMatch(/aes-128-cfb8.*session_key.*--keylog/);
     expect(readFileSync(keylog, 'utf8')).toMatch(/^127\.0\.0\.1:\d+ session_key [0-9a-f]{32}\n$/);
   }, 30_000);
+
+  it('a recording made with --keylog holds the keys: it decodes without the key log, and info lists them', async () => {
+    const d = await (await startCli(['decode', '-r', recKeyed, '--json'], null)).done;
+    expect(d.code, d.stderr).toBe(0);
+    expect(lines(d).every((m) => m.name)).toBe(true);
+    const info = await (await startCli(['info', recKeyed], null)).done;
+    expect(info.stdout).toMatch(/keys session_key/);
+    // without keys recorded, the same session is raw past the key exchange
+    const plain = await (await startCli(['decode', '-r', rec, '--json'], null)).done;
+    expect(plain.code).toBe(1);
+    // and it replays with the keys it holds
+    const s = await server(7);
+    const r = await (await startCli(['replay', recKeyed, '--as', 'client', '--target', `127.0.0.1:${s.port}`, '--fast'], null)).done;
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  });
 
   it('the recording decodes with the key log, and replays against a fresh --secure server: same seed exit 0, another seed field by field', async () => {
     const d = await startCli(['decode', '-r', rec, '--keylog', keylog, '--json'], null);
