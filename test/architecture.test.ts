@@ -64,3 +64,15 @@ describe('the library entry point', () => {
     expect(Object.entries(lib).filter(([, v]) => v === undefined).map(([k]) => k)).toEqual([]);
   });
 });
+
+describe("README's layout", () => {
+  it('lists every stage under src/, and nothing that is not there', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const block = /## Layout\n\n```\n([\s\S]*?)```/.exec(readme)![1]!;
+    const listed = [...block.matchAll(/^src\/([a-z-]+)\//gm)].map((m) => m[1]!).sort();
+    const actual = readdirSync(join(ROOT, 'src')).filter((f) => statSync(join(ROOT, 'src', f)).isDirectory()).sort();
+    expect(listed).toEqual(actual);
+    // and every stage has a place in the import order
+    expect(actual.filter((s) => !rank.has(s))).toEqual([]);
+  });
+});
