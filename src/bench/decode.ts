@@ -114,7 +114,6 @@ export function decodeBench(): Figure[] {
   );
 
   // 3. binary-parser (a devDependency: only the benchmark uses it).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Parser } = require('binary-parser') as typeof import('binary-parser');
   const parser = new Parser().endianness('little').uint16('len').uint8('id').floatle('x').floatle('y').uint16('seq').uint8('nlen').string('name', { length: 'nlen', encoding: 'utf8' });
   figures.push(

@@ -100,7 +100,6 @@ export function loadNative(): NativeCap {
   if (!existsSync(BINDING_PATH)) throw bindingError('is missing');
   let m: NativeCap;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     m = require(BINDING_PATH) as NativeCap;
   } catch (e) {
     throw bindingError(`does not load (${(e as Error).message.split('\n')[0]})`);

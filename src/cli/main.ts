@@ -13,7 +13,6 @@ import { addTuiOptions, demoCommand, runTui, type TuiOptions } from './tui';
 import { captureOptions } from './common';
 import { say } from './output';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as { version: string };
 
 export function buildProgram(): Command {

@@ -214,35 +214,6 @@ function describe(t: Token): string {
   return `, found '${t.k === 'str' ? JSON.stringify(t.v) : t.v}'`;
 }
 
-/** Every bare name the expression reads (for load-time checks). */
-export function exprNames(e: Expr, out: { name: string; pos: number }[] = []): { name: string; pos: number }[] {
-  switch (e.t) {
-    case 'id':
-      out.push({ name: e.name, pos: e.pos });
-      break;
-    case 'member':
-      exprNames(e.obj, out);
-      break;
-    case 'index':
-      exprNames(e.obj, out);
-      exprNames(e.idx, out);
-      break;
-    case 'un':
-      exprNames(e.a, out);
-      break;
-    case 'bin':
-      exprNames(e.a, out);
-      exprNames(e.b, out);
-      break;
-    case 'cond':
-      exprNames(e.c, out);
-      exprNames(e.a, out);
-      exprNames(e.b, out);
-      break;
-  }
-  return out;
-}
-
 /**
  * JavaScript source for an expression. Bare names become whatever `resolve` returns (the compiler
  * maps them to its own generated variables); member names were checked to be identifiers by the

@@ -6,7 +6,6 @@ import { toFacts, type FlowListener, type TcpConnection, type UdpFlow } from '..
 import type { GapReason } from '../reassembly/assembler';
 import { dirBit, FORMAT_NAME, FORMAT_VERSION, type AddrPort, type EventRecord, type RecordedProtocol, type RecordingHeader, type RecordingSource } from './format';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const WRITER_VERSION = (require('../../package.json') as { version: string }).version;
 
 /** Plain msgpack (no msgpackr record extension), so that any msgpack tool can read a recording. */
