@@ -163,7 +163,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
  * the messages the view holds, so that the recording decodes from the beginning (a protocol's
  * state, such as compression, depends on it). Returns how many messages were written.
  */
-function backfill(model: SessionModel, recorder: Recorder): number {
+export function backfill(model: SessionModel, recorder: Recorder): number {
   let n = 0;
   for (const m of model.messages) {
     const open = m.transport === 'udp' ? !(m.flow as UdpFlow).closed : !(m.flow as TcpConnection).closed;
