@@ -4,6 +4,7 @@
  * binary-parser, and by a hand-written DataView loop, in the same run. Then framing + decoding
  * over the reassembly benchmark's capture.
  */
+import { Conversation } from '../conversation/conversation';
 import { createFramer } from '../framing/framers';
 import { compileProtocol } from '../protocol/protocol';
 import { newCtx } from '../protocol/runtime';
@@ -97,8 +98,8 @@ export function decodeBench(): Figure[] {
       let n = 0;
       const state = protocol.newState();
       const framer = createFramer(t.spec, {
-        frame: (_wire, body) => {
-          const d = t.decode('c2s', body, state);
+        frame: (buf, _s, bodyStart, bodyEnd) => {
+          const d = t.decode('c2s', buf.subarray(bodyStart, bodyEnd), state);
           check += (d.fields!.seq as number) + (d.fields!.name as string).length;
           n++;
         },
@@ -109,6 +110,21 @@ export function decodeBench(): Figure[] {
       // Stream-sized chunks, as reassembly delivers them.
       for (let o = 0; o < buf.length; o += 65536) framer.push(buf.subarray(o, o + 65536), o, 0);
       framer.end(0);
+      return { messages: n, bytes: buf.length, check };
+    }),
+  );
+
+  // 2b. The same through a conversation (what decode, the UI and replay use): layers, message objects.
+  figures.push(
+    best('gamesniff conversation', 5, () => {
+      let check = 0;
+      let n = 0;
+      const conv = new Conversation(protocol, 'tcp', (m) => {
+        check += (m.fields!.seq as number) + (m.fields!.name as string).length;
+        n++;
+      }, { flow: null });
+      for (let o = 0; o < buf.length; o += 65536) conv.received('c2s', buf.subarray(o, o + 65536), o, 0);
+      conv.end('c2s', 0);
       return { messages: n, bytes: buf.length, check };
     }),
   );

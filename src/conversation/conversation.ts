@@ -137,6 +137,8 @@ class WireQueue {
   }
 }
 
+const NO_FRAME_LAYERS: FrameLayer[] = [];
+
 class Chain {
   /** Which framing choice and which stream transforms are on, as a key. */
   config = '';
@@ -146,7 +148,7 @@ class Chain {
   stream: Active[] = [];
   /** Every stream transform on keeps lengths (stream offsets are the same before and after). */
   exact = true;
-  frame: FrameLayer[] = [];
+  frame: FrameLayer[] = NO_FRAME_LAYERS;
   inner: Framer | null = null;
   innerOffset = 0;
   wire: WireQueue | null = null;
@@ -166,6 +168,65 @@ class Chain {
 
   constructor(readonly d: 0 | 1, spec: FramingSpec) {
     this.spec = spec;
+  }
+}
+
+/**
+ * A message as the conversation hands it out. Its wire and frame bytes are views made when first
+ * read (most messages are never asked for them), of the delivery they came in.
+ */
+class Message<F> implements ConversationMessage<F> {
+  readonly size: number;
+  readonly name?: string;
+  readonly label?: string;
+  readonly id?: number;
+  readonly fields?: Record<string, unknown>;
+  readonly head?: Record<string, unknown>;
+  readonly trailing: number;
+  spans?: Span[];
+  private w: Buffer | null;
+  private f: Buffer | null = null;
+
+  constructor(
+    readonly flow: F,
+    readonly transport: 'tcp' | 'udp',
+    readonly dir: Direction,
+    readonly index: number,
+    readonly offset: number,
+    readonly ts: number,
+    private readonly src: Buffer,
+    private readonly s: number,
+    private readonly e: number,
+    wire: Buffer | null,
+    public payload: Buffer,
+    readonly header: Record<string, unknown> | undefined,
+    readonly compressed: boolean,
+    dm: DecodedMessage | null,
+    readonly raw: string | undefined,
+    readonly error: ConversationMessage['error'],
+  ) {
+    this.w = wire;
+    this.size = wire ? wire.length : e - s;
+    this.name = dm?.name;
+    this.label = dm?.label;
+    this.id = dm?.id;
+    this.fields = dm?.fields;
+    this.head = dm?.head;
+    this.trailing = dm?.trailing ?? 0;
+    this.spans = dm?.spans;
+  }
+
+  get frame(): Buffer {
+    return (this.f ??= this.s === 0 && this.e === this.src.length ? this.src : this.src.subarray(this.s, this.e));
+  }
+  set frame(b: Buffer) {
+    this.f = b;
+  }
+  get wire(): Buffer {
+    return (this.w ??= this.frame);
+  }
+  set wire(b: Buffer) {
+    this.w = b;
   }
 }
 
@@ -192,7 +253,8 @@ export class Conversation<F = unknown> {
     if (!t) throw new Error(`protocol ${protocol.name} has no ${kind} section`);
     this.transport = t;
     this.flow = opts.flow;
-    this.state = { ...protocol.newState(), ...(opts.state ?? {}) };
+    this.state = protocol.newState();
+    if (opts.state) Object.assign(this.state, opts.state);
     this.limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
     this.maxFrame = opts.maxFrame ?? Number.MAX_SAFE_INTEGER;
     this.keys = opts.keys;
@@ -201,9 +263,12 @@ export class Conversation<F = unknown> {
     this.dynamic = L.framings.some((f) => f.when !== null) || L.stream.some((u) => u.when !== undefined);
     this.chains = [new Chain(0, L.framings[0]!.spec), new Chain(1, L.framings[0]!.spec)];
     for (const c of this.chains) c.framing = -1;
+    const layered = this.dynamic || L.stream.length > 0 || L.inner !== null;
     for (const c of this.chains) {
-      c.frame = L.frame.filter((u) => u.dirs.includes(DIRS[c.d]!)).map((use) => ({ use, kind: transformKind(use.name)!, tx: null, args: null, broken: '', lostBefore: 0 }));
-      this.configure(c, false);
+      if (L.frame.length) c.frame = L.frame.filter((u) => u.dirs.includes(DIRS[c.d]!)).map((use) => ({ use, kind: transformKind(use.name)!, tx: null, args: null, broken: '', lostBefore: 0 }));
+      // most protocols have one framing and nothing else: no layer keys to work out per connection
+      if (layered) this.configure(c, false);
+      else c.framer = createFramer(limited(c.spec, this.maxFrame), this.frameSink(c));
     }
   }
 
@@ -264,8 +329,7 @@ export class Conversation<F = unknown> {
   /** One datagram of `dir` (udp). */
   datagram(dir: Direction, bytes: Buffer, ts: number): void {
     const c = this.chains[dir === 'c2s' ? 0 : 1];
-    const index = c.count;
-    this.frameArrived(c, bytes, bytes, bytes, index, ts, undefined);
+    this.frameArrived(c, bytes, 0, bytes.length, null, bytes, c.count, ts, undefined);
   }
 
   /** A datagram the capture cut short: not decodable, shown raw with the reason. */
@@ -366,9 +430,11 @@ export class Conversation<F = unknown> {
 
   private frameSink(c: Chain) {
     return {
-      frame: (wire: Buffer, body: Buffer, offset: number, ts: number, header?: Record<string, unknown>): boolean => {
-        const captured = c.stream.length === 0 ? wire : c.exact && c.wire ? c.wire.take(offset, wire.length) ?? wire : wire;
-        this.frameArrived(c, captured, wire, body, offset, ts, header);
+      frame: (buf: Buffer, start: number, bodyStart: number, bodyEnd: number, end: number, offset: number, ts: number, header?: Record<string, unknown>): boolean => {
+        // under a stream transform the bytes as captured come from the wire queue; else they are the frame
+        const wire = c.stream.length === 0 ? null : c.exact && c.wire ? c.wire.take(offset, end - start) : null;
+        const body = bodyStart === 0 && bodyEnd === buf.length ? buf : buf.subarray(bodyStart, bodyEnd);
+        this.frameArrived(c, buf, start, end, wire, body, offset, ts, header);
         return c.stopped;
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string): void => {
@@ -378,13 +444,16 @@ export class Conversation<F = unknown> {
     };
   }
 
-  /** A frame: through the frame transforms, then the inner framer or the message codec. */
-  private frameArrived(c: Chain, wire: Buffer, frame: Buffer, body: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined): void {
+  /**
+   * A frame (src[s, e), after the stream transforms; `wire` the captured bytes when they differ):
+   * through the frame transforms, then the inner framer or the message codec.
+   */
+  private frameArrived(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, body: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined): void {
     let payload = body;
     let compressed = false;
     for (const f of c.frame) {
       try {
-        const tx = this.frameTransform(f, header);
+        const tx = this.frameTransformWithKeys(f, header);
         if (!tx) continue;
         payload = tx.decode(payload);
         if (tx.inflated) {
@@ -393,9 +462,9 @@ export class Conversation<F = unknown> {
           budget.inflated += payload.length;
           if (budget.inflated > this.limits.connectionInflate) throw new TransformError(`not inflated: this connection has inflated more than its decode budget`);
         }
-      } catch (e) {
-        const why = e instanceof TransformError ? e.message : `${f.use.name}: ${(e as Error).message}`;
-        this.emit(c, wire, frame, payload, offset, ts, header, compressed, null, undefined, { message: why, path: '', offset: 0 });
+      } catch (err) {
+        const why = err instanceof TransformError ? err.message : `${f.use.name}: ${(err as Error).message}`;
+        this.emit(c, src, s, e, wire, payload, offset, ts, header, compressed, null, undefined, { message: why, path: '', offset: 0 });
         return;
       }
     }
@@ -405,44 +474,25 @@ export class Conversation<F = unknown> {
       c.inner.push(payload, at, ts);
       return;
     }
-    this.decodeFrame(c, wire, frame, payload, offset, ts, header, compressed);
+    this.decodeFrame(c, src, s, e, wire, payload, offset, ts, header, compressed);
   }
 
-  private decodeFrame(c: Chain, wire: Buffer, frame: Buffer, payload: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean): void {
-    const dm = this.transport.decode(DIRS[c.d]!, payload, this.state, header ? { ...this.decodeOpts, frame: header } : this.decodeOpts);
-    this.emit(c, wire, frame, payload, offset, ts, header, compressed, dm, undefined, dm.error);
+  private decodeFrame(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean): void {
+    const opts = header ? { ...this.decodeOpts, frame: header } : this.decodeOpts;
+    let dm = this.transport.decode(DIRS[c.d]!, payload, this.state, opts);
+    // a field keyed from the state may need a key the key log got since
+    if (dm.error && this.learnKeys()) dm = this.transport.decode(DIRS[c.d]!, payload, this.state, opts);
+    this.emit(c, src, s, e, wire, payload, offset, ts, header, compressed, dm, undefined, dm.error);
     if (this.dynamic) this.checkLayers(this.kind === 'tcp' ? c : null);
   }
 
   private emitRaw(c: Chain, wire: Buffer, plain: Buffer, offset: number, ts: number, reason: string): void {
-    this.emit(c, wire, plain, plain, offset, ts, undefined, false, null, reason, undefined);
+    this.emit(c, plain, 0, plain.length, wire === plain ? null : wire, plain, offset, ts, undefined, false, null, reason, undefined);
   }
 
-  /** Every message is built here, with one shape. */
-  private emit(c: Chain, wire: Buffer, frame: Buffer, payload: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean, dm: DecodedMessage | null, raw: string | undefined, error: ConversationMessage['error']): void {
-    this.handler({
-      flow: this.flow,
-      transport: this.kind,
-      dir: DIRS[c.d]!,
-      index: c.count++,
-      offset,
-      ts,
-      wire,
-      frame,
-      payload,
-      size: wire.length,
-      name: dm?.name,
-      label: dm?.label,
-      id: dm?.id,
-      fields: dm?.fields,
-      head: dm?.head,
-      header,
-      raw,
-      error,
-      trailing: dm?.trailing ?? 0,
-      compressed,
-      spans: dm?.spans,
-    });
+  /** Every message is built here. */
+  private emit(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean, dm: DecodedMessage | null, raw: string | undefined, error: ConversationMessage['error']): void {
+    this.handler(new Message(this.flow, this.kind, DIRS[c.d]!, c.count++, offset, ts, src, s, e, wire, payload, header, compressed, dm, raw, error));
   }
 
   // ---- sending --------------------------------------------------------------------------------
@@ -480,7 +530,7 @@ export class Conversation<F = unknown> {
   /** A frame body as a framer would cut it (tests, vectors): through the frame transforms and the codec; emits its message. */
   frameBody(dir: Direction, body: Buffer, header?: Record<string, unknown>, ts = 0): void {
     const c = this.chains[dir === 'c2s' ? 0 : 1];
-    this.frameArrived(c, body, body, body, c.count, ts, header);
+    this.frameArrived(c, body, 0, body.length, null, body, c.count, ts, header);
     if (c.stopped) this.restart(c, ts);
   }
 
@@ -554,8 +604,7 @@ export class Conversation<F = unknown> {
   /** Set a direction's framer and stream transforms for the current state. True when the stream transforms changed. */
   private configure(c: Chain, rebuild: boolean, force = false): boolean {
     const L = this.transport.layers;
-    const known = this.keys?.();
-    if (known) Object.assign(this.state, known);
+    this.learnKeys();
     const key = this.configKey(c);
     const framing = this.framingIndex();
     const streamKey = key.slice(String(framing).length);
@@ -609,12 +658,35 @@ export class Conversation<F = unknown> {
 
   private innerSink(c: Chain) {
     return {
-      frame: (wire: Buffer, body: Buffer, offset: number, ts: number): boolean => {
-        this.decodeFrame(c, wire, wire, body, offset, ts, undefined, false);
+      frame: (buf: Buffer, start: number, bodyStart: number, bodyEnd: number, end: number, offset: number, ts: number): boolean => {
+        this.decodeFrame(c, buf, start, end, null, buf.subarray(bodyStart, bodyEnd), offset, ts, undefined, false);
         return false;
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string): void => this.emitRaw(c, bytes, bytes, offset, ts, `inner framing: ${reason}`),
     };
+  }
+
+  /** State the key log has that this conversation has not taken yet; true when something was new. */
+  private learnKeys(): boolean {
+    const known = this.keys?.();
+    if (!known) return false;
+    let changed = false;
+    for (const [k, v] of Object.entries(known)) {
+      const have = this.state[k];
+      if (have === v || (Buffer.isBuffer(have) && Buffer.isBuffer(v) && have.equals(v))) continue;
+      this.state[k] = v;
+      changed = true;
+    }
+    return changed;
+  }
+
+  private frameTransformWithKeys(f: FrameLayer, header: Record<string, unknown> | undefined): Transform | null {
+    try {
+      return this.frameTransform(f, header);
+    } catch (e) {
+      if (!f.broken && this.learnKeys()) return this.frameTransform(f, header);
+      throw e;
+    }
   }
 
   /** A frame transform for this frame (null when its `when` does not hold), created again when its arguments change. */

@@ -17,11 +17,13 @@ import type { FrameHeaderCodec, FramingSpec } from './spec';
 
 export interface FrameSink {
   /**
-   * A whole frame: `wire` its bytes (header and delimiter included), `body` what follows the
-   * header; `offset` the stream offset of its first byte; `header` the header's fields. Return
-   * true (exactly) to stop the framer here (see takeRest).
+   * A whole frame: its bytes (header and delimiter included) are buf[start, end), its body
+   * buf[bodyStart, bodyEnd) (positions, not slices: a sink makes only the views it needs, and
+   * most need one); `offset` the stream offset of its first byte; `header` the header's fields.
+   * `buf` may be a delivered chunk: a sink that keeps bytes keeps a view or a copy. Return true
+   * (exactly) to stop the framer here (see takeRest).
    */
-  frame(wire: Buffer, body: Buffer, offset: number, ts: number, header?: Record<string, unknown>): boolean | void;
+  frame(buf: Buffer, start: number, bodyStart: number, bodyEnd: number, end: number, offset: number, ts: number, header?: Record<string, unknown>): boolean | void;
   /** Bytes that are not a whole frame, with why. */
   raw(bytes: Buffer, offset: number, ts: number, reason: string): void;
 }
@@ -177,7 +179,7 @@ export class LengthFramer implements Framer {
       const frame = c.take();
       i += need;
       this.frameLen = -1;
-      if (this.sink.frame(frame, frame.subarray(this.hdrLen), start, ts) === true) return this.hold(chunk, i, offset);
+      if (this.sink.frame(frame, 0, this.hdrLen, frame.length, frame.length, start, ts) === true) return this.hold(chunk, i, offset);
     }
     while (i < len) {
       const total = this.header(chunk, i, len);
@@ -189,7 +191,7 @@ export class LengthFramer implements Framer {
       if (len - i >= total) {
         const at = i;
         i += total;
-        if (this.sink.frame(chunk.subarray(at, i), chunk.subarray(at + this.hdrLen, i), offset + at, ts) === true) return this.hold(chunk, i, offset);
+        if (this.sink.frame(chunk, at, at + this.hdrLen, i, i, offset + at, ts) === true) return this.hold(chunk, i, offset);
       } else {
         this.frameLen = total;
         c.add(chunk.subarray(i), offset + i);
@@ -316,10 +318,9 @@ export class HeaderFramer implements Framer {
       if (c.length < p.total) return;
       const start = c.offset;
       const all = c.take();
-      const frame = all.subarray(0, p.total);
       if (all.length > p.total) c.add(all.subarray(p.total), start + p.total);
       this.pending = null;
-      if (this.sink.frame(frame, this.codec.strip ? frame.subarray(p.size) : frame, start, ts, p.fields) === true) {
+      if (this.sink.frame(all, 0, this.codec.strip ? p.size : 0, p.total, p.total, start, ts, p.fields) === true) {
         this.stopped = true;
         return;
       }
@@ -407,8 +408,9 @@ export class DelimiterFramer implements Framer {
         const start = c.offset;
         const all = c.take();
         i = d.length - (tail.length - j);
-        const body = all.subarray(0, all.length - tail.length + j);
-        if (this.emit(Buffer.concat([body, d]), body, start, ts) === true) return this.hold(chunk, i, offset);
+        const bodyEnd = all.length - tail.length + j;
+        const joined = Buffer.concat([all.subarray(0, bodyEnd), d]);
+        if (this.emit(joined, 0, bodyEnd, start, ts) === true) return this.hold(chunk, i, offset);
       }
     }
     while (i < chunk.length) {
@@ -423,15 +425,14 @@ export class DelimiterFramer implements Framer {
         }
         return;
       }
-      let wire = chunk.subarray(i, j + d.length);
-      let start = offset + i;
-      if (c.length > 0) {
-        start = c.offset;
-        c.add(wire, offset + i);
-        wire = c.take();
-      }
+      const at = i;
       i = j + d.length;
-      if (this.emit(wire, wire.subarray(0, wire.length - d.length), start, ts) === true) return this.hold(chunk, i, offset);
+      if (c.length > 0) {
+        const start = c.offset;
+        c.add(chunk.subarray(at, i), offset + at);
+        const wire = c.take();
+        if (this.emit(wire, 0, wire.length - d.length, start, ts) === true) return this.hold(chunk, i, offset);
+      } else if (this.emit(chunk, at, j, offset + at, ts) === true) return this.hold(chunk, i, offset);
     }
   }
 
@@ -444,14 +445,15 @@ export class DelimiterFramer implements Framer {
     return takeCarry(this.carry);
   }
 
-  private emit(wire: Buffer, body: Buffer, offset: number, ts: number): boolean | void {
-    if (body.length > this.max) {
-      this.sink.raw(body, offset, ts, this.resync || `no delimiter within ${this.max} bytes`);
+  /** The frame buf[start, bodyEnd + the delimiter). */
+  private emit(buf: Buffer, start: number, bodyEnd: number, offset: number, ts: number): boolean | void {
+    if (bodyEnd - start > this.max) {
+      this.sink.raw(buf.subarray(start, bodyEnd), offset, ts, this.resync || `no delimiter within ${this.max} bytes`);
       this.resync = '';
     } else if (this.resync) {
-      this.sink.raw(body, offset, ts, this.resync);
+      this.sink.raw(buf.subarray(start, bodyEnd), offset, ts, this.resync);
       this.resync = '';
-    } else return this.sink.frame(wire, body, offset, ts);
+    } else return this.sink.frame(buf, start, start, bodyEnd, bodyEnd + this.delim.length, offset, ts);
   }
 
   gap(length: number, offset: number, ts: number): void {
@@ -499,12 +501,12 @@ export class FixedFramer implements Framer {
       c.add(chunk.subarray(i, i + need), offset + i);
       const frame = c.take();
       i += need;
-      if (this.sink.frame(frame, frame, start, ts) === true) return this.hold(chunk, i, offset);
+      if (this.sink.frame(frame, 0, 0, frame.length, frame.length, start, ts) === true) return this.hold(chunk, i, offset);
     }
     while (chunk.length - i >= this.size) {
-      const frame = chunk.subarray(i, i + this.size);
+      const at = i;
       i += this.size;
-      if (this.sink.frame(frame, frame, offset + i - this.size, ts) === true) break;
+      if (this.sink.frame(chunk, at, at, i, i, offset + at, ts) === true) break;
     }
     this.hold(chunk, i, offset);
   }
@@ -548,7 +550,7 @@ export class FixedFramer implements Framer {
 export class ChunkFramer implements Framer {
   constructor(private readonly sink: FrameSink) {}
   push(chunk: Buffer, offset: number, ts: number): void {
-    this.sink.frame(chunk, chunk, offset, ts);
+    this.sink.frame(chunk, 0, 0, chunk.length, chunk.length, offset, ts);
   }
   gap(): void {}
   end(): void {}

@@ -290,7 +290,7 @@ function exercise(c: TargetContext, r: Rng, proto: Protocol, t: Transport): void
     const stream = Buffer.concat(pieces);
     const fstate = proto.newState();
     const framer = createFramer(t.spec, {
-      frame: (_w, b, _o, _ts, header) => void t.decode('c2s', b, fstate, { frame: header }),
+      frame: (buf, _s, bs, be, _e, _o, _ts, header) => void t.decode('c2s', buf.subarray(bs, be), fstate, { frame: header }),
       raw: () => undefined,
     });
     let off = 0;

@@ -12,7 +12,7 @@ type Out = { frame?: string; raw?: string; offset: number; reason?: string };
 function run(f: Framing, ops: (['data', Buffer] | ['gap', number])[]): Out[] {
   const out: Out[] = [];
   const sink: FrameSink = {
-    frame: (_w, b, offset) => out.push({ frame: b.toString('latin1'), offset }),
+    frame: (buf, _s, bs, be, _e, offset) => out.push({ frame: buf.subarray(bs, be).toString('latin1'), offset }),
     raw: (b, offset, _ts, reason) => out.push({ raw: b.toString('latin1'), offset, reason }),
   };
   const fr = createFramer(f, sink);
@@ -90,7 +90,7 @@ describe('length-prefixed framing', () => {
   it('copies a frame only when it straddles chunks (no re-concatenation)', () => {
     const frames: Buffer[] = [];
     const chunk = Buffer.concat([lenFrame('abc'), lenFrame('defg')]);
-    const fr = createFramer(LEN, { frame: (_w, b) => frames.push(b), raw: () => {} });
+    const fr = createFramer(LEN, { frame: (buf, _s, bs, be) => frames.push(buf.subarray(bs, be)), raw: () => {} });
     fr.push(chunk, 0, 0);
     expect(frames[0].buffer).toBe(chunk.buffer);
     expect(frames[1].buffer).toBe(chunk.buffer);
@@ -129,7 +129,7 @@ describe('delimiter framing', () => {
   it('a long frame in one-byte chunks costs each byte once (no re-joining of what is carried)', () => {
     const big: Framing = { k: 'delimiter', bytes: Buffer.from('\r\n'), max: 1 << 20 };
     const out: Buffer[] = [];
-    const fr = createFramer(big, { frame: (_w, b) => out.push(b), raw: () => undefined });
+    const fr = createFramer(big, { frame: (buf, _s, bs, be) => out.push(buf.subarray(bs, be)), raw: () => undefined });
     const data = Buffer.alloc(500_000, 0x61);
     for (let i = 0; i < data.length; i++) fr.push(data.subarray(i, i + 1), i, 0);
     fr.push(Buffer.from('\r\n'), data.length, 0);
@@ -176,7 +176,7 @@ describe('header framing (the transport\'s compiled header)', () => {
   const runWith = (ops: (['data', Buffer] | ['gap', number])[]): Out[] => {
     const out: Out[] = [];
     const fr = createFramer(t.spec, {
-      frame: (_w, b, offset, _ts, header) => out.push({ frame: b.toString('latin1'), offset, reason: JSON.stringify(header) }),
+      frame: (buf, _s, bs, be, _e, offset, _ts, header) => out.push({ frame: buf.subarray(bs, be).toString('latin1'), offset, reason: JSON.stringify(header) }),
       raw: (b, offset, _ts, reason) => out.push({ raw: b.toString('latin1'), offset, reason }),
     });
     let off = 0;
@@ -221,7 +221,7 @@ describe('header framing (the transport\'s compiled header)', () => {
     const wire = Buffer.concat([ws.frame(Buffer.from('hi'), { fin_op: 0x82, len7: { masked: 0, n: 2 } }), ws.frame(Buffer.alloc(300, 1), { fin_op: 0x82, len7: { masked: 0, n: 126 }, ext16: 300 }), ws.frame(big, { fin_op: 0x82, len7: { masked: 0, n: 127 }, ext64: 70_000n })]);
     expect(wire.subarray(0, 2).toString('hex')).toBe('8202');
     const sizes: number[] = [];
-    const fr = createFramer(ws.spec, { frame: (_w, b) => sizes.push(b.length), raw: (b, _o, _t, r) => sizes.push(-r.length) });
+    const fr = createFramer(ws.spec, { frame: (_b, _s, bs, be) => sizes.push(be - bs), raw: (b, _o, _t, r) => sizes.push(-r.length) });
     for (let i = 0; i < wire.length; i += 1000) fr.push(wire.subarray(i, i + 1000), i, 0);
     fr.end(0);
     expect(sizes).toEqual([2, 300, 70_000]);
@@ -259,9 +259,9 @@ describe('every framer: wire bytes, wrapFrame, and stopping at a frame boundary'
           const wires: Buffer[] = [];
           const frames: string[] = [];
           let framer = createFramer(spec, {
-            frame: (wire, body) => {
-              wires.push(Buffer.from(wire));
-              frames.push(body.toString('hex'));
+            frame: (buf, s, bs, be, e) => {
+              wires.push(Buffer.from(buf.subarray(s, e)));
+              frames.push(buf.subarray(bs, be).toString('hex'));
               return frames.length === stopAt;
             },
             raw: (b, _o, _t, r) => {
@@ -277,7 +277,7 @@ describe('every framer: wire bytes, wrapFrame, and stopping at a frame boundary'
             if (frames.length === stopAt && stopAt > 0) {
               // stopped: the bytes held go to a fresh framer, as a conversation does when its layers change
               const rest = framer.takeRest();
-              framer = createFramer(spec, { frame: (wire, body) => void (wires.push(Buffer.from(wire)), frames.push(body.toString('hex'))), raw: () => undefined });
+              framer = createFramer(spec, { frame: (buf, s, bs, be, e) => void (wires.push(Buffer.from(buf.subarray(s, e))), frames.push(buf.subarray(bs, be).toString('hex'))), raw: () => undefined });
               if (rest) framer.push(rest.bytes, rest.offset, 0);
               stopAt = -1;
             }
