@@ -13,7 +13,7 @@
  * one runs first; the debug one reruns a message only when spans are asked for or decoding failed.
  */
 import { toJs, type Expr } from './expr';
-import type { Counter, Field, FieldTransform, Len, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
+import type { Counter, Field, FieldTransform, Len, MapField, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
 import { ProtocolError } from './load';
 
 export interface GeneratedModule {
@@ -434,6 +434,24 @@ class Gen {
     this.scopes.pop();
   }
 
+  /**
+   * A keyed msgpack message's `set:` over its map (`v`, already checked by protocol/keyed.ts):
+   * names resolve to its keys, then state. Returns the map.
+   */
+  mapSetFunction(name: string, keys: MapField[], sets: MessageDef['set']): void {
+    this.emit(`function ${name}(v, c) {`);
+    const saved = this.scopes;
+    this.scopes = [new Map(keys.map((f) => [f.name, `v[${JSON.stringify(f.name)}]`]))];
+    if (sets.length) {
+      this.emit('if (!c.noSet) {');
+      for (const s of sets) this.emit(`c.st[${JSON.stringify(s.name)}] = ${this.expr(s.x)};`);
+      this.emit('}');
+    }
+    this.scopes = saved;
+    this.emit('return v;');
+    this.emit('}');
+  }
+
   decodeFunction(name: string, fields: Field[] | Ty, sets: MessageDef['set'] = []): void {
     this.emit(`function ${name}(b, c) {`);
     this.emit('let p = c.p, e = c.e, out;');
@@ -682,7 +700,8 @@ export function generate(def: ProtocolDef): GeneratedSource {
     for (const m of msgs) {
       g.tport = def[m.transport]!;
       g.emit(`// message ${m.def.name} (${m.transport}${m.def.id !== undefined ? ` id ${m.def.id}` : ''}${m.def.dir ? ` ${m.def.dir}` : ''})`);
-      g.decodeFunction(`M${m.index}`, m.def.fields, m.def.set);
+      if (m.def.mapFields) g.mapSetFunction(`M${m.index}`, m.def.mapFields, m.def.set);
+      else g.decodeFunction(`M${m.index}`, m.def.fields, m.def.set);
     }
     const exports = [`M: [${msgs.map((m) => `M${m.index}`).join(', ')}]`];
     for (const t of [def.tcp, def.udp]) {

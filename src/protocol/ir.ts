@@ -74,8 +74,24 @@ export interface Field {
   doc?: string;
 }
 
+/** What a value in a keyed msgpack message must be (`msgpack: KEY` transports). */
+export type MapValueKind = 'any' | 'string' | 'int' | 'float' | 'bool' | 'bytes' | 'list' | 'map' | 'nil';
+
+/** A field of a keyed msgpack message: a key of its map. */
+export interface MapField {
+  name: string;
+  kind: MapValueKind;
+  optional: boolean;
+  loc: string;
+  doc?: string;
+}
+
 export interface MessageDef {
   name: string;
+  /** Keyed msgpack transports: the value at the transport's key that names this message (default: its name). */
+  key?: string | number;
+  /** Keyed msgpack transports: the map's keys the message must have (others are kept as they come). */
+  mapFields?: MapField[];
   /** Undefined for transports without an id field. The first of `ids` when there are several. */
   id?: number;
   /** Every id the message answers to (`id: [0x81, 0x83]`); encoding writes `id` unless told another. */
@@ -151,6 +167,10 @@ export interface TransportDef {
   /** ...or an expression over the head (nothing more is read). */
   idExpr?: SourceExpr;
   messages: MessageDef[];
+  /** Each message is one msgpack map; the value at `key` names it (a browser game's `{t: 'move', ...}`). */
+  msgpack?: { key: string };
+  /** The HTTP upgrade, then RFC 6455 frames both ways (see conversation/websocket.ts): messages are what the frames carry. */
+  websocket?: boolean;
 }
 
 export interface ProtocolDef {

@@ -6,7 +6,8 @@
 import { LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ExprError, isIdentifier, parseExpr } from './expr';
 import { transformKind, transformNames } from '../transform/registry';
-import type { Counter, Encoding, EnumDef, Field, FieldTransform, Framing, FramingChoice, IntType, LayerArg, Len, MessageDef, ProtocolDef, SourceExpr, TransformUse, TransportDef, Ty } from './ir';
+import { WS_MESSAGES } from '../framing/websocket';
+import type { Counter, Encoding, EnumDef, Field, FieldTransform, Framing, FramingChoice, IntType, LayerArg, Len, MapField, MapValueKind, MessageDef, ProtocolDef, SourceExpr, TransformUse, TransportDef, Ty } from './ir';
 
 export class ProtocolError extends Error {
   constructor(readonly problems: string[]) {
@@ -19,7 +20,9 @@ class Abandon extends Error {}
 
 const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'process', 'if', 'doc']);
 const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
-const TRANSPORT_KEYS = ['ports', 'framing', 'stream', 'frame', 'inner', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'];
+const TRANSPORT_KEYS = ['ports', 'websocket', 'msgpack', 'framing', 'stream', 'frame', 'inner', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'];
+const MAP_VALUE_KINDS: MapValueKind[] = ['any', 'string', 'int', 'float', 'bool', 'bytes', 'list', 'map', 'nil'];
+
 const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'carry', 'doc'];
 const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
 
@@ -53,6 +56,8 @@ class Loader {
   endianLe = true;
   /** How deep spec() is in nested types now. */
   depth = 0;
+  /** The transport being loaded is WebSocket (`framing: message` applies). */
+  websocket = false;
   /** Named types loaded so far, for checks that look through references. */
   typeDefs = new Map<string, Ty>();
   enums = new Map<string, EnumDef>();
@@ -234,7 +239,22 @@ class Loader {
     this.checkKeys(m, TRANSPORT_KEYS, `the ${kind} section`);
     const portsNode = this.get(m, 'ports');
     const ports = portsNode ? (isSeq(portsNode) ? (portsNode as YAMLSeq<Node>).items.map((i) => this.int(i, 'a port', 1, 65535)) : [this.int(portsNode, 'a port', 1, 65535)]) : [];
-    const framingNode = this.get(m, 'framing');
+    const wsNode = this.get(m, 'websocket');
+    let websocket = false;
+    if (wsNode) {
+      if (!isScalar(wsNode) || typeof wsNode.value !== 'boolean') this.fail(wsNode, 'expected websocket: true (the HTTP upgrade, then WebSocket frames both ways) or false');
+      websocket = wsNode.value as boolean;
+      if (websocket && kind !== 'tcp') this.fail(wsNode, 'WebSocket runs over tcp: put websocket: true in the tcp section');
+      if (websocket && this.get(m, 'stream')) this.fail(this.get(m, 'stream')!, "no 'stream:' transforms under WebSocket: a cipher on what the frames carry goes under 'frame:' (it applies to each WebSocket message)");
+    }
+    this.websocket = websocket;
+    const mpNode = this.get(m, 'msgpack');
+    let msgpack: TransportDef['msgpack'];
+    if (mpNode) {
+      msgpack = { key: this.str(mpNode, 'the map key naming each message (msgpack: t)') };
+      for (const k of ['id', 'head'] as const) if (this.get(m, k)) this.fail(this.get(m, k)!, `'${k}:' does not apply with msgpack: ${msgpack.key} (each message is one msgpack map; its key '${msgpack.key}' names it)`);
+    }
+    const framingNode = this.get(m, 'framing') ?? (websocket ? new Scalar('message') : undefined);
     if (!framingNode) this.fail(m, `missing 'framing:' in the ${kind} section`);
     const exprs: SourceExpr[] = [];
     const exprIndex = (n: Node, what: string): number => exprs.push(this.expr(n, what)) - 1;
@@ -279,7 +299,7 @@ class Loader {
       if (!head) this.fail(idNode, "id: { value: EXPRESSION } computes the id from the head's fields: declare 'head:' too");
       idExpr = this.expr(this.get(im, 'value') ?? this.fail(im, "expected id: { value: EXPRESSION over the head's fields }"), 'the message id');
     } else if (idNode) id = this.counter(idNode, 'the message id type');
-    const t: TransportDef = { kind, ports, framing, framings, stream, frame, inner, exprs, id, idExpr, head, messages: [] };
+    const t: TransportDef = { kind, ports, framing, framings, stream, frame, inner, exprs, id, idExpr, head, messages: [], msgpack, websocket: websocket || undefined };
     const comp = this.get(m, 'compression');
     if (comp) {
       const cm = this.map(comp, 'compression settings');
@@ -311,13 +331,14 @@ class Loader {
       for (const [k, v, p] of this.pairs(this.map(node, `${section} messages`))) {
         this.guard(() => {
           this.ident(p, k, 'message name');
+          if (websocket && (WS_MESSAGES as readonly string[]).includes(k)) this.fail(p, `'${k}' is a message of the WebSocket layer itself (${WS_MESSAGES.join(', ')}): choose another name`);
           const def = this.message(k, v, p, t, section === 'messages' ? undefined : section);
           this.claimName(k, def.dir, p);
           t.messages.push(def);
         });
       }
     }
-    if (!id && !idExpr && t.messages.filter((x) => !x.when).length > 2) this.fail(m, `without an 'id:' a transport dispatches on direction and 'when:' only; give the messages an id`);
+    if (!id && !idExpr && !msgpack && t.messages.filter((x) => !x.when).length > 2) this.fail(m, `without an 'id:' a transport dispatches on direction and 'when:' only; give the messages an id`);
     return t;
   }
 
@@ -390,6 +411,10 @@ class Loader {
         if (kind !== 'udp') this.fail(n, "'datagram' framing is for udp; for tcp use length, delimiter, fixed or chunk");
         return { k: 'datagram' };
       }
+      if (v === 'message') {
+        if (!this.websocket) this.fail(n, "'message' framing (each WebSocket message is one message) needs websocket: true");
+        return { k: 'datagram' };
+      }
       if (v === 'chunk') {
         if (kind !== 'tcp') this.fail(n, "'chunk' framing is for tcp; udp uses 'datagram'");
         return { k: 'chunk' };
@@ -452,7 +477,13 @@ class Loader {
     const idNode = this.get(m, 'id');
     let id: number | undefined;
     let ids: number[] | undefined;
-    if (t.id || t.idExpr) {
+    let key: string | number | undefined;
+    if (t.msgpack) {
+      // the value at the map's key that names this message: a string or an integer, the name by default
+      const v = idNode ? this.scalar(idNode, `the value of ${t.msgpack.key} naming ${name}`) : name;
+      if (typeof v !== 'string' && !(typeof v === 'number' && Number.isSafeInteger(v))) this.fail(idNode!, `expected the value of '${t.msgpack.key}' naming ${name}: a string or an integer`);
+      key = v as string | number;
+    } else if (t.id || t.idExpr) {
       if (!idNode) this.fail(p, `message ${name} needs an 'id:' (the ${t.kind} section declares an id)`);
       const max = t.id?.k === 'int' && t.id.size < 8 ? 2 ** (t.id.size * 8) - 1 : Number.MAX_SAFE_INTEGER;
       if (isSeq(idNode)) {
@@ -474,8 +505,14 @@ class Loader {
       const clash = t.messages.find((o) => o.id === id && !o.when && (!o.dir || !dir || o.dir === dir));
       if (clash) this.fail(idNode, `id ${id} of ${name} is already used by ${clash.name} in the same direction; give them 'dir:' or 'when:'`);
     }
+    if (key !== undefined && !when) {
+      const clash = t.messages.find((o) => o.key === key && !o.when && (!o.dir || !dir || o.dir === dir));
+      if (clash) this.fail(idNode ?? p, `${t.msgpack!.key}: ${JSON.stringify(key)} of ${name} already names ${clash.name} in the same direction; give them 'dir:' or 'when:'`);
+    }
     const fieldsNode = this.get(m, 'fields');
-    const fields = fieldsNode && !(isScalar(fieldsNode) && fieldsNode.value === null) ? this.fields(fieldsNode, name) : [];
+    const given = fieldsNode && !(isScalar(fieldsNode) && fieldsNode.value === null);
+    const fields = given && !t.msgpack ? this.fields(fieldsNode, name) : [];
+    const mapFields = t.msgpack ? (given ? this.mapFields(fieldsNode, name, t.msgpack.key) : []) : undefined;
     const set: MessageDef['set'] = [];
     const setNode = this.get(m, 'set');
     if (setNode) for (const [k, v, sp] of this.pairs(this.map(setNode, 'state updates (variable: expression)'))) set.push({ name: this.ident(sp, k, 'state variable'), x: this.expr(v, `set ${k}`) });
@@ -492,7 +529,34 @@ class Loader {
       }
     } else if (carryNode) carry.push({ path: this.str(carryNode, 'a field path'), targets: [] });
     const doc = this.get(m, 'doc');
-    return { name, id, ids, dir, when, fields, set, volatile, carry, loc: this.loc(p), doc: doc ? this.str(doc, 'a description') : undefined };
+    return { name, id, ids, key, mapFields, dir, when, fields, set, volatile, carry, loc: this.loc(p), doc: doc ? this.str(doc, 'a description') : undefined };
+  }
+
+  /** The keys of a keyed msgpack message: `name: kind` or `name: { type: kind, optional: true }`. */
+  mapFields(n: Node, owner: string, key: string): MapField[] {
+    const out: MapField[] = [];
+    const kindOf = (v: Node): MapValueKind => {
+      const k = this.str(v, 'a msgpack value kind');
+      if (!MAP_VALUE_KINDS.includes(k as MapValueKind)) this.fail(v, `expected a msgpack value kind (${MAP_VALUE_KINDS.join(', ')}), found '${k}'`);
+      return k as MapValueKind;
+    };
+    for (const [k, v, p] of this.pairs(this.map(n, `the keys of ${owner} (name: kind)`))) {
+      this.guard(() => {
+        this.ident(p, k, 'field name');
+        if (k === key) this.fail(p, `'${k}' is the key naming the message: it is not a field`);
+        if (out.some((f) => f.name === k)) this.fail(p, `field '${k}' appears twice in ${owner}`);
+        if (isMap(v)) {
+          const fm = v as YAMLMap<Scalar, Node>;
+          this.checkKeys(fm, ['type', 'optional', 'doc'], `${owner}.${k}`);
+          const opt = this.get(fm, 'optional');
+          const optional = opt ? this.scalar(opt, 'true or false') : false;
+          if (typeof optional !== 'boolean') this.fail(opt, 'expected optional: true or false');
+          const doc = this.get(fm, 'doc');
+          out.push({ name: k, kind: kindOf(this.get(fm, 'type') ?? this.fail(fm, `${owner}.${k} needs 'type:'`)), optional, loc: this.loc(p), doc: doc ? this.str(doc, 'a description') : undefined });
+        } else out.push({ name: k, kind: kindOf(v), optional: false, loc: this.loc(p) });
+      });
+    }
+    return out;
   }
 
   fields(n: Node, owner: string): Field[] {

@@ -11,6 +11,7 @@ import { readCounter, writeCounter } from '../framing/counter';
 import { wrapFrame, type FrameHeaderCodec, type FramingSpec } from '../framing/spec';
 import type { Framing, ProtocolDef, TransformUse, TransportDef } from './ir';
 import { ProtocolError, parseProtocol } from './load';
+import { isPlainMap, mapFieldsOf, mapProblem, mapToEncode } from './keyed';
 import { DEFAULT_DECODE_LIMITS, DecodeError, EncodeError, Writer, newCtx, runtime, sameValue, type ConnectionBudget, type Ctx, type DecodeLimits, type Original, type Span } from './runtime';
 
 type DecodeFn = (b: Buffer, c: Ctx) => Record<string, unknown>;
@@ -101,6 +102,8 @@ export class Transport {
   readonly ports: number[];
   /** Candidates per direction and id (or -1 without ids), in file order. */
   private readonly table: Record<Direction, Map<number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
+  /** Keyed msgpack transports: candidates per direction and naming value. */
+  private readonly keyed: Record<Direction, Map<string | number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
   private readonly ctx = newCtx({}, false);
   /** The compiled head, id expression and frame header (see codegen's generate). */
   private readonly fn: {
@@ -142,6 +145,15 @@ export class Transport {
       inner: def.inner ? this.specOf(def.inner) : null,
     };
     for (const r of refs) {
+      if (def.msgpack) {
+        for (const dir of ['c2s', 's2c'] as const) {
+          if (r.def.dir && r.def.dir !== dir) continue;
+          const list = this.keyed[dir].get(r.def.key!) ?? [];
+          list.push(r);
+          this.keyed[dir].set(r.def.key!, list);
+        }
+        continue;
+      }
       for (const dir of ['c2s', 's2c'] as const) {
         if (r.def.dir && r.def.dir !== dir) continue;
         for (const key of r.def.ids ?? [r.def.id ?? -1]) {
@@ -178,6 +190,7 @@ export class Transport {
 
   private decodeFrame(dir: Direction, body: Buffer, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
     const c = this.ctx;
+    if (this.def.msgpack) return this.decodeKeyed(dir, body, opts);
     let start = 0;
     let head: Record<string, unknown> | undefined;
     if (this.fn.H) {
@@ -231,6 +244,38 @@ export class Transport {
       if (head) out.head = head;
       return out;
     }
+  }
+
+  /** A keyed msgpack message: one map, named by the value at the transport's key (see keyed.ts). */
+  private decodeKeyed(dir: Direction, body: Buffer, opts: DecodeOptions): DecodedMessage {
+    const c = this.ctx;
+    const nameKey = this.def.msgpack!.key;
+    let v: unknown;
+    try {
+      v = runtime.unpack(body, 0, body.length, c);
+    } catch (e) {
+      return this.failed(body, (e as Error).message, 0);
+    }
+    if (!isPlainMap(v)) return this.failed(body, `expected a msgpack map naming the message with '${nameKey}', found ${Array.isArray(v) ? 'a list' : typeof v}`, 0);
+    const key = Object.prototype.hasOwnProperty.call(v, nameKey) ? v[nameKey] : undefined;
+    if (typeof key !== 'string' && typeof key !== 'number') return this.failed(body, `the map has no '${nameKey}' naming the message`, 0);
+    const list = this.keyed[dir].get(key);
+    const ref = list?.find((r) => {
+      const w = this.fast.W![r.index];
+      return !w || w(c);
+    });
+    const id = typeof key === 'number' ? key : undefined;
+    if (!ref) return { id, body, trailing: 0, error: { message: `no ${dir} message has ${nameKey} ${JSON.stringify(key)}${list ? ' in this state' : ''}`, path: '', offset: 0 } };
+    const name = ref.def.name;
+    const label = this.protocol.label(ref);
+    const fields = mapFieldsOf(v, nameKey);
+    const problem = mapProblem(ref.def.mapFields!, fields);
+    if (problem) return { name, label, id, body, trailing: 0, error: { message: problem.message, path: `${name}.${problem.key}`, offset: 0 } };
+    // its set: over the keys, compiled once (codegen's mapSetFunction)
+    this.fast.M[ref.index](fields as never, c);
+    const out: DecodedMessage = { name, label, id, fields, body, trailing: 0 };
+    if (opts.spans) out.spans = [{ path: name, start: 0, end: body.length, depth: 1 }];
+    return out;
   }
 
   /** The path and offset of a decode error, from a rerun of the debug variant. */
@@ -310,6 +355,7 @@ export class Transport {
   }
 
   private spans(ref: MessageRef, body: Buffer, start: number, state: Record<string, unknown>, head?: Record<string, unknown>, frame?: Record<string, unknown>): Span[] {
+    if (this.def.msgpack) return [{ path: ref.def.name, start: 0, end: body.length, depth: 1 }];
     const spans: Span[] = [];
     if (this.fn.dH) {
       const h = newCtx(state, true);
@@ -369,6 +415,20 @@ export class Transport {
     if (!ref || ref.transport !== this.kind) {
       const both = this.protocol.named(name).length > 1;
       throw new EncodeError(both ? `'${name}' is a message both ways: say which (c2s.${name} or s2c.${name})` : `no ${this.kind} message named '${name}'${opts.dir ? ` for ${opts.dir}` : ''}`, '');
+    }
+    if (this.def.msgpack) {
+      if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw new EncodeError(`${name}: expected its fields as a map`, name);
+      const f = { ...(fields as Record<string, unknown>) };
+      for (const k of ref.def.mapFields!) {
+        // bytes as JSON and vectors write them: a hex string, a list of bytes
+        if (k.kind !== 'bytes' || f[k.name] === undefined || f[k.name] instanceof Uint8Array) continue;
+        const c = newCtx(state, false);
+        c.path.push(name, k.name);
+        f[k.name] = runtime.toBytes(f[k.name], c);
+      }
+      const problem = mapProblem(ref.def.mapFields!, f);
+      if (problem) throw new EncodeError(problem.message, `${name}.${problem.key}`);
+      return runtime.pack(mapToEncode(this.def.msgpack.key, ref.def.key!, f));
     }
     const id = opts.id ?? ref.def.id;
     if (opts.id !== undefined && !(ref.def.ids ?? [ref.def.id]).includes(opts.id)) throw new EncodeError(`${name} has no id ${opts.id}`, '');

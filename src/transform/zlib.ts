@@ -35,8 +35,9 @@ class Context {
     inflate: boolean,
     raw: boolean,
     private readonly limit: number,
+    windowBits = 15,
   ) {
-    this.engine = inflate ? new pako.Inflate({ raw }) : new pako.Deflate({ raw });
+    this.engine = inflate ? new pako.Inflate({ raw }) : new pako.Deflate({ raw, windowBits });
     this.engine.onData = (c: Uint8Array) => {
       this.size += c.length;
       if (this.size > this.limit) throw tooLarge(this.limit);
@@ -120,9 +121,14 @@ export const DEFLATE_SYNC: TransformKind = {
   doc: 'raw deflate per frame, sync-flushed with the 00 00 ff ff tail left off (permessage-deflate); takeover: one window across the frames of a direction (default true)',
   places: ['frame'],
   lengthPreserving: false,
-  params: [{ name: 'takeover', kind: 'bool', required: false, doc: 'context takeover: frames share the window (default true)' }],
+  params: [
+    { name: 'takeover', kind: 'bool', required: false, doc: 'context takeover: frames share the window (default true)' },
+    { name: 'window_bits', kind: 'int', required: false, doc: 'the window the peer allows when encoding, 8 to 15 (default 15; RFC 7692 max_window_bits)' },
+  ],
   create(args: TransformArgs, _place: Place, limits: TransformLimits): Transform {
     const takeover = args.takeover !== false;
+    // zlib has no raw 8-bit window: 9 is what a peer that asked for 8 gets (as ws does)
+    const windowBits = typeof args.window_bits === 'number' ? Math.min(15, Math.max(9, Math.floor(args.window_bits))) : 15;
     let inf: Context | null = null;
     let def: Context | null = null;
     const strip = (b: Buffer): Buffer => (b.length >= 4 && b.subarray(b.length - 4).equals(SYNC_TAIL) ? b.subarray(0, b.length - 4) : b);
@@ -134,8 +140,8 @@ export const DEFLATE_SYNC: TransformKind = {
         return out;
       },
       encode(b) {
-        if (takeover) return strip((def ??= new Context('deflate-sync', false, true, Number.MAX_SAFE_INTEGER)).push(b));
-        return strip(deflateRawSync(b, { finishFlush: constants.Z_SYNC_FLUSH }));
+        if (takeover) return strip((def ??= new Context('deflate-sync', false, true, Number.MAX_SAFE_INTEGER, windowBits)).push(b));
+        return strip(deflateRawSync(b, { finishFlush: constants.Z_SYNC_FLUSH, windowBits }));
       },
       gap: () => (takeover ? 'deflate-sync with context takeover: the window was lost with a frame a gap took' : 0),
     };
