@@ -33,6 +33,7 @@ export { FlowTee } from './flow/tee';
 export { createFramer, type Framer, type FrameSink } from './framing/framers';
 export { wrapFrame, type FramingSpec, type FrameHeaderCodec } from './framing/spec';
 export { readCounter, writeCounter, type Counter } from './framing/counter';
+export { readWsHeader, writeWsFrame, unmaskInPlace, WS_MESSAGES, type WsFrameHeader } from './framing/websocket';
 export { transformKind, transformNames, argsProblem, TransformError, type Transform, type TransformKind, type TransformArgs, type Place } from './transform/registry';
 
 // protocol descriptions: load, check, compile; the message codec
@@ -46,6 +47,7 @@ export { diffValues, valueDiffs, type ValueDiff } from './protocol/diff';
 export { Conversation, type ConversationMessage, type ConversationOptions } from './conversation/conversation';
 export { runVectorFile, runVector, loadVectors } from './conversation/vectors';
 export { KeyLog, parseKeyLog, keyLogLine } from './conversation/keylog';
+export { acceptFor, parseDeflate, parseHttpHead, WS_VOLATILE } from './conversation/websocket';
 
 // sessions: the flow table's events as messages, summaries, coverage
 export { MessageDecoder, type Message, type MessageSink } from './session/messages';
@@ -71,3 +73,4 @@ export { reportLines, reportJson } from './replay/report';
 // the test game
 export { GameServer, type GameServerOptions } from './testbed/game-server';
 export { runGameClient, type GameClientOptions } from './testbed/game-client';
+export { WsGameServer, runWsGameClient, type WsGameServerOptions, type WsGameClientOptions } from './testbed/ws-game';

@@ -26,6 +26,7 @@ import { wrapFrame, type FramingSpec } from '../framing/spec';
 import type { LayerArg, TransformUse } from '../protocol/ir';
 import type { DecodedMessage, DecodeOptions, EncodeOptions, Protocol, Transport } from '../protocol/protocol';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, type Span } from '../protocol/runtime';
+import { WS_MESSAGES, WsDirection, WsHandshake, type WsSink } from './websocket';
 import { argsProblem, asBytes, transformKind, TransformError, type Transform, type TransformArgs, type TransformKind } from '../transform/registry';
 
 export interface ConversationMessage<F = unknown> {
@@ -151,6 +152,10 @@ class Chain {
   frame: FrameLayer[] = NO_FRAME_LAYERS;
   inner: Framer | null = null;
   innerOffset = 0;
+  /** The WebSocket layer (websocket: true), between the bytes and the framing. */
+  ws: WsDirection | null = null;
+  /** Offset in the stream of WebSocket payloads (a framing over them). */
+  wsPos = 0;
   wire: WireQueue | null = null;
   /** Where the framer's stream is (differs from the wire's offset after a transform that changes lengths). */
   plainPos = 0;
@@ -242,6 +247,8 @@ export class Conversation<F = unknown> {
   private readonly keys?: () => Record<string, unknown> | undefined;
   /** What every message is attached to (mutable for a connection continued under another record: continuedAs). */
   private flow: F;
+  /** WebSocket: each data message is one message (no framing over them). */
+  private wsMessages = false;
 
   constructor(
     readonly protocol: Protocol,
@@ -264,6 +271,12 @@ export class Conversation<F = unknown> {
     this.chains = [new Chain(0, L.framings[0]!.spec), new Chain(1, L.framings[0]!.spec)];
     for (const c of this.chains) c.framing = -1;
     const layered = this.dynamic || L.stream.length > 0 || L.inner !== null;
+    if (t.def.websocket) {
+      const shake = new WsHandshake();
+      // each WebSocket message one message (framing: message), or a framing over what they carry
+      this.wsMessages = L.framings.every((f) => f.spec.k === 'datagram');
+      for (const c of this.chains) c.ws = new WsDirection(DIRS[c.d]!, shake, this.wsSink(c), { frame: Math.min(this.maxFrame, this.limits.inflate), message: this.limits.inflate });
+    }
     for (const c of this.chains) {
       if (L.frame.length) c.frame = L.frame.filter((u) => u.dirs.includes(DIRS[c.d]!)).map((use) => ({ use, kind: transformKind(use.name)!, tx: null, args: null, broken: '', lostBefore: 0 }));
       // most protocols have one framing and nothing else: no layer keys to work out per connection
@@ -289,6 +302,14 @@ export class Conversation<F = unknown> {
   gap(dir: Direction, length: number, offset: number, ts: number): void {
     const c = this.chains[dir === 'c2s' ? 0 : 1];
     if (c.lost) return;
+    if (c.ws) {
+      c.ws.gap(length, offset, ts);
+      if (!this.wsMessages) {
+        c.framer!.gap(length, c.wsPos, ts);
+        c.wsPos += length;
+      }
+      return;
+    }
     let skip = 0;
     for (const a of c.stream) {
       const r = a.tx.gap(length);
@@ -322,6 +343,7 @@ export class Conversation<F = unknown> {
   end(dir: Direction, ts: number): void {
     const c = this.chains[dir === 'c2s' ? 0 : 1];
     if (c.lost) return;
+    c.ws?.end(ts);
     c.framer!.end(ts);
     c.inner?.end(ts);
   }
@@ -351,7 +373,9 @@ export class Conversation<F = unknown> {
   }
 
   private deliver(c: Chain, bytes: Buffer, offset: number, ts: number): void {
-    if (c.stream.length === 0) {
+    if (c.ws) {
+      c.ws.push(bytes, offset, ts);
+    } else if (c.stream.length === 0) {
       c.plainPos = offset + bytes.length;
       c.framer!.push(bytes, offset, ts);
     } else {
@@ -448,9 +472,9 @@ export class Conversation<F = unknown> {
    * A frame (src[s, e), after the stream transforms; `wire` the captured bytes when they differ):
    * through the frame transforms, then the inner framer or the message codec.
    */
-  private frameArrived(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, body: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined): void {
+  private frameArrived(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, body: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, inflated = false): void {
     let payload = body;
-    let compressed = false;
+    let compressed = inflated;
     for (const f of c.frame) {
       try {
         const tx = this.frameTransformWithKeys(f, header);
@@ -486,6 +510,22 @@ export class Conversation<F = unknown> {
     if (this.dynamic) this.checkLayers(this.kind === 'tcp' ? c : null);
   }
 
+  /** What the WebSocket layer hands on: its own messages, data messages, raw bytes. */
+  private wsSink(c: Chain): WsSink {
+    return {
+      own: (name, fields, wire, payload, offset, ts, header) => {
+        const dm: DecodedMessage = { name, label: name, fields, body: payload, trailing: 0 };
+        this.emit(c, wire, 0, wire.length, null, payload, offset, ts, header, false, dm, undefined, undefined);
+      },
+      data: (wire, payload, offset, ts, header) => {
+        if (this.wsMessages) return this.frameArrived(c, wire, 0, wire.length, null, payload, offset, ts, header, header.compressed === true);
+        c.framer!.push(payload, c.wsPos, ts);
+        c.wsPos += payload.length;
+      },
+      raw: (bytes, offset, ts, reason) => this.emitRaw(c, bytes, bytes, offset, ts, `websocket: ${reason}`),
+    };
+  }
+
   private emitRaw(c: Chain, wire: Buffer, plain: Buffer, offset: number, ts: number, reason: string): void {
     this.emit(c, plain, 0, plain.length, wire === plain ? null : wire, plain, offset, ts, undefined, false, null, reason, undefined);
   }
@@ -502,6 +542,11 @@ export class Conversation<F = unknown> {
    * bytes to write. Its own `set:` applies to the state, as it does on the peer that decodes it.
    */
   send(dir: Direction, name: string, fields: unknown, opts: EncodeOptions = {}): Buffer {
+    const c = this.chains[dir === 'c2s' ? 0 : 1];
+    if (c.ws && (WS_MESSAGES as readonly string[]).includes(name)) {
+      c.count++;
+      return c.ws.encodeOwn(name, (fields ?? {}) as Record<string, unknown>);
+    }
     // the state may have changed since the last message (a key learnt from it)
     if (this.dynamic) this.checkLayers(null);
     const payload = this.transport.encode(name, fields, this.state, { ...opts, dir });
@@ -512,7 +557,8 @@ export class Conversation<F = unknown> {
   sendPayload(dir: Direction, payload: Buffer, header: Record<string, unknown> = {}): Buffer {
     const c = this.chains[dir === 'c2s' ? 0 : 1];
     const body = this.encodeBody(dir, payload, header);
-    const frame = this.kind === 'udp' ? body : wrapFrame(c.spec, body, header);
+    let frame = this.kind === 'udp' ? body : wrapFrame(c.spec, body, header);
+    if (c.ws) frame = c.ws.encodeData(frame, typeof header.opcode === 'string' ? header.opcode : undefined);
     return this.sent(c, frame, payload, header);
   }
 
@@ -541,7 +587,13 @@ export class Conversation<F = unknown> {
    */
   resend(dir: Direction, frame: Buffer, payload: Buffer, header: Record<string, unknown> = {}): Buffer {
     const c = this.chains[dir === 'c2s' ? 0 : 1];
-    if (c.frame.length) this.encodeBody(dir, payload, header);
+    if (c.ws && (header.http !== undefined || ['ping', 'pong', 'close'].includes(header.opcode as string))) {
+      c.count++;
+      return c.ws.resendOwn(frame, header);
+    }
+    const body = c.frame.length ? this.encodeBody(dir, payload, header) : payload;
+    // a WebSocket message as recorded; a frame of a framing over them, in a message of its own
+    if (c.ws) frame = this.wsMessages ? c.ws.resendData(frame, body, header) : c.ws.encodeData(frame);
     return this.sent(c, frame, payload, header);
   }
 

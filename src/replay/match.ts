@@ -5,6 +5,7 @@
 import { GamesniffError } from '../core/errors';
 import type { Direction } from '../core/types';
 import type { Protocol } from '../protocol/protocol';
+import { WS_VOLATILE } from '../conversation/websocket';
 
 /**
  * An ignore pattern is `message.path`, `c2s.message.path` (one direction of a name used both
@@ -26,6 +27,7 @@ export class IgnoreList {
     given: string[],
   ) {
     for (const m of protocol.messages) for (const v of m.def.volatile) this.patterns.push({ msg: m.def.name, dir: m.def.dir, path: v });
+    if (protocol.tcp?.def.websocket) for (const [msg, path] of WS_VOLATILE) this.patterns.push({ msg, path });
     for (const g of given) this.add(g);
   }
 
