@@ -4,6 +4,7 @@ import { GamesniffError } from '../core/errors';
 import { runGameClient } from '../testbed/game-client';
 import { GameServer } from '../testbed/game-server';
 import { chatClient, chatServer, echoClient, echoServer } from '../testbed/seeds';
+import { runWsGameClient, WS_GAME_PORT, WsGameServer } from '../testbed/ws-game';
 import { print, say } from './output';
 import { protocolOption } from './protocol-option';
 
@@ -26,6 +27,38 @@ function keylogFile(file: string | undefined): string | undefined {
   return file;
 }
 
+/** A message log to append to: its directory must exist and the file be writable, said before the game starts. */
+function messageLogFile(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  try {
+    appendFileSync(file, '');
+  } catch (e) {
+    throw new GamesniffError('INPUT', `--message-log ${file}: cannot write: ${(e as Error).message}`);
+  }
+  return file;
+}
+
+type Transport = 'tcp' | 'ws';
+
+/**
+ * --transport, checked against the options only the other transport has. `given` holds each
+ * option's value when it was given (undefined when not).
+ */
+function transportOf(v: string, given: { tcpOnly: Record<string, unknown>; wsOnly: Record<string, unknown> }): Transport {
+  if (v !== 'tcp' && v !== 'ws') throw new GamesniffError('USAGE', `--transport must be tcp or ws, got "${v}"`);
+  const [wrong, other] = v === 'ws' ? [given.tcpOnly, 'tcp'] : [given.wsOnly, 'ws'];
+  const bad = Object.entries(wrong).filter(([, x]) => x !== undefined && x !== false).map(([k]) => k);
+  if (bad.length) throw new GamesniffError('USAGE', `${bad.join(', ')}: only with --transport ${other}`);
+  return v;
+}
+
+/** -p: the tcp game speaks what it is given (default testgame); the ws game always speaks wsgame. */
+function gameProtocol(transport: Transport, protocol: string | undefined): string {
+  if (transport === 'tcp') return protocol ?? 'testgame';
+  if (protocol !== undefined && protocol !== 'wsgame') throw new GamesniffError('USAGE', `-p ${protocol}: the ws game speaks wsgame, and only that`);
+  return 'wsgame';
+}
+
 /** Serve until SIGINT/SIGTERM (or --duration). */
 async function serveUntilStopped(stop: () => Promise<void>, duration?: string): Promise<void> {
   await new Promise<void>((resolve) => {
@@ -37,23 +70,34 @@ async function serveUntilStopped(stop: () => Promise<void>, duration?: string): 
 }
 
 export function testbedCommand(): Command {
-  const cmd = new Command('testbed').description('the test game pair (protocols/testgame) and the seeds\' echo and chat-room pairs, on 127.0.0.1');
+  const cmd = new Command('testbed').description('the test game pair (protocols/testgame; --transport ws: protocols/wsgame) and the seeds\' echo and chat-room pairs, on 127.0.0.1');
 
   cmd
     .command('server')
-    .description('the test game server: tcp on --port, udp positions on --udp-port')
-    .option('--port <port>', 'tcp port', '24000')
-    .option('--udp-port <port>', 'udp port (default: --port + 1; 0 for none)')
+    .description('the test game server: tcp on --port, udp positions on --udp-port; or, with --transport ws, the WebSocket game (protocols/wsgame)')
+    .option('--transport <tcp|ws>', 'tcp: the test game; ws: the browser-style WebSocket game', 'tcp')
+    .option('--port <port>', 'tcp port (default: 24000, with ws 24080)')
+    .option('--udp-port <port>', 'udp port (default: --port + 1; 0 for none; tcp only)')
     .option('--seed <n>', 'world seed: same seed, same inputs, same replies', '1')
     .option('--duration <s>', 'stop after this many seconds (default: until Ctrl-C)')
-    .option('-p, --protocol <protocol>', 'protocol description', 'testgame')
-    .option('--secure', 'after login, a key exchange, then both directions encrypted (AES-128-CFB8)')
-    .option('--keylog <file>', 'append each session\'s key to this file, for gamesniff --keylog')
-    .action(async (o: { port: string; udpPort?: string; seed: string; duration?: string; protocol: string; secure?: boolean; keylog?: string }) => {
-      const server = new GameServer(protocolOption(o.protocol)!, {
-        port: int('--port', o.port, 0, 65535),
+    .option('-p, --protocol <protocol>', 'protocol description (default: testgame; the ws game speaks wsgame)')
+    .option('--secure', 'after login, a key exchange, then both directions encrypted (AES-128-CFB8; tcp only)')
+    .option('--keylog <file>', 'append each session\'s key to this file, for gamesniff --keylog (tcp only)')
+    .option('--message-log <file>', 'append each message sent or received as a JSON line (ws only)')
+    .action(async (o: { transport: string; port?: string; udpPort?: string; seed: string; duration?: string; protocol?: string; secure?: boolean; keylog?: string; messageLog?: string }) => {
+      const transport = transportOf(o.transport, { tcpOnly: { '--udp-port': o.udpPort, '--secure': o.secure, '--keylog': o.keylog }, wsOnly: { '--message-log': o.messageLog } });
+      const protocol = gameProtocol(transport, o.protocol);
+      const seed = int('--seed', o.seed);
+      if (transport === 'ws') {
+        const server = new WsGameServer({ port: int('--port', o.port ?? String(WS_GAME_PORT), 0, 65535), seed, messageLog: messageLogFile(o.messageLog), log });
+        await server.start();
+        await serveUntilStopped(() => server.stop(), o.duration);
+        return;
+      }
+      const server = new GameServer(protocolOption(protocol)!, {
+        port: int('--port', o.port ?? '24000', 0, 65535),
         udpPort: o.udpPort === undefined ? undefined : int('--udp-port', o.udpPort, 0, 65535),
-        seed: int('--seed', o.seed),
+        seed,
         secure: !!o.secure,
         keylog: keylogFile(o.keylog),
         log,
@@ -64,22 +108,41 @@ export function testbedCommand(): Command {
 
   cmd
     .command('client')
-    .description('a test game client: logs in, plays --rounds rounds, says bye; exit 0 when it finished')
-    .option('--port <port>', 'server tcp port', '24000')
-    .option('--udp-port <port>', 'server udp port (default: --port + 1; 0 for none)')
+    .description('a test game client: logs in (with ws: joins a room), plays --rounds rounds, leaves; exit 0 when it finished')
+    .option('--transport <tcp|ws>', 'tcp: the test game; ws: the browser-style WebSocket game', 'tcp')
+    .option('--port <port>', 'server tcp port (default: 24000, with ws 24080)')
+    .option('--udp-port <port>', 'server udp port (default: --port + 1; 0 for none; tcp only)')
     .option('--host <host>', 'server address (loopback)', '127.0.0.1')
     .option('--name <name>', 'player name', 'player')
+    .option('--room <name>', 'room to join (ws only; default lobby)')
     .option('--rounds <n>', 'rounds to play', '10')
     .option('--seed <n>', 'seed of the moves', '1')
     .option('--interval <ms>', 'pause between rounds', '0')
-    .option('-p, --protocol <protocol>', 'protocol description', 'testgame')
-    .option('--secure', 'insist on the key exchange (a --secure server\'s is always answered)')
-    .option('--keylog <file>', 'append the session key to this file before it is used, for gamesniff --keylog')
-    .action(async (o: { port: string; udpPort?: string; host: string; name: string; rounds: string; seed: string; interval: string; protocol: string; secure?: boolean; keylog?: string }) => {
-      try {
-        await runGameClient(protocolOption(o.protocol)!, {
+    .option('-p, --protocol <protocol>', 'protocol description (default: testgame; the ws game speaks wsgame)')
+    .option('--secure', 'insist on the key exchange (a --secure server\'s is always answered; tcp only)')
+    .option('--keylog <file>', 'append the session key to this file before it is used, for gamesniff --keylog (tcp only)')
+    .option('--message-log <file>', 'append each message sent or received as a JSON line (ws only)')
+    .action(async (o: { transport: string; port?: string; udpPort?: string; host: string; name: string; room?: string; rounds: string; seed: string; interval: string; protocol?: string; secure?: boolean; keylog?: string; messageLog?: string }) => {
+      const transport = transportOf(o.transport, { tcpOnly: { '--udp-port': o.udpPort, '--secure': o.secure, '--keylog': o.keylog }, wsOnly: { '--room': o.room, '--message-log': o.messageLog } });
+      const protocol = gameProtocol(transport, o.protocol);
+      if (transport === 'ws') {
+        await runWsGameClient({
           host: o.host,
-          port: int('--port', o.port, 1, 65535),
+          port: int('--port', o.port ?? String(WS_GAME_PORT), 1, 65535),
+          room: o.room,
+          name: o.name,
+          rounds: int('--rounds', o.rounds),
+          seed: int('--seed', o.seed),
+          interval: int('--interval', o.interval),
+          messageLog: messageLogFile(o.messageLog),
+          log,
+        });
+        return;
+      }
+      try {
+        await runGameClient(protocolOption(protocol)!, {
+          host: o.host,
+          port: int('--port', o.port ?? '24000', 1, 65535),
           udpPort: o.udpPort === undefined ? undefined : int('--udp-port', o.udpPort, 0, 65535),
           name: o.name,
           rounds: int('--rounds', o.rounds),

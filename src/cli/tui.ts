@@ -15,6 +15,7 @@ import { Recorder, RecordingWriter } from '../recording/writer';
 import { MessageDecoder } from '../session/messages';
 import { GameServer } from '../testbed/game-server';
 import { runGameClient } from '../testbed/game-client';
+import { runWsGameClient, WS_GAME_PORT, WsGameServer } from '../testbed/ws-game';
 import { PacketRing } from '../tui/model/packets';
 import { SessionModel } from '../tui/model/session';
 import { openScreen } from '../tui/screen';
@@ -186,15 +187,21 @@ export function addTuiOptions(cmd: Command): Command {
 export function demoCommand(): Command {
   return new Command('demo')
     .description('start the test game server and three clients on loopback, and open the terminal UI on them')
-    .option('--port <port>', 'the test game\'s TCP port (UDP is the next one)', '24000')
-    .action(async (o: { port: string }) => {
-      const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65534) throw new GamesniffError('USAGE', `--port must be a port number, got "${o.port}"`);
-      const protocol = protocolOption('testgame')!;
-      const server = new GameServer(protocol, { port, seed: 1 });
+    .option('--transport <tcp|ws>', 'tcp: the test game (protocols/testgame); ws: the WebSocket game (protocols/wsgame)', 'tcp')
+    .option('--port <port>', 'the test game\'s TCP port (default: 24000, UDP the next one; with ws 24080)')
+    .action(async (o: { transport: string; port?: string }) => {
+      if (o.transport !== 'tcp' && o.transport !== 'ws') throw new GamesniffError('USAGE', `--transport must be tcp or ws, got "${o.transport}"`);
+      const ws = o.transport === 'ws';
+      const portText = o.port ?? String(ws ? WS_GAME_PORT : 24000);
+      const port = Number(portText);
+      if (!Number.isInteger(port) || port < 1 || port > 65534) throw new GamesniffError('USAGE', `--port must be a port number, got "${portText}"`);
+      const protocolName = ws ? 'wsgame' : 'testgame';
+      const protocol = protocolOption(protocolName)!;
+      const server = ws ? new WsGameServer({ port, seed: 1 }) : new GameServer(protocol, { port, seed: 1 });
       try {
         await server.start();
       } catch (e) {
+        if (e instanceof GamesniffError) throw e; // listenError: says what and the likely fix
         throw new GamesniffError('INPUT', `cannot start the test game server on 127.0.0.1:${port}: ${(e as Error).message} (is something else on it? try --port)`);
       }
       let stopping = false;
@@ -203,11 +210,12 @@ export function demoCommand(): Command {
         for (let game = 0; !stopping; game++) {
           await new Promise((r) => setTimeout(r, 400 + i * 300));
           if (stopping) break;
-          await runGameClient(protocol, { port, name, seed: 100 * i + game, rounds: 30, interval: 200 + i * 50, timeout: 5000 }).catch(() => undefined);
+          const play = { port, name, seed: 100 * i + game, rounds: 30, interval: 200 + i * 50, timeout: 5000 };
+          await (ws ? runWsGameClient(play) : runGameClient(protocol, play)).catch(() => undefined);
         }
       });
       try {
-        await runTui({ port: [`${port},${port + 1}`], protocol: 'testgame', idleTimeout: '300' });
+        await runTui({ port: [ws ? String(port) : `${port},${port + 1}`], protocol: protocolName, idleTimeout: '300' });
       } finally {
         stopping = true;
         await server.stop();

@@ -8,8 +8,8 @@ const ROOT = join(__dirname, '../../protocols');
 const names = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'protocol.yaml')));
 
 describe('shipped protocols', () => {
-  it('are testgame, echo, chatroom and modbus, each with vectors', () => {
-    expect(names.sort()).toEqual(['chatroom', 'echo', 'modbus', 'testgame']);
+  it('are testgame, echo, chatroom, modbus and wsgame, each with vectors', () => {
+    expect(names.sort()).toEqual(['chatroom', 'echo', 'modbus', 'testgame', 'wsgame']);
     for (const n of names) expect(existsSync(join(ROOT, n, 'vectors.yaml'))).toBe(true);
   });
 
