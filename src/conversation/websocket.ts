@@ -157,6 +157,8 @@ export class WsDirection {
   private diverged = false;
   private closed = false;
   private ts = 0;
+  /** Frames read since a boundary was found by searching (a boundary from the start or the upgrade: many). */
+  private sinceSync = Infinity;
 
   constructor(
     readonly dir: Direction,
@@ -189,6 +191,12 @@ export class WsDirection {
 
   end(ts: number): void {
     if (this.mode === 'lost') return;
+    // still looking for a boundary: with no more bytes to come, a frame that would run past the end is not one
+    if (this.mode === 'sync' && this.have) {
+      this.scanFrom = 0;
+      this.sync(true);
+      if ((this.mode as string) === 'frames') this.run();
+    }
     this.flushHeld(ts, this.mode === 'frames' ? 'the connection ended inside a WebSocket frame' : 'the connection ended here');
   }
 
@@ -334,7 +342,19 @@ export class WsDirection {
       this.need = this.have + 1;
       return;
     }
-    if (typeof h === 'string') return this.lose(`not a WebSocket frame: ${h}`);
+    if (typeof h === 'string') {
+      // a boundary found by searching may have been a false one: search on past it
+      if (this.sinceSync < 3) {
+        if (this.frag) {
+          this.sink.raw(Buffer.concat(this.frag.wires), this.frag.offset, this.ts, 'joined mid-stream: frames after a boundary that was not one');
+          this.frag = null;
+        }
+        this.mode = 'sync';
+        this.scanFrom = 1;
+        return;
+      }
+      return this.lose(`not a WebSocket frame: ${h}`);
+    }
     const size = h.size + h.length;
     if (b.length < size) {
       this.need = size;
@@ -346,6 +366,7 @@ export class WsDirection {
     const offset = this.base;
     this.consume(size);
     this.need = 1;
+    this.sinceSync++;
     if (this.closed) {
       this.sink.raw(wire, offset, this.ts, `a ${OP_NAMES[h.opcode]} frame after this side's close frame`);
       return;
@@ -414,36 +435,44 @@ export class WsDirection {
     this.sink.data(wire, payload, f.offset, this.ts, header);
   }
 
-  /** Looking for a frame boundary (joined after the upgrade, or after a gap). */
-  private sync(): void {
+  /**
+   * Looking for a frame boundary (joined after the upgrade, or after a gap): a frame header whose
+   * frame is followed by another header, or ends where the bytes held end. A header whose frame
+   * runs past what is held cannot be checked yet: it is waited for only while no later boundary
+   * checks out (a false one must not hold back the true ones behind it). `final`: no more bytes
+   * will come, so such a header is not a boundary.
+   */
+  private sync(final = false): void {
     const b = this.held();
     const rules = this.rules(true);
+    let pending = -1;
+    let pendingEnd = 0;
     for (let i = this.scanFrom; i < b.length; i++) {
       const h = readWsHeader(b, i, b.length, rules);
       if (h === 'short') {
-        this.scanFrom = i;
-        this.need = this.have + 1;
-        return;
+        if (pending < 0 && !final) {
+          pending = i;
+          pendingEnd = b.length + 1;
+        }
+        break;
       }
       // an empty data frame is too weak a sign to believe (00 00 is one)
       if (typeof h === 'string' || (h.length === 0 && h.opcode < 8)) continue;
       const end = i + h.size + h.length;
       if (end > b.length) {
-        // believed once it is whole and what follows it starts a frame too
-        this.scanFrom = i;
-        this.need = end + 2;
-        return;
+        if (pending < 0 && !final) {
+          pending = i;
+          pendingEnd = end + 2;
+        }
+        continue;
       }
-      if (end < b.length) {
-        const next = readWsHeader(b, end, b.length, rules);
-        if (typeof next === 'string') continue;
-      }
-      if (i > 0) {
-        this.sink.raw(b.subarray(0, i), this.base, this.ts, 'joined mid-stream: bytes before the first WebSocket frame boundary found');
-        this.consume(i);
-      }
-      this.mode = 'frames';
-      this.need = 1;
+      if (end < b.length && typeof readWsHeader(b, end, b.length, rules) === 'string') continue;
+      if (end === b.length && pending >= 0) continue;
+      return this.synced(i);
+    }
+    if (pending >= 0) {
+      this.scanFrom = pending;
+      this.need = Math.max(pendingEnd, this.have + 1);
       return;
     }
     // nothing yet: show what cannot start a frame, keep a header's worth
@@ -454,6 +483,16 @@ export class WsDirection {
     }
     this.scanFrom = Math.max(0, this.have - 14);
     this.need = this.have + 1;
+  }
+
+  private synced(i: number): void {
+    if (i > 0) {
+      this.sink.raw(this.held().subarray(0, i), this.base, this.ts, 'joined mid-stream: bytes before the first WebSocket frame boundary found');
+      this.consume(i);
+    }
+    this.mode = 'frames';
+    this.need = 1;
+    this.sinceSync = 0;
   }
 
   private deflater(): Transform {

@@ -79,11 +79,12 @@ class Gen {
         }
       }
       if (name === 'head' && this.tport?.head) return 'c.hd';
-      if (name === 'frame' && this.tport?.framing.k === 'header') return 'c.fr';
+      // the frame header's fields: a header framing's, or the WebSocket layer's (opcode, compressed...)
+      if (name === 'frame' && (this.tport?.framing.k === 'header' || this.tport?.websocket)) return 'c.fr';
       if (Object.prototype.hasOwnProperty.call(this.def.state, name)) return `c.st[${JSON.stringify(name)}]`;
       const known = stateOnly ? [] : this.scopes.flatMap((s) => [...s.keys()]);
       const state = Object.keys(this.def.state);
-      const also = [this.tport?.head ? 'head' : '', this.tport?.framing.k === 'header' ? 'frame' : ''].filter(Boolean);
+      const also = [this.tport?.head ? 'head' : '', this.tport?.framing.k === 'header' || this.tport?.websocket ? 'frame' : ''].filter(Boolean);
       this.problems.push(
         `${x.at(pos)}: unknown name '${name}' in '${x.src}'; ${stateOnly ? 'only state variables can be used here' : `fields decoded before this point: ${known.join(', ') || '(none)'}`}; ${also.length ? `${also.join(', ')}; ` : ''}state: ${state.join(', ') || '(none)'}`,
       );

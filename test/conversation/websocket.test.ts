@@ -245,7 +245,9 @@ describe('websocket layer: hostile frames', () => {
     const reserved = Buffer.from([0x83, 0x01, 0x00]);
     const longPing = Buffer.concat([Buffer.from([0x89, 0x7e, 0x00, 0x80]), Buffer.alloc(128)]);
     const huge2 = Buffer.from([0x82, 0x7f, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    const masked = writeWsFrame(2, Buffer.from('x'), { mask: true });
     for (const [evil, why] of [
+      [masked, /a server frame that is masked/],
       [huge, /top bit/],
       [reserved, /reserved opcode 0x3/],
       [longPing, /ping frame of more than 125/],
@@ -401,5 +403,41 @@ describe('keyed msgpack messages', () => {
     const st = withSet.newState();
     withSet.tcp!.decode('c2s', packr.pack({ t: 'a', x: 41 }), st);
     expect(st.n).toBe(42);
+  });
+});
+
+describe('websocket layer under a description', () => {
+  const wire = (frames: Buffer[]) => Buffer.concat(frames);
+  const up = {
+    req: Buffer.from('GET / HTTP/1.1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'),
+    res: Buffer.from('HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n'),
+  };
+  const run = (p: ReturnType<typeof compileProtocol>, s2c: Buffer, cut = 1 << 30): ConversationMessage<null>[] => {
+    const got: ConversationMessage<null>[] = [];
+    const conv = new Conversation(p, 'tcp', (m) => got.push(m), { flow: null });
+    conv.received('c2s', up.req, 0, 0);
+    const all = Buffer.concat([up.res, s2c]);
+    for (let i = 0; i < all.length; i += cut) conv.received('s2c', all.subarray(i, i + cut), i, 0);
+    conv.end('s2c', 0);
+    return got.filter((m) => !m.name?.startsWith('http_'));
+  };
+
+  it('a framing over the payloads: several messages in one WebSocket message, one message across several', () => {
+    const p = compileProtocol('protocol: packed\ntcp:\n  websocket: true\n  framing: { length: u8 }\n  id: u8\n  messages:\n    text: { id: 1, fields: { s: { type: string, until: end } } }\n', 'packed.yaml');
+    const m = (s: string) => Buffer.concat([Buffer.from([s.length + 1, 1]), Buffer.from(s)]);
+    const two = Buffer.concat([m('ab'), m('cde')]);
+    const split = m('split across');
+    for (const cut of [1, 5, 1 << 30]) {
+      const got = run(p, wire([writeWsFrame(2, two), writeWsFrame(2, split.subarray(0, 4)), writeWsFrame(2, split.subarray(4))]), cut);
+      expect(got.map((x) => x.raw ?? x.fields!.s)).toEqual(['ab', 'cde', 'split across']);
+    }
+  });
+
+  it('frame.opcode in a frame transform: text frames xor-masked, binary ones not', () => {
+    const p = compileProtocol("protocol: texty\ntcp:\n  websocket: true\n  frame:\n    - transform: xor\n      when: \"frame.opcode == 'text'\"\n      key: [0x55]\n  id: u8\n  messages:\n    say: { id: 1, fields: { s: { type: string, until: end } } }\n", 'texty.yaml');
+    const body = Buffer.from([1, ...Buffer.from('hi')]);
+    const xored = Buffer.from(body.map((b) => b ^ 0x55));
+    const got = run(p, wire([writeWsFrame(1, xored), writeWsFrame(2, body)]));
+    expect(got.map((x) => [x.header!.opcode, x.fields?.s])).toEqual([['text', 'hi'], ['binary', 'hi']]);
   });
 });
