@@ -75,6 +75,7 @@ export function looseSignature(sig: string): string {
 export function fixtureExt(target: TargetName, data: Buffer): string {
   if (target === 'recording') return 'gsrec';
   if (target === 'protocol') return 'yaml';
+  if (target === 'websocket') return 'wscase';
   if (data[0] === 0x1f && data[1] === 0x8b) return 'pcap.gz';
   if (data.length >= 4 && data.readUInt32BE(0) === 0x0a0d0d0a) return 'pcapng';
   return 'pcap';
@@ -125,7 +126,7 @@ export async function minimizeCrash(runner: Runner, root: string, target: Target
   const resource = RESOURCE_KINDS.has(c.kind);
   const mini = resource ? new Runner({ root, timeoutMs: Math.min(runner.timeoutMs, 1500), maxHeapMb: Math.min(runner.maxHeapMb, 160) }) : runner;
   try {
-    return await minimize(data, target === 'protocol', async (cand) => sameCrash(c, await mini.run(target, cand)), budgetMs);
+    return await minimize(data, target === 'protocol' ? 'text' : target === 'websocket' ? 'websocket' : 'bytes', async (cand) => sameCrash(c, await mini.run(target, cand)), budgetMs);
   } finally {
     if (mini !== runner) await mini.close();
   }

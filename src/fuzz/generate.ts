@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { mutateCapture } from './capture-struct';
 import { MAX_INPUT, mutateBytes, mutateRecording, mutateText } from './mutate';
 import { generateProtocol } from './protogen';
+import { MAX_WS_INPUT, mutateWs } from './websocket';
 import type { Rng } from '../core/rng';
 import type { Seed, TargetName } from './seeds';
 
@@ -35,6 +36,16 @@ export function makeCase(r: Rng, target: TargetName, seeds: Seed[]): Case {
       if (r.chance(0.2)) return { data: mutateBytes(r, m, other), origin: `${seed.name}, record and byte mutations` };
       return { data: m, origin: `${seed.name}, record mutations` };
     }
+  }
+  if (target === 'websocket') {
+    // frames, heads and scripts changed as such; sometimes bytes too
+    let b: Buffer | null = r.chance(0.75) ? mutateWs(r, seed.data, other) : null;
+    let origin = `${seed.name}, structure mutations`;
+    if (!b || r.chance(0.2)) {
+      b = mutateBytes(r, b ?? seed.data, other);
+      origin = b === seed.data ? `${seed.name}, byte mutations` : `${seed.name}, structure and byte mutations`;
+    }
+    return { data: b.length > MAX_WS_INPUT ? b.subarray(0, MAX_WS_INPUT) : b, origin };
   }
   if (target === 'capture' && r.chance(0.04)) {
     // the gzip path (readCaptureFile decompresses as it reads): a mutated capture, compressed, sometimes cut or damaged

@@ -1,7 +1,8 @@
 /**
- * npm run fuzz -- --seconds N [--target capture|recording|protocol|all] [--seed S]
+ * npm run fuzz -- --seconds N [--target capture|recording|protocol|websocket|all] [--seed S]
  *
- * Fuzzes the three inputs gamesniff reads (captures, recordings, protocol files) in a worker
+ * Fuzzes the inputs gamesniff reads (captures, recordings, protocol files, and the bytes of a
+ * WebSocket connection through the conversation layer) in a worker
  * thread with time and memory limits; new crashes are minimised and written to
  * test/fixtures/fuzz/ (which test/fuzz/fuzz.test.ts replays). Exit 0 unless --fail-on-crash.
  */
@@ -23,7 +24,7 @@ function targetList(v: string, prev: TargetName[] | undefined): TargetName[] {
   for (const t of v.split(',')) {
     if (t === 'all') out.push(...TARGETS);
     else if ((TARGETS as readonly string[]).includes(t)) out.push(t as TargetName);
-    else throw new InvalidArgumentError(`unknown target '${t}' (capture, recording, protocol, all)`);
+    else throw new InvalidArgumentError(`unknown target '${t}' (${TARGETS.join(', ')}, all)`);
   }
   return out;
 }
@@ -45,9 +46,9 @@ interface FuzzOptions {
 }
 
 const program = new Command('npm run fuzz --')
-  .description('Fuzz the inputs gamesniff reads: captures, recordings and protocol files.')
+  .description('Fuzz the inputs gamesniff reads: captures, recordings, protocol files, and a WebSocket connection\'s bytes (protocols/wsgame).')
   .option('--seconds <n>', 'fuzzing time (minimisation of new crashes comes on top, bounded)', count('--seconds'), 60)
-  .option('--target <t>', 'capture, recording, protocol or all (default all; repeat or comma-separate)', targetList)
+  .option('--target <t>', 'capture, recording, protocol, websocket or all (default all; repeat or comma-separate)', targetList)
   .option('--seed <s>', 'random seed (default: from the clock); the same seed makes the same cases', count('--seed'))
   .option('--timeout <ms>', 'a case taking longer is a crash (default 5000)', count('--timeout'))
   .option('--max-heap <mb>', 'worker heap limit; more is a crash (default 512)', count('--max-heap'))

@@ -9,9 +9,10 @@ import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import { compileProtocol } from '../protocol/protocol';
 import { conversation, fragment4, fragment6, pcap, pcapng, tcp, udp, type Pkt } from './packets';
+import { builtWsSessions } from './websocket';
 
-export type TargetName = 'capture' | 'recording' | 'protocol';
-export const TARGETS: TargetName[] = ['capture', 'recording', 'protocol'];
+export type TargetName = 'capture' | 'recording' | 'protocol' | 'websocket';
+export const TARGETS: TargetName[] = ['capture', 'recording', 'protocol', 'websocket'];
 
 export interface Seed {
   name: string;
@@ -152,7 +153,7 @@ export interface SeedSet {
 }
 
 export function loadSeeds(root: string, opts: { shared?: boolean; fixtures?: boolean } = {}): SeedSet {
-  const seeds: Record<TargetName, Seed[]> = { capture: builtCaptures(root), recording: [], protocol: [] };
+  const seeds: Record<TargetName, Seed[]> = { capture: builtCaptures(root), recording: [], protocol: [], websocket: builtWsSessions() };
   const rec = join(root, 'recordings');
   if (existsSync(rec)) {
     for (const f of readdirSync(rec).sort()) {

@@ -1,7 +1,8 @@
 /**
  * The fuzz targets: each takes the bytes of one case and returns normally or throws. Expected
  * outcomes are success, a GamesniffError, and (for protocol text) a ProtocolError; anything else
- * thrown is a crash. They run the same code paths as the CLI.
+ * thrown is a crash. They run the same code paths as the CLI. The websocket target (websocket.ts)
+ * expects no error at all: a conversation takes any bytes, and its invariants are checked.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { FlowTable } from '../flow/table';
 import { FlowTee } from '../flow/tee';
 import { createFramer } from '../framing/framers';
 import { ProtocolError } from '../protocol/load';
-import { compileProtocol, type Protocol, type Transport } from '../protocol/protocol';
+import { compileProtocol, loadProtocol, type Protocol, type Transport } from '../protocol/protocol';
 import { EncodeError } from '../protocol/runtime';
 import { exportPcapng } from '../recording/export';
 import { RecordingPlayer } from '../recording/player';
@@ -26,10 +27,13 @@ import { Coverage } from '../session/coverage';
 import { Rng } from '../core/rng';
 import { hashBytes } from './rng';
 import type { TargetName } from './seeds';
+import { runWsCase } from './websocket';
 
 export interface TargetContext {
   /** protocols/testgame, compiled once. */
   testgame: Protocol;
+  /** protocols/wsgame, compiled once. */
+  wsgame: Protocol;
   /** A private directory for temporary files. */
   tmp: string;
   /** Figures a target reports besides pass/crash (summed by the runner). */
@@ -40,7 +44,7 @@ export interface TargetContext {
 export function newContext(root: string, tmp?: string): TargetContext {
   const file = join(root, 'protocols', 'testgame', 'protocol.yaml');
   if (tmp) mkdirSync(tmp, { recursive: true });
-  return { testgame: compileProtocol(readFileSync(file, 'utf8'), file), tmp: tmp ?? mkdtempSync(join(tmpdir(), 'gamesniff-fuzz-')), counters: {} };
+  return { testgame: compileProtocol(readFileSync(file, 'utf8'), file), wsgame: loadProtocol('wsgame', root), tmp: tmp ?? mkdtempSync(join(tmpdir(), 'gamesniff-fuzz-')), counters: {} };
 }
 
 export function disposeContext(c: TargetContext): void {
@@ -53,6 +57,8 @@ function count(c: TargetContext, k: string, n = 1): void {
 
 /** Is this error one the program may end with (exit 2), rather than a crash? */
 export function isExpected(target: TargetName, e: unknown): boolean {
+  // a conversation is fed whatever the network carries: nothing it throws is expected
+  if (target === 'websocket') return false;
   if (e instanceof GamesniffError) return true;
   if (target === 'protocol' && e instanceof ProtocolError) return true;
   return false;
@@ -320,6 +326,8 @@ export async function runTarget(target: TargetName, c: TargetContext, data: Buff
       return runRecording(c, data);
     case 'protocol':
       return runProtocol(c, data);
+    case 'websocket':
+      return runWsCase(c.wsgame, data, c.counters);
   }
 }
 
@@ -381,6 +389,8 @@ export function resourceWhere(stack: string): string {
 export function signatureOf(e: ErrorInfo): string {
   const frames = ourFrames(e.stack);
   let where = frames[0] ?? 'no frame in gamesniff code';
+  // a broken invariant is thrown by the fuzzer's checks: it is named by its message alone
+  if (e.name === 'WsInvariantError') where = 'invariant';
   if (/Maximum call stack/.test(e.message) && frames.length) {
     // the top of a deep recursion is anywhere in its cycle: name the cycle by its smallest frame
     where = [...new Set(frames.map((f) => f.replace(/:\d+/, '')))].sort()[0]!;
