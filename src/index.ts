@@ -47,7 +47,11 @@ export { diffValues, valueDiffs, type ValueDiff } from './protocol/diff';
 export { Conversation, type ConversationMessage, type ConversationOptions } from './conversation/conversation';
 export { runVectorFile, runVector, loadVectors } from './conversation/vectors';
 export { KeyLog, parseKeyLog, keyLogLine } from './conversation/keylog';
-export { acceptFor, parseDeflate, parseHttpHead, WS_VOLATILE } from './conversation/websocket';
+export { acceptFor, parseDeflate, parseHttpHead, upgradeAnswer, upgradeRequest, WS_VOLATILE } from './conversation/websocket';
+
+// the client side: a peer over a socket, a client and a mock server from a description
+export { Peer, type PeerMessage, type PeerOptions, type MessageListener } from './client/peer';
+export { openClient, serve, Client, Server, type ClientOptions, type ServeOptions } from './client/open';
 
 // sessions: the flow table's events as messages, summaries, coverage
 export { MessageDecoder, type Message, type MessageSink } from './session/messages';

@@ -14,7 +14,7 @@ const LAYERS: string[][] = [
   ['packet', 'transform'],
   ['protocol'],
   ['conversation', 'flow'],
-  ['session'],
+  ['session', 'client'],
   ['recording', 'testbed'],
   ['input', 'replay'],
   ['tui'],

@@ -14,7 +14,7 @@
  * reserved opcode, a 2^63 length, a control frame over 125 bytes, a bomb) makes the rest of that
  * direction raw with the reason: nothing is made up and nothing waits for bytes that will not come.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Direction } from '../core/types';
 import { OP, OP_NAMES, WS_MESSAGES, readWsHeader, unmaskInPlace, writeWsFrame, type WsReadRules } from '../framing/websocket';
 import { transformKind } from '../transform/registry';
@@ -79,6 +79,38 @@ export class WsHandshake {
     }
     for (const w of this.waiting.splice(0)) w();
   }
+}
+
+/** A fresh Sec-WebSocket-Key (16 random bytes, base64). */
+export function newWsKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** The upgrade request a client sends, as the fields of `http_request`. */
+export function upgradeRequest(host: string, path = '/', headers: Record<string, string> = {}): Record<string, unknown> {
+  return {
+    method: 'GET',
+    path,
+    version: 'HTTP/1.1',
+    headers: {
+      host,
+      upgrade: 'websocket',
+      connection: 'Upgrade',
+      'sec-websocket-key': newWsKey(),
+      'sec-websocket-version': '13',
+      'sec-websocket-extensions': 'permessage-deflate; client_max_window_bits',
+      ...headers,
+    },
+  };
+}
+
+/** A server's answer to an upgrade request (its headers): 101 with the accept, permessage-deflate when offered; else 400. */
+export function upgradeAnswer(request: Record<string, string>): Record<string, unknown> {
+  const key = request['sec-websocket-key'];
+  if (!key || !/websocket/i.test(request.upgrade ?? '')) return { version: 'HTTP/1.1', status: 400, reason: 'Bad Request', headers: { connection: 'close' } };
+  const headers: Record<string, string> = { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-accept': acceptFor(key) };
+  if (/(^|,)\s*permessage-deflate/.test(request['sec-websocket-extensions'] ?? '')) headers['sec-websocket-extensions'] = 'permessage-deflate';
+  return { version: 'HTTP/1.1', status: 101, reason: 'Switching Protocols', headers };
 }
 
 /** permessage-deflate as the server accepted it (the first one listed), per direction. */

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { mutateCapture } from './capture-struct';
 import { MAX_INPUT, mutateBytes, mutateRecording, mutateText } from './mutate';
 import { generateProtocol } from './protogen';
-import { MAX_WS_INPUT, mutateWs } from './websocket';
+import { MAX_WS_MUTATED, mutateWs } from './websocket';
 import type { Rng } from '../core/rng';
 import type { Seed, TargetName } from './seeds';
 
@@ -45,7 +45,7 @@ export function makeCase(r: Rng, target: TargetName, seeds: Seed[]): Case {
       b = mutateBytes(r, b ?? seed.data, other);
       origin = b === seed.data ? `${seed.name}, byte mutations` : `${seed.name}, structure and byte mutations`;
     }
-    return { data: b.length > MAX_WS_INPUT ? b.subarray(0, MAX_WS_INPUT) : b, origin };
+    return { data: b.length > MAX_WS_MUTATED ? b.subarray(0, MAX_WS_MUTATED) : b, origin };
   }
   if (target === 'capture' && r.chance(0.04)) {
     // the gzip path (readCaptureFile decompresses as it reads): a mutated capture, compressed, sometimes cut or damaged

@@ -46,7 +46,11 @@ export interface WsCase {
 }
 
 /** Cases bigger than this are cut (a case must stay fast). */
-export const MAX_WS_INPUT = 1 << 20;
+export const MAX_WS_INPUT = 4 << 20;
+/** Mutations stay below this. */
+export const MAX_WS_MUTATED = 1 << 20;
+/** What a client direction may hold waiting for the server's answer (conversation/websocket.ts MAX_EARLY), and a head's worth. */
+const MAX_EARLY = (1 << 20) + (64 << 10);
 
 export function encodeWsCase(c: WsCase): Buffer {
   const a = Buffer.alloc(4);
@@ -185,17 +189,48 @@ export function joinFeeds(steps: Step[]): Step[] {
 // ---------------------------------------------------------------------------------------------
 // running and checking
 
-type Got = Record<Direction, ConversationMessage<null>[]>;
+/** The messages each way; `held`: bytes a direction still held when it ended, `before`: messages it had handed out by then. */
+type Got = Record<Direction, ConversationMessage<null>[]> & { held: Record<Direction, number>; before: Record<Direction, number> };
 
 export function runSteps(proto: Protocol, steps: Step[]): Got {
-  const got: Got = { c2s: [], s2c: [] };
-  const conv = new Conversation<null>(proto, 'tcp', (m) => got[m.dir].push(m), { flow: null });
+  const got: Got = { c2s: [], s2c: [], held: { c2s: 0, s2c: 0 }, before: { c2s: 0, s2c: 0 } };
+  const fed = { c2s: 0, s2c: 0 };
+  const emitted = { c2s: 0, s2c: 0 };
+  const conv = new Conversation<null>(
+    proto,
+    'tcp',
+    (m) => {
+      got[m.dir].push(m);
+      emitted[m.dir] += m.size;
+    },
+    { flow: null },
+  );
   for (const s of steps) {
-    if (s.k === 'data') conv.received(s.dir, s.bytes, s.offset, s.offset);
-    else if (s.k === 'gap') conv.gap(s.dir, s.length, s.offset, s.offset);
-    else conv.end(s.dir, 0);
+    if (s.k === 'data') {
+      fed[s.dir] += s.bytes.length;
+      conv.received(s.dir, s.bytes, s.offset, s.offset);
+    } else if (s.k === 'gap') conv.gap(s.dir, s.length, s.offset, s.offset);
+    else {
+      // what the direction still held when it ended
+      got.held[s.dir] = fed[s.dir] - emitted[s.dir];
+      got.before[s.dir] = got[s.dir].length;
+      conv.end(s.dir, 0);
+    }
   }
   return got;
+}
+
+/** A client direction waiting for the server's answer holds at most MAX_EARLY bytes (then it is raw). */
+export function checkHeld(dir: Direction, got: Got): void {
+  // the request was the last message before the end: all after it was held
+  if (dir !== 'c2s' || got[dir][got.before[dir] - 1]?.name !== 'http_request') return;
+  if (got.held[dir] > MAX_EARLY) fail(`${dir} held more than MAX_EARLY bytes after its upgrade request, waiting for the server's answer`, [`held ${got.held[dir]} bytes when the direction ended`]);
+}
+
+/** Whether a direction's messages may come from a boundary search (a gap in it, or no HTTP head at its start): cut-dependent by nature. */
+function searched(dir: Direction, stream: Buffer, steps: Step[]): boolean {
+  const http = dir === 'c2s' ? /^[A-Z]{3,10} /.test(stream.subarray(0, 11).toString('latin1')) : stream.subarray(0, 5).toString('latin1') === 'HTTP/';
+  return !http || steps.some((s) => s.k === 'gap' && s.dir === dir);
 }
 
 /** A message in a line: its name, or raw with the reason, or the decode error. */
@@ -345,8 +380,11 @@ function key(m: ConversationMessage<null>): string {
   return `${m.offset}+${m.size} ${m.label ?? m.name ?? '?'}${m.error ? ' (decode error)' : ''}`;
 }
 
-/** The decoded messages of two runs over the same bytes and events (other cuts) are the same. */
-export function checkCuts(dir: Direction, a: ConversationMessage<null>[], b: ConversationMessage<null>[], gaps: boolean): void {
+/**
+ * The decoded messages of two runs over the same bytes and events (other cuts) are the same.
+ * `search`: the direction needed a boundary search; such failures share one signature.
+ */
+export function checkCuts(dir: Direction, a: ConversationMessage<null>[], b: ConversationMessage<null>[], search: boolean): void {
   const ka = a.filter((m) => m.raw === undefined).map(key);
   const kb = b.filter((m) => m.raw === undefined).map(key);
   let i = 0;
@@ -359,10 +397,9 @@ export function checkCuts(dir: Direction, a: ConversationMessage<null>[], b: Con
     const r = ms.find((m) => m.raw !== undefined && m.offset + m.size > at);
     return r ? r.raw!.replace(/\d+/g, 'N') : 'no raw';
   };
-  fail(`${dir} decoded messages depend on where the bytes were cut${gaps ? ' (with gaps)' : ''}: ${ka[i] === undefined ? 'fewer' : 'other'} as cut, ${cause(a)} / ${cause(b)} joined`, [
-    `as cut:    ${around(a)}`,
-    `joined:    ${around(b)}`,
-  ]);
+  const detail = [`${dir}, as cut: ${around(a)}`, `${dir}, joined: ${around(b)}`];
+  if (search) fail('decoded messages depend on where the bytes were cut, after a boundary search (a gap or a mid-stream join)', detail);
+  fail(`${dir} decoded messages depend on where the bytes were cut: ${ka[i] === undefined ? 'fewer' : 'other'} as cut, ${cause(a)} / ${cause(b)} joined`, detail);
 }
 
 export function runWsCase(proto: Protocol, data: Buffer, counters?: Record<string, number>): void {
@@ -373,12 +410,14 @@ export function runWsCase(proto: Protocol, data: Buffer, counters?: Record<strin
   for (const d of ['c2s', 's2c'] as const) {
     checkAccounting(d, streams[d], steps, got[d]);
     checkPayloads(d, got[d]);
+    checkHeld(d, got);
   }
   const joined = joinFeeds(steps);
   if (joined.length !== steps.length) {
     const ref = runSteps(proto, joined);
-    const gaps = steps.some((s) => s.k === 'gap');
-    for (const d of ['c2s', 's2c'] as const) checkCuts(d, got[d], ref[d], gaps);
+    // the cut-dependence of a boundary search is reported after any other direction's
+    const order = (['c2s', 's2c'] as const).map((d) => [d, searched(d, streams[d], steps)] as const).sort((x, y) => Number(x[1]) - Number(y[1]));
+    for (const [d, search] of order) checkCuts(d, got[d], ref[d], search);
   }
   if (counters) {
     const add = (k: string, n = 1) => (counters[k] = (counters[k] ?? 0) + n);
@@ -946,5 +985,5 @@ export function mutateWs(r: Rng, data: Buffer, other: () => Buffer): Buffer | nu
   // a script written for other streams would cut them at odd places: often a new one
   if (scriptStale && r.chance(0.6)) c = { ...c, script: newScript(r, c) };
   const out = encodeWsCase(c);
-  return out.length > MAX_WS_INPUT ? null : out;
+  return out.length > MAX_WS_MUTATED ? null : out;
 }

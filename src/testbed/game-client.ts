@@ -5,9 +5,9 @@
  * and seed send the same messages.
  */
 import * as dgram from 'node:dgram';
-import { connectWithRetry } from './net';
+import { connectWithRetry } from '../client/net';
 import type { Protocol } from '../protocol/protocol';
-import { ProtocolPeer } from './peer';
+import { Peer } from '../client/peer';
 import { mulberry32 } from '../core/rng';
 import { round2 } from './random';
 import { clientKeyExchange, logSessionKey } from './secure';
@@ -48,7 +48,7 @@ export async function runGameClient(protocol: Protocol, o: GameClientOptions): P
   let failure: Error | null = null;
   let received = 0;
   let sent = 0;
-  const peer = new ProtocolPeer(protocol, socket, 's2c', (m) => {
+  const peer = new Peer(protocol, socket, 's2c', (m) => {
     if (m.raw !== undefined) failure = new Error(`server sent unframed bytes: ${m.raw}`);
     else if (m.error || !m.name) failure = new Error(`server sent a message that does not decode: ${m.error?.message ?? 'unknown'}`);
     else {

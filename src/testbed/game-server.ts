@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { listenError } from './net';
+import { listenError } from '../client/net';
 import type { Protocol } from '../protocol/protocol';
-import { ProtocolPeer } from './peer';
+import { Peer } from '../client/peer';
 import { mulberry32 } from '../core/rng';
 import { round2 } from './random';
 import { logSessionKey, openSessionKey, serverKey } from './secure';
@@ -32,7 +32,7 @@ export interface GameServerOptions {
 interface Player {
   id: number;
   name: string;
-  peer: ProtocolPeer;
+  peer: Peer;
   token: Buffer;
   tick: number;
   pos: { x: number; y: number };
@@ -105,7 +105,7 @@ export class GameServer {
         socket.end();
       }
     };
-    const peer = new ProtocolPeer(
+    const peer = new Peer(
       this.protocol,
       socket,
       'c2s',
@@ -128,7 +128,7 @@ export class GameServer {
     socket.on('error', () => undefined);
   }
 
-  private handle(peer: ProtocolPeer, player: Player | undefined, name: string, f: Record<string, unknown>): Player | undefined {
+  private handle(peer: Peer, player: Player | undefined, name: string, f: Record<string, unknown>): Player | undefined {
     const seed = this.opts.seed;
     if (!player && name !== 'hello' && name !== 'login') throw new Error(`${name} before login`);
     switch (name) {

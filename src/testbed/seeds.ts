@@ -4,7 +4,7 @@
  * - chat room: the server relays `name\t: message` lines to everyone as `!name\t: message\n`.
  */
 import * as net from 'node:net';
-import { connectWithRetry, listenError } from './net';
+import { connectWithRetry, listenError } from '../client/net';
 
 export async function echoServer(o: { port: number; host?: string; once?: boolean; log: (s: string) => void }): Promise<net.Server> {
   const srv = net.createServer((sock) => {

@@ -14,7 +14,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { GamesniffError } from '../core/errors';
 import { mulberry32 } from '../core/rng';
 import { hash } from './game-server';
-import { listenError } from './net';
+import { listenError } from '../client/net';
 
 /** Plain msgpack (no records extension), as gamesniff's runtime reads and writes it: integers stay integers. */
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true });

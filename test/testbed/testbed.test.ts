@@ -72,8 +72,8 @@ describe('test game server and client on 127.0.0.1', () => {
     const snapshots = async (srv: GameServer) => {
       const got: unknown[] = [];
       const s = net.connect(srv.port, '127.0.0.1');
-      const { ProtocolPeer } = await import('../../src/testbed/peer');
-      const peer = new ProtocolPeer(protocol, s, 's2c', (m) => m.raw === undefined && got.push([m.name, m.fields]));
+      const { Peer } = await import('../../src/client/peer');
+      const peer = new Peer(protocol, s, 's2c', (m) => m.raw === undefined && got.push([m.name, m.fields]));
       await new Promise((r) => s.once('connect', r));
       peer.send('hello', { version: 3, features: [] });
       peer.send('login', { name: 'same', password: 'x', client: 'c' });
