@@ -16,10 +16,10 @@ const LAYERS: string[][] = [
   ['conversation', 'flow'],
   ['session', 'client'],
   ['recording', 'testbed'],
-  ['input', 'replay'],
+  ['input', 'replay', 'proxy'],
   ['tui'],
   ['cli'],
-  ['bench', 'fuzz'],
+  ['bench', 'fuzz', 'examples'],
 ];
 const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
 
