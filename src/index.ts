@@ -74,6 +74,9 @@ export { ReplayEngine, type ReplayOptions, type ReplayReport, type Divergence } 
 export { runReplay, parseHostPort, type HostPort } from './replay/sockets';
 export { reportLines, reportJson } from './replay/report';
 
+// proxy scripts: the hooks' types (a generated module's `Script` is ProxyScript<Messages>)
+export type { ProxyScript, ProxyContext, ProxyMessage, MessageTypes, AnyMessages } from './proxy/script';
+
 // the test game
 export { GameServer, type GameServerOptions } from './testbed/game-server';
 export { runGameClient, type GameClientOptions } from './testbed/game-client';

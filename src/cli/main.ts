@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { proxyCommand } from './proxy';
 import { Command, CommanderError } from 'commander';
 import { GamesniffError, isGamesniffError } from '../core/errors';
 import { checkCommand } from './check';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   program.addCommand(infoCommand());
   program.addCommand(exportCommand());
   program.addCommand(replayCommand());
+  program.addCommand(proxyCommand());
   program.addCommand(checkCommand());
   program.addCommand(testbedCommand());
   const override = (c: Command): void => {

@@ -8,7 +8,7 @@ import { compileOfflineFilter } from '../capture/bpf';
 import { LINKTYPE } from '../capture/linktypes';
 import { chooseDevice, LiveCapture } from '../capture/live';
 import { FlowTee } from '../flow/tee';
-import type { TcpConnection, UdpFlow } from '../flow/connection';
+import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
 import { closeInput, type Input } from '../input/open';
 import { listProtocols, type Protocol } from '../protocol/protocol';
 import { Recorder, RecordingWriter } from '../recording/writer';
@@ -75,20 +75,32 @@ export async function runTui(o: TuiOptions): Promise<void> {
   }
 }
 
-async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
+/** Traffic that does not come from a capture or a recording (the proxy's): fed to the UI's listener. */
+export interface TuiSource {
+  protocol: Protocol | null;
+  start(listener: FlowListener): { name: string; run(): Promise<unknown>; stop(): void };
+}
+
+/** The terminal UI on a source of its own (the proxy). Resolves when the user quits. */
+export async function runTuiOnSource(o: TuiOptions, source: TuiSource): Promise<void> {
+  if (!process.stdout.isTTY || !process.stdin.isTTY) throw new GamesniffError('USAGE', 'the terminal UI needs a terminal; give --json (or redirect the output) for lines instead');
+  await runTuiOn(o, null, source);
+}
+
+async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource): Promise<void> {
   const recordingFile = input?.kind === 'recording';
-  const spec = o.protocol ?? (recordingFile ? undefined : await pickProtocol());
-  const protocol: Protocol | null = spec ? protocolOption(spec) : protocolForInput(undefined, input);
+  const spec = external ? undefined : o.protocol ?? (recordingFile ? undefined : await pickProtocol());
+  const protocol: Protocol | null = external ? external.protocol : spec ? protocolOption(spec) : protocolForInput(undefined, input);
   const ports = portsWithDefault(o.port, protocol);
   const model = new SessionModel(protocol, { keepBytes: positiveNumber('--keep', o.keep) });
   const keys = keysFromLog(o.keylog);
   const tee = new FlowTee([new MessageDecoder(protocol, model, { keys })]);
-  const ring = recordingFile ? null : new PacketRing();
+  const ring = recordingFile || external ? null : new PacketRing();
 
   let capture: LiveCapture | null = null;
   let lastTs = 0;
-  if (!input && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
-  const source = feed(input, tee, feedOptions(o, ports, {
+  if (!input && !external && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
+  const source = external ? external.start(tee) : feed(input, tee, feedOptions(o, ports, {
     onReady: (c) => (capture = c),
     onPacket: ring
       ? (lt, data, orig, ts) => {
@@ -99,7 +111,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null): Promise<void> {
         }
       : undefined,
   }));
-  model.figures.source = input ? input.name : `${source.name} (${buildFilter(ports, o.filter)})`;
+  model.figures.source = input || external ? (input?.name ?? source.name) : `${source.name} (${buildFilter(ports, o.filter)})`;
   const running = source.run();
   // A live capture that cannot start (no privilege, no device) fails here, before the screen opens.
   if (!input) await Promise.race([running, new Promise<void>((r) => setImmediate(r))]);

@@ -1,0 +1,150 @@
+import { Command } from 'commander';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { GamesniffError } from '../core/errors';
+import { FlowTee } from '../flow/tee';
+import { Proxy, type HostPort } from '../proxy/proxy';
+import { loadScript } from '../proxy/load-script';
+import { Recorder, RecordingWriter } from '../recording/writer';
+import { Coverage } from '../session/coverage';
+import { DEFAULT_LIMITS, messageJson } from '../session/format';
+import { MessageDecoder } from '../session/messages';
+import { stopOnSignal } from './common';
+import { messageText } from './decode';
+import { keylogOption, keysFromLog } from './keylog-option';
+import { LineWriter, say } from './output';
+import { protocolOption } from './protocol-option';
+import { runTuiOnSource } from './tui';
+
+interface ProxyCliOptions {
+  listen: string;
+  target?: string;
+  protocol?: string;
+  udpListen?: string;
+  udpTarget?: string;
+  udp?: boolean;
+  script?: string;
+  json?: boolean;
+  output?: string;
+  keylog?: string;
+  duration?: string;
+  keep?: string;
+}
+
+/** `[HOST:]PORT` (host 127.0.0.1 when left out), or `HOST:PORT` when the host is required. */
+export function hostPort(what: string, v: string, hostRequired = false): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) ?? (hostRequired ? null : /^()()(\d+)$/.exec(v));
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new GamesniffError('USAGE', `${what} "${v}": expected ${hostRequired ? 'HOST:PORT' : '[HOST:]PORT'} (e.g. ${hostRequired ? 'game.example.com:24000' : '127.0.0.1:24000 or 24000'})`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+export function proxyCommand(): Command {
+  return new Command('proxy')
+    .description('a man-in-the-middle proxy: point the game client here; decode, show, record and script what passes (no root needed)')
+    .option('--listen <[host:]port>', 'where the game client connects', '127.0.0.1:24000')
+    .option('--target <host:port>', 'the real server')
+    .option('-p, --protocol <protocol>', 'decode with this protocol (without it, bytes pass as they come)')
+    .option('--udp-listen <[host:]port>', 'UDP: where the client sends datagrams (default: the --listen port + 1, when the protocol has UDP)')
+    .option('--udp-target <host:port>', "UDP: the server's address (default: the --target port + 1)")
+    .option('--no-udp', 'no UDP proxy even though the protocol has UDP')
+    .option('--script <file>', 'hooks run on every connection and message (a .ts or .js module: onConnect, onMessage, onClose)')
+    .option('--json', 'one JSON object a line per message instead of the terminal UI')
+    .option('-o, --output <file>', 'record what passes to this .gsrec (as record does)')
+    .option('--duration <s>', 'stop after this many seconds (default: until Ctrl-C or q)')
+    .option('--keep <messages>', 'the UI keeps the bytes of this many recent messages', '200000')
+    .addOption(keylogOption())
+    .action(async (o: ProxyCliOptions) => {
+      if (!o.target) throw new GamesniffError('USAGE', 'give --target HOST:PORT: the real server the proxy connects to');
+      const listen = hostPort('--listen', o.listen);
+      const target = hostPort('--target', o.target, true);
+      const protocol = protocolOption(o.protocol);
+      const udp =
+        protocol?.udp && o.udp !== false
+          ? {
+              listen: o.udpListen ? hostPort('--udp-listen', o.udpListen) : { host: listen.host, port: listen.port === 0 ? 0 : listen.port + 1 },
+              target: o.udpTarget ? hostPort('--udp-target', o.udpTarget, true) : { host: target.host, port: target.port + 1 },
+            }
+          : null;
+      if ((o.udpListen || o.udpTarget) && !udp) throw new GamesniffError('USAGE', !protocol ? '--udp-listen/--udp-target: give -p PROTOCOL with a udp section' : protocol.udp ? '--udp-listen/--udp-target with --no-udp' : `--udp-listen/--udp-target: protocol ${protocol.name} has no udp section`);
+      const duration = o.duration === undefined ? undefined : Number(o.duration);
+      if (duration !== undefined && !(duration > 0)) throw new GamesniffError('USAGE', `--duration must be a number of seconds, got "${o.duration}"`);
+      const script = o.script ? loadScript(o.script) : null;
+      const tui = !o.json && process.stdout.isTTY && process.stdin.isTTY;
+      const logLines: string[] = [];
+      const proxy = new Proxy({ protocol, listen, target, udp, script, keylog: o.keylog, log: (l) => (tui ? logLines.push(l) : say(l)) });
+      const tee = new FlowTee([]);
+      let recording: { writer: RecordingWriter; recorder: Recorder } | null = null;
+      if (o.output) {
+        try {
+          mkdirSync(dirname(o.output), { recursive: true });
+        } catch (e) {
+          throw new GamesniffError('INPUT', `cannot write the recording ${o.output}: ${(e as Error).message}`);
+        }
+        const writer = new RecordingWriter(o.output, {
+          protocol: protocol ? { name: protocol.name, hash: protocol.hash, text: protocol.text } : null,
+          source: { kind: 'live', name: `proxy ${listen.host}:${listen.port} -> ${target.host}:${target.port}`, ports: [target.port, ...(udp ? [udp.target.port] : [])] },
+        });
+        recording = { writer, recorder: new Recorder(writer, keysFromLog(o.keylog)) };
+        tee.add(recording.recorder);
+      }
+      try {
+        await proxy.start();
+      } catch (e) {
+        if (recording) {
+          recording.writer.close();
+          rmSync(recording.writer.path, { force: true });
+        }
+        throw e;
+      }
+      const name = `proxy ${listen.host}:${proxy.port}${udp ? ` (udp ${proxy.udpPort})` : ''} -> ${target.host}:${target.port}${udp ? ` (udp ${udp.target.port})` : ''}`;
+      say(`${name}${protocol ? `, protocol ${protocol.name}` : ''}${script ? `, script ${o.script}` : ''}${o.output ? `, recording to ${o.output}` : ''}`);
+      const timer = duration ? setTimeout(() => void proxy.stop(), duration * 1000) : null;
+      const coverage = new Coverage();
+      try {
+        if (tui) {
+          proxy.attach(tee);
+          await runTuiOnSource({ port: [], keep: o.keep, protocol: o.protocol, keylog: o.keylog }, {
+            protocol,
+            start: (listener) => {
+              tee.add(listener);
+              return { name, run: () => proxy.done, stop: () => void proxy.stop() };
+            },
+          });
+          await proxy.stop();
+        } else {
+          const lines = new LineWriter(0, !!o.json);
+          if (protocol) {
+            tee.add(
+              new MessageDecoder(protocol, {
+                message: (m) => {
+                  coverage.add(m);
+                  lines.line(o.json ? JSON.stringify(messageJson(m, false, DEFAULT_LIMITS)) : messageText(m));
+                },
+              }, { keys: keysFromLog(o.keylog) }),
+            );
+          }
+          proxy.attach(tee);
+          const release = stopOnSignal(proxy);
+          try {
+            await proxy.done;
+          } finally {
+            release();
+          }
+          lines.flush();
+        }
+      } finally {
+        if (timer) clearTimeout(timer);
+        // the connections' last events (closes) come as the sockets end
+        await new Promise((r) => setTimeout(r, 50));
+        if (recording) {
+          recording.writer.finish(recording.recorder.lastTs, { connections: proxy.stats.connections });
+          recording.writer.close();
+        }
+      }
+      const s = proxy.stats;
+      for (const l of tui ? logLines.slice(-20) : []) say(l);
+      say(`${name}: ${s.connections} connections, ${s.messages} messages passed (${s.modified} modified, ${s.dropped} dropped, ${s.injected} injected), ${s.scriptErrors} script errors, ${s.refused} refused by the server`);
+      if (recording) say(`recorded ${recording.recorder.connections} TCP connections, ${recording.recorder.udpFlows} UDP flows to ${o.output}`);
+    });
+}
