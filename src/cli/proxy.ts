@@ -7,13 +7,17 @@ import { Proxy, type HostPort } from '../proxy/proxy';
 import { loadScript } from '../proxy/load-script';
 import { Recorder, RecordingWriter } from '../recording/writer';
 import { Coverage } from '../session/coverage';
-import { DEFAULT_LIMITS, messageJson } from '../session/format';
 import { MessageDecoder } from '../session/messages';
 import { stopOnSignal } from './common';
 import { messageText } from './decode';
 import { keylogOption, keysFromLog } from './keylog-option';
 import { LineWriter, say } from './output';
 import { protocolOption } from './protocol-option';
+import type { Direction } from '../core/types';
+import { escapeJson, escapeText } from '../core/terminal';
+import { messageTemplate } from '../protocol/template';
+import { DEFAULT_LIMITS, FULL, messageJson, toJsonValue } from '../session/format';
+import type { InterceptHooks } from '../tui/screen';
 import { runTuiOnSource } from './tui';
 
 interface ProxyCliOptions {
@@ -72,7 +76,8 @@ export function proxyCommand(): Command {
       const script = o.script ? loadScript(o.script) : null;
       const tui = !o.json && process.stdout.isTTY && process.stdin.isTTY;
       const logLines: string[] = [];
-      const proxy = new Proxy({ protocol, listen, target, udp, script, keylog: o.keylog, log: (l) => (tui ? logLines.push(l) : say(l)) });
+      // the UI can hold and edit messages: they go through the conversations even without a script
+      const proxy = new Proxy({ protocol, listen, target, udp, script, keylog: o.keylog, messageLevel: tui && !!protocol, log: (l) => (tui ? logLines.push(l) : say(l)) });
       const tee = new FlowTee([]);
       let recording: { writer: RecordingWriter; recorder: Recorder } | null = null;
       if (o.output) {
@@ -110,6 +115,7 @@ export function proxyCommand(): Command {
               tee.add(listener);
               return { name, run: () => proxy.done, stop: () => void proxy.stop() };
             },
+            intercept: protocol ? interceptHooks(proxy) : undefined,
           });
           await proxy.stop();
         } else {
@@ -148,3 +154,73 @@ export function proxyCommand(): Command {
       if (recording) say(`recorded ${recording.recorder.connections} TCP connections, ${recording.recorder.udpFlows} UDP flows to ${o.output}`);
     });
 }
+
+const CYCLE: Direction[][] = [['c2s'], ['s2c'], ['c2s', 's2c'], []];
+
+/** The UI's intercept keys on a proxy: hold, send as is or edited (JSON), drop, compose from a template. */
+export function interceptHooks(proxy: Proxy): InterceptHooks {
+  let at = CYCLE.length - 1;
+  const json = (v: unknown): string => escapeJson(JSON.stringify(toJsonValue(v, FULL)));
+  const parse = (text: string): Record<string, unknown> | string => {
+    try {
+      const v = JSON.parse(text) as unknown;
+      return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : 'the fields must be a JSON object';
+    } catch (e) {
+      return `not JSON: ${(e as Error).message}`;
+    }
+  };
+  const spec = (text: string): { dir: Direction; name: string } | string => {
+    const m = /^\s*(c2s|s2c)\s+([A-Za-z_][A-Za-z0-9_.]*)\s*$/.exec(text);
+    return m ? { dir: m[1] as Direction, name: m[2]! } : 'expected DIR NAME, e.g. c2s chat';
+  };
+  return {
+    cycle() {
+      at = (at + 1) % CYCLE.length;
+      proxy.setIntercept(CYCLE[at]!);
+      return CYCLE[at]!.length ? `holding ${CYCLE[at]!.join(' and ')} messages: a sends, E edits, x drops` : 'intercept off: held messages went on';
+    },
+    status() {
+      const dirs = CYCLE[at]!;
+      if (!dirs.length && !proxy.held.length) return '';
+      const h = proxy.held[0];
+      return `[hold ${dirs.join('+') || 'off'}: ${proxy.held.length} held${h ? `; next #${h.conn} ${h.dir} ${escapeText(h.label)}` : ''}]`;
+    },
+    oldest() {
+      const h = proxy.held[0];
+      return h ? { label: `#${h.conn} ${h.dir} ${escapeText(h.label)}`, json: json(h.fields) } : null;
+    },
+    accept(text) {
+      const h = proxy.held[0];
+      if (!h) return 'nothing is held';
+      if (text === undefined) {
+        proxy.decide(h, null);
+        return `sent ${escapeText(h.label)} as it was`;
+      }
+      const f = parse(text);
+      if (typeof f === 'string') return `${f}; ${escapeText(h.label)} is still held`;
+      proxy.decide(h, f);
+      return `sent ${escapeText(h.label)} with your fields`;
+    },
+    drop() {
+      const h = proxy.held[0];
+      if (!h) return 'nothing is held';
+      proxy.decide(h, 'drop');
+      return `dropped ${escapeText(h.label)}`;
+    },
+    template(text) {
+      const sp = spec(text);
+      if (typeof sp === 'string') return sp;
+      const t = proxy.o.protocol ? messageTemplate(proxy.o.protocol, sp.name, sp.dir) : null;
+      return t ? { json: json(t) } : `no ${sp.dir} message ${escapeText(sp.name)}`;
+    },
+    send(text, fieldsText) {
+      const sp = spec(text);
+      if (typeof sp === 'string') return sp;
+      const f = parse(fieldsText);
+      if (typeof f === 'string') return f;
+      const why = proxy.inject(null, sp.dir, sp.name, f);
+      return why ?? `sent ${sp.dir} ${escapeText(sp.name)}`;
+    },
+  };
+}
+

@@ -18,7 +18,7 @@ import { runGameClient } from '../testbed/game-client';
 import { runWsGameClient, WS_GAME_PORT, WsGameServer } from '../testbed/ws-game';
 import { PacketRing } from '../tui/model/packets';
 import { SessionModel } from '../tui/model/session';
-import { openScreen } from '../tui/screen';
+import { openScreen, type InterceptHooks } from '../tui/screen';
 import { feed } from '../input/feed';
 import { feedOptions, fileFilter, openCliInput, positiveNumber, type CaptureCliOptions } from './common';
 import { portsWithDefault, protocolForInput, protocolOption } from './protocol-option';
@@ -78,6 +78,8 @@ export async function runTui(o: TuiOptions): Promise<void> {
 /** Traffic that does not come from a capture or a recording (the proxy's): fed to the UI's listener. */
 export interface TuiSource {
   protocol: Protocol | null;
+  /** The proxy's intercept keys. */
+  intercept?: InterceptHooks;
   start(listener: FlowListener): { name: string; run(): Promise<unknown>; stop(): void };
 }
 
@@ -161,6 +163,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
         }
       },
       quit,
+      intercept: external?.intercept,
     });
     // Figures that change without messages: capture drops, recording size.
     figures = setInterval(() => {

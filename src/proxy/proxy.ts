@@ -49,8 +49,19 @@ export interface ProxyOptions {
   maxQueued?: number;
   /** Bytes a side may leave unread before the other stops reading (default 4 MiB). */
   maxBuffered?: number;
+  /** Pass messages through the conversations even without a script (intercept needs it; a script implies it). */
+  messageLevel?: boolean;
   /** A line for the user (script errors, connections refused by the server). */
   log?: (line: string) => void;
+}
+
+export interface HeldMessage {
+  seq: number;
+  conn: number;
+  dir: Direction;
+  label: string;
+  fields: Record<string, unknown>;
+  resolve: (d: Record<string, unknown> | 'drop' | null) => void;
 }
 
 export interface ProxyStats {
@@ -93,6 +104,49 @@ export class Proxy {
     this.done = new Promise((r) => (this.stopped = r));
   }
 
+  /** Directions whose messages wait for a decision (the UI's intercept). */
+  private readonly intercepting = new Set<Direction>();
+  /** Messages held by intercept, oldest first. */
+  readonly held: HeldMessage[] = [];
+  private heldSeq = 0;
+
+  intercepts(dir: Direction): boolean {
+    return this.intercepting.has(dir);
+  }
+
+  /** Hold `dir`'s messages from now on (or not: what is held goes on as it is). */
+  setIntercept(dirs: Direction[]): void {
+    this.intercepting.clear();
+    for (const d of dirs) this.intercepting.add(d);
+    for (const h of [...this.held]) if (!this.intercepting.has(h.dir)) this.decide(h, null);
+  }
+
+  /** @internal a message held until decide(). */
+  hold(conn: number, dir: Direction, label: string, fields: Record<string, unknown>): Promise<Record<string, unknown> | 'drop' | null> {
+    return new Promise((resolve) => {
+      this.held.push({ seq: this.heldSeq++, conn, dir, label, fields, resolve });
+    });
+  }
+
+  /** A held message: on as it is (null), with these fields, or dropped. */
+  decide(h: HeldMessage, decision: Record<string, unknown> | 'drop' | null): void {
+    const i = this.held.indexOf(h);
+    if (i < 0) return;
+    this.held.splice(i, 1);
+    h.resolve(decision);
+  }
+
+  /** A message of our own into connection `conn` (the newest open one when null); why not, or null. */
+  inject(conn: number | null, dir: Direction, name: string, fields: unknown): string | null {
+    const open = [...this.conns].filter((c) => !c.isEnded());
+    const c = conn === null ? open[open.length - 1] : open.find((x) => x.id === conn);
+    if (!c) return conn === null ? 'no open connection to send into' : `no open connection #${conn}`;
+    if (!this.o.protocol) return 'no protocol to encode with (-p)';
+    if (!this.o.protocol.message(name, dir)) return `protocol ${this.o.protocol.name} has no ${dir} message ${name}`;
+    c.injectNow(dir, name, fields);
+    return null;
+  }
+
   /** Where what passes goes (the UI, the printer, a recorder). */
   attach(listener: FlowListener): this {
     this.listener = listener;
@@ -125,6 +179,7 @@ export class Proxy {
   /** Stop accepting, close every connection; `done` resolves. */
   async stop(): Promise<void> {
     this.server?.close();
+    this.setIntercept([]);
     for (const c of this.conns) c.close();
     for (const f of this.udpFlows.values()) f.close();
     this.udpSocket?.close();
@@ -171,6 +226,10 @@ abstract class Proxied {
   protected readonly lanes: Record<Direction, Lane> = { c2s: { chain: Promise.resolve(), queued: 0, offset: 0 }, s2c: { chain: Promise.resolve(), queued: 0, offset: 0 } };
   protected timers: NodeJS.Timeout[] = [];
   protected ended = false;
+
+  isEnded(): boolean {
+    return this.ended;
+  }
   readonly ctx: ProxyContext;
   private dropping = false;
 
@@ -185,7 +244,7 @@ abstract class Proxied {
     const opts = { flow: null, keys, maxFrame: proxy.o.maxFrame };
     // no protocol, or no script to show messages to: bytes pass as they come (byte for byte by
     // construction; what is shown and recorded is decoded from them by the listener)
-    this.convs = p && proxy.o.script
+    this.convs = p && (proxy.o.script || proxy.o.messageLevel)
       ? { client: new Conversation<null>(p, kind, (m) => this.arrived('c2s', m), opts), server: new Conversation<null>(p, kind, (m) => this.arrived('s2c', m), opts) }
       : (null as never);
     const self = this;
@@ -246,30 +305,46 @@ abstract class Proxied {
       this.write(dir, m.raw !== undefined ? out.resendBytes(dir, m.frame) : out.resend(dir, m.frame, m.payload, m.header));
       return;
     }
+    const label = m.label ?? m.name;
     let fields = m.fields!;
     if (script?.onMessage) {
-      const msg = { dir, name: m.name, label: m.label ?? m.name, fields: copyValue(fields) as Record<string, unknown>, wire: m.wire, index: m.index } as ProxyMessage<AnyMessages>;
+      const msg = { dir, name: m.name, label, fields: copyValue(fields) as Record<string, unknown>, wire: m.wire, index: m.index } as ProxyMessage<AnyMessages>;
       this.dropping = false;
-      await this.guardAsync(`onMessage(${m.label ?? m.name})`, () => script.onMessage!(msg, this.ctx));
+      await this.guardAsync(`onMessage(${label})`, () => script.onMessage!(msg, this.ctx));
       if (this.dropping) {
         this.dropping = false;
         stats.dropped++;
         return;
       }
-      if (!sameValue(msg.fields, fields)) {
-        try {
-          const payload = out.transport.reencode({ name: m.name, dir, id: m.id, head: m.head, fields, body: m.payload, frame: m.header }, msg.fields as Record<string, unknown>, out.state);
-          this.write(dir, out.sendPayload(dir, payload, m.header ?? {}));
-          stats.modified++;
-          return;
-        } catch (e) {
-          stats.scriptErrors++;
-          this.proxy.log(`#${this.id} ${m.label ?? m.name}: the script's fields do not encode (${(e as Error).message}); passed on unchanged`);
-        }
+      fields = msg.fields as Record<string, unknown>;
+    }
+    if (this.proxy.intercepts(dir)) {
+      // held until the user decides (the UI): on as it is, with fields edited, or dropped
+      const decision = await this.proxy.hold(this.id, dir, label, fields);
+      if (decision === 'drop') {
+        stats.dropped++;
+        return;
       }
-      fields = m.fields!;
+      if (decision) fields = decision;
+    }
+    if (this.ended) return;
+    if (!sameValue(fields, m.fields)) {
+      try {
+        const payload = out.transport.reencode({ name: m.name, dir, id: m.id, head: m.head, fields: m.fields!, body: m.payload, frame: m.header }, fields, out.state);
+        this.write(dir, out.sendPayload(dir, payload, m.header ?? {}));
+        stats.modified++;
+        return;
+      } catch (e) {
+        stats.scriptErrors++;
+        this.proxy.log(`#${this.id} ${label}: the changed fields do not encode (${(e as Error).message}); passed on unchanged`);
+      }
     }
     this.write(dir, out.resend(dir, m.frame, m.payload, m.header));
+  }
+
+  /** A message of our own into this connection (the UI's `n`, a script's ctx.inject), in its direction's turn. */
+  injectNow(dir: Direction, name: string, fields: unknown): void {
+    this.enqueue(dir, () => this.inject(dir, name, fields));
   }
 
   private inject(dir: Direction, name: string, fields: unknown): void {
@@ -411,8 +486,8 @@ class ProxiedConnection extends Proxied {
 
   close(): void {
     if (this.ended) return;
-    // what is queued still goes out before the sockets end
     this.ended = true;
+    for (const h of [...this.proxy.held]) if (h.conn === this.id) this.proxy.decide(h, 'drop');
     for (const t of this.timers) clearInterval(t);
     for (const d of DIRS) {
       if (this.conn.stream(d).ended === null) this.endStream(d, this.halfClosed[d] ? 'fin' : 'rst');

@@ -10,11 +10,30 @@ import { messageJson } from '../session/format';
 import { commandFor, type Command } from './model/keymap';
 import type { PacketRing } from './model/packets';
 import type { SessionModel } from './model/session';
-import { renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from './render';
+import { esc as escapeTags, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from './render';
+
+/** The proxy's intercept, driven from the keys (each returns what to show). */
+export interface InterceptHooks {
+  /** `i`: hold c2s, s2c, both, or nothing. */
+  cycle(): string;
+  /** For the status bar: what is held. */
+  status(): string;
+  /** The oldest held message: its name and fields as JSON. */
+  oldest(): { label: string; json: string } | null;
+  /** Send the oldest held message as it is, or with these fields (JSON). */
+  accept(json?: string): string;
+  drop(): string;
+  /** `n`, first step: `DIR NAME` gives the fields to start from (JSON), or why not. */
+  template(spec: string): { json: string } | string;
+  /** `n`, second step: send it into the newest connection. */
+  send(spec: string, json: string): string;
+}
 
 export interface ScreenHooks {
   /** `r`: start or stop recording; returns what to show. */
   toggleRecording(): string;
+  /** In gamesniff proxy. */
+  intercept?: InterceptHooks;
   /** Called once when the user quits. */
   quit(): void;
 }
@@ -32,7 +51,7 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   const details = blessed.box({ parent: screen, top: 6, left: '55%', width: '45%', height: '100%-8', label: ' details ', border: 'line', tags: true });
   const status = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: { inverse: true } });
   const input = blessed.textbox({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, inputOnFocus: false, keys: true });
-  const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: 80, height: 24, border: 'line', label: ' help ', tags: true, hidden: true });
+  const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: 100, height: 30, border: 'line', label: ' help ', tags: true, hidden: true });
   let notice = '';
   let noticeTimer: NodeJS.Timeout | null = null;
   let dirty = true;
@@ -54,7 +73,8 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
     const d = inner(details);
     const m = model.selectedMessage();
     details.setContent(renderDetails(model, d.w, d.h, m && packets ? packets.behind(m) : null).join('\n'));
-    status.setContent(notice ? `${renderStatus(model, protocolName)}  {bold}${notice}{/bold}` : renderStatus(model, protocolName));
+    const held = hooks.intercept ? `  ${escapeTags(hooks.intercept.status())}` : '';
+    status.setContent(notice ? `${renderStatus(model, protocolName)}${held}  {bold}${escapeTags(notice)}{/bold}` : `${renderStatus(model, protocolName)}${held}`);
     if (model.showHelp) help.setContent(renderHelp().join('\n'));
     screen.render();
     dirty = false;
@@ -115,7 +135,48 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       case 'quit':
         hooks.quit();
         return;
+      case 'intercept':
+      case 'accept':
+      case 'drop':
+      case 'edit':
+      case 'compose':
+        return interceptKey(cmd);
     }
+  };
+
+  /** Read one line in the input bar, starting from `value`; `done` gets it (nothing on escape). */
+  const ask = (value: string, done: (line: string) => void): void => {
+    editing = true;
+    input.setValue(value);
+    input.readInput((err, line) => {
+      editing = false;
+      input.setValue('');
+      if (!err && typeof line === 'string') done(line);
+      dirty = true;
+      draw();
+    });
+    screen.render();
+  };
+
+  const interceptKey = (cmd: 'intercept' | 'accept' | 'drop' | 'edit' | 'compose'): void => {
+    const ic = hooks.intercept;
+    if (!ic) return show('intercept, accept, drop, edit and new messages work in gamesniff proxy');
+    if (cmd === 'intercept') return show(ic.cycle());
+    if (cmd === 'accept') return show(ic.accept());
+    if (cmd === 'drop') return show(ic.drop());
+    if (cmd === 'edit') {
+      const h = ic.oldest();
+      if (!h) return show('nothing is held');
+      show(`editing ${h.label}: enter sends, escape leaves it held`);
+      return ask(h.json, (line) => show(ic.accept(line)));
+    }
+    show('new message: DIR NAME (c2s chat), enter; then its fields');
+    ask('c2s ', (spec) => {
+      const t = ic.template(spec);
+      if (typeof t === 'string') return show(t);
+      show(`${spec}: edit the fields, enter sends into the newest connection`);
+      setImmediate(() => ask(t.json, (json) => show(ic.send(spec, json))));
+    });
   };
 
   const show = (text: string): void => {

@@ -241,3 +241,43 @@ describe('gamesniff proxy (CLI)', () => {
     }
   });
 });
+
+describe('proxy intercept (the UI\'s keys)', () => {
+  it('holds a direction; sends a held message as it is, edited, or drops it; composes one from a template', async () => {
+    const { interceptHooks } = await import('../../src/cli/proxy');
+    const seen: unknown[] = [];
+    const srv = await serve(testgame, { port: 0, udpPort: 0 }, (peer) => peer.on('*', (m) => seen.push([m.name, m.fields])));
+    stops.push(() => srv.close());
+    const px = new Proxy({ protocol: testgame, listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: srv.port }, messageLevel: true });
+    await px.start();
+    stops.push(() => px.stop());
+    const ic = interceptHooks(px);
+    expect(ic.cycle()).toMatch(/holding c2s messages/);
+    const c = await openClient(testgame, { port: px.port, udpPort: 0 });
+    stops.push(() => c.close());
+    c.send('chat', { text: 'one' });
+    c.send('chat', { text: 'two' });
+    c.send('chat', { text: 'three' });
+    // a direction's messages stay in order: the next is held once the one before it is decided
+    const held = async (text: string) => {
+      for (let i = 0; i < 100 && ic.oldest()?.json !== JSON.stringify({ text }); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(ic.oldest()?.json).toBe(JSON.stringify({ text }));
+    };
+    await held('one');
+    expect(ic.status()).toMatch(/\[hold c2s: 1 held; next #0 c2s chat\]/);
+    expect(ic.accept()).toMatch(/sent chat as it was/);
+    await held('two');
+    expect(ic.accept('{oops')).toMatch(/not JSON.*still held/);
+    expect(ic.accept('{"text": "TWO!"}')).toMatch(/with your fields/);
+    await held('three');
+    expect(ic.drop()).toMatch(/dropped chat/);
+    expect(ic.template('c2s move')).toEqual({ json: '{"seq":0,"pos":{"x":0,"y":0},"running":false}' });
+    expect(ic.template('c2s nope')).toMatch(/no c2s message nope/);
+    expect(ic.send('c2s move', '{"seq":7,"pos":{"x":1.5,"y":2},"running":true}')).toMatch(/sent c2s move/);
+    for (let i = 0; i < 50 && px.held.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    // the composed message goes through the hold too; turning intercept off lets it go
+    expect(ic.cycle()).toMatch(/holding s2c/);
+    for (let i = 0; i < 50 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([['chat', { text: 'one' }], ['chat', { text: 'TWO!' }], ['move', { seq: 7, pos: { x: 1.5, y: 2 }, running: true }]]);
+  });
+});

@@ -16,6 +16,11 @@ export type Command =
   | 'export'
   | 'pause'
   | 'help'
+  | 'intercept'
+  | 'accept'
+  | 'drop'
+  | 'edit'
+  | 'compose'
   | 'quit';
 
 export interface KeyBinding {
@@ -40,6 +45,11 @@ export const KEYMAP: KeyBinding[] = [
   { keys: ['r'], command: 'record', help: 'start/stop recording to recordings/' },
   { keys: ['e'], command: 'export', help: 'export the shown messages as JSON lines to recordings/' },
   { keys: ['p'], command: 'pause', help: 'pause the display (capture goes on)' },
+  { keys: ['i'], command: 'intercept', help: 'proxy: hold messages: c2s, s2c, both, off (held ones go on)' },
+  { keys: ['a'], command: 'accept', help: 'proxy: send the oldest held message as it is' },
+  { keys: ['x'], command: 'drop', help: 'proxy: drop the oldest held message' },
+  { keys: ['S-e'], command: 'edit', help: 'proxy: edit the oldest held message\'s fields (JSON), enter sends' },
+  { keys: ['n'], command: 'compose', help: 'proxy: a new message: DIR NAME, then its fields (JSON) from a template' },
   { keys: ['?'], command: 'help', help: 'this help' },
   { keys: ['q', 'C-c'], command: 'quit', help: 'quit' },
 ];
