@@ -22,7 +22,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { Conversation, type ConversationMessage } from '../conversation/conversation';
 import { KeyLog } from '../conversation/keylog';
-import { listenError } from '../client/net';
+import { connectWithRetry, listenError } from '../client/net';
 import { endpointString, type Direction, type Endpoint } from '../core/types';
 import { TcpConnection, UdpFlow, type FlowListener } from '../flow/connection';
 import type { Protocol } from '../protocol/protocol';
@@ -49,6 +49,8 @@ export interface ProxyOptions {
   maxQueued?: number;
   /** Bytes a side may leave unread before the other stops reading (default 4 MiB). */
   maxBuffered?: number;
+  /** How long a refused connection to the server is tried again (a server still starting), ms (default 5000). */
+  connectWaitMs?: number;
   /** Pass messages through the conversations even without a script (intercept needs it; a script implies it). */
   messageLevel?: boolean;
   /** A line for the user (script errors, connections refused by the server). */
@@ -382,7 +384,7 @@ abstract class Proxied {
 }
 
 class ProxiedConnection extends Proxied {
-  private readonly upstream: net.Socket;
+  private upstream: net.Socket;
   private readonly conn: TcpConnection;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
@@ -404,25 +406,31 @@ class ProxiedConnection extends Proxied {
     downstream.setNoDelay(true);
     // nothing is read from the client until the server answered the connection
     downstream.pause();
-    this.upstream = net.connect(t.port, t.host);
-    this.upstream.setNoDelay(true);
+    // a server that is still starting is waited for (connectWait), as the testbed's clients do
+    this.upstream = new net.Socket();
     this.sockets = { c2s: downstream, s2c: this.upstream };
-    this.upstream.once('connect', () => {
-      this.conn.state = 'open';
-      this.listener.open?.(this.conn, now());
-      void this.runHook('onConnect').then(() => {
-        for (const d of DIRS) this.read(d);
-      });
-    });
-    this.upstream.once('error', (e) => {
-      if (this.conn.state === 'handshake') {
-        proxy.stats.refused++;
-        proxy.log(`#${id} ${endpointString(client)}: cannot reach the server ${t.host}:${t.port}: ${e.message}; closing the client's connection`);
-      }
-      this.close();
-    });
     downstream.on('error', () => this.close());
-    for (const s of [downstream, this.upstream]) s.on('close', () => this.close());
+    downstream.on('close', () => this.close());
+    connectWithRetry(t.port, t.host, proxy.o.connectWaitMs ?? 5000).then(
+      (sock) => {
+        if (this.ended) return void sock.destroy();
+        this.upstream = sock;
+        this.sockets.s2c = sock;
+        sock.setNoDelay(true);
+        sock.on('error', () => this.close());
+        sock.on('close', () => this.close());
+        this.conn.state = 'open';
+        this.listener.open?.(this.conn, now());
+        void this.runHook('onConnect').then(() => {
+          for (const d of DIRS) this.read(d);
+        });
+      },
+      (e: Error) => {
+        proxy.stats.refused++;
+        proxy.log(`#${id} ${endpointString(client)}: ${e.message}; closing the client's connection`);
+        this.close();
+      },
+    );
   }
 
   /** Start reading what `dir`'s sender sends. */
