@@ -3,6 +3,7 @@ import { proxyCommand } from './proxy';
 import { Command, CommanderError } from 'commander';
 import { GamesniffError, isGamesniffError } from '../core/errors';
 import { checkCommand } from './check';
+import { codegenCommand } from './codegen';
 import { decodeCommand } from './decode';
 import { exportCommand } from './export';
 import { infoCommand } from './info';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   program.addCommand(replayCommand());
   program.addCommand(proxyCommand());
   program.addCommand(checkCommand());
+  program.addCommand(codegenCommand());
   program.addCommand(testbedCommand());
   const override = (c: Command): void => {
     c.exitOverride();

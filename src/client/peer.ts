@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { Conversation, type ConversationMessage } from '../conversation/conversation';
 import { GamesniffError } from '../core/errors';
 import type { Direction } from '../core/types';
-import type { Protocol } from '../protocol/protocol';
+import type { EncodeOptions, Protocol } from '../protocol/protocol';
 
 export type PeerMessage = ConversationMessage<null>;
 export type MessageListener = (m: PeerMessage) => void;
@@ -119,9 +119,9 @@ export class Peer {
     });
   }
 
-  /** Encode with the current state through every layer and write; returns the wire bytes. */
-  send(name: string, fields: unknown = {}): Buffer {
-    const wire = this.conv.send(this.outbound, name, fields);
+  /** Encode with the current state through every layer and write; returns the wire bytes. `opts`: a head's or frame header's values, an id. */
+  send(name: string, fields: unknown = {}, opts: EncodeOptions = {}): Buffer {
+    const wire = this.conv.send(this.outbound, name, fields, opts);
     if (!this.closed) this.socket.write(wire);
     return wire;
   }
