@@ -40,5 +40,7 @@ describe("the README's examples", () => {
       expect(r.stdout).toMatch(/-> bye /);
     }
     if (block.includes('replay')) expect(r.stdout.match(/result: same as recorded/g)).toHaveLength(2);
+    // the first bot: its chat went through the proxy's script
+    if (block.includes('gamesniff codegen')) expect(r.stdout).toContain('the server relayed: HELLO FROM MY BOT');
   });
 });

@@ -212,7 +212,10 @@ describe('gamesniff codegen --ts', () => {
   it('every module compiles under --strict in one tsc run; wrong calls do not (the types are real)', () => {
     writeFileSync(join(dir, 'checks.ts'), CHECKS);
     writeFileSync(join(dir, 'wrong.ts'), WRONG);
-    const all = [...files.values(), join(dir, 'checks.ts'), join(dir, 'wrong.ts')];
+    // the README's proxy script (typed by the generated testgame module) compiles too
+    const readmeScript = /```ts\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))![1]!;
+    writeFileSync(join(dir, 'readme-script.ts'), readmeScript);
+    const all = [...files.values(), join(dir, 'checks.ts'), join(dir, 'wrong.ts'), join(dir, 'readme-script.ts')];
     const t0 = Date.now();
     const r = spawnSync(
       join(ROOT, 'node_modules/.bin/tsc'),
