@@ -10,7 +10,9 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Conversation } from '../../src/conversation/conversation';
+import { Conversation, type ConversationMessage } from '../../src/conversation/conversation';
+import { Proxy } from '../../src/proxy/proxy';
+import type { ProxyScript } from '../../src/proxy/script';
 import { KeyLog } from '../../src/conversation/keylog';
 import { loadProtocol, type Protocol } from '../../src/protocol/protocol';
 import { generateTypeScript } from '../../src/protocol/typescript';
@@ -41,12 +43,12 @@ function run(script: string, args: string[]): Promise<{ code: number | null; std
 }
 
 /** A TCP relay to `port` that decodes both directions as they pass (keys from `keylog`): what went over the wire, as `dir name`. */
-async function decodingRelay(protocol: Protocol, port: number, keylog?: string): Promise<{ port: number; seen: string[] }> {
+async function decodingRelay(protocol: Protocol, port: number, keylog?: string, onMessage?: (m: ConversationMessage<null>) => void): Promise<{ port: number; seen: string[] }> {
   const seen: string[] = [];
   const keys = keylog ? new KeyLog(keylog) : null;
   const server = net.createServer((client) => {
     const upstream = net.connect(port, '127.0.0.1');
-    const conv = new Conversation(protocol, 'tcp', (m) => seen.push(`${m.dir} ${m.name ?? `raw (${m.raw ?? m.error?.message})`}`), {
+    const conv = new Conversation(protocol, 'tcp', (m) => (seen.push(`${m.dir} ${m.name ?? `raw (${m.raw ?? m.error?.message})`}`), onMessage?.(m)), {
       flow: null,
       keys: keys ? () => keys.keysFor({ addr: upstream.localAddress ?? '', port: upstream.localPort ?? 0 }) : undefined,
     });
@@ -108,6 +110,28 @@ describe('the example bot (src/examples/bot/bot.ts)', () => {
       expect(seen.includes('s2c key_request')).toBe(secure);
     });
   }
+});
+
+describe('the example bot through gamesniff proxy', () => {
+  it('a script rewrites its chat on the way: the server saw the rewritten text, and the bot still arrives', async () => {
+    const s = await startGame({ seed: 8 });
+    const seen: string[] = [];
+    // what reaches the server, decoded on the wire between the proxy and the server
+    const relay = await decodingRelay(testgame, s.port, undefined, (m) => m.name === 'chat' && seen.push(String(m.fields!.text)));
+    const script: ProxyScript = {
+      onMessage(msg) {
+        if (msg.dir === 'c2s' && msg.name === 'chat') (msg.fields as { text: string }).text = 'rewritten by the proxy';
+      },
+    };
+    const px = new Proxy({ protocol: testgame, listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: relay.port }, script });
+    await px.start();
+    stops.push(() => px.stop());
+    const r = await run('bot.js', ['--port', String(px.port), '--udp-port', String(s.udpPort), '--target', '30,30', '--name', 'proxied']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^arrived at /m);
+    expect(seen).toEqual(['rewritten by the proxy']);
+    expect(px.stats.modified).toBe(1);
+  });
 });
 
 describe('the example ws bot (src/examples/bot/ws-bot.ts)', () => {
