@@ -16,6 +16,7 @@ import {
 } from './adversarial';
 import { captureDecodeBench, decodeBench, printDecodeFigures } from './decode';
 import { generateCapture } from './generate';
+import { proxyBench } from './proxy';
 import { tuiBench } from './tui';
 
 /**
@@ -32,8 +33,10 @@ import { tuiBench } from './tui';
  *    bomb, long idle; time and peak RSS of `gamesniff streams` (and `decode` for the bomb) under
  *    a time limit, whether the output is what a correct reassembly gives, and the same file
  *    through `tshark -q -z conv,tcp` (tcpflow without tshark) for a ratio.
+ * 5. Proxy (./proxy.ts): throughput and round trips of testgame chat through `gamesniff proxy`
+ *    (no script, a no-op script, a rewriting one) against direct, a Node `net` relay and socat.
  *
- * GAMESNIFF_BENCH=reassembly,decode,tui,live,adversarial runs only the sections named (default:
+ * GAMESNIFF_BENCH=reassembly,decode,tui,live,adversarial,proxy runs only the sections named (default:
  * all); GAMESNIFF_BENCH_CASES=syn-flood,gap-flood,storm,bomb,long-idle only those adversarial
  * captures; GAMESNIFF_BENCH_LIMIT=SECONDS the adversarial time limit per run (default 120).
  */
@@ -507,7 +510,7 @@ async function adversarial(): Promise<void> {
   });
 }
 
-const SECTIONS = ['reassembly', 'decode', 'tui', 'live', 'adversarial'];
+const SECTIONS = ['reassembly', 'decode', 'tui', 'live', 'adversarial', 'proxy'];
 
 async function bench(): Promise<void> {
   const only = (process.env.GAMESNIFF_BENCH ?? '').split(',').map((x) => x.trim()).filter(Boolean);
@@ -524,6 +527,13 @@ async function bench(): Promise<void> {
       await adversarial();
     } catch (e) {
       process.stdout.write(`adversarial: bench error: ${(e as Error).stack ?? String(e)}\n`);
+    }
+  }
+  if (want('proxy')) {
+    try {
+      await proxyBench();
+    } catch (e) {
+      process.stdout.write(`proxy: bench error: ${(e as Error).stack ?? String(e)}\n`);
     }
   }
 }

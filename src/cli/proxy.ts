@@ -119,7 +119,11 @@ export function proxyCommand(): Command {
           });
           await proxy.stop();
         } else {
-          const lines = new LineWriter(0, !!o.json);
+          // lines leave in batches, at least every 100 ms: printing must not slow what passes
+          const lines = new LineWriter(65536, !!o.json);
+          const flusher = setInterval(() => lines.flush(), 100);
+          flusher.unref();
+          proxy.done.then(() => clearInterval(flusher));
           if (protocol) {
             tee.add(
               new MessageDecoder(protocol, {

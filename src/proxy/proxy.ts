@@ -82,7 +82,9 @@ const now = (): number => Date.now() * 1000;
 
 /** One direction of a proxied connection: the chain its messages wait in, and its reading. */
 interface Lane {
+  /** The last task that is waiting (a hook that awaits, a held message); later ones go after it. */
   chain: Promise<void>;
+  /** Tasks not yet done: while any waits, new ones queue behind it; else they run at once. */
   queued: number;
   offset: number;
 }
@@ -279,14 +281,32 @@ abstract class Proxied {
 
   abstract close(): void;
 
+  /**
+   * Run `task` in `dir`'s turn: at once when nothing of that direction waits (most messages: no
+   * promise, no microtask), else after what waits.
+   */
   protected enqueue(dir: Direction, task: () => void | Promise<void>): void {
     const lane = this.lanes[dir];
-    lane.queued++;
-    this.backpressure(dir);
-    lane.chain = lane.chain.then(task).catch((e: unknown) => this.proxy.log(`#${this.id} ${dir}: ${(e as Error).message}`)).finally(() => {
+    const fail = (e: unknown) => this.proxy.log(`#${this.id} ${dir}: ${(e as Error)?.stack ?? String(e)}`);
+    const settle = () => {
       lane.queued--;
       this.backpressure(dir);
-    });
+    };
+    lane.queued++;
+    if (lane.queued === 1) {
+      let r: void | Promise<void> = undefined;
+      try {
+        r = task();
+      } catch (e) {
+        fail(e);
+      }
+      if (!r) return settle();
+      lane.chain = r.catch(fail).finally(settle);
+      this.backpressure(dir);
+      return;
+    }
+    this.backpressure(dir);
+    lane.chain = lane.chain.then(task).catch(fail).finally(settle);
   }
 
   protected backpressure(_dir: Direction): void {}
@@ -295,50 +315,82 @@ abstract class Proxied {
     this.enqueue(dir, () => this.pass(dir, m));
   }
 
-  /** A message from `dir`'s sender: through the script, then on to the other side. */
-  private async pass(dir: Direction, m: ConversationMessage<null>): Promise<void> {
+  /**
+   * A message from `dir`'s sender: through the script and the intercept, then on to the other
+   * side. Synchronous unless a hook returns a promise or the message is held.
+   */
+  private pass(dir: Direction, m: ConversationMessage<null>): void | Promise<void> {
     if (this.ended) return;
     const out = this.out(dir);
-    const stats = this.proxy.stats;
-    stats.messages++;
-    const script = this.proxy.o.script;
+    this.proxy.stats.messages++;
     if (!m.name || m.raw !== undefined || m.error) {
       // not a message we understand: on as it came
       this.write(dir, m.raw !== undefined ? out.resendBytes(dir, m.frame) : out.resend(dir, m.frame, m.payload, m.header));
       return;
     }
+    const onMessage = this.proxy.o.script?.onMessage;
+    if (!onMessage) return this.decided(dir, m, m.fields!);
     const label = m.label ?? m.name;
-    let fields = m.fields!;
-    if (script?.onMessage) {
-      const msg = { dir, name: m.name, label, fields: copyValue(fields) as Record<string, unknown>, wire: m.wire, index: m.index } as ProxyMessage<AnyMessages>;
-      this.dropping = false;
-      await this.guardAsync(`onMessage(${label})`, () => script.onMessage!(msg, this.ctx));
-      if (this.dropping) {
+    const msg = { dir, name: m.name, label, fields: copyValue(m.fields) as Record<string, unknown>, wire: m.wire, index: m.index } as ProxyMessage<AnyMessages>;
+    this.dropping = false;
+    const failed = (e: unknown): void => {
+      this.proxy.stats.scriptErrors++;
+      this.proxy.log(`#${this.id} script error in onMessage(${label}): ${(e as Error)?.stack ?? String(e)}`);
+    };
+    let r: void | Promise<void> = undefined;
+    try {
+      r = onMessage.call(this.proxy.o.script, msg, this.ctx);
+    } catch (e) {
+      // a hook that throws changes nothing: the message goes on as it came
+      failed(e);
+      return this.decided(dir, m, m.fields!);
+    }
+    const after = (ok: boolean): void | Promise<void> => {
+      if (this.dropping && ok) {
         this.dropping = false;
-        stats.dropped++;
+        this.proxy.stats.dropped++;
         return;
       }
-      fields = msg.fields as Record<string, unknown>;
+      this.dropping = false;
+      return this.decided(dir, m, ok ? (msg.fields as Record<string, unknown>) : m.fields!);
+    };
+    if (r && typeof (r as Promise<void>).then === 'function') {
+      return (r as Promise<void>).then(
+        () => after(true),
+        (e: unknown) => {
+          failed(e);
+          return after(false);
+        },
+      );
     }
-    if (this.proxy.intercepts(dir)) {
-      // held until the user decides (the UI): on as it is, with fields edited, or dropped
-      const decision = await this.proxy.hold(this.id, dir, label, fields);
-      if (decision === 'drop') {
-        stats.dropped++;
+    return after(true);
+  }
+
+  /** After the script: held while the direction is intercepted, then sent. */
+  private decided(dir: Direction, m: ConversationMessage<null>, fields: Record<string, unknown>): void | Promise<void> {
+    if (!this.proxy.intercepts(dir)) return this.send(dir, m, fields);
+    return this.proxy.hold(this.id, dir, m.label ?? m.name!, fields).then((d) => {
+      if (d === 'drop') {
+        this.proxy.stats.dropped++;
         return;
       }
-      if (decision) fields = decision;
-    }
+      this.send(dir, m, d ?? fields);
+    });
+  }
+
+  /** On to the other side: as it came when unchanged, else encoded anew. */
+  private send(dir: Direction, m: ConversationMessage<null>, fields: Record<string, unknown>): void {
     if (this.ended) return;
-    if (!sameValue(fields, m.fields)) {
+    const out = this.out(dir);
+    if (fields !== m.fields && !sameValue(fields, m.fields)) {
       try {
-        const payload = out.transport.reencode({ name: m.name, dir, id: m.id, head: m.head, fields: m.fields!, body: m.payload, frame: m.header }, fields, out.state);
+        const payload = out.transport.reencode({ name: m.name!, dir, id: m.id, head: m.head, fields: m.fields!, body: m.payload, frame: m.header }, fields, out.state);
         this.write(dir, out.sendPayload(dir, payload, m.header ?? {}));
-        stats.modified++;
+        this.proxy.stats.modified++;
         return;
       } catch (e) {
-        stats.scriptErrors++;
-        this.proxy.log(`#${this.id} ${label}: the changed fields do not encode (${(e as Error).message}); passed on unchanged`);
+        this.proxy.stats.scriptErrors++;
+        this.proxy.log(`#${this.id} ${m.label ?? m.name}: the changed fields do not encode (${(e as Error).message}); passed on unchanged`);
       }
     }
     this.write(dir, out.resend(dir, m.frame, m.payload, m.header));
@@ -436,11 +488,16 @@ class ProxiedConnection extends Proxied {
   /** Start reading what `dir`'s sender sends. */
   private read(dir: Direction): void {
     const from = this.sockets[dir];
+    const to = (): net.Socket => this.sockets[dir === 'c2s' ? 's2c' : 'c2s'];
     from.on('data', (b: Buffer) => {
       if (!this.convs) return this.enqueue(dir, () => this.write(dir, b));
+      // the messages of one chunk leave in one write (not a segment each), once all of them went through
+      const dst = to();
+      dst.cork();
       const c = dir === 'c2s' ? this.convs.client : this.convs.server;
       c.received(dir, b, this.readOffset[dir], now());
       this.readOffset[dir] += b.length;
+      this.enqueue(dir, () => dst.uncork());
     });
     from.on('end', () =>
       this.enqueue(dir, () => {
@@ -471,12 +528,13 @@ class ProxiedConnection extends Proxied {
     if (this.ended || !bytes.length) return;
     const to = this.sockets[dir === 'c2s' ? 's2c' : 'c2s'];
     const lane = this.lanes[dir];
+    // the bytes go first; showing and recording them comes after
+    to.write(bytes);
     const ts = now();
     this.conn.lastTs = ts;
     this.conn.packets[dir === 'c2s' ? 0 : 1]++;
     this.listener.data?.(this.conn, dir, bytes, lane.offset, ts);
     lane.offset += bytes.length;
-    to.write(bytes);
     this.backpressure(dir);
   }
 
