@@ -75,7 +75,7 @@ export function looseSignature(sig: string): string {
 export function fixtureExt(target: TargetName, data: Buffer): string {
   if (target === 'recording') return 'gsrec';
   if (target === 'protocol') return 'yaml';
-  if (target === 'websocket') return 'wscase';
+  if (target === 'websocket') return data[0] === 0x1f && data[1] === 0x8b ? 'wscase.gz' : 'wscase';
   if (data[0] === 0x1f && data[1] === 0x8b) return 'pcap.gz';
   if (data.length >= 4 && data.readUInt32BE(0) === 0x0a0d0d0a) return 'pcapng';
   return 'pcap';
@@ -237,6 +237,11 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
       minimizeLeft -= res.ms;
       min = res.data;
       log(`    minimised ${data.length} -> ${min.length} bytes (${res.runs} runs, ${(res.ms / 1000).toFixed(1)}s)`);
+      // the sidecar tells what the minimal case does (its stack, an invariant's details), not the first one
+      if (min !== data) {
+        const again = await runner.run(target, min);
+        if (sameCrash(c, again)) c.error = again.error;
+      }
     }
     c.minimizedSize = min.length;
     if (write) {
@@ -250,7 +255,9 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     if (o.runSeeds !== false) {
       for (const t of targets) {
         const keep: Seed[] = [];
-        for (const s of seeds[t]) {
+        // fixtures first: a seed that shows a fixture's bug is then a known crash, not a new find
+        const fixturesFirst = [...seeds[t]].sort((x, y) => Number(!x.name.startsWith('fixture/')) - Number(!y.name.startsWith('fixture/')));
+        for (const s of fixturesFirst) {
           const out = await runner.run(t, s.data);
           const fixture = /^fixture\/(.*)$/.exec(s.name)?.[1];
           if (fixture && out.status === 'crash') known.set(looseSignature(out.signature!), fixture);

@@ -1,7 +1,7 @@
 /**
- * Seeds per target. Everything a bare clone has (recordings/, protocols/, captures built in code,
- * earlier finds in test/fixtures/fuzz), plus the third-party captures in ../shared/captures or
- * $GAMESNIFF_CAPTURES when they are there.
+ * Seeds per target. Everything a bare clone has (recordings/, protocols/, captures and WebSocket
+ * sessions built in code, earlier finds in test/fixtures/fuzz), plus the third-party captures in
+ * ../shared/captures or $GAMESNIFF_CAPTURES when they are there.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -2,8 +2,8 @@
  * The `websocket` fuzz target: the WebSocket layer of a conversation (protocols/wsgame), fed two
  * byte streams the way a capture would feed them: cut anywhere, interleaved, with gaps.
  *
- * A case is one buffer: [u32 BE n][c2s: n bytes][u32 BE m][s2c: m bytes][script]. Lengths past the
- * end are cut to what is there, so that any bytes are a case. The script is 3-byte steps (op, u16
+ * A case is one buffer: [u32 BE n][c2s: n bytes][u32 BE m][s2c: m bytes][script], maybe gzipped.
+ * Lengths past the end are cut to what is there, so that any bytes are a case. The script is 3-byte steps (op, u16
  * BE arg) saying how the streams go in; an empty script gets cuts derived from the streams' hash.
  *
  * Besides "no exception escapes", each case checks (WsInvariantError when one breaks):
@@ -17,7 +17,7 @@
  *  - payloads: an uncompressed data message's payload is its frames' payloads unmasked and joined;
  *    a ping's or pong's data is its payload.
  */
-import { constants, deflateRawSync } from 'node:zlib';
+import { constants, deflateRawSync, gunzipSync } from 'node:zlib';
 import * as pako from 'pako';
 import { Packr } from 'msgpackr';
 import { Conversation, type ConversationMessage } from '../conversation/conversation';
@@ -26,6 +26,7 @@ import { Rng } from '../core/rng';
 import type { Direction } from '../core/types';
 import { writeWsFrame } from '../framing/websocket';
 import type { Protocol } from '../protocol/protocol';
+import { DEFAULT_DECODE_LIMITS } from '../protocol/runtime';
 import { hashBytes } from './rng';
 
 /** A broken invariant of the layer (not an exception it threw): a find like a crash. */
@@ -60,7 +61,19 @@ export function encodeWsCase(c: WsCase): Buffer {
   return Buffer.concat([a, c.c2s, b, c.s2c, c.script]);
 }
 
+/** A case may come gzipped (a fixture of megabytes that compress well). */
+function gunzipped(data: Buffer): Buffer {
+  if (data[0] !== 0x1f || data[1] !== 0x8b) return data;
+  try {
+    return gunzipSync(data, { maxOutputLength: MAX_WS_INPUT });
+  } catch {
+    return data;
+  }
+}
+
 export function decodeWsCase(data: Buffer): WsCase {
+  data = gunzipped(data);
+  if (data.length > MAX_WS_INPUT) data = data.subarray(0, MAX_WS_INPUT);
   let p = 0;
   const stream = (): Buffer => {
     if (data.length - p < 4) {
@@ -189,8 +202,39 @@ export function joinFeeds(steps: Step[]): Step[] {
 // ---------------------------------------------------------------------------------------------
 // running and checking
 
+/**
+ * What the checks need of a message (not its inflated payload or decoded fields, which a case of
+ * compression bombs would keep by the gigabyte): the payload only when not inflated.
+ */
+export type Rec = Pick<ConversationMessage<null>, 'dir' | 'index' | 'offset' | 'size' | 'wire' | 'raw' | 'name' | 'label' | 'error' | 'header'> & {
+  payload: Buffer | null;
+  /** Inflated size. */
+  inflated: number;
+  /** A ping's or pong's data. */
+  data?: unknown;
+};
+
+function record(m: ConversationMessage<null>): Rec {
+  const compressed = m.header?.compressed === true;
+  return {
+    dir: m.dir,
+    index: m.index,
+    offset: m.offset,
+    size: m.size,
+    wire: m.wire,
+    raw: m.raw,
+    name: m.name,
+    label: m.label,
+    error: m.error,
+    header: m.header,
+    payload: compressed ? null : m.payload,
+    inflated: compressed ? m.payload.length : 0,
+    data: m.name === 'ws_ping' || m.name === 'ws_pong' ? (m.fields as { data?: unknown } | undefined)?.data : undefined,
+  };
+}
+
 /** The messages each way; `held`: bytes a direction still held when it ended, `before`: messages it had handed out by then. */
-type Got = Record<Direction, ConversationMessage<null>[]> & { held: Record<Direction, number>; before: Record<Direction, number> };
+type Got = Record<Direction, Rec[]> & { held: Record<Direction, number>; before: Record<Direction, number> };
 
 export function runSteps(proto: Protocol, steps: Step[]): Got {
   const got: Got = { c2s: [], s2c: [], held: { c2s: 0, s2c: 0 }, before: { c2s: 0, s2c: 0 } };
@@ -200,7 +244,7 @@ export function runSteps(proto: Protocol, steps: Step[]): Got {
     proto,
     'tcp',
     (m) => {
-      got[m.dir].push(m);
+      got[m.dir].push(record(m));
       emitted[m.dir] += m.size;
     },
     { flow: null },
@@ -224,7 +268,16 @@ export function runSteps(proto: Protocol, steps: Step[]): Got {
 export function checkHeld(dir: Direction, got: Got): void {
   // the request was the last message before the end: all after it was held
   if (dir !== 'c2s' || got[dir][got.before[dir] - 1]?.name !== 'http_request') return;
-  if (got.held[dir] > MAX_EARLY) fail(`${dir} held more than MAX_EARLY bytes after its upgrade request, waiting for the server's answer`, [`held ${got.held[dir]} bytes when the direction ended`]);
+  if (got.held[dir] > MAX_EARLY) fail(dir, `held more than MAX_EARLY bytes after its upgrade request, waiting for the server's answer`, [`held ${got.held[dir]} bytes when the direction ended`]);
+}
+
+/** What a connection may inflate in all (the decode limits' connectionInflate, which frame transforms are held to). */
+export function checkInflateBudget(got: Got): void {
+  const total = [...got.c2s, ...got.s2c].reduce((n, m) => n + m.inflated, 0);
+  if (total > DEFAULT_DECODE_LIMITS.connectionInflate) {
+    const n = [...got.c2s, ...got.s2c].filter((m) => m.inflated > 0).length;
+    fail(null, 'permessage-deflate inflated more than the connection decode budget (connectionInflate)', [`${total} bytes inflated in ${n} messages; the budget is ${DEFAULT_DECODE_LIMITS.connectionInflate}`]);
+  }
 }
 
 /** Whether a direction's messages may come from a boundary search (a gap in it, or no HTTP head at its start): cut-dependent by nature. */
@@ -234,21 +287,24 @@ function searched(dir: Direction, stream: Buffer, steps: Step[]): boolean {
 }
 
 /** A message in a line: its name, or raw with the reason, or the decode error. */
-function what(m: ConversationMessage<null>): string {
+function what(m: Rec): string {
   if (m.raw !== undefined) return `raw (${m.raw})`;
   const name = m.label ?? m.name ?? 'unnamed';
   return m.error ? `${name} with a decode error (${m.error.message})` : name;
 }
 
-/** The first line stays the same across variants of one bug (it makes the signature): no offsets in it. */
-function fail(head: string, detail: string[]): never {
-  throw new WsInvariantError([head, ...detail].join('\n  '));
+/**
+ * The first line stays the same across variants of one bug (it makes the signature): no offsets,
+ * and not the direction (the same bug both ways is one find); the direction leads the details.
+ */
+function fail(dir: Direction | null, head: string, detail: string[]): never {
+  throw new WsInvariantError([head, ...(dir ? [`direction: ${dir}`] : []), ...detail].join('\n  '));
 }
 
 const hex = (b: Buffer, max = 48) => b.subarray(0, max).toString('hex') + (b.length > max ? `... (${b.length} bytes)` : '');
 
 /** Every fed byte in exactly one message, as fed; nothing else. */
-export function checkAccounting(dir: Direction, stream: Buffer, steps: Step[], msgs: ConversationMessage<null>[]): void {
+export function checkAccounting(dir: Direction, stream: Buffer, steps: Step[], msgs: Rec[]): void {
   // 1: fed, 2: lost in a gap, 0: never came
   const known = new Uint8Array(stream.length);
   let fed = 0;
@@ -262,13 +318,13 @@ export function checkAccounting(dir: Direction, stream: Buffer, steps: Step[], m
   const owner = new Int32Array(stream.length).fill(-1);
   let emitted = 0;
   msgs.forEach((m, k) => {
-    if (m.dir !== dir) fail(`${dir} message handed out as ${m.dir}`, []);
-    if (m.index !== k) fail(`${dir} message indexes not 0, 1, 2...`, [`message ${k} has index ${m.index}`]);
+    if (m.dir !== dir) fail(dir, `message handed out as ${m.dir}`, []);
+    if (m.index !== k) fail(dir, `message indexes not 0, 1, 2...`, [`message ${k} has index ${m.index}`]);
     const wire = m.wire;
-    if (m.size !== wire.length) fail(`${dir} ${what(m)}: size is not wire.length`, [`size ${m.size}, wire ${wire.length}`]);
+    if (m.size !== wire.length) fail(dir, `${what(m)}: size is not wire.length`, [`size ${m.size}, wire ${wire.length}`]);
     emitted += wire.length;
     if (!Number.isInteger(m.offset) || m.offset < 0 || (wire.length > 0 && m.offset >= stream.length)) {
-      fail(`${dir} ${what(m)}: offset outside the stream`, [`offset ${m.offset}, stream ${stream.length} bytes, wire ${hex(wire)}`]);
+      fail(dir, `${what(m)}: offset outside the stream`, [`offset ${m.offset}, stream ${stream.length} bytes, wire ${hex(wire)}`]);
     }
     // a message's frames with control frames between them (shown before it) are laid out over the
     // bytes not yet emitted, from its offset on: data messages in fragments, and raw ones (a
@@ -278,14 +334,14 @@ export function checkAccounting(dir: Direction, stream: Buffer, steps: Step[], m
     for (let i = 0; i < wire.length; i++, p++) {
       if (spread) while (p < stream.length && owner[p]! >= 0) p++;
       const where = () => [`message #${k} at offset ${m.offset}, ${wire.length} bytes; its byte ${i} at stream offset ${p}`, `wire ${hex(wire)}`];
-      if (p >= stream.length) fail(`${dir} ${what(m)}: wire runs past the end of the stream`, where());
-      if (known[p] === 2) fail(`${dir} ${what(m)}: wire covers bytes lost in a gap`, where());
-      if (known[p] === 0) fail(`${dir} ${what(m)}: wire covers bytes never fed`, where());
+      if (p >= stream.length) fail(dir, `${what(m)}: wire runs past the end of the stream`, where());
+      if (known[p] === 2) fail(dir, `${what(m)}: wire covers bytes lost in a gap`, where());
+      if (known[p] === 0) fail(dir, `${what(m)}: wire covers bytes never fed`, where());
       if (owner[p]! >= 0) {
         const o = msgs[owner[p]!]!;
-        fail(`${dir} bytes emitted twice: in ${what(o)} and again in ${what(m)}`, [...where(), `first in message #${owner[p]} at offset ${o.offset}, ${o.size} bytes`]);
+        fail(dir, `bytes emitted twice: in ${what(o)} and again in ${what(m)}`, [...where(), `first in message #${owner[p]} at offset ${o.offset}, ${o.size} bytes`]);
       }
-      if (stream[p] !== wire[i]) fail(`${dir} ${what(m)}: wire is not the bytes fed at its offset`, [...where(), `fed ${hex(stream.subarray(m.offset, m.offset + wire.length))}`]);
+      if (stream[p] !== wire[i]) fail(dir, `${what(m)}: wire is not the bytes fed at its offset`, [...where(), `fed ${hex(stream.subarray(m.offset, m.offset + wire.length))}`]);
       owner[p] = k;
     }
   });
@@ -294,7 +350,7 @@ export function checkAccounting(dir: Direction, stream: Buffer, steps: Step[], m
       let e = p;
       while (e < stream.length && known[e] === 1 && owner[e]! < 0) e++;
       const before = msgs.filter((m) => m.offset <= p).pop();
-      fail(`${dir} bytes fed but never emitted`, [
+      fail(dir, `bytes fed but never emitted`, [
         `stream offsets ${p}..${e - 1} (${e - p} bytes: ${hex(stream.subarray(p, e))})`,
         `fed ${fed}, emitted ${emitted}; the message before them: ${before ? `${what(before)} at ${before.offset}` : 'none'}`,
       ]);
@@ -348,7 +404,7 @@ export function readFrame(b: Buffer, at: number): RawFrame | null {
 }
 
 /** Uncompressed data messages carry their frames' payloads; pings and pongs theirs. */
-export function checkPayloads(dir: Direction, msgs: ConversationMessage<null>[]): void {
+export function checkPayloads(dir: Direction, msgs: Rec[]): void {
   for (const m of msgs) {
     if (m.raw !== undefined || !m.header) continue;
     const h = m.header;
@@ -357,26 +413,26 @@ export function checkPayloads(dir: Direction, msgs: ConversationMessage<null>[])
       const f = readFrame(m.wire, at);
       if (!f) {
         if (h.http !== undefined) break;
-        fail(`${dir} ${what(m)}: its wire is not whole frames`, [`wire ${hex(m.wire)}`]);
+        fail(dir, `${what(m)}: its wire is not whole frames`, [`wire ${hex(m.wire)}`]);
       }
       frames.push(f);
       at += f.size;
     }
     if (h.http !== undefined) continue;
     if (h.opcode === 'ping' || h.opcode === 'pong') {
-      const data = (m.fields as { data?: unknown } | undefined)?.data;
-      if (frames.length !== 1 || !Buffer.isBuffer(data) || !data.equals(frames[0]!.payload)) fail(`${dir} ${what(m)}: data is not the frame's payload unmasked`, [`wire ${hex(m.wire)}`]);
+      const data = m.data;
+      if (frames.length !== 1 || !Buffer.isBuffer(data) || !data.equals(frames[0]!.payload)) fail(dir, `${what(m)}: data is not the frame's payload unmasked`, [`wire ${hex(m.wire)}`]);
       continue;
     }
     if (h.opcode !== 'binary' && h.opcode !== 'text') continue;
-    if (typeof h.fragments === 'number' && h.fragments !== frames.length) fail(`${dir} ${what(m)}: header says another number of fragments than its wire holds`, [`header ${h.fragments}, wire ${frames.length}`]);
+    if (typeof h.fragments === 'number' && h.fragments !== frames.length) fail(dir, `${what(m)}: header says another number of fragments than its wire holds`, [`header ${h.fragments}, wire ${frames.length}`]);
     if (h.compressed) continue;
     const joined = Buffer.concat(frames.map((f) => f.payload));
-    if (!joined.equals(m.payload)) fail(`${dir} ${what(m)}: payload is not its frames' payloads unmasked and joined`, [`payload ${hex(m.payload)}`, `frames ${hex(joined)}`]);
+    if (!m.payload || !joined.equals(m.payload)) fail(dir, `${what(m)}: payload is not its frames' payloads unmasked and joined`, [`payload ${m.payload ? hex(m.payload) : "(none)"}`, `frames ${hex(joined)}`]);
   }
 }
 
-function key(m: ConversationMessage<null>): string {
+function key(m: Rec): string {
   return `${m.offset}+${m.size} ${m.label ?? m.name ?? '?'}${m.error ? ' (decode error)' : ''}`;
 }
 
@@ -384,7 +440,7 @@ function key(m: ConversationMessage<null>): string {
  * The decoded messages of two runs over the same bytes and events (other cuts) are the same.
  * `search`: the direction needed a boundary search; such failures share one signature.
  */
-export function checkCuts(dir: Direction, a: ConversationMessage<null>[], b: ConversationMessage<null>[], search: boolean): void {
+export function checkCuts(dir: Direction, a: Rec[], b: Rec[], search: boolean): void {
   const ka = a.filter((m) => m.raw === undefined).map(key);
   const kb = b.filter((m) => m.raw === undefined).map(key);
   let i = 0;
@@ -392,18 +448,21 @@ export function checkCuts(dir: Direction, a: ConversationMessage<null>[], b: Con
   if (i === ka.length && i === kb.length) return;
   // what each run made of the bytes where they part
   const at = Math.min(Number(/^\d+/.exec(ka[i] ?? '')?.[0] ?? Infinity), Number(/^\d+/.exec(kb[i] ?? '')?.[0] ?? Infinity));
-  const around = (ms: ConversationMessage<null>[]) => ms.filter((m) => m.offset + m.size > at).slice(0, 3).map((m) => `${m.offset}+${m.size} ${what(m)}`).join('; ');
-  const cause = (ms: ConversationMessage<null>[]) => {
+  const around = (ms: Rec[]) => ms.filter((m) => m.offset + m.size > at).slice(0, 3).map((m) => `${m.offset}+${m.size} ${what(m)}`).join('; ');
+  const cause = (ms: Rec[]) => {
     const r = ms.find((m) => m.raw !== undefined && m.offset + m.size > at);
     return r ? r.raw!.replace(/\d+/g, 'N') : 'no raw';
   };
-  const detail = [`${dir}, as cut: ${around(a)}`, `${dir}, joined: ${around(b)}`];
-  if (search) fail('decoded messages depend on where the bytes were cut, after a boundary search (a gap or a mid-stream join)', detail);
-  fail(`${dir} decoded messages depend on where the bytes were cut: ${ka[i] === undefined ? 'fewer' : 'other'} as cut, ${cause(a)} / ${cause(b)} joined`, detail);
+  const detail = [`as cut: ${around(a)}`, `joined: ${around(b)}`];
+  // after the first difference: only the cut run found messages, only the joined one, or both (other ones)
+  const how = kb[i] === undefined ? 'more as cut' : ka[i] === undefined ? 'fewer as cut' : 'other as cut';
+  if (search) fail(dir, `decoded messages depend on where the bytes were cut, after a boundary search (a gap or a mid-stream join): ${how}`, detail);
+  // no boundary search: what the cut run made of the bytes where the runs part names the bug
+  fail(dir, `decoded messages depend on where the bytes were cut: as cut, ${cause(a)}`, detail);
 }
 
 export function runWsCase(proto: Protocol, data: Buffer, counters?: Record<string, number>): void {
-  const c = decodeWsCase(data.length > MAX_WS_INPUT ? data.subarray(0, MAX_WS_INPUT) : data);
+  const c = decodeWsCase(data);
   const steps = planSteps(c);
   const got = runSteps(proto, steps);
   const streams: Record<Direction, Buffer> = { c2s: c.c2s, s2c: c.s2c };
@@ -412,6 +471,7 @@ export function runWsCase(proto: Protocol, data: Buffer, counters?: Record<strin
     checkPayloads(d, got[d]);
     checkHeld(d, got);
   }
+  checkInflateBudget(got);
   const joined = joinFeeds(steps);
   if (joined.length !== steps.length) {
     const ref = runSteps(proto, joined);
