@@ -275,7 +275,9 @@ export class Conversation<F = unknown> {
       const shake = new WsHandshake();
       // each WebSocket message one message (framing: message), or a framing over what they carry
       this.wsMessages = L.framings.every((f) => f.spec.k === 'datagram');
-      for (const c of this.chains) c.ws = new WsDirection(DIRS[c.d]!, shake, this.wsSink(c), { frame: Math.min(this.maxFrame, this.limits.inflate), message: this.limits.inflate });
+      // inflating counts against the connection's decode budget, as frame transforms do
+      const limits = { frame: Math.min(this.maxFrame, this.limits.inflate), message: this.limits.inflate, budget: this.decodeOpts.budget, connectionInflate: this.limits.connectionInflate };
+      for (const c of this.chains) c.ws = new WsDirection(DIRS[c.d]!, shake, this.wsSink(c), limits);
     }
     for (const c of this.chains) {
       if (L.frame.length) c.frame = L.frame.filter((u) => u.dirs.includes(DIRS[c.d]!)).map((use) => ({ use, kind: transformKind(use.name)!, tx: null, args: null, broken: '', lostBefore: 0 }));

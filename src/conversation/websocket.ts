@@ -63,6 +63,12 @@ export class WsHandshake {
   /** Directions waiting for the answer. */
   readonly waiting: (() => void)[] = [];
 
+  /** The capture started after the upgrade: a direction waiting for the answer goes on. */
+  join(): void {
+    this.state = 'joined';
+    for (const w of this.waiting.splice(0)) w();
+  }
+
   /** An upgrade request seen (either way it went: received or sent). */
   request(headers: Record<string, string>): void {
     this.key = headers['sec-websocket-key'] ?? null;
@@ -166,6 +172,8 @@ interface Fragments {
   payloads: Buffer[];
   size: number;
   offset: number;
+  /** Began within a few frames of a boundary found by searching (which may have been a false one). */
+  afterSync: boolean;
 }
 
 /** One direction of the layer. */
@@ -196,7 +204,8 @@ export class WsDirection {
     readonly dir: Direction,
     readonly shake: WsHandshake,
     private readonly sink: WsSink,
-    private readonly limits: { frame: number; message: number },
+    /** The largest frame and message; what the connection may inflate in all (shared with its other layers). */
+    private readonly limits: { frame: number; message: number; budget?: { inflated: number }; connectionInflate?: number },
   ) {}
 
   // ---- receiving ------------------------------------------------------------------------------
@@ -215,6 +224,7 @@ export class WsDirection {
   gap(length: number, offset: number, ts: number): void {
     if (this.mode === 'lost') return;
     const why = `cut by a ${length}-byte gap at stream offset ${offset}`;
+    this.settle();
     this.flushHeld(ts, why);
     if (this.shake.deflate?.[this.dir].takeover) this.windowLost = `permessage-deflate with context takeover: the window was lost in a ${length}-byte gap at stream offset ${offset}`;
     if (this.mode !== 'wait') this.mode = 'sync';
@@ -224,12 +234,18 @@ export class WsDirection {
   end(ts: number): void {
     if (this.mode === 'lost') return;
     // still looking for a boundary: with no more bytes to come, a frame that would run past the end is not one
-    if (this.mode === 'sync' && this.have) {
+    this.settle();
+    this.flushHeld(ts, this.mode === 'frames' ? 'the connection ended inside a WebSocket frame' : 'the connection ended here');
+  }
+
+  /** No more bytes come before the next ones are lost or the stream ends: decide what is held. */
+  private settle(): void {
+    for (let guard = 0; this.mode === 'sync' && this.have && guard < 1 << 20; guard++) {
       this.scanFrom = 0;
       this.sync(true);
-      if ((this.mode as string) === 'frames') this.run();
+      if ((this.mode as string) !== 'frames') break;
+      this.run();
     }
-    this.flushHeld(ts, this.mode === 'frames' ? 'the connection ended inside a WebSocket frame' : 'the connection ended here');
   }
 
   private flushHeld(ts: number, why: string): void {
@@ -259,6 +275,17 @@ export class WsDirection {
     this.have -= n;
     this.base += n;
     this.scanFrom = 0;
+  }
+
+  /** A frame already taken that makes the rest of the direction raw: it goes first (after a message it interrupted). */
+  private loseWith(wire: Buffer, offset: number, why: string): void {
+    if (this.frag) {
+      const f = this.frag;
+      this.frag = null;
+      this.sink.raw(Buffer.concat(f.wires), f.offset, this.ts, `a fragmented message not whole: ${why}`);
+    }
+    this.sink.raw(wire, offset, this.ts, why);
+    this.lose(why);
   }
 
   /** The rest of the direction is raw, with why. */
@@ -302,14 +329,15 @@ export class WsDirection {
   private start(): void {
     const b = this.held();
     const looksHttp = this.dir === 'c2s' ? /^[A-Z]{3,10} /.test(b.subarray(0, 11).toString('latin1')) : b.subarray(0, 5).toString('latin1') === 'HTTP/';
-    if (!looksHttp && b.length < 5 && (this.dir === 'c2s' ? /^[A-Z]*$/ : /^H?T?T?P?$/).test(b.toString('latin1'))) {
-      this.need = 5;
+    // not enough bytes to tell yet: a method of up to 10 letters and its space, or "HTTP/"
+    if (!looksHttp && b.length < (this.dir === 'c2s' ? 11 : 5) && (this.dir === 'c2s' ? /^[A-Z]*$/ : /^H?T?T?P?$/).test(b.toString('latin1'))) {
+      this.need = this.have + 1;
       return;
     }
     if (looksHttp) this.mode = 'http';
     else {
       // joined after the upgrade: what it negotiated is not known
-      if (this.shake.state === 'http') this.shake.state = 'joined';
+      if (this.shake.state === 'http') this.shake.join();
       this.mode = 'sync';
     }
   }
@@ -355,7 +383,7 @@ export class WsDirection {
     if (this.shake.state === 'open' || this.shake.state === 'joined') this.mode = 'frames';
     else if (this.shake.state === 'refused') this.lose(this.shake.refused);
     else if (this.have > MAX_EARLY) this.lose(`more than ${MAX_EARLY} bytes after the upgrade request before the server's answer`);
-    else this.need = Infinity;
+    else this.need = this.have + 1;
   }
 
   private rules(sync: boolean): WsReadRules {
@@ -405,8 +433,14 @@ export class WsDirection {
     }
     if (h.opcode >= 8) return this.control(h.opcode, wire, payload, offset);
     if (h.opcode !== OP.continuation) {
-      if (this.frag) return this.lose(`a new ${OP_NAMES[h.opcode]} message began before the fragmented ${OP_NAMES[this.frag.opcode]} message ended`);
-      const f: Fragments = { opcode: h.opcode, rsv1: h.rsv1, masked: !!h.mask, wires: [wire], payloads: [payload], size: payload.length, offset };
+      if (this.frag) {
+        const why = `a new ${OP_NAMES[h.opcode]} message began before the fragmented ${OP_NAMES[this.frag.opcode]} message ended`;
+        if (!this.frag.afterSync) return this.loseWith(wire, offset, why);
+        // the fragment began right after a boundary found by searching: that boundary was a false one
+        this.sink.raw(Buffer.concat(this.frag.wires), this.frag.offset, this.ts, `joined mid-stream: ${why} (a boundary found by searching that was not one)`);
+        this.frag = null;
+      }
+      const f: Fragments = { opcode: h.opcode, rsv1: h.rsv1, masked: !!h.mask, wires: [wire], payloads: [payload], size: payload.length, offset, afterSync: this.sinceSync <= 3 };
       if (h.fin) return this.message(f);
       this.frag = f;
       return;
@@ -419,7 +453,11 @@ export class WsDirection {
     f.wires.push(wire);
     f.payloads.push(payload);
     f.size += payload.length;
-    if (f.size > this.limits.message) return this.lose(`a fragmented message of more than ${this.limits.message} bytes`);
+    if (f.size > this.limits.message) {
+      this.frag = null;
+      this.sink.raw(Buffer.concat(f.wires), f.offset, this.ts, `a fragmented message of more than ${this.limits.message} bytes`);
+      return this.lose(`a fragmented message of more than ${this.limits.message} bytes`);
+    }
     if (h.fin) {
       this.frag = null;
       this.message(f);
@@ -452,6 +490,11 @@ export class WsDirection {
       }
       try {
         payload = this.deflater().decode(payload);
+        const { budget, connectionInflate } = this.limits;
+        if (budget && connectionInflate !== undefined) {
+          budget.inflated += payload.length;
+          if (budget.inflated > connectionInflate) throw new Error(`this connection has inflated more than its decode budget (${connectionInflate} bytes)`);
+        }
       } catch (e) {
         const why = `permessage-deflate: ${(e as Error).message}`;
         if (this.shake.state === 'joined') {
@@ -469,52 +512,48 @@ export class WsDirection {
 
   /**
    * Looking for a frame boundary (joined after the upgrade, or after a gap): a frame header whose
-   * frame is followed by another header, or ends where the bytes held end. A header whose frame
-   * runs past what is held cannot be checked yet: it is waited for only while no later boundary
-   * checks out (a false one must not hold back the true ones behind it). `final`: no more bytes
-   * will come, so such a header is not a boundary.
+   * frame is followed by another header. A candidate that cannot be checked yet (its frame or the
+   * header after it runs past what is held) holds the search there: a later candidate inside it
+   * could be its payload, and believing one would make messages up. So the answer never depends
+   * on how the bytes were cut. `final` (the end, or a gap): no more bytes will come, so a frame
+   * that runs past them is not a boundary, and one followed by a cut-off header is.
    */
   private sync(final = false): void {
     const b = this.held();
     const rules = this.rules(true);
-    let pending = -1;
-    let pendingEnd = 0;
     for (let i = this.scanFrom; i < b.length; i++) {
       const h = readWsHeader(b, i, b.length, rules);
       if (h === 'short') {
-        if (pending < 0 && !final) {
-          pending = i;
-          pendingEnd = b.length + 1;
-        }
-        break;
+        if (final) continue;
+        return this.waitAt(i, this.have + 1);
       }
       // an empty data frame is too weak a sign to believe (00 00 is one)
       if (typeof h === 'string' || (h.length === 0 && h.opcode < 8)) continue;
       const end = i + h.size + h.length;
       if (end > b.length) {
-        if (pending < 0 && !final) {
-          pending = i;
-          pendingEnd = end + 2;
-        }
-        continue;
+        if (final) continue;
+        return this.waitAt(i, end + 2);
       }
-      if (end < b.length && typeof readWsHeader(b, end, b.length, rules) === 'string') continue;
-      if (end === b.length && pending >= 0) continue;
+      const next = end < b.length ? readWsHeader(b, end, b.length, rules) : 'short';
+      if (next === 'short') {
+        if (!final) return this.waitAt(i, this.have + 1);
+      } else if (typeof next === 'string') continue;
       return this.synced(i);
     }
-    if (pending >= 0) {
-      this.scanFrom = pending;
-      this.need = Math.max(pendingEnd, this.have + 1);
-      return;
-    }
     // nothing yet: show what cannot start a frame, keep a header's worth
-    if (b.length > 64 * 1024) {
-      const n = b.length - 14;
-      this.sink.raw(b.subarray(0, n), this.base, this.ts, 'joined mid-stream: no WebSocket frame boundary found in these bytes');
-      this.consume(n);
+    if (b.length > 64 * 1024 || final) {
+      const n = final ? b.length : b.length - 14;
+      if (n > 0) {
+        this.sink.raw(b.subarray(0, n), this.base, this.ts, 'joined mid-stream: no WebSocket frame boundary found in these bytes');
+        this.consume(n);
+      }
     }
-    this.scanFrom = Math.max(0, this.have - 14);
-    this.need = this.have + 1;
+    this.waitAt(Math.max(0, this.have - 14), this.have + 1);
+  }
+
+  private waitAt(i: number, need: number): void {
+    this.scanFrom = i;
+    this.need = Math.max(need, this.have + 1);
   }
 
   private synced(i: number): void {

@@ -209,6 +209,7 @@ describe('websocket layer with a real ws peer', () => {
     const welcome = whole.find((m) => m.name === 'welcome')!;
     const got = decode(real.chunks, [1 << 30], { c2s: join.offset + 3, s2c: welcome.offset + 3 });
     const raw = got.filter((m) => m.raw);
+    if (raw.some((r) => !/joined mid-stream|before the capture/.test(r.raw!))) console.log(got.map((m) => `${m.dir} ${m.offset} ${m.size} ${m.name} ${m.raw ?? ''} ${m.wire.subarray(0, 6).toString('hex')}`).join('\n'));
     expect(raw.length).toBeGreaterThan(0);
     for (const r of raw) expect(r.raw).toMatch(/joined mid-stream|before the capture/);
     expect(raw.filter((r) => /joined mid-stream/.test(r.raw!)).map((r) => r.dir).sort()).toEqual(['c2s', 's2c']);
