@@ -174,6 +174,9 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
   });
 }
 
+/** A UDP flow silent this long (µs of packet time) is not written when a recording starts mid-session. */
+export const UDP_IDLE_US = 30_000_000;
+
 /**
  * Recording starts mid-session: the connections still open are written from their start, from
  * the messages the view holds, so that the recording decodes from the beginning (a protocol's
@@ -181,8 +184,11 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
  */
 export function backfill(model: SessionModel, recorder: Recorder): number {
   let n = 0;
+  // a UDP flow has no close: one silent this long is over, not open
+  const now = model.messages.length ? model.messages[model.messages.length - 1]!.ts : 0;
+  const udpOpen = (f: UdpFlow): boolean => !f.closed && now - f.lastTs < UDP_IDLE_US;
   for (const m of model.messages) {
-    const open = m.transport === 'udp' ? !(m.flow as UdpFlow).closed : !(m.flow as TcpConnection).closed;
+    const open = m.transport === 'udp' ? udpOpen(m.flow as UdpFlow) : !(m.flow as TcpConnection).closed;
     if (!open || model.bytesDropped(m)) continue;
     // the bytes as captured (a cipher's ciphertext included), where the capture had them
     if (m.transport === 'udp') recorder.datagram(m.flow as UdpFlow, m.dir, m.wire, m.wire.length, m.ts);

@@ -54,7 +54,6 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: 100, height: 30, border: 'line', label: ' help ', tags: true, hidden: true });
   let notice = '';
   let noticeTimer: NodeJS.Timeout | null = null;
-  let dirty = true;
   let editing = false;
 
   const inner = (b: blessed.Widgets.BoxElement): { w: number; h: number } => ({ w: Math.max(1, (b.width as number) - 2), h: Math.max(1, (b.height as number) - 2) });
@@ -74,15 +73,16 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
     const m = model.selectedMessage();
     details.setContent(renderDetails(model, d.w, d.h, m && packets ? packets.behind(m) : null).join('\n'));
     const held = hooks.intercept ? `  ${escapeTags(hooks.intercept.status())}` : '';
-    status.setContent(notice ? `${renderStatus(model, protocolName)}${held}  {bold}${escapeTags(notice)}{/bold}` : `${renderStatus(model, protocolName)}${held}`);
+    // a notice goes first, where a narrow terminal still shows it
+    status.setContent(notice ? `{bold}${escapeTags(notice)}{/bold}${held}  ${renderStatus(model, protocolName)}` : `${renderStatus(model, protocolName)}${held}`);
     if (model.showHelp) help.setContent(renderHelp().join('\n'));
     screen.render();
-    dirty = false;
   };
 
+  // paused or not, the status bar's counters go on: pause holds the list only
   const tick = setInterval(() => {
     model.tick(Date.now());
-    if (dirty || !model.paused) draw();
+    draw();
   }, 100);
 
   const run = (cmd: Command): void => {
@@ -121,17 +121,12 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       case 'export':
         return show(exportView(model));
       case 'filter':
-        editing = true;
-        input.setValue(model.filter?.text ?? '');
-        input.readInput((err, value) => {
-          editing = false;
-          if (!err && value !== undefined && value !== null) model.setFilter(value);
-          input.setValue('');
-          dirty = true;
-          draw();
+        // the old filter to edit (C-u clears it, C-w takes a word back); errors point into this text
+        show('filter (enter applies, escape keeps the old one, C-u clears):');
+        return ask(model.filter?.text ?? '', (value) => {
+          model.setFilter(value);
+          if (model.filterError) show(model.filterError);
         });
-        screen.render();
-        return;
       case 'quit':
         hooks.quit();
         return;
@@ -145,6 +140,15 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   };
 
   /** Read one line in the input bar, starting from `value`; `done` gets it (nothing on escape). */
+  input.key('C-u', () => {
+    input.setValue('');
+    screen.render();
+  });
+  input.key('C-w', () => {
+    input.setValue(input.getValue().replace(/\S*\s*$/, ''));
+    screen.render();
+  });
+
   const ask = (value: string, done: (line: string) => void): void => {
     editing = true;
     input.setValue(value);
@@ -152,7 +156,6 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       editing = false;
       input.setValue('');
       if (!err && typeof line === 'string') done(line);
-      dirty = true;
       draw();
     });
     screen.render();
@@ -184,7 +187,6 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
     if (noticeTimer) clearTimeout(noticeTimer);
     noticeTimer = setTimeout(() => {
       notice = '';
-      dirty = true;
     }, 5000);
   };
 
@@ -193,14 +195,12 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
     if (model.showHelp) {
       model.showHelp = false;
       help.hide();
-      dirty = true;
       draw();
       return;
     }
     const cmd = commandFor(key.full === 'return' ? 'enter' : key.full);
     if (!cmd) return;
     run(cmd);
-    dirty = true;
     if (cmd !== 'quit') draw();
   });
   list.on('click', (data: { y: number }) => {

@@ -158,3 +158,31 @@ describe('the filter line and names used both ways', () => {
     expect([both.test(msg('c2s', 'hi')), both.test(msg('s2c', 'hi'))]).toEqual([true, true]);
   });
 });
+
+describe('TUI model: the faults a first session found', () => {
+  it('a filter with a name that is neither a message nor a filter name is an error at its column; id and hex filter', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    expect(m.setFilter('nosuchmsg.x > 1')).toBe(false);
+    expect(m.filterError).toMatch(/unknown name 'nosuchmsg': not a message.* at column 1/);
+    expect(m.setFilter('tcp')).toBe(false);
+    expect(m.filterError).toMatch(/for the transport: transport == "tcp"/);
+    expect(m.setFilter('size > 3 && s2c.nope')).toBe(false);
+    expect(m.filterError).toMatch(/s2c\.nope: no message is named nope at column 16/);
+    expect(m.setFilter('id == 0x10')).toBe(true);
+    expect(m.view.length).toBeGreaterThan(0);
+    expect(m.view.every((i) => m.messages[i]!.id === 0x10)).toBe(true);
+    const some = m.messages.find((x) => x.name === 'chat')!;
+    const hex = some.wire.toString('hex').slice(2, 10);
+    expect(m.setFilter(`hex ~ "${hex}"`)).toBe(true);
+    expect(m.view.map((i) => m.messages[i])).toContain(some);
+  });
+
+  it('inspecting a message stops follow: the details pane keeps what it shows', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.last();
+    expect(m.follow).toBe(true);
+    m.nextPane();
+    expect(m.pane).toBe('details');
+    expect(m.follow).toBe(false);
+  });
+});

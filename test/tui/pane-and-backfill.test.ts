@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../../src/capture/file-reader';
 import { backfill } from '../../src/cli/tui';
 import { FlowTable } from '../../src/flow/table';
+import { UdpFlow } from '../../src/flow/connection';
 import { loadProtocol } from '../../src/protocol/protocol';
 import { openRecording } from '../../src/recording/reader';
 import { playRecording, RecordingPlayer } from '../../src/recording/player';
@@ -67,5 +68,24 @@ describe('recording started mid-session (the UI\'s r)', () => {
     await playRecording(out, new MessageDecoder(tg, { message: (m) => void again.push(m) }));
     expect(again.map((m) => `${m.dir} ${m.name}`)).toEqual(seen);
     expect(again.every((m) => !m.error && !m.raw)).toBe(true);
+  });
+});
+
+describe('recording started mid-session: UDP flows', () => {
+  it('a UDP flow silent for longer than the idle time is over, not open: it is not written', () => {
+    const model = new SessionModel(tg, {});
+    const flow = (id: number, port: number) => new UdpFlow(id, `k${id}`, { addr: '127.0.0.1', port }, { addr: '127.0.0.1', port: 24001 }, `127.0.0.1:${port}`, 0);
+    const old = flow(1, 40001);
+    const live = flow(2, 40002);
+    const msg = (f: UdpFlow, ts: number) => ({ flow: f, transport: 'udp', dir: 'c2s', index: 0, offset: 0, ts, wire: Buffer.from([1, 2]), frame: Buffer.from([1, 2]), payload: Buffer.from([1, 2]), size: 2, trailing: 0, compressed: false }) as unknown as Message;
+    old.lastTs = 1_000_000;
+    model.message(msg(old, 1_000_000));
+    live.lastTs = 100_000_000;
+    model.message(msg(live, 99_000_000));
+    model.message(msg(live, 100_000_000));
+    const datagrams: number[] = [];
+    const recorder = { datagram: (f: UdpFlow) => datagrams.push(f.id), data: () => undefined } as unknown as Recorder;
+    expect(backfill(model, recorder)).toBe(2);
+    expect(datagrams).toEqual([2, 2]);
   });
 });

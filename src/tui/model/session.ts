@@ -11,6 +11,7 @@ import type { Span } from '../../protocol/runtime';
 import type { GapReason } from '../../reassembly/assembler';
 import type { Message, MessageSink } from '../../session/messages';
 import { compileFilter, type MessageFilter } from './filter';
+import { WS_MESSAGES } from '../../framing/websocket';
 
 export type Pane = 'messages' | 'connections' | 'details';
 
@@ -71,11 +72,17 @@ export class SessionModel implements MessageSink {
   private readonly keepBytes: number;
   private bytesDroppedBefore = 0;
 
+  /** The names a filter may use as message names: the protocol's, and its layers' own (WebSocket's). */
+  private readonly messageNames: ReadonlySet<string>;
+
   constructor(
     readonly protocol: Protocol | null,
     opts: SessionModelOptions = {},
   ) {
     this.keepBytes = opts.keepBytes ?? 200_000;
+    const names = new Set(protocol?.messages.map((m) => m.def.name) ?? []);
+    if (protocol?.tcp?.def.websocket) for (const n of WS_MESSAGES) names.add(n);
+    this.messageNames = names;
   }
 
   // ---- MessageSink ----
@@ -196,13 +203,15 @@ export class SessionModel implements MessageSink {
   nextPane(): void {
     const order: Pane[] = ['messages', 'details', 'connections'];
     this.pane = order[(order.indexOf(this.pane) + 1) % order.length]!;
+    // inspecting a message: it stays put while more arrive
+    if (this.pane === 'details') this.follow = false;
   }
 
   /** Set the filter; a bad expression leaves the old one and says why. */
   setFilter(text: string): boolean {
     let f: MessageFilter | null;
     try {
-      f = compileFilter(text);
+      f = compileFilter(text, this.messageNames);
     } catch (e) {
       const pos = (e as { pos?: number }).pos;
       this.filterError = `filter: ${(e as Error).message}${pos !== undefined ? ` at column ${pos + 1}` : ''}`;
