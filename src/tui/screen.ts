@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import blessed from 'blessed';
 import { messageJson } from '../session/format';
+import { escapeText } from '../core/terminal';
 import { commandFor, type Command } from './model/keymap';
 import type { PacketRing } from './model/packets';
 import type { SessionModel } from './model/session';
@@ -130,6 +131,29 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       case 'quit':
         hooks.quit();
         return;
+      case 'search':
+        show('search (text in names and fields, or hex bytes like 0a 0b):');
+        return ask(model.search ?? '', (q) => show(model.find(q, 1)));
+      case 'searchNext':
+        return show(model.find(model.search, 1));
+      case 'searchPrev':
+        return show(model.find(model.search, -1));
+      case 'mark':
+        return show(model.toggleMark());
+      case 'jumpMark':
+        return show(model.jumpMark(1));
+      case 'diff':
+        show(model.diffWithMark());
+        return showOverlay();
+      case 'statistics':
+        model.showStatistics();
+        return showOverlay();
+      case 'goTo':
+        show('go to message number:');
+        return ask('', (n) => show(model.goTo(n)));
+      case 'save':
+        show('save the message as: hex, c, base64, vector or json');
+        return ask('vector', (format) => show(saveMessage(model, format)));
       case 'intercept':
       case 'accept':
       case 'drop':
@@ -190,10 +214,21 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
     }, 5000);
   };
 
+  /** A diff or the statistics, in the big box, until a key closes it. */
+  const showOverlay = (): void => {
+    const o = model.overlay;
+    if (!o) return;
+    help.setLabel(` ${o.title} (any key closes) `);
+    help.setContent(o.lines.map((l) => escapeTags(escapeText(l))).join('\n'));
+    help.show();
+  };
+
   screen.on('keypress', (_ch: string, key: { full: string } | undefined) => {
     if (editing || !key) return;
-    if (model.showHelp) {
+    if (model.showHelp || model.overlay) {
       model.showHelp = false;
+      model.overlay = null;
+      help.setLabel(' help ');
       help.hide();
       draw();
       return;
@@ -233,6 +268,20 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
     },
     notice: show,
   };
+}
+
+/** `y`: the selected message in a format, to a file under recordings/. */
+function saveMessage(model: SessionModel, format: string): string {
+  const r = model.messageAs(format);
+  if (typeof r === 'string') return r;
+  const file = join('recordings', `message-${model.view[model.selected]}.${r.ext}`);
+  try {
+    mkdirSync('recordings', { recursive: true });
+    writeFileSync(file, r.text);
+  } catch (e) {
+    return `save failed: ${(e as Error).message}`;
+  }
+  return `saved ${file}`;
 }
 
 /** `e`: the messages the view shows, as JSON lines under recordings/. */

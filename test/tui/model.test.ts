@@ -8,6 +8,8 @@ import { commandFor, KEYMAP } from '../../src/tui/model/keymap';
 import { SessionModel } from '../../src/tui/model/session';
 import { fieldLines, hexDump, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from '../../src/tui/render';
 import { ROOT } from '../helpers/cli';
+import { parse } from 'yaml';
+import { runVector, type Vector } from '../../src/conversation/vectors';
 
 const tg = loadProtocol('testgame', ROOT);
 
@@ -184,5 +186,68 @@ describe('TUI model: the faults a first session found', () => {
     m.nextPane();
     expect(m.pane).toBe('details');
     expect(m.follow).toBe(false);
+  });
+});
+
+describe('TUI model: the analyst tools', () => {
+  it('search by text and hex bytes across the view, n/N both ways, wrapping', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.first();
+    const chats = m.view.filter((i) => m.messages[i]!.name === 'chat');
+    expect(chats.length).toBeGreaterThan(1);
+    expect(m.find('CHAT', 1)).toMatch(/^found "CHAT" at \[\d+\]$/);
+    expect(m.messages[m.view[m.selected]!]!.name).toMatch(/chat/);
+    const first = m.view[m.selected]!;
+    m.find(null, 1);
+    expect(m.view[m.selected]!).toBeGreaterThan(first);
+    m.find(null, -1);
+    expect(m.view[m.selected]!).toBe(first);
+    const target = m.messages[m.view[5]!]!;
+    const hex = target.wire.toString('hex').slice(0, 12).replace(/(..)/g, '$1 ');
+    m.first();
+    expect(m.find(hex, 1)).toMatch(/found/);
+    expect(m.messages[m.view[m.selected]!]!.wire.toString('hex')).toContain(hex.replace(/ /g, ''));
+    expect(m.find('no such thing anywhere', 1)).toMatch(/is in no message of the view/);
+  });
+
+  it('marks, jumping between them, and a diff with the nearest marked message of the same name', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    const snaps = m.view.map((i, vi) => [i, vi] as const).filter(([i]) => m.messages[i]!.name === 'snapshot');
+    m.selected = snaps[0]![1];
+    expect(m.toggleMark()).toMatch(/marked/);
+    m.selected = snaps[2]![1];
+    expect(m.diffWithMark()).toMatch(/diff of \[\d+\] and \[\d+\]/);
+    const text = m.overlay!.lines.join('\n');
+    expect(text).toMatch(/fields:\n {2}tick: \d+ -> \d+/);
+    expect(text).toMatch(/bytes: \d+ -> \d+; \d+ differ, the first at \d+/);
+    m.first();
+    expect(m.jumpMark(1)).toMatch(/mark \[\d+\]/);
+    expect(m.view[m.selected]).toBe(snaps[0]![0]);
+    expect(m.diffWithMark()).toMatch(/no other marked snapshot/);
+  });
+
+  it('go to message N; save as hex, C array, base64, JSON and a vectors.yaml entry that runs as a vector', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    const chatAt = m.messages.findIndex((x) => x.name === 'chat');
+    expect(m.goTo(String(chatAt))).toBe(`message [${chatAt}]`);
+    expect(m.goTo('99999')).toMatch(/a message number from 0/);
+    const msg = m.selectedMessage()!;
+    expect((m.messageAs('hex') as { text: string }).text).toBe(`${msg.wire.toString('hex')}\n`);
+    expect((m.messageAs('base64') as { text: string }).text.trim()).toBe(msg.wire.toString('base64'));
+    expect((m.messageAs('c') as { text: string }).text).toMatch(/static const unsigned char chat_\d+\[\d+\] = \{\n {2}0x/);
+    expect(JSON.parse((m.messageAs('json') as { text: string }).text)).toMatchObject({ name: 'chat', dir: 'c2s' });
+    const vector = (m.messageAs('vector') as { text: string }).text;
+    const doc = parse(`protocol: testgame\nvectors:\n${vector}`) as { vectors: Vector[] };
+    expect(runVector(tg, doc.vectors[0]!, 0).problems).toEqual([]);
+    expect(m.messageAs('png')).toMatch(/save as: hex, c, base64, vector or json/);
+  });
+
+  it('statistics: per name, and each connection with its rate', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.showStatistics();
+    const text = m.overlay!.lines.join('\n');
+    expect(text).toMatch(/^coverage: \d+ messages, \d+ decoded, 0 not/);
+    expect(text).toMatch(/snapshot +\d+ msgs/);
+    expect(text).toMatch(/connections:\n {2}#0 tcp .* msg\/s over/);
   });
 });

@@ -21,6 +21,15 @@ export type Command =
   | 'drop'
   | 'edit'
   | 'compose'
+  | 'search'
+  | 'searchNext'
+  | 'searchPrev'
+  | 'mark'
+  | 'jumpMark'
+  | 'diff'
+  | 'goTo'
+  | 'save'
+  | 'statistics'
   | 'quit';
 
 export interface KeyBinding {
@@ -49,7 +58,16 @@ export const KEYMAP: KeyBinding[] = [
   { keys: ['a'], command: 'accept', help: 'proxy: send the oldest held message as it is' },
   { keys: ['x'], command: 'drop', help: 'proxy: drop the oldest held message' },
   { keys: ['S-e'], command: 'edit', help: 'proxy: edit the oldest held message\'s fields (JSON), enter sends' },
-  { keys: ['n'], command: 'compose', help: 'proxy: a new message: DIR NAME, then its fields (JSON) from a template' },
+  { keys: ['c'], command: 'compose', help: 'proxy: a new message: DIR NAME, then its fields (JSON) from a template' },
+  { keys: ['s'], command: 'search', help: 'search the view: text in names and fields, or hex bytes (0a 0b)' },
+  { keys: ['n'], command: 'searchNext', help: 'next match' },
+  { keys: ['S-n'], command: 'searchPrev', help: 'previous match' },
+  { keys: ['m'], command: 'mark', help: 'mark or unmark the message' },
+  { keys: ["'"], command: 'jumpMark', help: 'next marked message' },
+  { keys: ['d'], command: 'diff', help: 'diff the message with the nearest marked one of its name, fields and bytes' },
+  { keys: [':'], command: 'goTo', help: 'go to message N' },
+  { keys: ['y'], command: 'save', help: 'save the message as hex, c, base64, vector (for vectors.yaml) or json' },
+  { keys: ['S-s'], command: 'statistics', help: 'statistics: messages and bytes per name, unknown ids, errors, rates' },
   { keys: ['?'], command: 'help', help: 'this help' },
   { keys: ['q', 'C-c'], command: 'quit', help: 'quit' },
 ];

@@ -11,6 +11,9 @@ import type { Span } from '../../protocol/runtime';
 import type { GapReason } from '../../reassembly/assembler';
 import type { Message, MessageSink } from '../../session/messages';
 import { compileFilter, type MessageFilter } from './filter';
+import { diffValues } from '../../protocol/diff';
+import { Coverage } from '../../session/coverage';
+import { FULL, summarize, toJsonValue } from '../../session/format';
 import { WS_MESSAGES } from '../../framing/websocket';
 
 export type Pane = 'messages' | 'connections' | 'details';
@@ -94,6 +97,7 @@ export class SessionModel implements MessageSink {
     c.bytes[d] += m.size;
     c.lastTs = m.ts;
     this.messages.push(m);
+    this.coverage.add(m);
     this.dropOldBytes();
     if (!this.paused) this.include(this.messages.length - 1);
   }
@@ -151,6 +155,147 @@ export class SessionModel implements MessageSink {
     if (this.filter && !this.filter.test(this.messages[i]!)) return;
     this.view.push(i);
     if (this.follow) this.selected = this.view.length - 1;
+  }
+
+  // ---- analyst tools: search, marks, diff, go to, export formats, statistics ----
+
+  /** Messages marked with `m` (indices into `messages`). */
+  readonly marks = new Set<number>();
+  /** The last search, for n and N. */
+  search: string | null = null;
+  /** What the details pane shows instead of the selected message (a diff, statistics), until a key closes it. */
+  overlay: { title: string; lines: string[] } | null = null;
+  /** Every message counted by name, direction, size and error (the statistics overlay). */
+  readonly coverage = new Coverage();
+
+  /** Mark or unmark the selected message. */
+  toggleMark(): string {
+    const i = this.view[this.selected];
+    if (i === undefined) return 'no message selected';
+    if (this.marks.delete(i)) return `unmarked [${i}]`;
+    this.marks.add(i);
+    return `marked [${i}] (${this.marks.size} marked; ' jumps between marks, d diffs with the previous mark)`;
+  }
+
+  /** The next (or previous) marked message in the view. */
+  jumpMark(dir: 1 | -1 = 1): string {
+    const at = this.view[this.selected] ?? -1;
+    const marked = [...this.marks].sort((a, b) => a - b);
+    const target = dir > 0 ? (marked.find((i) => i > at) ?? marked[0]) : ([...marked].reverse().find((i) => i < at) ?? marked[marked.length - 1]);
+    if (target === undefined) return 'no marks (m marks the selected message)';
+    return this.goToIndex(target) ? `mark [${target}]` : `mark [${target}] is not in the filtered view`;
+  }
+
+  /** Select message number `i` (its index in the session); false when the filter hides it. */
+  goToIndex(i: number): boolean {
+    const vi = this.view.indexOf(i);
+    if (vi < 0) return false;
+    this.selected = vi;
+    this.follow = false;
+    this.fieldSelected = 0;
+    this.pane = 'messages';
+    return true;
+  }
+
+  /** `:N`: go to message N. */
+  goTo(text: string): string {
+    const n = Number(text.trim());
+    if (!Number.isInteger(n) || n < 0 || n >= this.messages.length) return `go to: a message number from 0 to ${this.messages.length - 1}`;
+    return this.goToIndex(n) ? `message [${n}]` : `message [${n}] is hidden by the filter`;
+  }
+
+  /**
+   * Search the whole view from the selection: a message whose name, fields or bytes hold `query`
+   * (text, any case; or hex bytes, `0a 0b` / `0x0a0b`). `dir`: forward (n) or back (N).
+   */
+  find(given: string | null = null, dir: 1 | -1 = 1): string {
+    const query = given ?? this.search;
+    if (!query || !query.trim()) return 'search: nothing to look for';
+    this.search = query;
+    const q = query.trim().toLowerCase();
+    const hex = /^(0x)?([0-9a-f]{2}\s*)+$/.test(q) ? q.replace(/^0x/, '').replace(/\s+/g, '') : null;
+    const hit = (m: Message): boolean => {
+      if (hex && m.wire.toString('hex').includes(hex)) return true;
+      const text = `${m.label ?? m.name ?? 'raw'} ${m.fields ? summarize(m.fields, 100_000) : ''} ${m.raw ?? ''}`.toLowerCase();
+      return text.includes(q);
+    };
+    const n = this.view.length;
+    const from = this.selected;
+    for (let k = 1; k <= n; k++) {
+      const vi = (((from + dir * k) % n) + n) % n;
+      if (hit(this.messages[this.view[vi]!]!)) {
+        this.selected = vi;
+        this.follow = false;
+        this.fieldSelected = 0;
+        const wrapped = dir > 0 ? vi <= from : vi >= from;
+        return `found "${query}" at [${this.view[vi]}]${wrapped ? ' (wrapped around)' : ''}`;
+      }
+    }
+    return `"${query}" is in no message of the view`;
+  }
+
+  /** `d`: the selected message against the nearest marked one before it of the same name, field by field and byte by byte. */
+  diffWithMark(): string {
+    const cur = this.view[this.selected];
+    if (cur === undefined) return 'no message selected';
+    const m = this.messages[cur]!;
+    const label = m.label ?? m.name;
+    const marked = [...this.marks].filter((i) => i !== cur && (this.messages[i]!.label ?? this.messages[i]!.name) === label).sort((a, b) => Math.abs(cur - a) - Math.abs(cur - b));
+    const base = marked[0];
+    if (base === undefined) return `no other marked ${label ?? 'raw'} message to diff with (m marks one)`;
+    const o = this.messages[base]!;
+    const lines = [`[${base}] -> [${cur}] ${label ?? 'raw'}`, ''];
+    const fields = m.fields && o.fields ? diffValues(m.fields, o.fields) : [];
+    lines.push(fields.length ? 'fields:' : 'fields: the same');
+    for (const l of fields) lines.push(`  ${l.replace(/: got (.*), expected (.*)$/, ': $2 -> $1')}`);
+    lines.push('', byteDiff(o.wire, m.wire));
+    this.overlay = { title: 'diff', lines };
+    return `diff of [${base}] and [${cur}]`;
+  }
+
+  /** The statistics overlay: per name and direction, unknown ids, errors by path; per connection, messages and rate. */
+  showStatistics(): void {
+    const lines = this.coverage.report();
+    lines.push('', 'connections:');
+    for (const c of this.connections.values()) {
+      const secs = Math.max(1e-6, (c.lastTs - c.firstTs) / 1e6);
+      const n = c.messages[0] + c.messages[1];
+      lines.push(`  #${c.id} ${c.transport} ${c.client} -> ${c.server} ${c.state}: ${n} msgs, ${c.bytes[0] + c.bytes[1]} B, ${(n / secs).toFixed(1)} msg/s over ${secs.toFixed(1)} s`);
+    }
+    this.overlay = { title: 'statistics', lines };
+  }
+
+  /** The selected message as text to keep: hex, a C array, base64, a vectors.yaml entry, or JSON. */
+  messageAs(format: string): { text: string; ext: string } | string {
+    const m = this.selectedMessage();
+    if (!m) return 'no message selected';
+    if (this.bytesDropped(m)) return 'its bytes were dropped from the view to bound memory (a recording keeps them)';
+    const f = format.trim().toLowerCase();
+    const hex = m.payload.toString('hex');
+    switch (f) {
+      case 'hex':
+        return { text: `${m.wire.toString('hex')}\n`, ext: 'hex' };
+      case 'c': {
+        const rows: string[] = [];
+        for (let i = 0; i < m.wire.length; i += 12) rows.push(`  ${[...m.wire.subarray(i, i + 12)].map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(', ')},`);
+        const name = (m.name ?? 'raw').replace(/[^A-Za-z0-9_]/g, '_');
+        return { text: `/* ${m.dir} ${m.name ?? 'raw'}, ${m.wire.length} bytes on the wire */\nstatic const unsigned char ${name}_${this.view[this.selected]}[${m.wire.length}] = {\n${rows.join('\n')}\n};\n`, ext: 'c' };
+      }
+      case 'base64':
+        return { text: `${m.wire.toString('base64')}\n`, ext: 'b64' };
+      case 'json':
+        return { text: `${JSON.stringify(toJsonValue({ dir: m.dir, name: m.label ?? m.name ?? null, fields: m.fields ?? null, wire: m.wire }, FULL))}\n`, ext: 'json' };
+      case 'vector': {
+        if (!m.name || m.error) return 'a vector needs a message that decoded';
+        // the frame body the vector runs (hex), and the fields it decodes to: paste under vectors:
+        const fields = JSON.stringify(toJsonValue(m.fields ?? {}, FULL));
+        const lines = [`  - name: ${JSON.stringify(`${m.label ?? m.name} seen [${this.view[this.selected]}]`)}`, `    dir: ${m.dir}`, `    hex: ${hex || '""'}`, `    message: ${m.label ?? m.name}`, `    fields: ${fields}`];
+        if (m.header) lines.push(`    frame: ${JSON.stringify(toJsonValue(m.header, FULL))}`);
+        return { text: `${lines.join('\n')}\n`, ext: 'vector.yaml' };
+      }
+      default:
+        return `save as: hex, c, base64, vector or json (not ${JSON.stringify(format)})`;
+    }
   }
 
   // ---- commands ----
@@ -293,3 +438,18 @@ const EMPTY = Buffer.alloc(0);
 function clamp(v: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, v));
 }
+
+/** Where two byte strings differ: the lengths, the first differing offset, and how many bytes differ. */
+export function byteDiff(a: Buffer, b: Buffer): string {
+  if (a.equals(b)) return `bytes: the same (${a.length})`;
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] === b[i]) continue;
+    if (first < 0) first = i;
+    count++;
+  }
+  const show = (x: Buffer) => x.subarray(first, first + 16).toString('hex');
+  return `bytes: ${a.length} -> ${b.length}; ${count} differ, the first at ${first}: ${show(a)} -> ${show(b)}`;
+}
+
