@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import blessed from 'blessed';
@@ -10,7 +10,8 @@ import { chooseDevice, LiveCapture } from '../capture/live';
 import { FlowTee } from '../flow/tee';
 import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
 import { closeInput, type Input } from '../input/open';
-import { listProtocols, type Protocol } from '../protocol/protocol';
+import { compileProtocol, listProtocols, type Protocol } from '../protocol/protocol';
+import { escapeText } from '../core/terminal';
 import { Recorder, RecordingWriter } from '../recording/writer';
 import { MessageDecoder } from '../session/messages';
 import { GameServer } from '../testbed/game-server';
@@ -96,7 +97,8 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
   const ports = portsWithDefault(o.port, protocol);
   const model = new SessionModel(protocol, { keepBytes: positiveNumber('--keep', o.keep) });
   const keys = keysFromLog(o.keylog);
-  const tee = new FlowTee([new MessageDecoder(protocol, model, { keys })]);
+  const decoder = new MessageDecoder(protocol, model, { keys });
+  const tee = new FlowTee([decoder]);
   const ring = recordingFile || external ? null : new PacketRing();
 
   let capture: LiveCapture | null = null;
@@ -136,6 +138,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
     let figures: NodeJS.Timeout | null = null;
     const quit = (): void => {
       if (figures) clearInterval(figures);
+      if (protocol) unwatchFile(protocol.file);
       stopRecording();
       source.stop();
       screen?.destroy();
@@ -164,7 +167,18 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
       },
       quit,
       intercept: external?.intercept,
+      reload: protocol && existsSync(protocol.file) ? () => reloadProtocol(model, decoder, protocol.file) : undefined,
     });
+    // the protocol author's loop: edit the description, see every message decoded again
+    if (protocol && existsSync(protocol.file)) {
+      let last = statSync(protocol.file).mtimeMs;
+      watchFile(protocol.file, { interval: 500 }, (st) => {
+        if (st.mtimeMs === last || !screen) return;
+        last = st.mtimeMs;
+        screen.notice(reloadProtocol(model, decoder, protocol.file));
+      });
+      finished.finally(() => unwatchFile(protocol.file)).catch(() => undefined);
+    }
     // Figures that change without messages: capture drops, recording size.
     figures = setInterval(() => {
       if (capture) model.figures.drops = capture.stats().dropped;
@@ -172,6 +186,21 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
     }, 500);
     figures.unref();
   });
+}
+
+/**
+ * The description read again and every message the view holds decoded again with it (and what
+ * arrives next, in step); a broken file leaves everything as it was and says where it broke.
+ */
+export function reloadProtocol(model: SessionModel, decoder: MessageDecoder, file: string): string {
+  let fresh: Protocol;
+  try {
+    fresh = compileProtocol(readFileSync(file, 'utf8'), file);
+  } catch (e) {
+    return `not reloaded: ${escapeText((e as Error).message.split('\n')[0]!)}`;
+  }
+  const { flows, kept } = model.redecodeInput();
+  return model.reload(fresh, decoder.redecode(fresh, flows), kept);
 }
 
 /** A UDP flow silent this long (µs of packet time) is not written when a recording starts mid-session. */

@@ -350,6 +350,19 @@ export class Conversation<F = unknown> {
     c.inner?.end(ts);
   }
 
+  /**
+   * The captured bytes of `dir` that no message holds yet (a frame not whole), taken out: for
+   * handing a connection to another conversation (a protocol reloaded). Null when they cannot be
+   * given as captured (under a stream transform).
+   */
+  takePending(dir: Direction): { bytes: Buffer; offset: number } | null {
+    const c = this.chains[dir === 'c2s' ? 0 : 1];
+    if (c.lost) return null;
+    if (c.ws) return c.ws.takeHeld();
+    if (c.stream.length) return null;
+    return c.framer?.takeRest() ?? null;
+  }
+
   /** One datagram of `dir` (udp). */
   datagram(dir: Direction, bytes: Buffer, ts: number): void {
     const c = this.chains[dir === 'c2s' ? 0 : 1];

@@ -220,6 +220,25 @@ export class WsDirection {
     if (this.have >= this.need) this.run();
   }
 
+  /** The bytes held and not yet in a message (a fragmented message's frames, a frame not whole), taken out; null when not contiguous. */
+  takeHeld(): { bytes: Buffer; offset: number } | null {
+    const parts: Buffer[] = [];
+    let offset = this.base;
+    if (this.frag) {
+      const f = this.frag;
+      const size = f.wires.reduce((n, w) => n + w.length, 0);
+      // a control frame came between its fragments: the held bytes are not one run
+      if (f.offset + size !== this.base) return null;
+      parts.push(...f.wires);
+      offset = f.offset;
+      this.frag = null;
+    }
+    if (this.have) parts.push(this.held());
+    this.chunks = [];
+    this.have = 0;
+    return parts.length ? { bytes: Buffer.concat(parts), offset } : null;
+  }
+
   /** `length` bytes lost at `offset`: what was held is raw, and the frame boundaries are looked for again. */
   gap(length: number, offset: number, ts: number): void {
     if (this.mode === 'lost') return;

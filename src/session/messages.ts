@@ -2,7 +2,7 @@
 import { Conversation, type ConversationMessage } from '../conversation/conversation';
 import { FifoMap } from '../core/fifo-map';
 import type { Direction, StreamEnd } from '../core/types';
-import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
+import { UdpFlow, type FlowListener, type TcpConnection } from '../flow/connection';
 import type { GapReason } from '../reassembly/assembler';
 import type { Protocol } from '../protocol/protocol';
 import type { DecodeLimits } from '../protocol/runtime';
@@ -34,6 +34,14 @@ const MAX_DORMANT = 10_000;
  * flow), fed the reassembled bytes, gaps and ends. Bytes that do not frame or decode still come
  * out, as messages with `raw` or `error` set.
  */
+/** A flow's bytes so far, for MessageDecoder.redecode: in order, with their stream offsets (tcp). */
+export interface RedecodeFlow {
+  flow: TcpConnection | UdpFlow;
+  chunks: { dir: Direction; bytes: Buffer; offset: number; ts: number }[];
+  /** Where each direction's first chunk starts when the flow's start is not held. */
+  start?: { c2s: number; s2c: number };
+}
+
 export class MessageDecoder implements FlowListener {
   private readonly conversations = new Map<number, Conversation<TcpConnection>>();
   private readonly udpConversations = new Map<number, Conversation<UdpFlow>>();
@@ -41,10 +49,58 @@ export class MessageDecoder implements FlowListener {
   private readonly dormant = new FifoMap<number, Conversation<TcpConnection>>();
 
   constructor(
-    readonly protocol: Protocol | null,
+    public protocol: Protocol | null,
     private readonly sink: MessageSink,
     private readonly opts: MessageDecoderOptions = {},
   ) {}
+
+  /**
+   * Decode again with another protocol (an edited description): each flow's bytes so far, in
+   * order, go through a fresh conversation; the messages come back (not to the sink), and the
+   * flows still open carry on with those conversations, so what arrives next decodes in step
+   * (compression, a cipher, the phase). Flows not given start afresh when their next bytes come.
+   */
+  redecode(protocol: Protocol, flows: RedecodeFlow[]): Message[] {
+    // bytes the old conversations hold that no message has yet go to the new ones too
+    for (const f of flows) {
+      const old = f.flow instanceof UdpFlow ? undefined : this.conversations.get(f.flow.id);
+      for (const dir of ['c2s', 's2c'] as const) {
+        const p = old?.takePending(dir);
+        if (p) f.chunks.push({ dir, bytes: p.bytes, offset: p.offset, ts: f.flow.lastTs });
+      }
+    }
+    this.protocol = protocol;
+    this.conversations.clear();
+    this.udpConversations.clear();
+    this.dormant.clear();
+    const out: Message[] = [];
+    for (const f of flows) {
+      let target: (m: Message) => void = (m) => out.push(m);
+      const handler = (m: Message): void => target(m);
+      if (f.flow instanceof UdpFlow) {
+        if (!protocol.udp) continue;
+        const conv = new Conversation(protocol, 'udp', handler, { flow: f.flow, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(f.flow) });
+        for (const c of f.chunks) conv.datagram(c.dir, c.bytes, c.ts);
+        if (!f.flow.closed) this.udpConversations.set(f.flow.id, conv);
+      } else {
+        if (!protocol.tcp) continue;
+        const flow = f.flow;
+        const conv = new Conversation(protocol, 'tcp', handler, { flow, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(flow) });
+        const at = { c2s: f.start?.c2s ?? 0, s2c: f.start?.s2c ?? 0 };
+        for (const c of f.chunks) {
+          if (c.offset > at[c.dir]) conv.gap(c.dir, c.offset - at[c.dir], at[c.dir], c.ts);
+          if (c.offset + c.bytes.length <= at[c.dir]) continue;
+          const skip = Math.max(0, at[c.dir] - c.offset);
+          conv.received(c.dir, c.bytes.subarray(skip), c.offset + skip, c.ts);
+          at[c.dir] = c.offset + c.bytes.length;
+        }
+        if (!flow.closed) this.conversations.set(flow.id, conv);
+        else for (const d of ['c2s', 's2c'] as const) conv.end(d, flow.lastTs);
+      }
+      target = (m) => this.sink.message(m);
+    }
+    return out;
+  }
 
   private conversation(c: TcpConnection): Conversation<TcpConnection> | null {
     let conv = this.conversations.get(c.id);

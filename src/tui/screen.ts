@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import blessed from 'blessed';
 import { messageJson } from '../session/format';
 import { escapeText } from '../core/terminal';
-import { commandFor, type Command } from './model/keymap';
+import { commandFor, KEYMAP, type Command } from './model/keymap';
 import type { PacketRing } from './model/packets';
 import type { SessionModel } from './model/session';
 import { esc as escapeTags, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from './render';
@@ -35,6 +35,8 @@ export interface ScreenHooks {
   toggleRecording(): string;
   /** In gamesniff proxy. */
   intercept?: InterceptHooks;
+  /** `R`: read the protocol file again and decode everything again; returns what to show. */
+  reload?: () => string;
   /** Called once when the user quits. */
   quit(): void;
 }
@@ -52,7 +54,7 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   const details = blessed.box({ parent: screen, top: 6, left: '55%', width: '45%', height: '100%-8', label: ' details ', border: 'line', tags: true });
   const status = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: { inverse: true } });
   const input = blessed.textbox({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, inputOnFocus: false, keys: true });
-  const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: 100, height: 30, border: 'line', label: ' help ', tags: true, hidden: true });
+  const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: 100, height: Math.min(KEYMAP.length + 7, Math.max(10, (screen.height as number) - 2)), border: 'line', label: ' help ', tags: true, hidden: true });
   let notice = '';
   let noticeTimer: NodeJS.Timeout | null = null;
   let editing = false;
@@ -145,6 +147,8 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       case 'diff':
         show(model.diffWithMark());
         return showOverlay();
+      case 'reload':
+        return show(hooks.reload ? hooks.reload() : 'no protocol file to reload');
       case 'statistics':
         model.showStatistics();
         return showOverlay();

@@ -251,3 +251,50 @@ describe('TUI model: the analyst tools', () => {
     expect(text).toMatch(/connections:\n {2}#0 tcp .* msg\/s over/);
   });
 });
+
+describe('TUI: reload the protocol', () => {
+  it('every message decoded again with the edited description, the selection and marks kept; what arrives next decodes in step', async () => {
+    const { RecordingPlayer } = await import('../../src/recording/player');
+    const { openRecording } = await import('../../src/recording/reader');
+    const { reloadProtocol } = await import('../../src/cli/tui');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'gs-reload-'));
+    const file = join(dir, 'protocol.yaml');
+    writeFileSync(file, readFileSync(tg.file, 'utf8'));
+    const p = loadProtocol(file);
+    const model = new SessionModel(p, {});
+    const decoder = new MessageDecoder(p, model);
+    const player = new RecordingPlayer(decoder);
+    const rec = await openRecording(join(ROOT, 'recordings', 'testgame-solo.gsrec'));
+    const records: Parameters<typeof player.record>[0][] = [];
+    await rec.read((r) => void records.push(r));
+    rec.close();
+    const half = Math.floor(records.length / 2);
+    for (const r of records.slice(0, half)) player.record(r);
+    const before = model.messages.length;
+    const chatAt = model.messages.findIndex((m) => m.name === 'chat');
+    expect(chatAt).toBeGreaterThan(0);
+    model.goToIndex(chatAt);
+    model.toggleMark();
+    // the author renames a message and a field
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^( {4})chat:$/m, '$1say:').replace('motd: { type: string', 'greeting: { type: string'));
+    expect(reloadProtocol(model, decoder, file)).toMatch(/^reloaded testgame: \d+ messages decoded again$/);
+    expect(model.messages.length).toBe(before);
+    expect(model.selectedMessage()!.name).toBe('say');
+    expect([...model.marks].map((i) => model.messages[i]!.name)).toEqual(['say']);
+    expect(model.messages.find((m) => m.name === 'hello_ack')!.fields).toHaveProperty('greeting');
+    expect(model.setFilter('chat')).toBe(false);
+    // the rest of the session arrives: decoded with the new description, compression in step
+    for (const r of records.slice(half)) player.record(r);
+    player.finish();
+    const rest = model.messages.slice(before);
+    expect(rest.length).toBeGreaterThan(10);
+    expect(rest.filter((m) => m.raw !== undefined || m.error)).toEqual([]);
+    expect(rest.some((m) => m.name === 'say')).toBe(true);
+    // a broken edit leaves everything as it was and says where
+    writeFileSync(file, 'protocol: testgame\ntcp:\n  framing: { length: u77 }\n');
+    expect(reloadProtocol(model, decoder, file)).toMatch(/^not reloaded: .*protocol\.yaml:3:/);
+    expect(model.protocol).not.toBe(null);
+  });
+});

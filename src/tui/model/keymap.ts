@@ -30,6 +30,7 @@ export type Command =
   | 'goTo'
   | 'save'
   | 'statistics'
+  | 'reload'
   | 'quit';
 
 export interface KeyBinding {
@@ -67,6 +68,7 @@ export const KEYMAP: KeyBinding[] = [
   { keys: ['d'], command: 'diff', help: 'diff the message with the nearest marked one of its name, fields and bytes' },
   { keys: [':'], command: 'goTo', help: 'go to message N' },
   { keys: ['y'], command: 'save', help: 'save the message as hex, c, base64, vector (for vectors.yaml) or json' },
+  { keys: ['S-r'], command: 'reload', help: 'read the protocol file again and decode everything again (also when the file changes)' },
   { keys: ['S-s'], command: 'statistics', help: 'statistics: messages and bytes per name, unknown ids, errors, rates' },
   { keys: ['?'], command: 'help', help: 'this help' },
   { keys: ['q', 'C-c'], command: 'quit', help: 'quit' },

@@ -9,7 +9,7 @@ import { UdpFlow, type TcpConnection } from '../../flow/connection';
 import type { Protocol } from '../../protocol/protocol';
 import type { Span } from '../../protocol/runtime';
 import type { GapReason } from '../../reassembly/assembler';
-import type { Message, MessageSink } from '../../session/messages';
+import type { Message, MessageSink, RedecodeFlow } from '../../session/messages';
 import { compileFilter, type MessageFilter } from './filter';
 import { diffValues } from '../../protocol/diff';
 import { Coverage } from '../../session/coverage';
@@ -76,16 +76,65 @@ export class SessionModel implements MessageSink {
   private bytesDroppedBefore = 0;
 
   /** The names a filter may use as message names: the protocol's, and its layers' own (WebSocket's). */
-  private readonly messageNames: ReadonlySet<string>;
+  private messageNames: ReadonlySet<string>;
 
   constructor(
-    readonly protocol: Protocol | null,
+    public protocol: Protocol | null,
     opts: SessionModelOptions = {},
   ) {
     this.keepBytes = opts.keepBytes ?? 200_000;
-    const names = new Set(protocol?.messages.map((m) => m.def.name) ?? []);
-    if (protocol?.tcp?.def.websocket) for (const n of WS_MESSAGES) names.add(n);
-    this.messageNames = names;
+    this.messageNames = namesOf(protocol);
+  }
+
+  /**
+   * For a protocol reloaded: each flow whose messages all still have their bytes, as the bytes so
+   * far in order (to decode again); the messages of the others, kept as they were decoded.
+   */
+  redecodeInput(): { flows: RedecodeFlow[]; kept: Message[] } {
+    const byFlow = new Map<object, Message[]>();
+    for (const m of this.messages) {
+      const list = byFlow.get(m.flow);
+      if (list) list.push(m);
+      else byFlow.set(m.flow, [m]);
+    }
+    const flows: RedecodeFlow[] = [];
+    const kept: Message[] = [];
+    for (const [flow, list] of byFlow) {
+      if (list.some((m) => this.bytesDropped(m))) {
+        kept.push(...list);
+        continue;
+      }
+      const first = (d: Direction) => list.find((m) => m.dir === d)?.offset ?? 0;
+      flows.push({ flow: flow as TcpConnection | UdpFlow, chunks: list.map((m) => ({ dir: m.dir, bytes: m.wire, offset: m.offset, ts: m.ts })), start: { c2s: first('c2s'), s2c: first('s2c') } });
+    }
+    return { flows, kept };
+  }
+
+  /** The messages decoded again with `protocol` (and those kept): the view, marks and selection follow them. Returns what to say. */
+  reload(protocol: Protocol, fresh: Message[], kept: Message[]): string {
+    const key = (m: Message) => `${m.flow.id}/${m.transport}/${m.dir}/${m.offset}`;
+    const sel = this.selectedMessage();
+    const selKey = sel ? key(sel) : null;
+    const markKeys = new Set([...this.marks].map((i) => key(this.messages[i]!)));
+    const all = [...fresh, ...kept].sort((a, b) => a.ts - b.ts);
+    this.protocol = protocol;
+    this.messageNames = namesOf(protocol);
+    this.messages.length = 0;
+    this.messages.push(...all);
+    this.coverage = new Coverage();
+    for (const m of all) this.coverage.add(m);
+    this.marks.clear();
+    all.forEach((m, i) => markKeys.has(key(m)) && this.marks.add(i));
+    this.bytesDroppedBefore = Math.max(0, all.findIndex((m) => !this.bytesDropped(m)));
+    let note = '';
+    if (this.filter && !this.setFilter(this.filter.text)) {
+      note = `; the filter no longer applies (${this.filterError})`;
+      this.filter = null;
+    }
+    const at = selKey ? all.findIndex((m) => key(m) === selKey) : -1;
+    this.rebuildView(at >= 0 ? all[at]! : null);
+    const failed = fresh.filter((m) => m.raw !== undefined || m.error).length;
+    return `reloaded ${protocol.name}: ${fresh.length} messages decoded again${failed ? `, ${failed} do not decode` : ''}${kept.length ? `, ${kept.length} kept as they were (their bytes left the view)` : ''}${note}`;
   }
 
   // ---- MessageSink ----
@@ -166,7 +215,7 @@ export class SessionModel implements MessageSink {
   /** What the details pane shows instead of the selected message (a diff, statistics), until a key closes it. */
   overlay: { title: string; lines: string[] } | null = null;
   /** Every message counted by name, direction, size and error (the statistics overlay). */
-  readonly coverage = new Coverage();
+  coverage = new Coverage();
 
   /** Mark or unmark the selected message. */
   toggleMark(): string {
@@ -381,7 +430,7 @@ export class SessionModel implements MessageSink {
     const view: number[] = [];
     for (let i = 0; i < this.messages.length; i++) if (!f || f.test(this.messages[i]!)) view.push(i);
     this.view = view;
-    if (this.follow || !keep) this.selected = view.length - 1;
+    if (this.follow || !keep || !this.messages.includes(keep)) this.selected = view.length - 1;
     else {
       const at = this.messages.indexOf(keep);
       // The kept message, or the nearest one before it that passes.
@@ -451,5 +500,11 @@ export function byteDiff(a: Buffer, b: Buffer): string {
   }
   const show = (x: Buffer) => x.subarray(first, first + 16).toString('hex');
   return `bytes: ${a.length} -> ${b.length}; ${count} differ, the first at ${first}: ${show(a)} -> ${show(b)}`;
+}
+
+function namesOf(protocol: Protocol | null): ReadonlySet<string> {
+  const names = new Set(protocol?.messages.map((m) => m.def.name) ?? []);
+  if (protocol?.tcp?.def.websocket) for (const n of WS_MESSAGES) names.add(n);
+  return names;
 }
 
