@@ -13,16 +13,40 @@ export function esc(s: string): string {
   return s.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
 }
 
-function fit(s: string, width: number): string {
-  return s.length > width ? s.slice(0, Math.max(0, width - 1)) + '…' : s;
+/** Columns a character takes: two for East Asian wide and emoji ranges, else one. */
+function columns(cp: number): number {
+  return (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) || (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) || (cp >= 0x20000 && cp <= 0x3fffd) ? 2 : 1;
+}
+
+/** At most `width` columns (a row that wraps would push the list down), cut with … */
+export function fit(s: string, width: number): string {
+  let cols = 0;
+  let i = 0;
+  // where to cut, should the rest not fit: what fits with room for the …
+  let cut = -1;
+  for (const ch of s) {
+    const w = columns(ch.codePointAt(0)!);
+    if (cut < 0 && cols + w > width - 1) cut = i;
+    if (cols + w > width) return s.slice(0, Math.max(0, cut)) + (width > 0 ? '…' : '');
+    cols += w;
+    i += ch.length;
+  }
+  return s;
+}
+
+/** The string padded with spaces to `width` columns. */
+export function padColumns(s: string, width: number): string {
+  let cols = 0;
+  for (const ch of s) cols += columns(ch.codePointAt(0)!);
+  return cols >= width ? s : s + ' '.repeat(width - cols);
 }
 
 const inverse = (s: string): string => `{inverse}${s}{/inverse}`;
 
-export function messageRow(m: Message, width: number): string {
+export function messageRow(m: Message, width: number, time = clockTime(m.ts), marked = false): string {
   const arrow = m.dir === 'c2s' ? '->' : '<-';
   const conn = `#${m.flow.id}${m.transport === 'udp' ? 'u' : ''}`;
-  return fit(`${clockTime(m.ts)} ${conn.padEnd(4)} ${arrow} ${messageLabel(m)} ${messageDetail(m, width)}`, width);
+  return fit(`${marked ? '*' : ''}${time} ${conn.padEnd(4)} ${arrow} ${messageLabel(m)} ${messageDetail(m, width)}`, width);
 }
 
 export function renderMessages(model: SessionModel, width: number, height: number): string[] {
@@ -33,7 +57,8 @@ export function renderMessages(model: SessionModel, width: number, height: numbe
     const vi = top + r;
     const i = model.view[vi];
     if (i === undefined) break;
-    const line = esc(messageRow(model.messages[i]!, width).padEnd(width));
+    const m = model.messages[i]!;
+    const line = esc(padColumns(messageRow(m, width, model.timeOf(m), model.marks.has(i)), width));
     out.push(vi === model.selected ? inverse(line) : line);
   }
   if (out.length === 0) out.push(model.messages.length ? esc(`no message matches the filter: ${model.filter?.text ?? ''}`) : 'waiting for messages…');
@@ -42,7 +67,7 @@ export function renderMessages(model: SessionModel, width: number, height: numbe
 
 export function renderConnections(model: SessionModel, width: number, height: number): string[] {
   const out: string[] = [];
-  const list = [...model.connections.values()];
+  const list = model.connectionList();
   const start = Math.max(0, Math.min(model.connSelected - height + 1, list.length - height));
   list.slice(Math.max(0, start), Math.max(0, start) + height).forEach((c, k) => {
     const i = Math.max(0, start) + k;
@@ -180,3 +205,9 @@ export function renderStatus(model: SessionModel, protocolName: string | null): 
 export function renderHelp(): string[] {
   return ['{bold}keys{/bold}', ...KEYMAP.map((b) => esc(`${b.keys.join(', ').padEnd(18)} ${b.help}`)), '', 'mouse: click a message to select it, wheel to scroll', 'press any key to close'];
 }
+
+/** Colour tags taken out (NO_COLOR, a monochrome terminal); bold and inverse stay. */
+export function monochrome(s: string): string {
+  return s.replace(/\{\/?[a-z]+(-[a-z]+)?-(fg|bg)\}/g, '');
+}
+

@@ -11,7 +11,7 @@ import { escapeText } from '../core/terminal';
 import { commandFor, KEYMAP, type Command } from './model/keymap';
 import type { PacketRing } from './model/packets';
 import type { SessionModel } from './model/session';
-import { esc as escapeTags, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from './render';
+import { esc as escapeTags, monochrome, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from './render';
 
 /** The proxy's intercept, driven from the keys (each returns what to show). */
 export interface InterceptHooks {
@@ -54,10 +54,14 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   const details = blessed.box({ parent: screen, top: 6, left: '55%', width: '45%', height: '100%-8', label: ' details ', border: 'line', tags: true });
   const status = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: { inverse: true } });
   const input = blessed.textbox({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, inputOnFocus: false, keys: true });
-  const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: 100, height: Math.min(KEYMAP.length + 7, Math.max(10, (screen.height as number) - 2)), border: 'line', label: ' help ', tags: true, hidden: true });
+  const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: '90%', height: Math.min(KEYMAP.length + 7, Math.max(10, (screen.height as number) - 2)), border: 'line', label: ' help ', tags: true, hidden: true, scrollable: true, alwaysScroll: true });
   let notice = '';
   let noticeTimer: NodeJS.Timeout | null = null;
   let editing = false;
+
+  // NO_COLOR (no-color.org) or a terminal without colours: no colour tags, focus shown by bold borders
+  const mono = !!process.env.NO_COLOR || (screen.tput as unknown as { colors?: number }).colors! < 8;
+  const paint = (s: string): string => (mono ? monochrome(s) : s);
 
   const inner = (b: blessed.Widgets.BoxElement): { w: number; h: number } => ({ w: Math.max(1, (b.width as number) - 2), h: Math.max(1, (b.height as number) - 2) });
 
@@ -67,17 +71,17 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       [list, 'messages'],
       [details, 'details'],
       [conns, 'connections'],
-    ] as const) b.style.border = { fg: pane === p ? 'cyan' : 'white' };
+    ] as const) b.style.border = mono ? { bold: pane === p } : { fg: pane === p ? 'cyan' : 'white' };
     const c = inner(conns);
-    conns.setContent(renderConnections(model, c.w, c.h).join('\n'));
+    conns.setContent(paint(renderConnections(model, c.w, c.h).join('\n')));
     const l = inner(list);
-    list.setContent(renderMessages(model, l.w, l.h).join('\n'));
+    list.setContent(paint(renderMessages(model, l.w, l.h).join('\n')));
     const d = inner(details);
     const m = model.selectedMessage();
-    details.setContent(renderDetails(model, d.w, d.h, m && packets ? packets.behind(m) : null).join('\n'));
+    details.setContent(paint(renderDetails(model, d.w, d.h, m && packets ? packets.behind(m) : null).join('\n')));
     const held = hooks.intercept ? `  ${escapeTags(hooks.intercept.status())}` : '';
     // a notice goes first, where a narrow terminal still shows it
-    status.setContent(notice ? `{bold}${escapeTags(notice)}{/bold}${held}  ${renderStatus(model, protocolName)}` : `${renderStatus(model, protocolName)}${held}`);
+    status.setContent(paint(notice ? `{bold}${escapeTags(notice)}{/bold}${held}  ${renderStatus(model, protocolName)}` : `${renderStatus(model, protocolName)}${held}`));
     if (model.showHelp) help.setContent(renderHelp().join('\n'));
     screen.render();
   };
@@ -147,6 +151,11 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       case 'diff':
         show(model.diffWithMark());
         return showOverlay();
+      case 'followStream':
+        show(model.followStream());
+        return showOverlay();
+      case 'time':
+        return show(model.cycleTime());
       case 'reload':
         return show(hooks.reload ? hooks.reload() : 'no protocol file to reload');
       case 'statistics':
@@ -224,11 +233,19 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
     if (!o) return;
     help.setLabel(` ${o.title} (any key closes) `);
     help.setContent(o.lines.map((l) => escapeTags(escapeText(l))).join('\n'));
+    help.setScroll(0);
     help.show();
   };
 
   screen.on('keypress', (_ch: string, key: { full: string } | undefined) => {
     if (editing || !key) return;
+    if (model.overlay && ['up', 'down', 'k', 'j', 'pageup', 'pagedown', 'space'].includes(key.full)) {
+      // a long overlay (a followed stream) scrolls; any other key closes it
+      const page = Math.max(1, (help.height as number) - 3);
+      help.scroll(key.full === 'up' || key.full === 'k' ? -1 : key.full === 'down' || key.full === 'j' ? 1 : key.full === 'pageup' ? -page : page);
+      screen.render();
+      return;
+    }
     if (model.showHelp || model.overlay) {
       model.showHelp = false;
       model.overlay = null;

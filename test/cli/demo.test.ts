@@ -10,9 +10,10 @@ const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).statu
 const plain = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][0-9A-Za-z]/g, '');
 
 /** The demo for `seconds`, then `q`: what the screen showed and the exit code. */
-function demo(args: string[], seconds: number): Promise<{ code: number | null; screen: string }> {
+function demo(args: string[], seconds: number, keys: [number, string][] = [], env: Record<string, string> = {}): Promise<{ code: number | null; screen: string }> {
   const cmd = `stty cols 160 rows 40; ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} demo ${args.join(' ')}`;
-  const child = spawn('script', ['-qfc', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, TERM: 'xterm' } });
+  const child = spawn('script', ['-qfc', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, TERM: 'xterm', ...env } });
+  for (const [ms, k] of keys) setTimeout(() => child.stdin.write(k), ms);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
   const kill = setTimeout(() => child.kill('SIGKILL'), (seconds + 10) * 1000);
@@ -33,9 +34,12 @@ describe.skipIf(!hasScript)('gamesniff demo', () => {
     expect(r.screen).not.toMatch(/internal error/);
   }, 30_000);
 
-  it('the tcp game', async () => {
-    const r = await demo(['--port', '24690'], 4);
+  it('the tcp game; F follows a stream, S shows statistics, with NO_COLOR no colour at all', async () => {
+    const r = await demo(['--port', '24690'], 5, [[2500, 'F'], [3200, 'x'], [3600, 'S'], [4300, 'x']], { NO_COLOR: '1' });
     expect(r.code).toBe(0);
     for (const name of ['hello', 'login', 'snapshot']) expect(r.screen).toContain(name);
+    // the screen is drawn in pieces (cursor moves stand for unchanged spaces)
+    expect(r.screen).toMatch(/stream\s*#\d+\s*(tcp|udp):/);
+    expect(r.screen).toMatch(/coverage\W*\d+\s*messages/);
   }, 30_000);
 });

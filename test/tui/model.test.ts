@@ -103,7 +103,7 @@ describe('TUI model', () => {
     m.nextPane();
     m.nextPane();
     expect(m.pane).toBe('connections');
-    m.move(2);
+    m.move(m.connectionList().findIndex((c) => c.transport === 'udp'));
     m.filterSelectedConnection();
     expect(m.pane).toBe('messages');
     expect(new Set(m.view.map((i) => m.messages[i]!.name))).toEqual(new Set(['position', 'positions']));
@@ -296,5 +296,73 @@ describe('TUI: reload the protocol', () => {
     writeFileSync(file, 'protocol: testgame\ntcp:\n  framing: { length: u77 }\n');
     expect(reloadProtocol(model, decoder, file)).toMatch(/^not reloaded: .*protocol\.yaml:3:/);
     expect(model.protocol).not.toBe(null);
+  });
+});
+
+describe('TUI: connections, time, follow stream, wide text', () => {
+  it('the connections pane puts open connections first, the most recently active on top', async () => {
+    const m = await loaded();
+    const list = m.connectionList();
+    const open = (c: { state: string }) => c.state !== 'closed' && c.state !== 'reset';
+    const firstClosed = list.findIndex((c) => !open(c));
+    expect(list.slice(firstClosed < 0 ? list.length : firstClosed).every((c) => !open(c))).toBe(true);
+    for (let i = 1; i < list.length; i++) if (open(list[i]!) === open(list[i - 1]!)) expect(list[i - 1]!.lastTs).toBeGreaterThanOrEqual(list[i]!.lastTs);
+  });
+
+  it('time as the clock, since the first message, or since the first mark', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    const a = m.messages[3]!;
+    expect(m.timeOf(a)).toMatch(/^\d\d:\d\d:\d\d\.\d{3}$/);
+    expect(m.cycleTime()).toBe('time: seconds since the first message');
+    expect(m.timeOf(m.messages[0]!)).toBe('+0.000000');
+    m.goToIndex(3);
+    m.toggleMark();
+    expect(m.cycleTime()).toBe('time: seconds since the first mark');
+    expect(m.timeOf(a)).toBe('+0.000000');
+    expect(m.timeOf(m.messages[0]!)).toMatch(/^-0\.\d{6}$/);
+    expect(m.cycleTime()).toBe('time: the clock');
+  });
+
+  it('follow stream: one connection, both directions in order, names, hex and ASCII, gaps with their size', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.goToIndex(m.messages.findIndex((x) => x.name === 'login'));
+    expect(m.followStream()).toBe('follow stream #0');
+    const text = m.overlay!.lines.join('\n');
+    expect(m.overlay!.title).toMatch(/^stream #0 tcp: \d+ bytes$/);
+    expect(text).toMatch(/^ -> \[0\] hello \d+ B at offset 0$/m);
+    expect(text).toMatch(/^\*-> \[\d+\] login /m);
+    expect(text).toMatch(/^ <- \[\d+\] hello_ack /m);
+    expect(text).toMatch(/^ {6}0000 {2}([0-9a-f]{2} )+/m);
+    expect(text).not.toMatch(/position/);
+    // a gap shows with its size
+    const gapped = new SessionModel(tg, {});
+    const flow = m.messages[0]!.flow;
+    for (const x of m.messages.filter((y) => y.flow === flow).slice(0, 4)) gapped.message(x.index === 1 && x.dir === 'c2s' ? (Object.assign(Object.create(Object.getPrototypeOf(x) as object) as typeof x, x, { offset: x.offset + 7 })) : x);
+    gapped.goToIndex(0);
+    gapped.followStream();
+    expect(gapped.overlay!.lines.join('\n')).toMatch(/-> … gap of 7 bytes \(lost by the capture\)/);
+  });
+
+  it('rows fit their width in columns: wide characters count two, so a row never wraps', async () => {
+    const { fit, padColumns } = await import('../../src/tui/render');
+    expect(fit('abcdef', 4)).toBe('abc…');
+    expect(fit('你好你好你好', 7)).toBe('你好你…');
+    expect(padColumns(fit('你好你好你好', 7), 7)).toBe('你好你…');
+    expect(fit('ok', 5)).toBe('ok');
+    expect(padColumns('你', 4)).toBe('你  ');
+  });
+});
+
+
+describe('TUI: NO_COLOR', () => {
+  it('colour tags come out; bold and inverse stay', async () => {
+    const { monochrome } = await import('../../src/tui/render');
+    const m = await loaded('testgame-solo.gsrec');
+    m.figures = { source: 'lo', packets: 1, bytes: 1, drops: 0, recording: { file: 'x.gsrec', bytes: 1 }, live: true };
+    m.paused = true;
+    const status = renderStatus(m, 'testgame');
+    expect(status).toMatch(/\{red-fg\}REC/);
+    expect(monochrome(status)).not.toMatch(/-fg\}/);
+    expect(monochrome('{bold}a{/bold} {inverse}b{/inverse} {yellow-fg}PAUSED{/yellow-fg}')).toBe('{bold}a{/bold} {inverse}b{/inverse} PAUSED');
   });
 });

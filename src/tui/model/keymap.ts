@@ -31,6 +31,8 @@ export type Command =
   | 'save'
   | 'statistics'
   | 'reload'
+  | 'followStream'
+  | 'time'
   | 'quit';
 
 export interface KeyBinding {
@@ -68,6 +70,8 @@ export const KEYMAP: KeyBinding[] = [
   { keys: ['d'], command: 'diff', help: 'diff the message with the nearest marked one of its name, fields and bytes' },
   { keys: [':'], command: 'goTo', help: 'go to message N' },
   { keys: ['y'], command: 'save', help: 'save the message as hex, c, base64, vector (for vectors.yaml) or json' },
+  { keys: ['S-f'], command: 'followStream', help: "follow stream: the selected message's connection, both ways, hex and ASCII, gaps marked" },
+  { keys: ['t'], command: 'time', help: 'time as the clock, since the first message, or since the first mark' },
   { keys: ['S-r'], command: 'reload', help: 'read the protocol file again and decode everything again (also when the file changes)' },
   { keys: ['S-s'], command: 'statistics', help: 'statistics: messages and bytes per name, unknown ids, errors, rates' },
   { keys: ['?'], command: 'help', help: 'this help' },

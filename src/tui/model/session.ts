@@ -13,7 +13,7 @@ import type { Message, MessageSink, RedecodeFlow } from '../../session/messages'
 import { compileFilter, type MessageFilter } from './filter';
 import { diffValues } from '../../protocol/diff';
 import { Coverage } from '../../session/coverage';
-import { FULL, summarize, toJsonValue } from '../../session/format';
+import { clockTime, FULL, summarize, toJsonValue } from '../../session/format';
 import { WS_MESSAGES } from '../../framing/websocket';
 
 export type Pane = 'messages' | 'connections' | 'details';
@@ -216,6 +216,61 @@ export class SessionModel implements MessageSink {
   overlay: { title: string; lines: string[] } | null = null;
   /** Every message counted by name, direction, size and error (the statistics overlay). */
   coverage = new Coverage();
+
+  /**
+   * The connections pane's order: open connections first, the most recently active first, then
+   * closed ones likewise, so live traffic is on top however many came and went before.
+   */
+  connectionList(): ConnEntry[] {
+    const open = (c: ConnEntry) => c.state !== 'closed' && c.state !== 'reset';
+    return [...this.connections.values()].sort((a, b) => Number(open(b)) - Number(open(a)) || b.lastTs - a.lastTs || a.id - b.id);
+  }
+
+  /** How the list shows time: the clock, seconds since the first message, or since the first mark. */
+  timeMode: 'clock' | 'first' | 'mark' = 'clock';
+
+  cycleTime(): string {
+    this.timeMode = this.timeMode === 'clock' ? 'first' : this.timeMode === 'first' ? 'mark' : 'clock';
+    if (this.timeMode === 'mark' && this.marks.size === 0) this.timeMode = 'clock';
+    return this.timeMode === 'clock' ? 'time: the clock' : this.timeMode === 'first' ? 'time: seconds since the first message' : 'time: seconds since the first mark';
+  }
+
+  /** A message's time as the list shows it. */
+  timeOf(m: Message): string {
+    if (this.timeMode === 'clock') return clockTime(m.ts);
+    const base = this.timeMode === 'first' ? this.messages[0]?.ts : this.messages[Math.min(...this.marks)]?.ts;
+    if (base === undefined) return clockTime(m.ts);
+    const d = (m.ts - base) / 1e6;
+    return `${d >= 0 ? '+' : '-'}${Math.abs(d).toFixed(6)}`;
+  }
+
+  /**
+   * Follow stream: one connection's messages in order, both directions, each with its name and
+   * its bytes as hex and ASCII, and the gaps between them with their size.
+   */
+  followStream(maxLinesPerMessage = 16): string {
+    const sel = this.selectedMessage();
+    if (!sel) return 'no message selected';
+    const flow = sel.flow;
+    const lines: string[] = [];
+    const next = { c2s: -1, s2c: -1 };
+    let bytes = 0;
+    for (const m of this.messages) {
+      if (m.flow !== flow) continue;
+      if (m.transport === 'tcp' && next[m.dir] >= 0 && m.offset > next[m.dir]) lines.push(`   ${m.dir === 'c2s' ? '->' : '<-'} … gap of ${m.offset - next[m.dir]} bytes (lost by the capture)`);
+      if (m.transport === 'tcp') next[m.dir] = m.offset + m.size;
+      const mark = m === sel ? '*' : ' ';
+      lines.push(`${mark}${m.dir === 'c2s' ? '->' : '<-'} [${this.messages.indexOf(m)}] ${m.label ?? m.name ?? 'raw'} ${m.size} B at ${m.transport === 'tcp' ? `offset ${m.offset}` : `datagram ${m.index}`}${m.raw ? ` (raw: ${m.raw})` : m.error ? ` (error: ${m.error.message})` : ''}`);
+      if (this.bytesDropped(m)) lines.push('      (bytes left the view)');
+      else {
+        const dump = hexRows(m.wire, maxLinesPerMessage);
+        for (const d of dump) lines.push(`      ${d}`);
+      }
+      bytes += m.size;
+    }
+    this.overlay = { title: `stream #${flow.id} ${sel.transport}: ${bytes} bytes`, lines };
+    return `follow stream #${flow.id}`;
+  }
 
   /** Mark or unmark the selected message. */
   toggleMark(): string {
@@ -420,7 +475,7 @@ export class SessionModel implements MessageSink {
 
   /** The filter for the connection selected in the connections pane. */
   filterSelectedConnection(): void {
-    const c = [...this.connections.values()][this.connSelected];
+    const c = this.connectionList()[this.connSelected];
     if (c) this.setFilter(`conn == ${c.id}${c.transport === 'udp' ? ' && transport == "udp"' : ' && transport == "tcp"'}`);
     this.pane = 'messages';
   }
@@ -506,5 +561,18 @@ function namesOf(protocol: Protocol | null): ReadonlySet<string> {
   const names = new Set(protocol?.messages.map((m) => m.def.name) ?? []);
   if (protocol?.tcp?.def.websocket) for (const n of WS_MESSAGES) names.add(n);
   return names;
+}
+
+/** Hex and ASCII, 16 bytes a row, at most `max` rows (then how many more bytes). */
+function hexRows(b: Buffer, max: number): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < b.length && out.length < max; at += 16) {
+    const row = b.subarray(at, at + 16);
+    const hex = [...row].map((x) => x.toString(16).padStart(2, '0')).join(' ').padEnd(47);
+    const ascii = [...row].map((x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : '.')).join('');
+    out.push(`${at.toString(16).padStart(4, '0')}  ${hex}  ${ascii}`);
+  }
+  if (b.length > max * 16) out.push(`… ${b.length - max * 16} more bytes`);
+  return out;
 }
 
