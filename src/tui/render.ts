@@ -108,11 +108,21 @@ export function fieldLines(name: string, fields: unknown): FieldLine[] {
   return out;
 }
 
-/** Hex dump, 16 bytes a row (8 when narrower than 74 columns), with bytes [from, to) shown inverse. */
+/**
+ * Hex dump with bytes [from, to) shown inverse: 16 bytes a row, 8 or 4 when narrower (a row
+ * takes 7 + 4 per byte columns, and must not wrap). When the rows do not all fit, they start
+ * where the highlighted bytes are.
+ */
 export function hexDump(b: Buffer, from = -1, to = -1, maxRows = Infinity, width = 80): string[] {
   const out: string[] = [];
-  const per = width >= 74 ? 16 : 8;
-  for (let row = 0; row * per < b.length && out.length < maxRows; row++) {
+  const per = width >= 71 ? 16 : width >= 39 ? 8 : 4;
+  const rows = Math.ceil(b.length / per);
+  const first = from >= 0 && rows > maxRows ? Math.max(0, Math.min(Math.floor(from / per) - 1, rows - maxRows)) : 0;
+  if (first > 0) {
+    out.push(`… ${first * per} bytes before`);
+    maxRows = Math.max(1, maxRows - 1);
+  }
+  for (let row = first; row * per < b.length && out.length < maxRows + (first > 0 ? 1 : 0); row++) {
     const at = row * per;
     let hex = '';
     let ascii = '';
@@ -129,7 +139,8 @@ export function hexDump(b: Buffer, from = -1, to = -1, maxRows = Infinity, width
     }
     out.push(`${at.toString(16).padStart(4, '0')}  ${hex} ${ascii}`);
   }
-  if (out.length < Math.ceil(b.length / per)) out.push(`… ${b.length - out.length * per} more bytes`);
+  const shownTo = Math.min(b.length, (first + out.length - (first > 0 ? 1 : 0)) * per);
+  if (shownTo < b.length) out.push(`… ${b.length - shownTo} more bytes`);
   return out;
 }
 

@@ -366,3 +366,18 @@ describe('TUI: NO_COLOR', () => {
     expect(monochrome('{bold}a{/bold} {inverse}b{/inverse} {yellow-fg}PAUSED{/yellow-fg}')).toBe('{bold}a{/bold} {inverse}b{/inverse} PAUSED');
   });
 });
+
+describe('TUI: the hex dump at any width', () => {
+  it('rows never wrap (16, 8 or 4 bytes a row by the width) and the highlighted field scrolls into view', () => {
+    const b = Buffer.from(Array.from({ length: 200 }, (_, i) => i));
+    const strip = (l: string) => l.replace(/\{\/?inverse\}/g, '').replace(/\{open\}/g, '{').replace(/\{close\}/g, '}');
+    for (const width of [80, 60, 36, 30]) {
+      for (const line of hexDump(b, -1, -1, 100, width)) expect(strip(line).length, `${width}: ${line}`).toBeLessThanOrEqual(width);
+    }
+    // 4 rows of 16 shown, the field at bytes 150-153: its row is among them, and the dump says what is above
+    const rows = hexDump(b, 150, 154, 4, 80);
+    expect(rows[0]).toBe('… 128 bytes before');
+    expect(rows.some((l) => l.startsWith('0090') && l.includes('{inverse}96{/inverse}'))).toBe(true);
+    expect(rows[rows.length - 1]).toMatch(/^… \d+ more bytes$/);
+  });
+});
