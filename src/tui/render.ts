@@ -203,7 +203,8 @@ export function renderStatus(model: SessionModel, protocolName: string | null): 
   const f = model.figures;
   // Most wanted first: a narrow terminal cuts the end.
   const parts = [protocolName ? `protocol ${protocolName}` : 'no protocol (raw chunks)', `${model.messages.length} msgs (${model.messagesPerSecond.toFixed(0)}/s)`];
-  if (model.filter) parts.push(`filter: ${esc(model.filter.text)} (${model.view.length})`);
+  const filtering = model.filtering();
+  if (model.filter) parts.push(`filter: ${esc(model.filter.text)} (${filtering === null ? model.view.length : `filtering ${Math.floor(filtering * 100)}%`})`);
   if (model.filterError) parts.push(`{red-fg}${esc(model.filterError)}{/red-fg}`);
   if (f.recording) parts.push(`{red-fg}REC ${esc(f.recording.file)} ${f.recording.bytes} B{/red-fg}`);
   if (model.paused) parts.push('{yellow-fg}PAUSED{/yellow-fg}');

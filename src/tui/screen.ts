@@ -89,8 +89,11 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   // paused or not, the status bar's counters go on: pause holds the list only
   const tick = setInterval(() => {
     model.tick(Date.now());
+    model.work();
     draw();
   }, 100);
+  // a filter over a long session goes a chunk per tick, so keys are answered meanwhile
+  model.chunk = 100_000;
 
   const run = (cmd: Command): void => {
     const page = Math.max(1, inner(list).h - 1);

@@ -381,3 +381,21 @@ describe('TUI: the hex dump at any width', () => {
     expect(rows[rows.length - 1]).toMatch(/^… \d+ more bytes$/);
   });
 });
+
+describe('TUI: a filter over a long session', () => {
+  it('goes a chunk at a time when asked (keys are answered meanwhile), with the same view at the end', async () => {
+    const m = await loaded('testgame-duo.gsrec');
+    m.setFilter('snapshot');
+    const whole = [...m.view];
+    m.setFilter('');
+    m.chunk = 10;
+    m.setFilter('snapshot');
+    expect(m.filtering()).not.toBeNull();
+    expect(renderStatus(m, 'testgame')).toMatch(/filter: snapshot \(filtering \d+%\)/);
+    let steps = 0;
+    while (m.work()) steps++;
+    expect(steps).toBeGreaterThan(3);
+    expect(m.filtering()).toBeNull();
+    expect(m.view).toEqual(whole);
+  });
+});

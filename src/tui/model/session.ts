@@ -201,6 +201,8 @@ export class SessionModel implements MessageSink {
   }
 
   private include(i: number): void {
+    // a filter under way reaches this message too
+    if (this.pending) return;
     if (this.filter && !this.filter.test(this.messages[i]!)) return;
     this.view.push(i);
     if (this.follow) this.selected = this.view.length - 1;
@@ -480,10 +482,31 @@ export class SessionModel implements MessageSink {
     this.pane = 'messages';
   }
 
+  /**
+   * Messages a filter looks at per step before the screen gets to answer keys (0: all at once,
+   * as tests and the non-interactive callers want). The screen sets it and calls work() each tick.
+   */
+  chunk = 0;
+  /** A filter under way over the session: the view it is building, and where it stands. */
+  private pending: { view: number[]; next: number; keep: Message | null } | null = null;
+
   private rebuildView(keep: Message | null = this.selectedMessage()): void {
+    this.pending = { view: [], next: 0, keep };
+    this.work();
+  }
+
+  /** Go on with a filter under way: a chunk of messages, or all. True while one is still under way. */
+  work(): boolean {
+    const p = this.pending;
+    if (!p) return false;
     const f = this.filter;
-    const view: number[] = [];
-    for (let i = 0; i < this.messages.length; i++) if (!f || f.test(this.messages[i]!)) view.push(i);
+    const end = this.chunk > 0 ? Math.min(this.messages.length, p.next + this.chunk) : this.messages.length;
+    for (let i = p.next; i < end; i++) if (!f || f.test(this.messages[i]!)) p.view.push(i);
+    p.next = end;
+    if (end < this.messages.length) return true;
+    this.pending = null;
+    const view = p.view;
+    const keep = p.keep;
     this.view = view;
     if (this.follow || !keep || !this.messages.includes(keep)) this.selected = view.length - 1;
     else {
@@ -501,6 +524,12 @@ export class SessionModel implements MessageSink {
       }
       this.selected = best;
     }
+    return false;
+  }
+
+  /** How far a filter under way has come (0 to 1), or null. */
+  filtering(): number | null {
+    return this.pending ? this.pending.next / Math.max(1, this.messages.length) : null;
   }
 
   /** Keep the selection inside a list `height` rows high; returns the first visible row. */
