@@ -52,6 +52,7 @@ export { acceptFor, parseDeflate, parseHttpHead, upgradeAnswer, upgradeRequest, 
 // the client side: a peer over a socket, a client and a mock server from a description
 export { Peer, type PeerMessage, type PeerOptions, type MessageListener } from './client/peer';
 export { openClient, serve, Client, Server, type ClientOptions, type ServeOptions } from './client/open';
+export { Typed, senders, type TypedPeer, type Received, type Senders } from './client/typed';
 
 // sessions: the flow table's events as messages, summaries, coverage
 export { MessageDecoder, type Message, type MessageSink } from './session/messages';

@@ -244,7 +244,7 @@ describe('gamesniff codegen --ts', () => {
     const kind = (s: ts.Statement): string =>
       ts.isImportDeclaration(s) ? 'import' : ts.isInterfaceDeclaration(s) ? 'interface' : ts.isTypeAliasDeclaration(s) ? 'type' : ts.isFunctionDeclaration(s) ? 'function' : ts.isClassDeclaration(s) ? 'class' : ts.isVariableStatement(s) ? 'const' : ts.SyntaxKind[s.kind];
     expect([...new Set(sf.statements.map(kind))].sort()).toEqual(['class', 'const', 'function', 'import', 'interface', 'type']);
-    expect(sf.statements.filter(ts.isFunctionDeclaration).map((f) => f.name?.text)).toEqual(['protocol', 'senders', 'connect', 'serve']);
+    expect(sf.statements.filter(ts.isFunctionDeclaration).map((f) => f.name?.text)).toEqual(['protocol', 'connect', 'serve']);
     expect(sf.statements.filter(ts.isVariableStatement).flatMap((v) => v.declarationList.declarations.map((d) => d.name.getText(sf)))).toEqual(['DESCRIPTION', 'compiled', 'C2S_NAMES', 'S2C_NAMES', 'C2S_UDP_NAMES', 'S2C_UDP_NAMES']);
     // comment directives (@ts-ignore, @ts-nocheck) are defused: no comment holds one
     const scanner = ts.createScanner(ts.ScriptTarget.ES2022, false, ts.LanguageVariant.Standard, src);

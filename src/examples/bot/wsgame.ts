@@ -173,67 +173,11 @@ export const C2S_NAMES: readonly (keyof C2S & string)[] = ["http_request", "http
 export const S2C_NAMES: readonly (keyof S2C & string)[] = ["http_request", "http_response", "ws_ping", "ws_pong", "ws_close", "welcome", "state", "chat", "map", "report_ack", "bye"];
 
 /** One of the messages of `T`, with its name: `if (m.name === "chat") m.fields` narrows. */
-export type Received<T> = { [N in keyof T & string]: { name: N; fields: T[N]; msg: gs.PeerMessage } }[keyof T & string];
-
-/** A function per message (`send.move({ ... })`) returning the bytes written; a message with no required field needs no argument. */
-export type Senders<T> = { readonly [N in keyof T & string]-?: {} extends T[N] ? (fields?: T[N]) => Buffer : (fields: T[N]) => Buffer };
-
-/** A connection typed with what it receives (`In`) and sends (`Out`). */
-export interface TypedPeer<In, Out> {
-  /** The runtime's peer underneath (untyped: `on("raw")`, `sendBytes`...). */
-  readonly peer: gs.Peer;
-  /** The connection's state; set a key the traffic does not show here before the message that needs it. */
-  readonly state: State;
-  /** Encode with the current state through every layer and write: `send.NAME(fields)`. */
-  readonly send: Senders<Out>;
-  /** Call `fn` for each message named `name` as it arrives. */
-  on<K extends keyof In & string>(name: K, fn: (fields: In[K], msg: gs.PeerMessage) => void): this;
-  /** The next message named `name` (the oldest not yet taken); rejects after `timeoutMs` (default 5000) or when the connection closes. */
-  next<K extends keyof In & string>(name: K, timeoutMs?: number): Promise<In[K]>;
-  /** The next of several messages, with its name. */
-  nextOf<K extends keyof In & string>(names: readonly K[], timeoutMs?: number): Promise<Received<Pick<In, K>>>;
-  /** When the connection closes: with the error, if it was one. */
-  onClose(fn: (err: Error | null) => void): this;
-  /** End the connection; resolves when it closed. */
-  close(): Promise<void>;
-}
-
-function senders<T>(names: readonly string[], send: (name: string, fields: unknown) => Buffer): Senders<T> {
-  const out = {};
-  for (const name of names) Object.defineProperty(out, name, { value: (fields: unknown = {}) => send(name, fields), enumerable: true });
-  return out as Senders<T>;
-}
-
-class Typed<In, Out, P extends gs.Peer = gs.Peer> implements TypedPeer<In, Out> {
-  readonly send: Senders<Out>;
-  constructor(
-    readonly peer: P,
-    out: readonly string[],
-  ) {
-    this.send = senders<Out>(out, (name, fields) => peer.send(name, fields));
-  }
-  get state(): State {
-    return this.peer.state as State;
-  }
-  on<K extends keyof In & string>(name: K, fn: (fields: In[K], msg: gs.PeerMessage) => void): this {
-    this.peer.on(name, (m) => fn(m.fields as In[K], m));
-    return this;
-  }
-  async next<K extends keyof In & string>(name: K, timeoutMs?: number): Promise<In[K]> {
-    return (await this.peer.next(name, timeoutMs)).fields as In[K];
-  }
-  async nextOf<K extends keyof In & string>(names: readonly K[], timeoutMs?: number): Promise<Received<Pick<In, K>>> {
-    const msg = await this.peer.next([...names], timeoutMs);
-    return { name: msg.name, fields: msg.fields, msg } as unknown as Received<Pick<In, K>>;
-  }
-  onClose(fn: (err: Error | null) => void): this {
-    this.peer.onClose(fn);
-    return this;
-  }
-  close(): Promise<void> {
-    return this.peer.close();
-  }
-}
+export type Received<T> = gs.Received<T>;
+/** A function per message (`send.move({ ... })`) returning the bytes written. */
+export type Senders<T> = gs.Senders<T>;
+/** A connection typed with what it receives (`In`) and sends (`Out`), and this protocol's state. */
+export type TypedPeer<In, Out> = gs.TypedPeer<In, Out, State>;
 
 /** A client: receives S2C, sends C2S. */
 export interface GameClient extends TypedPeer<S2C, C2S> {
@@ -242,7 +186,7 @@ export interface GameClient extends TypedPeer<S2C, C2S> {
 
 /** Connect to a server speaking wsgame (port, host, keylog, state...: the runtime's ClientOptions). The WebSocket upgrade is done when it resolves. */
 export async function connect(opts: gs.ClientOptions): Promise<GameClient> {
-  return new Typed<S2C, C2S, gs.Client>(await gs.openClient(protocol(), opts), C2S_NAMES);
+  return new gs.Typed<S2C, C2S, State, gs.Client>(await gs.openClient(protocol(), opts), C2S_NAMES);
 }
 
 /** A mock server's connection: receives C2S, sends S2C. */
@@ -257,7 +201,7 @@ export interface GameServer {
 
 /** Serve wsgame (a mock server): `onClient` gets each connection. */
 export async function serve(opts: gs.ServeOptions, onClient: (client: GameServerPeer) => void): Promise<GameServer> {
-  const server = await gs.serve(protocol(), opts, (peer) => onClient(new Typed<C2S, S2C>(peer, S2C_NAMES)));
+  const server = await gs.serve(protocol(), opts, (peer) => onClient(new gs.Typed<C2S, S2C, State>(peer, S2C_NAMES)));
   return {
     server,
     port: server.port,
