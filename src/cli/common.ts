@@ -5,6 +5,7 @@ import type { SourceSummary } from '../capture/source';
 import type { FlowTableStats } from '../flow/table';
 import type { FlowListener } from '../flow/connection';
 import { feed, type FeedOptions, type FeedResult } from '../input/feed';
+import { ProcessPorts } from '../capture/process';
 import { openInput, type Input } from '../input/open';
 import type { RecordingPlayer } from '../recording/player';
 import type { RecordingReadResult } from '../recording/reader';
@@ -19,6 +20,8 @@ export interface CaptureCliOptions {
   duration?: string;
   count?: string;
   idleTimeout?: string;
+  process?: string;
+  pid?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -34,6 +37,8 @@ export const captureOptions = (): Option[] => [
   new Option('--filter <bpf>', 'extra BPF expression, and-ed with the port filter (live, and for capture files with libpcap\'s own semantics)'),
   new Option('--duration <seconds>', 'live: stop after this many seconds'),
   new Option('--count <packets>', 'live: stop after this many packets'),
+  new Option('--process <name>', "live: the ports of this running process (its command or argv[0]), followed as it opens and closes sockets (Linux; instead of --port)"),
+  new Option('--pid <n>', 'live: the same for one process id'),
   new Option('--idle-timeout <seconds>', 'flush and close connections idle this long (packet time); a later packet resumes them where they stood').default('300'),
 ];
 
@@ -46,7 +51,18 @@ export function positiveNumber(name: string, v: string | undefined): number | un
 
 /** -r FILE (a capture or a recording) takes no live-capture options. */
 export function checkFileOptions(o: CaptureCliOptions): void {
-  if (o.read && (o.iface || o.duration || o.count)) throw new GamesniffError('USAGE', '-r reads a file: -i, --duration and --count are for live capture');
+  if (o.read && (o.iface || o.duration || o.count || o.process || o.pid)) throw new GamesniffError('USAGE', '-r reads a file: -i, --duration, --count, --process and --pid are for live capture');
+}
+
+/** --process NAME or --pid N: the process's ports, read now and followed; null without either. */
+export function followedProcess(o: CaptureCliOptions): ProcessPorts | null {
+  if (!o.process && !o.pid) return null;
+  if (o.process && o.pid) throw new GamesniffError('USAGE', 'give --process NAME or --pid N, not both');
+  if (o.port.length) throw new GamesniffError('USAGE', '--process and --pid find the ports themselves: leave --port out');
+  if (process.platform !== 'linux') throw new GamesniffError('USAGE', '--process and --pid read /proc: Linux only (give --port elsewhere)');
+  const pid = o.pid === undefined ? undefined : Number(o.pid);
+  if (pid !== undefined && (!Number.isInteger(pid) || pid <= 0)) throw new GamesniffError('USAGE', `--pid must be a process id, got "${o.pid}"`);
+  return new ProcessPorts({ name: o.process, pid });
 }
 
 /** The -r input, opened once (a pipe can only be read once); null for a live capture. */
@@ -67,7 +83,14 @@ export function fileFilter(o: CaptureCliOptions): string {
 /** What feed() needs from the command line: server ports (with the protocol's defaults), the user's own ports and filter, the live limits. */
 export function feedOptions(o: CaptureCliOptions, ports: PortSpec, extra: Partial<FeedOptions> = {}): FeedOptions {
   checkFileOptions(o);
+  const follow = followedProcess(o);
+  if (follow) {
+    say(`${follow.label}: ports ${[...follow.ports].sort((a, b) => a - b).join(', ') || '(none yet)'}; followed as it opens and closes sockets`);
+    ports = { ranges: [], set: follow.ports };
+  }
   return {
+    follow: follow ?? undefined,
+    onPortsChange: (added, removed) => say(`${follow!.label}: ports now ${[...follow!.ports].sort((a, b) => a - b).join(', ')}${added.length ? ` (+${added.join(', +')})` : ''}${removed.length ? ` (closed: ${removed.join(', ')}, still followed)` : ''}`),
     serverPorts: ports,
     select: parsePorts(o.port),
     filter: o.filter,

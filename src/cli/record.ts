@@ -38,7 +38,7 @@ export function recordCommand(): Command {
     const input = await openCliInput(o);
     try {
       if (input?.kind === 'recording') throw new GamesniffError('USAGE', `${input.name} is already a recording`);
-      if (!input && ports.set.size === 0) throw new GamesniffError('USAGE', 'record needs --port PORT (or -p with a protocol that declares its ports) to know what to capture');
+      if (!input && !o.process && !o.pid && ports.set.size === 0) throw new GamesniffError('USAGE', 'record needs --port PORT (or -p with a protocol that declares its ports) to know what to capture');
       // the recorder needs the writer, which names the source: it joins before anything is read
       const tee = new FlowTee();
       const f = feed(input, tee, feedOptions(o, ports));

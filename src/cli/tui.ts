@@ -66,7 +66,7 @@ export async function runTui(o: TuiOptions): Promise<void> {
   const input = await openCliInput(o);
   try {
     if (!input) {
-      if (o.port.length === 0 && !o.protocol) throw new GamesniffError('USAGE', "give --port PORT (the application's server port), -p with a protocol that declares ports, or -r FILE");
+      if (o.port.length === 0 && !o.protocol && !o.process && !o.pid) throw new GamesniffError('USAGE', "give --port PORT (the application's server port), --process NAME, -p with a protocol that declares ports, or -r FILE");
       probeCapture(o);
     }
     if (input?.kind === 'capture' && fileFilter(o)) compileOfflineFilter(fileFilter(o), LINKTYPE.ETHERNET);
@@ -103,7 +103,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
 
   let capture: LiveCapture | null = null;
   let lastTs = 0;
-  if (!input && !external && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
+  if (!input && !external && !o.process && !o.pid && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
   const source = external ? external.start(tee) : feed(input, tee, feedOptions(o, ports, {
     onReady: (c) => (capture = c),
     onPacket: ring

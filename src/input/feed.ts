@@ -8,7 +8,8 @@ import { fileSource, liveSource, type CaptureSource, type SourceSummary } from '
 import type { LiveCapture } from '../capture/live';
 import { GamesniffError } from '../core/errors';
 import type { Direction, PacketCallback, StreamEnd } from '../core/types';
-import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
+import { UdpFlow, type FlowListener, type TcpConnection } from '../flow/connection';
+import type { ProcessPorts } from '../capture/process';
 import { FlowTable, type FlowTableStats } from '../flow/table';
 import type { GapReason } from '../reassembly/assembler';
 import { playRecording, type RecordingPlayer } from '../recording/player';
@@ -31,6 +32,9 @@ export interface FeedOptions {
   idleTimeoutUs?: number;
   /** Every packet before the flow table gets it (the UI's packet ring). */
   onPacket?: PacketCallback;
+  /** Live: the ports of a process (--process, --pid), followed as it opens and closes sockets. */
+  follow?: ProcessPorts;
+  onPortsChange?: (added: number[], removed: number[]) => void;
 }
 
 export type FeedResult =
@@ -64,11 +68,15 @@ export function feed(input: Input | null, listener: FlowListener, opts: FeedOpti
     input?.kind === 'capture'
       ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter))
       : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady });
-  const table = new FlowTable(listener, { serverPorts: opts.serverPorts.set, idleTimeoutUs: opts.idleTimeoutUs });
+  // following a process: every packet is captured, its flows chosen here as its ports come and go
+  const follow = input ? undefined : opts.follow;
+  const table = new FlowTable(follow ? followPorts(listener, follow.ports) : listener, { serverPorts: follow ? follow.ports : opts.serverPorts.set, idleTimeoutUs: opts.idleTimeoutUs });
+  if (follow) follow.poll(1000, (added, removed) => opts.onPortsChange?.(added, removed));
   const onPacket = opts.onPacket;
   const run = async (): Promise<FeedResult> => {
     const summary = await source.run(onPacket ? (lt, d, orig, ts, ifi) => (onPacket(lt, d, orig, ts, ifi), table.push(lt, d, orig, ts)) : (lt, d, orig, ts) => table.push(lt, d, orig, ts));
     table.finish();
+    follow?.stop();
     return { kind: 'packets', source: summary, table: table.stats };
   };
   return { name: source.name, kind: input ? 'file' : 'live', run, stop: () => source.stop() };
@@ -88,3 +96,32 @@ export function selectPorts(listener: FlowListener, ports: ReadonlySet<number>):
     udpClose: (f, ts) => on(f) && listener.udpClose?.(f, ts),
   };
 }
+
+/**
+ * Only the flows on one of `ports` reach `listener`, with ports that grow while it runs (a
+ * process's, polled): a flow is let through from its first event on a port in the set; one seen
+ * before its port was known joins then (its open said first, as for a connection joined
+ * mid-stream).
+ */
+export function followPorts(listener: FlowListener, ports: ReadonlySet<number>): FlowListener {
+  const passed = new WeakSet<object>();
+  const on = (f: TcpConnection | UdpFlow, ts: number): boolean => {
+    if (passed.has(f)) return true;
+    if (!ports.has(f.client.port) && !ports.has(f.server.port)) return false;
+    passed.add(f);
+    if (f instanceof UdpFlow) listener.udpOpen?.(f, ts);
+    else listener.open?.(f, ts);
+    return true;
+  };
+  return {
+    open: (c, ts) => void on(c, ts),
+    data: (c, d: Direction, chunk: Buffer, off: number, ts: number) => on(c, ts) && listener.data?.(c, d, chunk, off, ts),
+    gap: (c, d: Direction, n: number, off: number, ts: number, why: GapReason) => on(c, ts) && listener.gap?.(c, d, n, off, ts, why),
+    end: (c, d: Direction, why: StreamEnd, ts: number) => passed.has(c) && listener.end?.(c, d, why, ts),
+    close: (c, ts) => passed.has(c) && listener.close?.(c, ts),
+    udpOpen: (f, ts) => void on(f, ts),
+    datagram: (f, d: Direction, p: Buffer, n: number, ts: number) => on(f, ts) && listener.datagram?.(f, d, p, n, ts),
+    udpClose: (f, ts) => passed.has(f) && listener.udpClose?.(f, ts),
+  };
+}
+
