@@ -43,10 +43,10 @@ export function padColumns(s: string, width: number): string {
 
 const inverse = (s: string): string => `{inverse}${s}{/inverse}`;
 
-export function messageRow(m: Message, width: number, time = clockTime(m.ts), marked = false): string {
+export function messageRow(m: Message, width: number, time = clockTime(m.ts), marked = false, detail = messageDetail(m, width)): string {
   const arrow = m.dir === 'c2s' ? '->' : '<-';
   const conn = `#${m.flow.id}${m.transport === 'udp' ? 'u' : ''}`;
-  return fit(`${marked ? '*' : ''}${time} ${conn.padEnd(4)} ${arrow} ${messageLabel(m)} ${messageDetail(m, width)}`, width);
+  return fit(`${marked ? '*' : ''}${time} ${conn.padEnd(4)} ${arrow} ${messageLabel(m)} ${detail}`, width);
 }
 
 export function renderMessages(model: SessionModel, width: number, height: number): string[] {
@@ -58,7 +58,7 @@ export function renderMessages(model: SessionModel, width: number, height: numbe
     const i = model.view[vi];
     if (i === undefined) break;
     const m = model.messages[i]!;
-    const line = esc(padColumns(messageRow(m, width, model.timeOf(m), model.marks.has(i)), width));
+    const line = esc(padColumns(messageRow(m, width, model.timeOf(m), model.marks.has(i), model.detailOf(m, width)), width));
     out.push(vi === model.selected ? inverse(line) : line);
   }
   if (out.length === 0) out.push(model.messages.length ? esc(`no message matches the filter: ${model.filter?.text ?? ''}`) : 'waiting for messages…');

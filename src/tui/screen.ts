@@ -159,6 +159,12 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
         return showOverlay();
       case 'time':
         return show(model.cycleTime());
+      case 'columns': {
+        const m = model.selectedMessage();
+        const name = m?.label ?? m?.name ?? '';
+        show('columns: NAME then field paths (NAME alone: every field)');
+        return ask(name ? `${name} ${(model.columns.get(name) ?? []).join(' ')}`.trimEnd() + ' ' : '', (line) => show(model.setColumns(line)));
+      }
       case 'reload':
         return show(hooks.reload ? hooks.reload() : 'no protocol file to reload');
       case 'statistics':

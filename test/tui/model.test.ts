@@ -399,3 +399,18 @@ describe('TUI: a filter over a long session', () => {
     expect(m.view).toEqual(whole);
   });
 });
+
+describe('TUI: columns', () => {
+  it('a message name shows the fields chosen for it in the list; the name alone shows every field again', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    const snap = m.messages.find((x) => x.name === 'snapshot')!;
+    expect(m.setColumns('snapshot tick entities.length entities[0].pos nosuch')).toBe('columns for snapshot: tick entities.length entities[0].pos nosuch');
+    expect(m.detailOf(snap, 200)).toMatch(/^tick=\d+ entities\.length=\d+ entities\[0\]\.pos=\{x=[-\d.]+ y=[-\d.]+\} nosuch=-$/);
+    const rows = renderMessages(m, 150, 200).join('\n');
+    expect(rows).toMatch(/<- snapshot tick=\d+ entities\.length=/);
+    expect(m.setColumns('nosuchmessage a')).toBe('columns: no message named nosuchmessage');
+    expect(m.setColumns('snapshot a..b')).toMatch(/is not a field path/);
+    expect(m.setColumns('snapshot')).toBe('columns: every field of snapshot');
+    expect(m.detailOf(snap, 200)).toMatch(/^tick=\d+ server_time=/);
+  });
+});

@@ -33,6 +33,7 @@ export type Command =
   | 'reload'
   | 'followStream'
   | 'time'
+  | 'columns'
   | 'quit';
 
 export interface KeyBinding {
@@ -71,6 +72,7 @@ export const KEYMAP: KeyBinding[] = [
   { keys: [':'], command: 'goTo', help: 'go to message N' },
   { keys: ['y'], command: 'save', help: 'save the message as hex, c, base64, vector (for vectors.yaml) or json' },
   { keys: ['S-f'], command: 'followStream', help: "follow stream: the selected message's connection, both ways, hex and ASCII, gaps marked" },
+  { keys: ['o'], command: 'columns', help: 'columns: NAME and the fields the list shows for it (snapshot tick entities.length); NAME alone for all' },
   { keys: ['t'], command: 'time', help: 'time as the clock, since the first message, or since the first mark' },
   { keys: ['S-r'], command: 'reload', help: 'read the protocol file again and decode everything again (also when the file changes)' },
   { keys: ['S-s'], command: 'statistics', help: 'statistics: messages and bytes per name, unknown ids, errors, rates' },

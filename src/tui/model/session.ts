@@ -13,7 +13,7 @@ import type { Message, MessageSink, RedecodeFlow } from '../../session/messages'
 import { compileFilter, type MessageFilter } from './filter';
 import { diffValues } from '../../protocol/diff';
 import { Coverage } from '../../session/coverage';
-import { clockTime, FULL, summarize, toJsonValue } from '../../session/format';
+import { clockTime, FULL, messageDetail, summarize, toJsonValue } from '../../session/format';
 import { WS_MESSAGES } from '../../framing/websocket';
 
 export type Pane = 'messages' | 'connections' | 'details';
@@ -272,6 +272,31 @@ export class SessionModel implements MessageSink {
     }
     this.overlay = { title: `stream #${flow.id} ${sel.transport}: ${bytes} bytes`, lines };
     return `follow stream #${flow.id}`;
+  }
+
+  /** Per message label, the field paths the list shows (`o`), instead of every field. */
+  readonly columns = new Map<string, string[]>();
+
+  /** `o`: `NAME path path...` sets the list's columns for NAME (`snapshot tick entities.length`); `NAME` alone shows every field again. */
+  setColumns(text: string): string {
+    const [name, ...paths] = text.trim().split(/[\s,]+/).filter(Boolean);
+    if (!name) return 'columns: NAME then the fields to show (snapshot tick entities.length); NAME alone for all';
+    if (this.protocol && !this.messageNames.has(name) && !this.messageNames.has(name.replace(/^(c2s|s2c)\./, ''))) return `columns: no message named ${name}`;
+    if (!paths.length) {
+      this.columns.delete(name);
+      return `columns: every field of ${name}`;
+    }
+    for (const p of paths) if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$/.test(p)) return `columns: ${p} is not a field path (name.sub, list[0], list.length)`;
+    this.columns.set(name, paths);
+    return `columns for ${name}: ${paths.join(' ')}`;
+  }
+
+  /** The list's text after a message's label: its chosen columns, or every field. */
+  detailOf(m: Message, budget: number): string {
+    const cols = m.name && !m.raw && !m.error ? (this.columns.get(m.label ?? m.name) ?? this.columns.get(m.name)) : undefined;
+    if (!cols) return messageDetail(m, budget);
+    const show = (v: unknown): string => (v === undefined ? '-' : v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) ? `{${summarize(v, 60)}}` : summarize(v, 60));
+    return cols.map((p) => `${p}=${show(valueAt(m.fields, p))}`).join(' ');
   }
 
   /** Mark or unmark the selected message. */
@@ -603,5 +628,17 @@ function hexRows(b: Buffer, max: number): string[] {
   }
   if (b.length > max * 16) out.push(`… ${b.length - max * 16} more bytes`);
   return out;
+}
+
+/** The value at `a.b[0].c` (and `.length` of a list or bytes), or undefined. */
+function valueAt(v: unknown, path: string): unknown {
+  let cur: unknown = v;
+  for (const part of path.match(/[A-Za-z_][A-Za-z0-9_]*|\[\d+\]/g) ?? []) {
+    if (cur === null || cur === undefined) return undefined;
+    if (part.startsWith('[')) cur = (cur as unknown[])[Number(part.slice(1, -1))];
+    else if (part === 'length' && (Array.isArray(cur) || cur instanceof Uint8Array || typeof cur === 'string')) cur = (cur as { length: number }).length;
+    else cur = typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
+  }
+  return cur;
 }
 
