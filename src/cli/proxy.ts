@@ -77,7 +77,13 @@ export function proxyCommand(): Command {
       const tui = !o.json && process.stdout.isTTY && process.stdin.isTTY;
       const logLines: string[] = [];
       // the UI can hold and edit messages: they go through the conversations even without a script
-      const proxy = new Proxy({ protocol, listen, target, udp, script, keylog: o.keylog, messageLevel: tui && !!protocol, log: (l) => (tui ? logLines.push(l) : say(l)) });
+      // in the UI, the last lines are kept (and said when it closes): a script that throws on every message cannot fill memory
+      const log = (l: string): void => {
+        if (!tui) return say(l);
+        logLines.push(l);
+        if (logLines.length > 50) logLines.shift();
+      };
+      const proxy = new Proxy({ protocol, listen, target, udp, script, keylog: o.keylog, messageLevel: tui && !!protocol, log });
       const tee = new FlowTee([]);
       let recording: { writer: RecordingWriter; recorder: Recorder } | null = null;
       if (o.output) {
@@ -154,7 +160,7 @@ export function proxyCommand(): Command {
       }
       const s = proxy.stats;
       for (const l of tui ? logLines.slice(-20) : []) say(l);
-      say(`${name}: ${s.connections} connections, ${s.messages} messages passed (${s.modified} modified, ${s.dropped} dropped, ${s.injected} injected), ${s.scriptErrors} script errors, ${s.refused} refused by the server`);
+      say(`${name}: ${s.connections} connections, ${s.messages} messages passed (${s.modified} modified, ${s.dropped} dropped, ${s.injected} injected), ${s.scriptErrors} script errors, ${s.refused} refused by the server${s.datagramsDropped ? `, ${s.datagramsDropped} datagrams dropped` : ''}`);
       if (recording) say(`recorded ${recording.recorder.connections} TCP connections, ${recording.recorder.udpFlows} UDP flows to ${o.output}`);
     });
 }

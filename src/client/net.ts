@@ -6,10 +6,10 @@ import { GamesniffError } from '../core/errors';
  * Connect, retrying while the server is not listening yet (a server started in the background a
  * moment before: `gamesniff testbed server & gamesniff testbed client`), for up to `waitMs`.
  */
-export async function connectWithRetry(port: number, host: string, waitMs = 5000): Promise<net.Socket> {
+export async function connectWithRetry(port: number, host: string, waitMs = 5000, opts: { allowHalfOpen?: boolean } = {}): Promise<net.Socket> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const socket = net.connect(port, host);
+    const socket = net.connect({ port, host, allowHalfOpen: opts.allowHalfOpen });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);

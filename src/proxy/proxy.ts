@@ -75,9 +75,13 @@ export interface ProxyStats {
   injected: number;
   scriptErrors: number;
   refused: number;
+  /** Datagrams dropped: a direction's queue was full, or too many UDP flows. */
+  datagramsDropped: number;
 }
 
 const DIRS: Direction[] = ['c2s', 's2c'];
+/** UDP clients followed at once (each has a socket to the server). */
+const MAX_UDP_FLOWS = 4096;
 const now = (): number => Date.now() * 1000;
 
 /** One direction of a proxied connection: the chain its messages wait in, and its reading. */
@@ -90,7 +94,7 @@ interface Lane {
 }
 
 export class Proxy {
-  readonly stats: ProxyStats = { connections: 0, open: 0, messages: 0, modified: 0, dropped: 0, injected: 0, scriptErrors: 0, refused: 0 };
+  readonly stats: ProxyStats = { connections: 0, open: 0, messages: 0, modified: 0, dropped: 0, injected: 0, scriptErrors: 0, refused: 0, datagramsDropped: 0 };
   private server: net.Server | null = null;
   private udpSocket: dgram.Socket | null = null;
   private readonly conns = new Set<ProxiedConnection>();
@@ -159,7 +163,8 @@ export class Proxy {
 
   async start(): Promise<this> {
     const { listen } = this.o;
-    this.server = net.createServer((s) => this.accept(s));
+    // a client that half-closes (FIN) still gets the server's answer
+    this.server = net.createServer({ allowHalfOpen: true }, (s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', (e) => reject(listenError(e, 'the proxy', listen.host, listen.port)));
       this.server!.listen(listen.port, listen.host, () => resolve());
@@ -215,6 +220,11 @@ export class Proxy {
   private datagramFromClient(d: Buffer, from: Endpoint): void {
     const key = endpointString(from);
     let f = this.udpFlows.get(key);
+    if (!f && this.udpFlows.size >= MAX_UDP_FLOWS) {
+      // a flood of source addresses: no socket each
+      this.stats.datagramsDropped++;
+      return;
+    }
     if (!f) {
       f = new ProxiedDatagrams(this, this.nextId++, from, this.listener, (back) => this.udpSocket?.send(back, from.port, from.addr));
       this.udpFlows.set(key, f);
@@ -443,6 +453,7 @@ class ProxiedConnection extends Proxied {
   private readonly sockets: Record<Direction, net.Socket>;
   private readonly readOffset: Record<Direction, number> = { c2s: 0, s2c: 0 };
   private readonly halfClosed: Record<Direction, boolean> = { c2s: false, s2c: false };
+  private readonly waitingDrain: Record<Direction, boolean> = { c2s: false, s2c: false };
 
   constructor(
     proxy: Proxy,
@@ -461,16 +472,17 @@ class ProxiedConnection extends Proxied {
     // a server that is still starting is waited for (connectWait), as the testbed's clients do
     this.upstream = new net.Socket();
     this.sockets = { c2s: downstream, s2c: this.upstream };
-    downstream.on('error', () => this.close());
-    downstream.on('close', () => this.close());
-    connectWithRetry(t.port, t.host, proxy.o.connectWaitMs ?? 5000).then(
+    // a side that goes away ends what it sent once that went through; the connection closes when both are done
+    downstream.on('error', () => this.gone('c2s'));
+    downstream.on('close', () => (this.conn.state === 'handshake' ? this.close() : this.gone('c2s')));
+    connectWithRetry(t.port, t.host, proxy.o.connectWaitMs ?? 5000, { allowHalfOpen: true }).then(
       (sock) => {
         if (this.ended) return void sock.destroy();
         this.upstream = sock;
         this.sockets.s2c = sock;
         sock.setNoDelay(true);
-        sock.on('error', () => this.close());
-        sock.on('close', () => this.close());
+        sock.on('error', () => this.gone('s2c'));
+        sock.on('close', () => this.gone('s2c'));
         this.conn.state = 'open';
         this.listener.open?.(this.conn, now());
         void this.runHook('onConnect').then(() => {
@@ -485,9 +497,35 @@ class ProxiedConnection extends Proxied {
     );
   }
 
+  /**
+   * The socket that sends `dir` closed (or failed): what it sent goes through first, then both
+   * directions end (it can neither send nor be written to any more).
+   */
+  private gone(dir: Direction): void {
+    if (this.ended) return;
+    const other: Direction = dir === 'c2s' ? 's2c' : 'c2s';
+    this.senderDone(dir);
+    this.enqueue(other, () => this.finish(other));
+  }
+
+  /** `dir`'s sender is done (FIN or gone), once: flush what its framer held, then pass the end on. */
+  private senderDone(dir: Direction): void {
+    if (this.doneSending[dir]) return;
+    this.doneSending[dir] = true;
+    this.enqueue(dir, () => {
+      (dir === 'c2s' ? this.convs?.client : this.convs?.server)?.end(dir, now());
+      this.enqueue(dir, () => this.finish(dir));
+    });
+  }
+
+  private readonly doneSending: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** Reading started (after onConnect): backpressure may resume a socket only then. */
+  private readonly reading: Record<Direction, boolean> = { c2s: false, s2c: false };
+
   /** Start reading what `dir`'s sender sends. */
   private read(dir: Direction): void {
     const from = this.sockets[dir];
+    this.reading[dir] = true;
     const to = (): net.Socket => this.sockets[dir === 'c2s' ? 's2c' : 'c2s'];
     from.on('data', (b: Buffer) => {
       if (!this.convs) return this.enqueue(dir, () => this.write(dir, b));
@@ -499,13 +537,8 @@ class ProxiedConnection extends Proxied {
       this.readOffset[dir] += b.length;
       this.enqueue(dir, () => dst.uncork());
     });
-    from.on('end', () =>
-      this.enqueue(dir, () => {
-        // the sender is done: flush what the framer held, then pass the half-close on
-        (dir === 'c2s' ? this.convs?.client : this.convs?.server)?.end(dir, now());
-        this.enqueue(dir, () => this.finish(dir));
-      }),
-    );
+    // the sender is done: flush what the framer held, then pass the half-close on
+    from.on('end', () => this.senderDone(dir));
     from.resume();
   }
 
@@ -514,6 +547,7 @@ class ProxiedConnection extends Proxied {
     this.halfClosed[dir] = true;
     this.sockets[dir === 'c2s' ? 's2c' : 'c2s'].end();
     this.endStream(dir, 'fin');
+    if (this.halfClosed.c2s && this.halfClosed.s2c) this.close();
   }
 
   private endStream(dir: Direction, why: 'fin' | 'rst'): void {
@@ -543,11 +577,18 @@ class ProxiedConnection extends Proxied {
     const from = this.sockets?.[dir];
     if (!from || this.ended) return;
     const to = this.sockets[dir === 'c2s' ? 's2c' : 'c2s'];
-    const full = this.lanes[dir].queued > (this.proxy.o.maxQueued ?? 256) || to.writableLength > (this.proxy.o.maxBuffered ?? 4 << 20);
+    const unread = to.writableLength > (this.proxy.o.maxBuffered ?? 4 << 20);
+    const full = this.lanes[dir].queued > (this.proxy.o.maxQueued ?? 256) || unread;
     if (full && !from.isPaused()) {
       from.pause();
-      to.once('drain', () => this.backpressure(dir));
-    } else if (!full && from.isPaused() && this.conn.state !== 'handshake') from.resume();
+      if (unread && !this.waitingDrain[dir]) {
+        this.waitingDrain[dir] = true;
+        to.once('drain', () => {
+          this.waitingDrain[dir] = false;
+          this.backpressure(dir);
+        });
+      }
+    } else if (!full && from.isPaused() && this.reading[dir]) from.resume();
   }
 
   close(): void {
@@ -558,8 +599,11 @@ class ProxiedConnection extends Proxied {
     for (const d of DIRS) {
       if (this.conn.stream(d).ended === null) this.endStream(d, this.halfClosed[d] ? 'fin' : 'rst');
     }
-    this.downstream.destroy();
-    this.upstream.destroy();
+    // what is written still goes out; a peer that does not take it is cut after a while
+    for (const sock of [this.downstream, this.upstream]) {
+      sock.end();
+      setTimeout(() => sock.destroy(), 2000).unref();
+    }
     const opened = this.conn.state !== 'handshake';
     this.conn.closedAt = now();
     if (opened) {
@@ -592,6 +636,7 @@ class ProxiedDatagrams extends Proxied {
     this.upstream = dgram.createSocket(t.host.includes(':') ? 'udp6' : 'udp4');
     this.upstream.on('message', (d) => {
       this.touch();
+      if (this.full('s2c')) return;
       if (this.convs) this.convs.server.datagram('s2c', d, now());
       else this.write('s2c', d);
     });
@@ -602,8 +647,16 @@ class ProxiedDatagrams extends Proxied {
 
   fromClient(d: Buffer): void {
     this.touch();
+    if (this.full('c2s')) return;
     if (this.convs) this.convs.client.datagram('c2s', d, now());
     else this.write('c2s', d);
+  }
+
+  /** Datagrams have no backpressure: while a direction's queue is full (a hook that waits, a held message), they are dropped and counted. */
+  full(dir: Direction): boolean {
+    if (this.lanes[dir].queued <= (this.proxy.o.maxQueued ?? 256)) return false;
+    this.proxy.stats.datagramsDropped++;
+    return true;
   }
 
   /** A flow with no datagram for a minute is over. */

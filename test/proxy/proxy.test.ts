@@ -281,3 +281,81 @@ describe('proxy intercept (the UI\'s keys)', () => {
     expect(seen).toEqual([['chat', { text: 'one' }], ['chat', { text: 'TWO!' }], ['move', { seq: 7, pos: { x: 1.5, y: 2 }, running: true }]]);
   });
 });
+
+describe('proxy: ends, half-closes and early bytes (from a review)', () => {
+  const echo = loadProtocol('echo', ROOT);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** A raw TCP server: `onConn` gets each socket (half-open allowed). */
+  async function rawServer(onConn: (s: net.Socket) => void): Promise<number> {
+    const srv = net.createServer({ allowHalfOpen: true }, onConn);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    stops.push(() => new Promise<void>((r) => srv.close(() => r())));
+    return (srv.address() as net.AddressInfo).port;
+  }
+
+  /** Connect, optionally write and half-close, and collect everything until the server's end. */
+  function collect(port: number, send?: string, halfClose = false): Promise<Buffer> {
+    return new Promise((resolve) => {
+      const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      const parts: Buffer[] = [];
+      c.on('data', (d) => parts.push(d));
+      c.on('end', () => {
+        c.end();
+        resolve(Buffer.concat(parts));
+      });
+      c.on('error', () => resolve(Buffer.concat(parts)));
+      if (send !== undefined) c.write(send);
+      if (halfClose) c.end();
+    });
+  }
+
+  it('a server that sends and closes while a hook still waits: everything reaches the client', async () => {
+    const payload = Buffer.alloc(1 << 20, 7);
+    const port = await rawServer((s) => s.end(payload));
+    const px = new Proxy({ protocol: echo, listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port }, script: { onMessage: () => sleep(2) } });
+    await px.start();
+    stops.push(() => px.stop());
+    const got = await collect(px.port);
+    expect(got.length).toBe(payload.length);
+  });
+
+  it('a client that half-closes still gets the answer the server sends after its FIN (with and without a script)', async () => {
+    const port = await rawServer((s) => {
+      const parts: Buffer[] = [];
+      s.on('data', (d) => parts.push(d));
+      s.on('end', () => s.end(`got ${Buffer.concat(parts).toString()}`));
+    });
+    for (const script of [undefined, { onMessage: () => undefined }]) {
+      const px = new Proxy({ protocol: echo, listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port }, script });
+      await px.start();
+      stops.push(() => px.stop());
+      expect((await collect(px.port, 'hello', true)).toString()).toBe('got hello');
+    }
+  });
+
+  it('an onConnect that injects and then waits: the client\'s first bytes are not lost', async () => {
+    let seen = '';
+    const port = await rawServer((s) => {
+      s.on('data', (d) => {
+        seen += d.toString();
+        if (seen.includes('client-hello')) s.end('ok');
+      });
+    });
+    const px = new Proxy({
+      protocol: echo,
+      listen: { host: '127.0.0.1', port: 0 },
+      target: { host: '127.0.0.1', port },
+      script: {
+        async onConnect(ctx) {
+          ctx.inject('c2s', 'data', { bytes: Buffer.from('[INJ]') });
+          await sleep(200);
+        },
+      },
+    });
+    await px.start();
+    stops.push(() => px.stop());
+    expect((await collect(px.port, 'client-hello')).toString()).toBe('ok');
+    expect(seen).toBe('[INJ]client-hello');
+  });
+});
