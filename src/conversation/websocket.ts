@@ -19,7 +19,7 @@ import type { Direction } from '../core/types';
 import { OP, OP_NAMES, WS_MESSAGES, readWsHeader, unmaskInPlace, writeWsFrame, type WsReadRules } from '../framing/websocket';
 import { transformKind } from '../transform/registry';
 import type { Transform } from '../transform/types';
-import { newCtx, runtime } from '../protocol/runtime';
+import { EncodeError, newCtx, runtime } from '../protocol/runtime';
 
 export { WS_MESSAGES };
 
@@ -243,6 +243,8 @@ export class WsDirection {
   gap(length: number, offset: number, ts: number): void {
     if (this.mode === 'lost') return;
     const why = `cut by a ${length}-byte gap at stream offset ${offset}`;
+    // a gap where the upgrade was: what it negotiated is not known, and the other side must not wait for it
+    if (this.shake.state === 'http' && this.dir === 's2c') this.shake.join();
     this.settle();
     this.flushHeld(ts, why);
     if (this.shake.deflate?.[this.dir].takeover) this.windowLost = `permessage-deflate with context takeover: the window was lost in a ${length}-byte gap at stream offset ${offset}`;
@@ -546,8 +548,9 @@ export class WsDirection {
         if (final) continue;
         return this.waitAt(i, this.have + 1);
       }
-      // an empty data frame is too weak a sign to believe (00 00 is one)
-      if (typeof h === 'string' || (h.length === 0 && h.opcode < 8)) continue;
+      // an empty data frame is too weak a sign to believe (00 00 is one), and a control frame
+      // too costly to believe wrongly (a made-up close ends the direction): the search starts at data
+      if (typeof h === 'string' || h.length === 0 || h.opcode >= 8) continue;
       const end = i + h.size + h.length;
       if (end > b.length) {
         if (final) continue;
@@ -557,6 +560,21 @@ export class WsDirection {
       if (next === 'short') {
         if (!final) return this.waitAt(i, this.have + 1);
       } else if (typeof next === 'string') continue;
+      else {
+        // and the header after that one too, when there are bytes for it: two chained headers by
+        // chance in the middle of a payload are far rarer than one
+        const end2 = end + next.size + next.length;
+        const third = end2 < b.length ? readWsHeader(b, end2, b.length, rules) : end2 === b.length ? 'short' : 'past';
+        if (third === 'past') {
+          // the next frame runs past what is held: wait for it; at the end, it is no frame
+          if (final) continue;
+          return this.waitAt(i, Math.max(end2 + 2, this.have + 1));
+        }
+        if (third === 'short') {
+          // not enough bytes to check it yet: the answer must not depend on where they were cut
+          if (!final) return this.waitAt(i, this.have + 1);
+        } else if (typeof third === 'string') continue;
+      }
       return this.synced(i);
     }
     // nothing yet: show what cannot start a frame, keep a header's worth
@@ -620,12 +638,17 @@ export class WsDirection {
     const mask = this.dir === 'c2s';
     switch (name) {
       case 'ws_ping':
-      case 'ws_pong':
-        return writeWsFrame(name === 'ws_ping' ? OP.ping : OP.pong, runtime.toBytes(fields.data ?? '', newCtx({}, false)), { mask });
+      case 'ws_pong': {
+        const data = runtime.toBytes(fields.data ?? '', newCtx({}, false));
+        if (data.length > 125) throw new EncodeError(`a ${name} carries at most 125 bytes, not ${data.length}`, `${name}.data`);
+        return writeWsFrame(name === 'ws_ping' ? OP.ping : OP.pong, data, { mask });
+      }
       case 'ws_close': {
-        this.closed = true;
         const reason = Buffer.from(String(fields.reason ?? ''), 'utf8');
         const code = fields.code === null || fields.code === undefined ? null : Number(fields.code);
+        if (code !== null && (!Number.isInteger(code) || code < 1000 || code > 4999)) throw new EncodeError(`a close code is 1000 to 4999, not ${String(fields.code)}`, 'ws_close.code');
+        if (reason.length > 123) throw new EncodeError(`a close reason takes at most 123 bytes, not ${reason.length}`, 'ws_close.reason');
+        this.closed = true;
         return writeWsFrame(OP.close, code === null ? EMPTY : Buffer.concat([Buffer.from([code >> 8, code & 0xff]), reason]), { mask });
       }
       case 'http_request':

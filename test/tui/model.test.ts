@@ -414,3 +414,17 @@ describe('TUI: columns', () => {
     expect(m.detailOf(snap, 200)).toMatch(/^tick=\d+ server_time=/);
   });
 });
+
+describe('TUI: reload and messages that are not one run of bytes', () => {
+  it('a flow whose messages overlap (a WebSocket ping between fragments) keeps what it decoded to', () => {
+    const model = new SessionModel(tg, {});
+    const flow = { id: 5, client: { addr: '127.0.0.1', port: 1 }, server: { addr: '127.0.0.1', port: 2 }, closed: false, lastTs: 0 };
+    const msg = (offset: number, size: number) => ({ flow, transport: 'tcp', dir: 's2c', index: 0, offset, ts: offset, wire: Buffer.alloc(size), frame: Buffer.alloc(size), payload: Buffer.alloc(size), size, trailing: 0, compressed: false, name: 'x', fields: {} }) as unknown as Parameters<typeof model.message>[0];
+    // the ping at 30 completed first; the message it interrupted starts at 0 and runs to 100
+    model.message(msg(30, 9));
+    model.message(msg(0, 91));
+    const { flows, kept } = model.redecodeInput();
+    expect(flows).toEqual([]);
+    expect(kept.length).toBe(2);
+  });
+});

@@ -100,7 +100,7 @@ export class SessionModel implements MessageSink {
     const flows: RedecodeFlow[] = [];
     const kept: Message[] = [];
     for (const [flow, list] of byFlow) {
-      if (list.some((m) => this.bytesDropped(m))) {
+      if (list.some((m) => this.bytesDropped(m)) || !contiguous(list)) {
         kept.push(...list);
         continue;
       }
@@ -134,7 +134,7 @@ export class SessionModel implements MessageSink {
     const at = selKey ? all.findIndex((m) => key(m) === selKey) : -1;
     this.rebuildView(at >= 0 ? all[at]! : null);
     const failed = fresh.filter((m) => m.raw !== undefined || m.error).length;
-    return `reloaded ${protocol.name}: ${fresh.length} messages decoded again${failed ? `, ${failed} do not decode` : ''}${kept.length ? `, ${kept.length} kept as they were (their bytes left the view)` : ''}${note}`;
+    return `reloaded ${protocol.name}: ${fresh.length} messages decoded again${failed ? `, ${failed} do not decode` : ''}${kept.length ? `, ${kept.length} kept as they were (their bytes left the view, or are not one run)` : ''}${note}`;
   }
 
   // ---- MessageSink ----
@@ -640,5 +640,20 @@ function valueAt(v: unknown, path: string): unknown {
     else cur = typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
   }
   return cur;
+}
+
+/**
+ * Whether a flow's messages lay its bytes end to end, each direction in offset order: what a
+ * fresh decode can be fed. Not so when a message's bytes are not one run (a WebSocket message
+ * whose fragments had a ping between them): that flow keeps what it decoded to.
+ */
+function contiguous(list: readonly Message[]): boolean {
+  const end = { c2s: -1, s2c: -1 };
+  for (const m of list) {
+    if (m.transport === 'udp') continue;
+    if (end[m.dir] >= 0 && m.offset < end[m.dir]) return false;
+    end[m.dir] = m.offset + m.wire.length;
+  }
+  return true;
 }
 
