@@ -79,13 +79,13 @@ export class MessageDecoder implements FlowListener {
       const handler = (m: Message): void => target(m);
       if (f.flow instanceof UdpFlow) {
         if (!protocol.udp) continue;
-        const conv = new Conversation(protocol, 'udp', handler, { flow: f.flow, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(f.flow) });
+        const conv = this.newConversation(protocol, 'udp', f.flow, handler);
         for (const c of f.chunks) conv.datagram(c.dir, c.bytes, c.ts);
         if (!f.flow.closed) this.udpConversations.set(f.flow.id, conv);
       } else {
         if (!protocol.tcp) continue;
         const flow = f.flow;
-        const conv = new Conversation(protocol, 'tcp', handler, { flow, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(flow) });
+        const conv = this.newConversation(protocol, 'tcp', flow, handler);
         const at = { c2s: f.start?.c2s ?? 0, s2c: f.start?.s2c ?? 0 };
         for (const c of f.chunks) {
           if (c.offset > at[c.dir]) conv.gap(c.dir, c.offset - at[c.dir], at[c.dir], c.ts);
@@ -102,10 +102,15 @@ export class MessageDecoder implements FlowListener {
     return out;
   }
 
+  /** A conversation for a flow, with this decoder's options and the flow's keys. */
+  private newConversation<F extends TcpConnection | UdpFlow>(protocol: Protocol, kind: 'tcp' | 'udp', flow: F, handler: (m: Message) => void): Conversation<F> {
+    return new Conversation<F>(protocol, kind, handler as (m: ConversationMessage<F>) => void, { flow, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(flow) });
+  }
+
   private conversation(c: TcpConnection): Conversation<TcpConnection> | null {
     let conv = this.conversations.get(c.id);
     if (!conv && this.protocol?.tcp) {
-      conv = new Conversation(this.protocol, 'tcp', (m) => this.sink.message(m), { flow: c, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(c) });
+      conv = this.newConversation(this.protocol, 'tcp', c, (m) => this.sink.message(m));
       this.conversations.set(c.id, conv);
     }
     return conv ?? null;
@@ -175,7 +180,7 @@ export class MessageDecoder implements FlowListener {
   private udpConversation(f: UdpFlow): Conversation<UdpFlow> | null {
     let conv = this.udpConversations.get(f.id);
     if (!conv && this.protocol?.udp) {
-      conv = new Conversation(this.protocol, 'udp', (m) => this.sink.message(m), { flow: f, spans: this.opts.spans, limits: this.opts.limits, keys: this.keysOf(f) });
+      conv = this.newConversation(this.protocol, 'udp', f, (m) => this.sink.message(m));
       this.udpConversations.set(f.id, conv);
     }
     return conv ?? null;
