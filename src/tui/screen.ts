@@ -175,7 +175,7 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
         return ask('', (n) => show(model.goTo(n)));
       case 'save':
         show('save the message as: hex, c, base64, vector or json');
-        return ask('vector', (format) => show(saveMessage(model, format)));
+        return ask('vector', (format) => show(saveMessage(model, format, (seq) => screen.program.write(seq))));
       case 'intercept':
       case 'accept':
       case 'drop':
@@ -300,10 +300,16 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   };
 }
 
-/** `y`: the selected message in a format, to a file under recordings/. */
-function saveMessage(model: SessionModel, format: string): string {
+/** The terminal's clipboard (OSC 52, which xterm, kitty, iTerm2, tmux with set-clipboard honour): the text base64-encoded, so nothing in it reaches the terminal raw. */
+export function osc52(text: string): string {
+  return `\x1b]52;c;${Buffer.from(text, 'utf8').toString('base64')}\x07`;
+}
+
+/** `y`: the selected message in a format, to a file under recordings/ and to the terminal's clipboard. */
+function saveMessage(model: SessionModel, format: string, copy: (text: string) => void): string {
   const r = model.messageAs(format);
   if (typeof r === 'string') return r;
+  if (r.text.length <= 100_000) copy(osc52(r.text));
   const file = join('recordings', `message-${model.view[model.selected]}.${r.ext}`);
   try {
     mkdirSync('recordings', { recursive: true });
@@ -311,7 +317,7 @@ function saveMessage(model: SessionModel, format: string): string {
   } catch (e) {
     return `save failed: ${(e as Error).message}`;
   }
-  return `saved ${file}`;
+  return `saved ${file}${r.text.length <= 100_000 ? ' (and copied, where the terminal lets programs set its clipboard)' : ''}`;
 }
 
 /** `e`: the messages the view shows, as JSON lines under recordings/. */

@@ -248,7 +248,7 @@ describe('TUI model: the analyst tools', () => {
     const text = m.overlay!.lines.join('\n');
     expect(text).toMatch(/^coverage: \d+ messages, \d+ decoded, 0 not/);
     expect(text).toMatch(/snapshot +\d+ msgs/);
-    expect(text).toMatch(/connections:\n {2}#0 tcp .* msg\/s over/);
+    expect(text).toMatch(/connections \(messages a second, the last 30 seconds of each\):\n {2}#0 tcp .* msg\/s over/);
   });
 });
 
@@ -426,5 +426,19 @@ describe('TUI: reload and messages that are not one run of bytes', () => {
     const { flows, kept } = model.redecodeInput();
     expect(flows).toEqual([]);
     expect(kept.length).toBe(2);
+  });
+});
+
+describe('TUI: a rate line per connection, and the clipboard', () => {
+  it('statistics draw each connection\'s messages a second as bars; y copies through OSC 52, base64-encoded', async () => {
+    const { sparkline } = await import('../../src/tui/model/session');
+    const { osc52 } = await import('../../src/tui/screen');
+    expect(sparkline([0, 1, 4, 8])).toBe(' ▁▄█');
+    const m = await loaded('testgame-solo.gsrec');
+    m.showStatistics();
+    expect(m.overlay!.lines.join('\n')).toMatch(/#0 tcp .* msg\/s over [\d.]+ s {2}[ ▁▂▃▄▅▆▇█]+$/m);
+    const seq = osc52('hex\x1b[31m');
+    expect(seq).toBe(`\x1b]52;c;${Buffer.from('hex\x1b[31m').toString('base64')}\x07`);
+    expect(seq.slice(7, -1)).not.toMatch(/[\x00-\x1f]/);
   });
 });

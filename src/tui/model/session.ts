@@ -387,11 +387,22 @@ export class SessionModel implements MessageSink {
   /** The statistics overlay: per name and direction, unknown ids, errors by path; per connection, messages and rate. */
   showStatistics(): void {
     const lines = this.coverage.report();
-    lines.push('', 'connections:');
+    lines.push('', 'connections (messages a second, the last 30 seconds of each):');
+    // messages per connection and second
+    const perSecond = new Map<string, Map<number, number>>();
+    for (const m of this.messages) {
+      const key = `${m.transport}${m.flow.id}`;
+      let b = perSecond.get(key);
+      if (!b) perSecond.set(key, (b = new Map()));
+      const sec = Math.floor(m.ts / 1e6);
+      b.set(sec, (b.get(sec) ?? 0) + 1);
+    }
     for (const c of this.connections.values()) {
       const secs = Math.max(1e-6, (c.lastTs - c.firstTs) / 1e6);
       const n = c.messages[0] + c.messages[1];
-      lines.push(`  #${c.id} ${c.transport} ${c.client} -> ${c.server} ${c.state}: ${n} msgs, ${c.bytes[0] + c.bytes[1]} B, ${(n / secs).toFixed(1)} msg/s over ${secs.toFixed(1)} s`);
+      const last = Math.floor(c.lastTs / 1e6);
+      const counts = Array.from({ length: Math.min(30, last - Math.floor(c.firstTs / 1e6) + 1) }, (_, i) => perSecond.get(`${c.transport}${c.id}`)?.get(last - i) ?? 0).reverse();
+      lines.push(`  #${c.id} ${c.transport} ${c.client} -> ${c.server} ${c.state}: ${n} msgs, ${c.bytes[0] + c.bytes[1]} B, ${(n / secs).toFixed(1)} msg/s over ${secs.toFixed(1)} s  ${sparkline(counts)}`);
     }
     this.overlay = { title: 'statistics', lines };
   }
@@ -655,5 +666,11 @@ function contiguous(list: readonly Message[]): boolean {
     end[m.dir] = m.offset + m.wire.length;
   }
   return true;
+}
+
+/** Counts as bars: ▁ to █ by their share of the largest, a space for none. */
+export function sparkline(counts: readonly number[]): string {
+  const max = Math.max(1, ...counts);
+  return counts.map((n) => (n === 0 ? ' ' : '▁▂▃▄▅▆▇█'[Math.min(7, Math.floor((n / max) * 7.999))]!)).join('');
 }
 
