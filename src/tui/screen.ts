@@ -49,9 +49,10 @@ export interface TuiScreen {
 
 export function openScreen(model: SessionModel, protocolName: string | null, packets: PacketRing | null, hooks: ScreenHooks): TuiScreen {
   const screen = blessed.screen({ smartCSR: true, fullUnicode: true, title: 'gamesniff', autoPadding: false });
-  const conns = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 6, label: ' connections ', border: 'line', tags: true });
-  const list = blessed.box({ parent: screen, top: 6, left: 0, width: '55%', height: '100%-8', label: ' messages ', border: 'line', tags: true, mouse: true });
-  const details = blessed.box({ parent: screen, top: 6, left: '55%', width: '45%', height: '100%-8', label: ' details ', border: 'line', tags: true });
+  // rows are cut to fit (render.ts); blessed must not wrap one onto the next
+  const conns = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: 6, label: ' connections ', border: 'line', tags: true, wrap: false });
+  const list = blessed.box({ parent: screen, top: 6, left: 0, width: '55%', height: '100%-8', label: ' messages ', border: 'line', tags: true, mouse: true, wrap: false });
+  const details = blessed.box({ parent: screen, top: 6, left: '55%', width: '45%', height: '100%-8', label: ' details ', border: 'line', tags: true, wrap: false });
   const status = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: { inverse: true } });
   const input = blessed.textbox({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, inputOnFocus: false, keys: true });
   const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: '90%', height: Math.min(KEYMAP.length + 7, Math.max(10, (screen.height as number) - 2)), border: 'line', label: ' help ', tags: true, hidden: true, scrollable: true, alwaysScroll: true });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,9 +25,9 @@ async function until(what: string, s: string, ok: (text: string) => boolean, ms 
   }
 }
 
-/** Run a command in a new 150x40 tmux session; the shell prints EXITED <code> when it ends. */
-function session(name: string, cmd: string): void {
-  tmux('new-session', '-d', '-s', name, '-x', '150', '-y', '40', `cd ${ROOT} && ${cmd}; echo EXITED $?; sleep 60`);
+/** Run a command in a new tmux session (150x40 unless said); the shell prints EXITED <code> when it ends. */
+function session(name: string, cmd: string, size: [number, number] = [150, 40], cwd = ROOT): void {
+  tmux('new-session', '-d', '-s', name, '-x', String(size[0]), '-y', String(size[1]), `cd ${cwd} && ${cmd}; echo EXITED $?; sleep 60`);
 }
 
 beforeAll(async () => {
@@ -106,4 +106,50 @@ describe('gamesniff --port N -p testgame in a terminal', () => {
     expect(text).toMatch(/gamesniff: .*(permission|privilege|CAP_NET_RAW|root)/i);
     expect(text).not.toContain('connections');
   });
+
+  for (const size of [[80, 24], [200, 50]] as [number, number][]) {
+    it(`at ${size[0]}x${size[1]}: search, mark and diff, follow stream, save as a vector, reload after an edit; nothing wraps`, async () => {
+      const work = mkdtempSync(join(tmpdir(), 'gs-tmux-tools-'));
+      const proto = join(work, 'protocol.yaml');
+      writeFileSync(proto, readFileSync(join(ROOT, 'protocols/testgame/protocol.yaml'), 'utf8'));
+      const name = `tools${size[0]}`;
+      const keys = async (...k: string[]) => {
+        tmux('send-keys', '-t', name, ...k);
+        await new Promise((r) => setTimeout(r, 250));
+      };
+      session(name, `${process.execPath} ${CLI} -r ${join(ROOT, 'recordings/testgame-solo.gsrec')} -p ${proto}`, size, work);
+      await until('the recording shown', name, (t) => t.includes('end of file'));
+      // every line fits the terminal: none wraps into the next
+      for (const line of screen(name).split('\n')) expect(line.length).toBeLessThanOrEqual(size[0]);
+      await keys('g');
+      await keys('s');
+      tmux('send-keys', '-t', name, '-l', 'chat');
+      await keys('Enter');
+      await until('the search', name, (t) => /found "chat" at \[\d+\]/.test(t));
+      await keys('m');
+      // the next match is the server's chat_msg, the one after it the next chat
+      await keys('n');
+      await keys('n');
+      await keys('d');
+      await until('the diff', name, (t) => t.includes('diff (any key closes)') && /fields:/.test(t));
+      await keys('Escape');
+      await keys('F');
+      await until('the followed stream', name, (t) => /stream #0 tcp: \d+ bytes/.test(t) && /-> \[0\] hello/.test(t));
+      await keys('Escape');
+      await keys('y');
+      await keys('Enter');
+      await until('the message saved', name, (t) => /saved recordings\/message-\d+\.vector\.yaml/.test(t));
+      expect(readdirSync(join(work, 'recordings')).some((f) => f.endsWith('.vector.yaml'))).toBe(true);
+      // the author renames a message: R decodes everything again
+      writeFileSync(proto, readFileSync(proto, 'utf8').replace(/^( {4})chat_msg:$/m, '$1relayed:'));
+      await keys('R');
+      await until('the reload', name, (t) => t.includes('reloaded testgame: 91 messages decoded again'));
+      // no line of the details pane runs onto the next (the header is cut with …)
+      const details = await until('the details', name, (t) => t.includes('bytes'));
+      expect(details).not.toMatch(/xxat(…| \d)/);
+      await keys('q');
+      expect(await until('the exit', name, (t) => t.includes('EXITED'))).toMatch(/EXITED 0/);
+    });
+  }
 });
+
