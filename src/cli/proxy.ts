@@ -3,7 +3,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GamesniffError } from '../core/errors';
 import { FlowTee } from '../flow/tee';
-import { Proxy, type HostPort } from '../proxy/proxy';
+import { parseHostPort, type HostPort } from '../client/net';
+import { Proxy } from '../proxy/proxy';
 import { loadScript } from '../proxy/load-script';
 import { Recorder, RecordingWriter } from '../recording/writer';
 import { Coverage } from '../session/coverage';
@@ -37,10 +38,8 @@ interface ProxyCliOptions {
 
 /** `[HOST:]PORT` (host 127.0.0.1 when left out), or `HOST:PORT` when the host is required. */
 export function hostPort(what: string, v: string, hostRequired = false): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) ?? (hostRequired ? null : /^()()(\d+)$/.exec(v));
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new GamesniffError('USAGE', `${what} "${v}": expected ${hostRequired ? 'HOST:PORT' : '[HOST:]PORT'} (e.g. ${hostRequired ? 'game.example.com:24000' : '127.0.0.1:24000 or 24000'})`);
-  return { host: m[1] || m[2] || '127.0.0.1', port };
+  if (hostRequired && !v.includes(':')) throw new GamesniffError('USAGE', `${what} "${v}": expected HOST:PORT (e.g. game.example.com:24000)`);
+  return parseHostPort(v, what);
 }
 
 export function proxyCommand(): Command {

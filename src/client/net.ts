@@ -33,3 +33,16 @@ export function listenError(e: unknown, what: string, host: string, port: number
   const why = code === 'EADDRINUSE' ? 'the port is in use (another server already running? choose another with --port)' : code === 'EACCES' ? 'no permission to use that port' : (e as Error).message;
   return new GamesniffError('INPUT', `cannot start ${what} on ${host}:${port}: ${why}`);
 }
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** `HOST:PORT`, `[IPV6]:PORT` or `PORT` (on `defaultHost`), for options like --target and --listen. */
+export function parseHostPort(text: string, what: string, defaultHost = '127.0.0.1'): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw new GamesniffError('USAGE', `${what} "${text}": expected HOST:PORT or PORT`);
+  return { host: m[1] || m[2] || defaultHost, port };
+}

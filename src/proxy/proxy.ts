@@ -22,17 +22,15 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { Conversation, type ConversationMessage } from '../conversation/conversation';
 import { KeyLog } from '../conversation/keylog';
-import { connectWithRetry, listenError } from '../client/net';
+import { connectWithRetry, listenError, type HostPort } from '../client/net';
+
+export type { HostPort };
 import { endpointString, type Direction, type Endpoint } from '../core/types';
 import { TcpConnection, UdpFlow, type FlowListener } from '../flow/connection';
 import type { Protocol } from '../protocol/protocol';
 import { sameValue } from '../protocol/runtime';
 import type { AnyMessages, ProxyContext, ProxyMessage, ProxyScript } from './script';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
 
 export interface ProxyOptions {
   protocol: Protocol | null;

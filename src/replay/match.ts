@@ -93,10 +93,11 @@ export function parseRewrite(text: string, protocol: Protocol): RewriteRule {
   return { ...from, targets, text };
 }
 
-/** The value at `a.b[2].c`, or undefined. */
+/** The value at `a.b[2].c` (`.length` of a list, bytes or a string), or undefined. */
 export function valueAt(root: unknown, path: string): unknown {
   let v: unknown = root;
   for (const part of path.match(/[^.[\]]+/g) ?? []) {
+    if (typeof v === 'string' && part === 'length') return v.length;
     if (v === null || typeof v !== 'object') return undefined;
     v = (v as Record<string, unknown>)[part];
   }

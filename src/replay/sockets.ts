@@ -5,15 +5,13 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { GamesniffError } from '../core/errors';
 import { endpointString } from '../core/types';
 import { ReplayEngine, type ReplayCommand, type ReplayOptions, type ReplayReport } from './engine';
 import type { ReplayScript } from './script';
+import { parseHostPort, type HostPort } from '../client/net';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export { parseHostPort, type HostPort };
+
 
 export interface ReplaySocketOptions extends ReplayOptions {
   /** Client role: the server to replay against. Server role: where to listen. */
@@ -28,13 +26,6 @@ export interface ReplaySocketOptions extends ReplayOptions {
 
 /** How long a refused connection is retried at the start of a replay (a server just started). */
 const CONNECT_RETRY_MS = 5000;
-
-export function parseHostPort(text: string, what: string, defaultHost = '127.0.0.1'): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new GamesniffError('USAGE', `${what} "${text}": expected HOST:PORT or PORT`);
-  return { host: m[1] || m[2] || defaultHost, port };
-}
 
 /** Recorded server port -> live port: the first TCP server port maps to `address`, others keep their distance from it. */
 function portMapper(script: ReplayScript, address: HostPort, udpAddress?: HostPort): (conn: number) => HostPort {

@@ -12,6 +12,7 @@ import type { GapReason } from '../../reassembly/assembler';
 import type { Message, MessageSink, RedecodeFlow } from '../../session/messages';
 import { compileFilter, type MessageFilter } from './filter';
 import { diffValues } from '../../protocol/diff';
+import { valueAt } from '../../replay/match';
 import { Coverage } from '../../session/coverage';
 import { clockTime, FULL, messageDetail, summarize, toJsonValue } from '../../session/format';
 import { WS_MESSAGES } from '../../framing/websocket';
@@ -639,18 +640,6 @@ function hexRows(b: Buffer, max: number): string[] {
   }
   if (b.length > max * 16) out.push(`… ${b.length - max * 16} more bytes`);
   return out;
-}
-
-/** The value at `a.b[0].c` (and `.length` of a list or bytes), or undefined. */
-function valueAt(v: unknown, path: string): unknown {
-  let cur: unknown = v;
-  for (const part of path.match(/[A-Za-z_][A-Za-z0-9_]*|\[\d+\]/g) ?? []) {
-    if (cur === null || cur === undefined) return undefined;
-    if (part.startsWith('[')) cur = (cur as unknown[])[Number(part.slice(1, -1))];
-    else if (part === 'length' && (Array.isArray(cur) || cur instanceof Uint8Array || typeof cur === 'string')) cur = (cur as { length: number }).length;
-    else cur = typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
-  }
-  return cur;
 }
 
 /**
