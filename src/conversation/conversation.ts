@@ -63,6 +63,8 @@ export interface ConversationMessage<F = unknown> {
   /** A frame transform inflated the payload. */
   compressed: boolean;
   spans?: Span[];
+  /** Drop what can be had again (fields, spans, views on the bytes); false when it cannot be (see Message). */
+  chill?(): boolean;
 }
 
 export interface ConversationOptions<F> {
@@ -185,12 +187,18 @@ class Message<F> implements ConversationMessage<F> {
   readonly name?: string;
   readonly label?: string;
   readonly id?: number;
-  readonly fields?: Record<string, unknown>;
   readonly head?: Record<string, unknown>;
   readonly trailing: number;
   spans?: Span[];
+  private fl: Record<string, unknown> | undefined;
+  private p: Buffer | null;
+  /** Where the payload lies in src once chill() dropped its view (-1 before). */
+  private ps = -1;
+  private pl = 0;
   private w: Buffer | null;
   private f: Buffer | null = null;
+  /** Decodes the fields again from the payload after chill(); null when that would not be exact. */
+  redo: Transport | null = null;
 
   constructor(
     readonly flow: F,
@@ -203,7 +211,7 @@ class Message<F> implements ConversationMessage<F> {
     private readonly s: number,
     private readonly e: number,
     wire: Buffer | null,
-    public payload: Buffer,
+    payload: Buffer,
     readonly header: Record<string, unknown> | undefined,
     readonly compressed: boolean,
     dm: DecodedMessage | null,
@@ -211,14 +219,51 @@ class Message<F> implements ConversationMessage<F> {
     readonly error: ConversationMessage['error'],
   ) {
     this.w = wire;
+    this.p = payload;
     this.size = wire ? wire.length : e - s;
     this.name = dm?.name;
     this.label = dm?.label;
     this.id = dm?.id;
-    this.fields = dm?.fields;
+    this.fl = dm?.fields;
     this.head = dm?.head;
     this.trailing = dm?.trailing ?? 0;
     this.spans = dm?.spans;
+  }
+
+  get fields(): Record<string, unknown> | undefined {
+    return this.fl ?? (this.redo ? this.redo.fieldsFor(this.name!, this.payload, this.dir, this.header) : undefined);
+  }
+
+  /** The frame's body after the frame transforms. */
+  get payload(): Buffer {
+    return this.p ?? this.src.subarray(this.ps, this.ps + this.pl);
+  }
+  set payload(b: Buffer) {
+    this.p = b;
+    this.ps = -1;
+  }
+
+  /**
+   * Drop what can be had again (the fields, spans and the views on the bytes), for a message a
+   * long session no longer shows: its fields are decoded again from its bytes when asked. False
+   * when that would not give the same fields (they read the state, a layer made them).
+   */
+  chill(): boolean {
+    if (!this.redo) return false;
+    if (this.fl === undefined) return true;
+    const p = this.p;
+    if (p && p.buffer === this.src.buffer && p.byteOffset >= this.src.byteOffset && p.byteOffset + p.length <= this.src.byteOffset + this.src.length) {
+      this.ps = p.byteOffset - this.src.byteOffset;
+      this.pl = p.length;
+      this.p = null;
+    }
+    this.fl = undefined;
+    this.spans = undefined;
+    // views that frame and wire make again from src
+    const derived = (b: Buffer | null): boolean => !!b && b.buffer === this.src.buffer && b.byteOffset === this.src.byteOffset + this.s && b.length === this.e - this.s;
+    if (derived(this.f)) this.f = null;
+    if (derived(this.w)) this.w = null;
+    return true;
   }
 
   get frame(): Buffer {
@@ -247,6 +292,8 @@ export class Conversation<F = unknown> {
   private readonly keys?: () => Record<string, unknown> | undefined;
   /** What every message is attached to (mutable for a connection continued under another record: continuedAs). */
   private flow: F;
+  /** The transport, when a message's fields can be decoded again from its bytes alone (Message.chill). */
+  private readonly redo: Transport | null;
   /** WebSocket: each data message is one message (no framing over them). */
   private wsMessages = false;
 
@@ -259,6 +306,7 @@ export class Conversation<F = unknown> {
     const t = protocol.transport(kind);
     if (!t) throw new Error(`protocol ${protocol.name} has no ${kind} section`);
     this.transport = t;
+    this.redo = protocol.fieldsReadState || t.def.msgpack ? null : t;
     this.flow = opts.flow;
     this.state = protocol.newState();
     if (opts.state) Object.assign(this.state, opts.state);
@@ -521,7 +569,7 @@ export class Conversation<F = unknown> {
     let dm = this.transport.decode(DIRS[c.d]!, payload, this.state, opts);
     // a field keyed from the state may need a key the key log got since
     if (dm.error && this.learnKeys()) dm = this.transport.decode(DIRS[c.d]!, payload, this.state, opts);
-    this.emit(c, src, s, e, wire, payload, offset, ts, header, compressed, dm, undefined, dm.error);
+    this.emit(c, src, s, e, wire, payload, offset, ts, header, compressed, dm, undefined, dm.error, this.redo);
     if (this.dynamic) this.checkLayers(this.kind === 'tcp' ? c : null);
   }
 
@@ -546,8 +594,10 @@ export class Conversation<F = unknown> {
   }
 
   /** Every message is built here. */
-  private emit(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean, dm: DecodedMessage | null, raw: string | undefined, error: ConversationMessage['error']): void {
-    this.handler(new Message(this.flow, this.kind, DIRS[c.d]!, c.count++, offset, ts, src, s, e, wire, payload, header, compressed, dm, raw, error));
+  private emit(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean, dm: DecodedMessage | null, raw: string | undefined, error: ConversationMessage['error'], redo: Transport | null = null): void {
+    const m = new Message(this.flow, this.kind, DIRS[c.d]!, c.count++, offset, ts, src, s, e, wire, payload, header, compressed, dm, raw, error);
+    if (redo && dm?.fields && !error) m.redo = redo;
+    this.handler(m);
   }
 
   // ---- sending --------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ class Gen {
   readonly typeFn = new Map<string, number>();
   /** The transport whose messages are being generated: its head and frame header are visible by name. */
   tport: TransportDef | null = null;
+  /** Whether a field expression read the state (so a message's fields may depend on more than its bytes). */
+  readsState = false;
 
   constructor(
     readonly def: ProtocolDef,
@@ -81,7 +83,10 @@ class Gen {
       if (name === 'head' && this.tport?.head) return 'c.hd';
       // the frame header's fields: a header framing's, or the WebSocket layer's (opcode, compressed...)
       if (name === 'frame' && (this.tport?.framing.k === 'header' || this.tport?.websocket)) return 'c.fr';
-      if (Object.prototype.hasOwnProperty.call(this.def.state, name)) return `c.st[${JSON.stringify(name)}]`;
+      if (Object.prototype.hasOwnProperty.call(this.def.state, name)) {
+        if (!stateOnly) this.readsState = true;
+        return `c.st[${JSON.stringify(name)}]`;
+      }
       const known = stateOnly ? [] : this.scopes.flatMap((s) => [...s.keys()]);
       const state = Object.keys(this.def.state);
       const also = [this.tport?.head ? 'head' : '', this.tport?.framing.k === 'header' || this.tport?.websocket ? 'frame' : ''].filter(Boolean);
@@ -680,6 +685,8 @@ export interface GeneratedSource {
   fast: string;
   debug: string;
   K: unknown[];
+  /** Whether decoding a message's fields (head, types, messages) reads the state: if not, a message's fields follow from its body and frame header alone. */
+  fieldsReadState: boolean;
 }
 
 /**
@@ -690,6 +697,7 @@ export function generate(def: ProtocolDef): GeneratedSource {
   const K: unknown[] = [];
   const problems: string[] = [];
   const msgs = messageList(def);
+  let fieldsReadState = false;
   const variant = (debug: boolean): string => {
     const g = new Gen(def, debug, K, problems);
     g.emit('"use strict";');
@@ -721,6 +729,7 @@ export function generate(def: ProtocolDef): GeneratedSource {
       }
     }
     if (!debug) {
+      fieldsReadState = g.readsState;
       g.tport = null;
       [...def.types.entries()].forEach(([name, t], i) => {
         g.emit(`// encode type ${name}`);
@@ -769,7 +778,7 @@ export function generate(def: ProtocolDef): GeneratedSource {
   const fast = variant(false);
   const debug = variant(true);
   if (problems.length) throw new ProtocolError([...new Set(problems)]);
-  return { fast, debug, K };
+  return { fast, debug, K, fieldsReadState };
 }
 
 /** Indent generated code for humans (`gamesniff check --print-code`). */

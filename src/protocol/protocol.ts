@@ -325,6 +325,46 @@ export class Transport {
     }
   }
 
+  /**
+   * A message's fields decoded again from its body, by name: exact when no field reads the state
+   * (`protocol.fieldsReadState` false), so the TUI can drop the fields of old messages and get
+   * them back on demand. Undefined when that cannot be exact, or the body no longer decodes.
+   */
+  fieldsFor(name: string, body: Buffer, dir: Direction, frame?: Record<string, unknown>): Record<string, unknown> | undefined {
+    if (this.protocol.fieldsReadState || this.def.msgpack) return undefined;
+    const ref = this.protocol.message(name, dir);
+    if (!ref || ref.transport !== this.kind) return undefined;
+    const c = this.ctx;
+    const limits = DEFAULT_DECODE_LIMITS;
+    // nothing reads it; a message's set: writes to it
+    c.st = this.scratch;
+    c.n = 0;
+    c.inflated = 0;
+    c.depth = 0;
+    c.maxN = limits.elements;
+    c.maxInflate = limits.inflate;
+    c.maxDepth = limits.depth;
+    c.fr = frame ?? null;
+    c.hd = null;
+    try {
+      let start = 0;
+      if (this.fn.H) {
+        c.p = 0;
+        c.e = body.length;
+        c.hd = this.fn.H(body, c);
+        start = c.p;
+      }
+      if (this.def.id) start = readCounter(this.def.id, body, start)?.next ?? start;
+      c.p = start;
+      c.e = body.length;
+      return this.fast.M[ref.index](body, c);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private readonly scratch: Record<string, unknown> = {};
+
   /** Where a message's own fields start: after the head and the id. */
   private bodyStart(body: Buffer, state: Record<string, unknown>): number {
     let p = 0;
@@ -527,6 +567,8 @@ export class Protocol {
   readonly udp?: Transport;
   readonly messages: MessageRef[];
   readonly source: { fast: string; debug: string };
+  /** Whether a message's fields may depend on the state (see codegen's GeneratedSource). */
+  readonly fieldsReadState: boolean;
   /** Messages by name: one, or two when the name is used both ways. */
   private readonly byName = new Map<string, MessageRef[]>();
 
@@ -542,6 +584,7 @@ export class Protocol {
     for (const m of this.messages) this.byName.set(m.def.name, [...(this.byName.get(m.def.name) ?? []), m]);
     const gen = generate(def);
     this.source = { fast: gen.fast, debug: gen.debug };
+    this.fieldsReadState = gen.fieldsReadState;
     const build = (src: string): Module => new Function('rt', 'K', src)({ ...runtime, Writer }, gen.K) as Module;
     const fast = build(gen.fast);
     const debug = build(gen.debug);

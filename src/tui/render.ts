@@ -7,6 +7,7 @@ import { clockTime, messageDetail, messageLabel, summarize } from '../session/fo
 import type { Message } from '../session/messages';
 import { KEYMAP } from './model/keymap';
 import type { SessionModel } from './model/session';
+import { bytesPerRow, hexRows } from './model/hex';
 
 /** Blessed reads {tags}: content braces must be escaped. */
 export function esc(s: string): string {
@@ -110,38 +111,10 @@ export function fieldLines(name: string, fields: unknown): FieldLine[] {
 
 /**
  * Hex dump with bytes [from, to) shown inverse: 16 bytes a row, 8 or 4 when narrower (a row
- * takes 7 + 4 per byte columns, and must not wrap). When the rows do not all fit, they start
- * where the highlighted bytes are.
+ * must not wrap). When the rows do not all fit, they start where the highlighted bytes are.
  */
 export function hexDump(b: Buffer, from = -1, to = -1, maxRows = Infinity, width = 80): string[] {
-  const out: string[] = [];
-  const per = width >= 71 ? 16 : width >= 39 ? 8 : 4;
-  const rows = Math.ceil(b.length / per);
-  const first = from >= 0 && rows > maxRows ? Math.max(0, Math.min(Math.floor(from / per) - 1, rows - maxRows)) : 0;
-  if (first > 0) {
-    out.push(`… ${first * per} bytes before`);
-    maxRows = Math.max(1, maxRows - 1);
-  }
-  for (let row = first; row * per < b.length && out.length < maxRows + (first > 0 ? 1 : 0); row++) {
-    const at = row * per;
-    let hex = '';
-    let ascii = '';
-    for (let i = at; i < at + per; i++) {
-      if (i >= b.length) {
-        hex += '   ';
-        continue;
-      }
-      const h = b[i]!.toString(16).padStart(2, '0');
-      const ch = b[i]! >= 0x20 && b[i]! < 0x7f ? String.fromCharCode(b[i]!) : '.';
-      const on = i >= from && i < to;
-      hex += (on ? inverse(h) : h) + ' ';
-      ascii += on ? inverse(esc(ch)) : esc(ch);
-    }
-    out.push(`${at.toString(16).padStart(4, '0')}  ${hex} ${ascii}`);
-  }
-  const shownTo = Math.min(b.length, (first + out.length - (first > 0 ? 1 : 0)) * per);
-  if (shownTo < b.length) out.push(`… ${b.length - shownTo} more bytes`);
-  return out;
+  return hexRows(b, { per: bytesPerRow(width), from, to, maxRows, mark: inverse, esc });
 }
 
 export function packetLines(views: PacketView[]): string[] {

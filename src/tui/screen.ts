@@ -156,7 +156,7 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
         show(model.diffWithMark());
         return showOverlay();
       case 'followStream':
-        show(model.followStream());
+        show(model.followStream(16, (help.width as number) - 4));
         return showOverlay();
       case 'time':
         return show(model.cycleTime());
@@ -253,6 +253,14 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       // a long overlay (a followed stream) scrolls; any other key closes it
       const page = Math.max(1, (help.height as number) - 3);
       help.scroll(key.full === 'up' || key.full === 'k' ? -1 : key.full === 'down' || key.full === 'j' ? 1 : key.full === 'pageup' ? -page : page);
+      screen.render();
+      return;
+    }
+    if (model.overlay?.title.startsWith('stream #') && key.full === 'S-f') {
+      // F again: the other layout (one after the other, side by side)
+      model.followLayout = model.followLayout === 'side' ? 'interleaved' : 'side';
+      show(model.followStream(16, (help.width as number) - 4));
+      showOverlay();
       screen.render();
       return;
     }

@@ -1,7 +1,8 @@
 process.env.TZ = 'UTC';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadProtocol } from '../../src/protocol/protocol';
+import { compileProtocol, loadProtocol } from '../../src/protocol/protocol';
+import { TcpConnection } from '../../src/flow/connection';
 import { playRecording } from '../../src/recording/player';
 import { MessageDecoder } from '../../src/session/messages';
 import { commandFor, KEYMAP } from '../../src/tui/model/keymap';
@@ -81,7 +82,8 @@ describe('TUI model', () => {
     const before = m.view.length;
     m.togglePause();
     const model2 = m;
-    const extra = { ...m.messages[0]! };
+    const first = m.messages[0]!;
+    const extra = Object.assign(Object.create(Object.getPrototypeOf(first) as object) as typeof first, first);
     model2.message(extra);
     expect(m.view.length).toBe(before);
     expect(m.messages.length).toBe(before + 1);
@@ -89,11 +91,42 @@ describe('TUI model', () => {
     expect(m.view.length).toBe(before + 1);
   });
 
-  it('bounded memory: only the newest messages keep their bytes', async () => {
+  it('bounded memory: old messages keep their bytes, and their fields are decoded again when asked', async () => {
+    const full = await loaded('testgame-solo.gsrec');
     const m = await loaded('testgame-solo.gsrec', 10);
-    const kept = m.messages.filter((x) => !m.bytesDropped(x));
-    expect(kept.length).toBe(10);
-    expect(m.messages[0]!.fields).toBeDefined();
+    expect(tg.fieldsReadState).toBe(false);
+    expect(m.messages.filter((x) => m.bytesDropped(x))).toEqual([]);
+    // the decoded fields of all but the newest 10 are gone from memory...
+    const held = m.messages.filter((x) => (x as unknown as { fl?: unknown }).fl !== undefined);
+    expect(held.length).toBe(10);
+    expect(held[0]).toBe(m.messages[m.messages.length - 10]);
+    // ...and come back the same, compressed ones too; so do the bytes and what a filter sees
+    expect(m.messages.some((x, i) => i < m.messages.length - 10 && x.compressed)).toBe(true);
+    m.messages.forEach((x, i) => {
+      expect(x.fields, `message ${i}`).toEqual(full.messages[i]!.fields);
+      expect(x.payload.equals(full.messages[i]!.payload)).toBe(true);
+      expect(x.wire.equals(full.messages[i]!.wire)).toBe(true);
+    });
+    expect(m.setFilter('snapshot.tick < 3')).toBe(true);
+    expect(m.view).toEqual((full.setFilter('snapshot.tick < 3'), full.view));
+    expect(m.view.length).toBeGreaterThan(0);
+    m.first();
+    expect(renderDetails(m, 70, 20, null).join('\n')).toBe(renderDetails((full.first(), full), 70, 20, null).join('\n'));
+  });
+
+  it('bounded memory: when fields read the state, old messages keep their fields and drop their bytes', async () => {
+    const yaml = ['protocol: stateful', 'state:', '  width: 2', 'tcp:', '  ports: [24000]', '  framing: { length: u16le }', '  id: u8', '  messages:', '    blob:', '      id: 1', '      fields:', '        data: { type: bytes, length: width }', ''].join('\n');
+    const p = compileProtocol(yaml, 'stateful.yaml');
+    expect(p.fieldsReadState).toBe(true);
+    const m = new SessionModel(p, { keepBytes: 3 });
+    const dec = new MessageDecoder(p, m);
+    const flow = new TcpConnection(0, 'k', { addr: '127.0.0.1', port: 40000 }, { addr: '127.0.0.1', port: 24000 }, 'x', 0);
+    dec.open(flow, 1);
+    const frame = (i: number): Buffer => Buffer.from([3, 0, 1, i, i + 1]);
+    dec.data(flow, 'c2s', Buffer.concat([0, 1, 2, 3, 4, 5].map(frame)), 0, 2);
+    expect(m.messages.length).toBe(6);
+    expect(m.messages.filter((x) => m.bytesDropped(x)).length).toBe(3);
+    expect(m.messages[0]!.fields).toEqual({ data: Buffer.from([0, 1]) });
     m.first();
     expect(renderDetails(m, 70, 20, null).join('\n')).toContain('(bytes dropped from the view to bound memory; a recording keeps them)');
   });
@@ -326,7 +359,7 @@ describe('TUI: connections, time, follow stream, wide text', () => {
   it('follow stream: one connection, both directions in order, names, hex and ASCII, gaps with their size', async () => {
     const m = await loaded('testgame-solo.gsrec');
     m.goToIndex(m.messages.findIndex((x) => x.name === 'login'));
-    expect(m.followStream()).toBe('follow stream #0');
+    expect(m.followStream()).toBe('follow stream #0 (F again: side by side)');
     const text = m.overlay!.lines.join('\n');
     expect(m.overlay!.title).toMatch(/^stream #0 tcp: \d+ bytes$/);
     expect(text).toMatch(/^ -> \[0\] hello \d+ B at offset 0$/m);
@@ -341,6 +374,22 @@ describe('TUI: connections, time, follow stream, wide text', () => {
     gapped.goToIndex(0);
     gapped.followStream();
     expect(gapped.overlay!.lines.join('\n')).toMatch(/-> … gap of 7 bytes \(lost by the capture\)/);
+  });
+
+  it('follow stream side by side: the client on the left, the server in a column of its own, no line past the width', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.goToIndex(m.messages.findIndex((x) => x.name === 'login'));
+    m.followLayout = 'side';
+    expect(m.followStream(16, 120)).toBe('follow stream #0, side by side (F again: one after the other)');
+    expect(m.overlay!.title).toMatch(/, client \| server$/);
+    const lines = m.overlay!.lines;
+    expect(lines.find((l) => l.includes('hello_ack'))).toMatch(/^ {60} <- \[\d+\] hello_ack /);
+    expect(lines.find((l) => l.includes('] hello '))).toMatch(/^ -> \[0\] hello /);
+    // the hex rows of each side fit its half: 8 bytes a row in 60 columns
+    const serverRow = lines.find((l) => /^ {66}0000 {2}/.test(l))!;
+    expect(serverRow.length).toBeLessThanOrEqual(120);
+    expect(serverRow.trim().split(/\s+/).length).toBeLessThanOrEqual(10);
+    for (const l of lines.filter((x) => /^ {6}[0-9a-f]{4} /.test(x))) expect(l.length).toBeLessThanOrEqual(60);
   });
 
   it('rows fit their width in columns: wide characters count two, so a row never wraps', async () => {

@@ -16,6 +16,7 @@ import { valueAt } from '../../replay/match';
 import { Coverage } from '../../session/coverage';
 import { clockTime, FULL, messageDetail, summarize, toJsonValue } from '../../session/format';
 import { WS_MESSAGES } from '../../framing/websocket';
+import { bytesPerRow, hexRows } from './hex';
 
 export type Pane = 'messages' | 'connections' | 'details';
 
@@ -45,7 +46,10 @@ export interface SourceFigures {
 }
 
 export interface SessionModelOptions {
-  /** Keep message bytes (body, frame, spans) for this many most recent messages; older ones keep their fields only. */
+  /**
+   * Keep everything of this many most recent messages. Older ones keep only their bytes when
+   * their fields can be decoded again from them (no field reads the state), else only their fields.
+   */
   keepBytes?: number;
 }
 
@@ -126,7 +130,8 @@ export class SessionModel implements MessageSink {
     for (const m of all) this.coverage.add(m);
     this.marks.clear();
     all.forEach((m, i) => markKeys.has(key(m)) && this.marks.add(i));
-    this.bytesDroppedBefore = Math.max(0, all.findIndex((m) => !this.bytesDropped(m)));
+    this.bytesDroppedBefore = 0;
+    this.dropOldBytes();
     let note = '';
     if (this.filter && !this.setFilter(this.filter.text)) {
       note = `; the filter no longer applies (${this.filterError})`;
@@ -185,11 +190,16 @@ export class SessionModel implements MessageSink {
     return c;
   }
 
-  /** Bounded memory: old messages keep their fields but not their bytes (a recording keeps those). */
+  /**
+   * Bounded memory: an old message keeps its bytes and has its fields decoded again when asked
+   * (Message.chill); one whose fields cannot be had again that way keeps its fields, not its bytes
+   * (a recording keeps those).
+   */
   private dropOldBytes(): void {
     const limit = this.messages.length - this.keepBytes;
     for (; this.bytesDroppedBefore < limit; this.bytesDroppedBefore++) {
       const m = this.messages[this.bytesDroppedBefore]!;
+      if (m.chill?.()) continue;
       m.payload = EMPTY;
       m.frame = EMPTY;
       m.wire = EMPTY;
@@ -247,32 +257,41 @@ export class SessionModel implements MessageSink {
     return `${d >= 0 ? '+' : '-'}${Math.abs(d).toFixed(6)}`;
   }
 
+  /** How follow stream lays the two directions out: one after the other, or side by side (client left, server right). */
+  followLayout: 'interleaved' | 'side' = 'interleaved';
+
   /**
    * Follow stream: one connection's messages in order, both directions, each with its name and
-   * its bytes as hex and ASCII, and the gaps between them with their size.
+   * its bytes as hex and ASCII, and the gaps between them with their size. Side by side, the
+   * server's messages are in a column of their own, `width / 2` to the right.
    */
-  followStream(maxLinesPerMessage = 16): string {
+  followStream(maxLinesPerMessage = 16, width = 160): string {
     const sel = this.selectedMessage();
     if (!sel) return 'no message selected';
     const flow = sel.flow;
+    const side = this.followLayout === 'side';
+    const half = Math.max(24, Math.floor(width / 2));
+    const per = side ? bytesPerRow(half - 6) : 16;
     const lines: string[] = [];
     const next = { c2s: -1, s2c: -1 };
     let bytes = 0;
-    for (const m of this.messages) {
+    const put = (dir: Direction, text: string): void => {
+      lines.push(side && dir === 's2c' ? `${' '.repeat(half)}${text}` : text);
+    };
+    for (let i = 0; i < this.messages.length; i++) {
+      const m = this.messages[i]!;
       if (m.flow !== flow) continue;
-      if (m.transport === 'tcp' && next[m.dir] >= 0 && m.offset > next[m.dir]) lines.push(`   ${m.dir === 'c2s' ? '->' : '<-'} … gap of ${m.offset - next[m.dir]} bytes (lost by the capture)`);
+      const arrow = m.dir === 'c2s' ? '->' : '<-';
+      if (m.transport === 'tcp' && next[m.dir] >= 0 && m.offset > next[m.dir]) put(m.dir, `   ${arrow} … gap of ${m.offset - next[m.dir]} bytes (lost by the capture)`);
       if (m.transport === 'tcp') next[m.dir] = m.offset + m.size;
       const mark = m === sel ? '*' : ' ';
-      lines.push(`${mark}${m.dir === 'c2s' ? '->' : '<-'} [${this.messages.indexOf(m)}] ${m.label ?? m.name ?? 'raw'} ${m.size} B at ${m.transport === 'tcp' ? `offset ${m.offset}` : `datagram ${m.index}`}${m.raw ? ` (raw: ${m.raw})` : m.error ? ` (error: ${m.error.message})` : ''}`);
-      if (this.bytesDropped(m)) lines.push('      (bytes left the view)');
-      else {
-        const dump = hexRows(m.wire, maxLinesPerMessage);
-        for (const d of dump) lines.push(`      ${d}`);
-      }
+      put(m.dir, `${mark}${arrow} [${i}] ${m.label ?? m.name ?? 'raw'} ${m.size} B at ${m.transport === 'tcp' ? `offset ${m.offset}` : `datagram ${m.index}`}${m.raw ? ` (raw: ${m.raw})` : m.error ? ` (error: ${m.error.message})` : ''}`);
+      if (this.bytesDropped(m)) put(m.dir, '      (bytes left the view)');
+      else for (const d of hexRows(m.wire, { per, maxRows: maxLinesPerMessage })) put(m.dir, `      ${d}`);
       bytes += m.size;
     }
-    this.overlay = { title: `stream #${flow.id} ${sel.transport}: ${bytes} bytes`, lines };
-    return `follow stream #${flow.id}`;
+    this.overlay = { title: `stream #${flow.id} ${sel.transport}: ${bytes} bytes${side ? ', client | server' : ''}`, lines };
+    return `follow stream #${flow.id}${side ? ', side by side' : ''} (F again: ${side ? 'one after the other' : 'side by side'})`;
   }
 
   /** Per message label, the field paths the list shows (`o`), instead of every field. */
@@ -537,8 +556,13 @@ export class SessionModel implements MessageSink {
     const p = this.pending;
     if (!p) return false;
     const f = this.filter;
-    const end = this.chunk > 0 ? Math.min(this.messages.length, p.next + this.chunk) : this.messages.length;
-    for (let i = p.next; i < end; i++) if (!f || f.test(this.messages[i]!)) p.view.push(i);
+    let end = this.chunk > 0 ? Math.min(this.messages.length, p.next + this.chunk) : this.messages.length;
+    // a step also ends after 40 ms: old messages' fields are decoded again to be tested
+    const deadline = this.chunk > 0 ? performance.now() + 40 : Infinity;
+    for (let i = p.next; i < end; i++) {
+      if (!f || f.test(this.messages[i]!)) p.view.push(i);
+      if ((i & 1023) === 1023 && performance.now() > deadline) end = i + 1;
+    }
     p.next = end;
     if (end < this.messages.length) return true;
     this.pending = null;
@@ -627,19 +651,6 @@ function namesOf(protocol: Protocol | null): ReadonlySet<string> {
   const names = new Set(protocol?.messages.map((m) => m.def.name) ?? []);
   if (protocol?.tcp?.def.websocket) for (const n of WS_MESSAGES) names.add(n);
   return names;
-}
-
-/** Hex and ASCII, 16 bytes a row, at most `max` rows (then how many more bytes). */
-function hexRows(b: Buffer, max: number): string[] {
-  const out: string[] = [];
-  for (let at = 0; at < b.length && out.length < max; at += 16) {
-    const row = b.subarray(at, at + 16);
-    const hex = [...row].map((x) => x.toString(16).padStart(2, '0')).join(' ').padEnd(47);
-    const ascii = [...row].map((x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : '.')).join('');
-    out.push(`${at.toString(16).padStart(4, '0')}  ${hex}  ${ascii}`);
-  }
-  if (b.length > max * 16) out.push(`… ${b.length - max * 16} more bytes`);
-  return out;
 }
 
 /**
