@@ -17,7 +17,7 @@ export interface VectorResult {
   problems: string[];
 }
 
-interface Vector {
+export interface Vector {
   name?: string;
   transport?: 'tcp' | 'udp';
   dir?: Direction;

@@ -16,6 +16,7 @@ import { valueAt } from '../../replay/match';
 import { Coverage } from '../../session/coverage';
 import { clockTime, FULL, messageDetail, summarize, toJsonValue } from '../../session/format';
 import { WS_MESSAGES } from '../../framing/websocket';
+import { vectorEntry, vectorName, vectorProblem } from '../../session/vector-entry';
 import { bytesPerRow, hexRows } from './hex';
 
 export type Pane = 'messages' | 'connections' | 'details';
@@ -433,7 +434,6 @@ export class SessionModel implements MessageSink {
     if (!m) return 'no message selected';
     if (this.bytesDropped(m)) return 'its bytes were dropped from the view to bound memory (a recording keeps them)';
     const f = format.trim().toLowerCase();
-    const hex = m.payload.toString('hex');
     switch (f) {
       case 'hex':
         return { text: `${m.wire.toString('hex')}\n`, ext: 'hex' };
@@ -447,14 +447,10 @@ export class SessionModel implements MessageSink {
         return { text: `${m.wire.toString('base64')}\n`, ext: 'b64' };
       case 'json':
         return { text: `${JSON.stringify(toJsonValue({ dir: m.dir, name: m.label ?? m.name ?? null, fields: m.fields ?? null, wire: m.wire }, FULL))}\n`, ext: 'json' };
-      case 'vector': {
-        if (!m.name || m.error) return 'a vector needs a message that decoded';
+      case 'vector':
         // the frame body the vector runs (hex), and the fields it decodes to: paste under vectors:
-        const fields = JSON.stringify(toJsonValue(m.fields ?? {}, FULL));
-        const lines = [`  - name: ${JSON.stringify(`${m.label ?? m.name} seen [${this.view[this.selected]}]`)}`, `    dir: ${m.dir}`, `    hex: ${hex || '""'}`, `    message: ${m.label ?? m.name}`, `    fields: ${fields}`];
-        if (m.header) lines.push(`    frame: ${JSON.stringify(toJsonValue(m.header, FULL))}`);
-        return { text: `${lines.join('\n')}\n`, ext: 'vector.yaml' };
-      }
+        if (vectorProblem(m)) return 'a vector needs a message that decoded';
+        return { text: vectorEntry(m, vectorName(m, this.view[this.selected]!), this.protocol), ext: 'vector.yaml' };
       default:
         return `save as: hex, c, base64, vector or json (not ${JSON.stringify(format)})`;
     }
