@@ -78,7 +78,8 @@ describe('gamesniff decode -r', () => {
     // After the damaged frame the client stream resynchronises: the next chat decodes.
     expect(msgs.some((m) => m.name === 'chat' && !m.error && (m.fields as { text: string }).text === 'hello there')).toBe(true);
     expect(r.stderr).toMatch(/coverage: 13 messages, 8 decoded, 5 not/);
-    expect(r.stderr).toMatch(/unknown: tcp c2s id 153 \(0x99\): 1/);
+    // the unknown-id table, last: id, count, sizes, the first bytes of one
+    expect(r.stderr).toMatch(/unknown ids, most frequent first .*\n {2}tcp c2s: 1 messages, 1 id\n {4}id +count +sizes +sample\n {4}0x99 \(153\) +1 +3 +990102\n/);
     expect(r.stderr).toMatch(/raw: \d+ chunks/);
     expect(r.stderr).toMatch(/did not decode/);
   });
