@@ -1,13 +1,20 @@
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { GamesniffError } from '../core/errors';
-import { closeInput } from '../input/open';
+import { feed, type FeedResult } from '../input/feed';
+import { closeInput, openInput, type Input } from '../input/open';
+import { ProtocolError } from '../protocol/load';
+import { findProtocolByName, loadProtocol, resolveProtocolPath, type Protocol } from '../protocol/protocol';
 import { Coverage } from '../session/coverage';
-import { clockTime, DEFAULT_LIMITS, FULL, messageDetail, messageJson, messageLabel } from '../session/format';
+import { clockTime, DEFAULT_LIMITS, FULL, messageDetail, messageJson, messageLabel, type OutputLimits } from '../session/format';
 import { MessageDecoder, type Message } from '../session/messages';
-import { captureOptions, openCliInput, runInput, type CaptureCliOptions } from './common';
+import { capped } from './check';
+import { captureOptions, feedOptions, openCliInput, resultLines, runInput, type CaptureCliOptions } from './common';
+import { DecodeTally } from './decode-watch';
 import { keylogOption, keysFromLog } from './keylog-option';
-import { LineWriter, say } from './output';
+import { LineWriter, print, say } from './output';
 import { portsWithDefault, protocolForInput } from './protocol-option';
+import { runHeader, watchFiles } from './watch';
 
 interface DecodeOptions extends CaptureCliOptions {
   protocol?: string;
@@ -16,11 +23,48 @@ interface DecodeOptions extends CaptureCliOptions {
   stats?: boolean;
   spans?: boolean;
   full?: boolean;
+  watch?: boolean;
+  allMessages?: boolean;
 }
 
-export function messageText(m: Message): string {
+/** A message as a text line: time, [its number] when given, connection, direction, label, fields. */
+export function messageText(m: Message, n?: number): string {
   const arrow = m.dir === 'c2s' ? '->' : '<-';
-  return `${clockTime(m.ts)} #${m.flow.id}${m.transport === 'udp' ? 'u' : ''} ${arrow} ${messageLabel(m)} ${messageDetail(m)}`;
+  return `${clockTime(m.ts)}${n === undefined ? '' : ` [${n}]`} #${m.flow.id}${m.transport === 'udp' ? 'u' : ''} ${arrow} ${messageLabel(m)} ${messageDetail(m)}`;
+}
+
+/** A message as decode prints it, numbered `n` (from 0, in the order printed: what `vectors add --message` takes). */
+function messageLine(m: Message, n: number, o: DecodeOptions, limits: OutputLimits): string {
+  return o.json ? JSON.stringify({ n, ...messageJson(m, o.spans, limits) }) : messageText(m, n);
+}
+
+/**
+ * Decode a file (a capture or a recording) with `protocol`, quietly: every message to `each` with
+ * its number, as decode numbers them (from 0, in the order it prints them; the same ports and
+ * keys give the same numbers), and the decoder (its state after the message). `each` returning
+ * false stops the read there; so does `signal`.
+ */
+export async function decodeFile(o: CaptureCliOptions & { keylog?: string }, protocol: Protocol, input: Input, each: (m: Message, n: number, decoder: MessageDecoder) => boolean | void, signal?: AbortSignal): Promise<FeedResult> {
+  let n = 0;
+  let done = false;
+  const stop = (): void => {
+    done = true;
+    f.stop();
+  };
+  const decoder = new MessageDecoder(protocol, {
+    message: (m) => {
+      if (done) return;
+      if (each(m, n++, decoder) === false) stop();
+    },
+  }, { keys: keysFromLog(o.keylog) });
+  const f = feed(input, decoder, feedOptions(o, portsWithDefault(o.port, protocol)));
+  if (signal?.aborted) stop();
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    return await f.run();
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }
 
 export function decodeCommand(): Command {
@@ -30,12 +74,16 @@ export function decodeCommand(): Command {
     .option('--json', 'one JSON object a line: ts, conn, client, server, dir, name, id, size, fields (error and hex when it failed)')
     .option('--stats', 'end with a coverage report on stderr: messages per name, unknown ids, undecoded bytes, errors by field path')
     .option('--spans', 'with --json: the byte span of every field')
-    .option('--full', 'with --json: every byte, character and element (by default bytes and hex stop at 4 KiB, strings at 64 Ki characters, arrays at 100,000 elements, saying how much more there was)');
+    .option('--full', 'with --json: every byte, character and element (by default bytes and hex stop at 4 KiB, strings at 64 Ki characters, arrays at 100,000 elements, saying how much more there was)')
+    .option('--watch', 'with -r: decode again on every save of the protocol file (or of FILE), saying what changed: a line of figures, then messages now named, errors fixed and introduced; Ctrl-C ends it')
+    .option('--all-messages', 'with --watch: print every message on each run too (default: only what changed)');
   for (const o of captureOptions()) cmd.addOption(o);
   cmd.addOption(keylogOption());
   cmd.action(async (o: DecodeOptions) => {
     if (o.spans && !o.json) throw new GamesniffError('USAGE', '--spans adds the byte spans to the JSON output: give --json too');
     if (o.full && !o.json) throw new GamesniffError('USAGE', '--full lifts the size limits of the JSON output: give --json too (text lines always show a short preview)');
+    if (o.allMessages && !o.watch) throw new GamesniffError('USAGE', '--all-messages is for --watch (decode alone prints every message)');
+    if (o.watch) return decodeWatch(o);
     const input = await openCliInput(o);
     try {
       const protocol = protocolForInput(o.protocol, input);
@@ -44,10 +92,11 @@ export function decodeCommand(): Command {
       const lines = new LineWriter(o.read ? 65536 : 0, !!o.json);
       const coverage = new Coverage();
       const limits = o.full ? FULL : DEFAULT_LIMITS;
+      let n = 0;
       const decoder = new MessageDecoder(protocol, {
         message: (m) => {
           coverage.add(m);
-          lines.line(o.json ? JSON.stringify(messageJson(m, o.spans, limits)) : messageText(m));
+          lines.line(messageLine(m, n++, o, limits));
         },
       }, { spans: !!o.spans, keys: keysFromLog(o.keylog) });
       await runInput(o, ports, decoder, lines, input);
@@ -58,4 +107,78 @@ export function decodeCommand(): Command {
     }
   });
   return cmd;
+}
+
+/**
+ * decode --watch: the file decoded again on each save of the protocol file or of the file; the
+ * first run says its figures and the coverage report, each later one its figures and what
+ * changed since the run before (the last that decoded: a protocol file broken mid-edit says its
+ * error and the watch goes on).
+ */
+async function decodeWatch(o: DecodeOptions): Promise<void> {
+  if (!o.read) throw new GamesniffError('USAGE', '--watch decodes a file again on every save: give -r FILE (a live capture cannot be read twice)');
+  if (o.read === '-') throw new GamesniffError('USAGE', '--watch reads FILE again on every save: standard input cannot be');
+  if (o.json && !o.allMessages) throw new GamesniffError('USAGE', '--watch prints summaries as text: --json goes with --all-messages (every message as JSON on each run)');
+  const first = await openCliInput(o);
+  let spec = o.protocol;
+  try {
+    if (!spec) {
+      const name = first?.kind === 'recording' ? first.recording.header.protocol?.name : undefined;
+      const file = name ? findProtocolByName(name) : null;
+      if (!file) throw new GamesniffError('USAGE', `decode --watch needs -p PROTOCOL: the description to watch${name ? ` (${first!.name} was recorded with ${name}, not under protocols/)` : ''}`);
+      say(`decoding with ${file}, the description ${first!.name} was recorded with, as it is saved`);
+      spec = file;
+    }
+  } finally {
+    closeInput(first);
+  }
+  let file: string;
+  try {
+    file = resolveProtocolPath(spec);
+  } catch (e) {
+    throw new GamesniffError('PROTOCOL', (e as Error).message);
+  }
+  const inputFile = resolve(o.read);
+  const limits = o.full ? FULL : DEFAULT_LIMITS;
+  let prev: DecodeTally | null = null;
+  await watchFiles({
+    files: [file, inputFile],
+    run: async (r) => {
+      const head = r.run ? [runHeader(r)] : [];
+      let protocol: Protocol;
+      try {
+        protocol = loadProtocol(file);
+      } catch (e) {
+        const problems = e instanceof ProtocolError ? e.problems : [(e as Error).message];
+        print([...head, `protocol error (still watching): ${file} does not compile:`, ...capped(problems)].join('\n'));
+        return;
+      }
+      const input = await openInput(o.read!);
+      try {
+        const tally = new DecodeTally();
+        const coverage = new Coverage();
+        const lines = o.allMessages ? new LineWriter(65536, !!o.json) : null;
+        if (lines && head.length) print(head.join('\n'));
+        const result = await decodeFile(o, protocol, input, (m, n) => {
+          tally.add(m);
+          coverage.add(m);
+          lines?.line(messageLine(m, n, o, limits));
+        }, r.signal);
+        lines?.flush();
+        if (r.signal.aborted) return;
+        if (r.run === 0 || r.changed.includes(inputFile)) for (const line of resultLines(input.name, result)) say(line);
+        const out = lines ? [] : [...head];
+        out.push(tally.summary(prev));
+        if (!prev) out.push(...coverage.report().slice(1));
+        else {
+          out.push(...tally.changes(prev));
+          if (o.stats) out.push(...coverage.report());
+        }
+        print(out.join('\n'));
+        prev = tally;
+      } finally {
+        closeInput(input);
+      }
+    },
+  });
 }

@@ -11,6 +11,7 @@ import { recordCommand } from './record';
 import { replayCommand } from './replay';
 import { streamsCommand } from './streams';
 import { testbedCommand } from './testbed';
+import { vectorsCommand } from './vectors';
 import { addTuiOptions, demoCommand, runTui, type TuiOptions } from './tui';
 import { captureOptions } from './common';
 import { say } from './output';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   program.addCommand(replayCommand());
   program.addCommand(proxyCommand());
   program.addCommand(checkCommand());
+  program.addCommand(vectorsCommand());
   program.addCommand(codegenCommand());
   program.addCommand(testbedCommand());
   const override = (c: Command): void => {

@@ -116,6 +116,11 @@ export class MessageDecoder implements FlowListener {
     return conv ?? null;
   }
 
+  /** The state a flow's conversation holds now (live, not a copy): after its last message, before its next. */
+  stateOf(flow: TcpConnection | UdpFlow): Record<string, unknown> | undefined {
+    return (flow instanceof UdpFlow ? this.udpConversations.get(flow.id) : this.conversations.get(flow.id))?.state;
+  }
+
   /** No protocol, or none for tcp: the bytes come out raw, one message per delivery. */
   private raw(flow: TcpConnection | UdpFlow, transport: 'tcp' | 'udp', dir: Direction, bytes: Buffer, offset: number, ts: number, reason: string): void {
     const count = this.rawCount.get(flow) ?? [0, 0];

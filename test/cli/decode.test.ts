@@ -42,6 +42,7 @@ describe('gamesniff decode -r', () => {
     expect(msgs.map((m) => `${m.dir} ${m.name}`)).toEqual([
       'c2s hello', 's2c hello_ack', 'c2s login', 's2c login_ok', 's2c set_compression', 's2c snapshot', 'c2s chat', 's2c inventory',
     ]);
+    expect(msgs.map((m) => m.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(msgs[0]).toMatchObject({ conn: 0, client: '127.0.0.1:51000', server: '127.0.0.1:24000', id: 1, size: 14, fields: { version: 3, features: [1, 2] } });
     expect(typeof msgs[0].ts).toBe('number');
     expect(msgs[2].fields).toEqual({ name: 'ann', password: 'pw', client: 'test' });
@@ -55,8 +56,10 @@ describe('gamesniff decode -r', () => {
     const r = gs(['decode', '-p', 'testgame', '-r', file]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[2]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} #0 -> login name="ann" password="pw" client="test"$/);
-    expect(lines[5]).toMatch(/#0 <- snapshot tick=1 server_time=5 entities=\[30\]\{\{id=0 kind="npc"/);
+    expect(lines[2]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} \[2\] #0 -> login name="ann" password="pw" client="test"$/);
+    expect(lines[5]).toMatch(/ \[5\] #0 <- snapshot tick=1 server_time=5 entities=\[30\]\{\{id=0 kind="npc"/);
+    // the number is the message's place in the output, from 0: the one `vectors add --message` takes
+    expect(lines.map((l) => /^\S+ \[(\d+)\]/.exec(l)?.[1])).toEqual(lines.map((_, i) => String(i)));
   });
 
   it('--stats reports coverage; damaged traffic is shown raw and exits 1', () => {
