@@ -15,7 +15,7 @@ const LAYERS: string[][] = [
   ['protocol'],
   ['conversation', 'flow'],
   ['session', 'client'],
-  ['recording', 'testbed'],
+  ['recording', 'testbed', 'infer'],
   ['input', 'replay', 'proxy'],
   ['tui'],
   ['cli'],

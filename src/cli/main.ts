@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { GamesniffError, isGamesniffError } from '../core/errors';
 import { checkCommand } from './check';
 import { codegenCommand } from './codegen';
+import { inferCommand } from './infer';
 import { decodeCommand } from './decode';
 import { exportCommand } from './export';
 import { infoCommand } from './info';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   program.addCommand(checkCommand());
   program.addCommand(vectorsCommand());
   program.addCommand(codegenCommand());
+  program.addCommand(inferCommand());
   program.addCommand(testbedCommand());
   const override = (c: Command): void => {
     c.exitOverride();
