@@ -77,7 +77,8 @@ export function messageName(m: { dir: Direction; id?: number }, idKind?: string)
   return `${m.dir}_${m.id.toString(16).padStart(digits, '0')}`;
 }
 
-function fieldsYaml(fields: FieldGuess[], indent: string): string[] {
+/** A message's fields as draft YAML lines (each with its evidence as a comment), for protocol.yaml. */
+export function fieldsYaml(fields: FieldGuess[], indent: string): string[] {
   if (!fields.length) return [`${indent}fields: {}`];
   const lines = [`${indent}fields:`];
   for (const f of fields) lines.push(`${indent}  ${f.name}: ${flow(f.spec)}${' '.repeat(Math.max(1, 34 - f.name.length - flow(f.spec).length))}# ${f.sure ? '' : 'guess: '}${comment(f.evidence)}`);
