@@ -71,10 +71,12 @@ function framingYaml(f: Framing | { k: 'datagram' }): string {
   }
 }
 
-export function messageName(m: { dir: Direction; id?: number }, idKind?: string): string {
-  if (m.id === undefined) return `${m.dir}_message`;
+/** A message's draft name: its direction and id (`c2s_12`); UDP's start with `udp_` (a name is unique across transports). */
+export function messageName(m: { dir: Direction; id?: number }, idKind?: string, transport: 'tcp' | 'udp' = 'tcp'): string {
+  const t = transport === 'udp' ? 'udp_' : '';
+  if (m.id === undefined) return `${t}${m.dir}_message`;
   const digits = idKind === 'u8' ? 2 : 4;
-  return `${m.dir}_${m.id.toString(16).padStart(digits, '0')}`;
+  return `${t}${m.dir}_${m.id.toString(16).padStart(digits, '0')}`;
 }
 
 /** A message's fields as draft YAML lines (each with its evidence as a comment), for protocol.yaml. */
@@ -101,7 +103,7 @@ function transportYaml(t: TransportReport, fallback: Set<string>): string[] {
   L.push('  messages:');
   for (const d of t.directions) {
     for (const m of d.messages) {
-      const name = messageName(m, t.idKind);
+      const name = messageName(m, t.idKind, t.transport);
       L.push(`    ${name}:  # ${m.count} seen, ${m.sizes[0] === m.sizes[1] ? `${m.sizes[0]} bytes` : `${m.sizes[0]}-${m.sizes[1]} bytes`}${m.after ? `; ${comment(m.after)}` : ''}`);
       if (m.id !== undefined) L.push(`      id: 0x${m.id.toString(16)}`);
       L.push(`      dir: ${m.dir}`);

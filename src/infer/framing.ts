@@ -5,6 +5,8 @@
  * on everything; ones that cut the same frames are one guess, named the simplest way.
  */
 
+import { Rng } from '../core/rng';
+
 export type LengthKind = 'u8' | 'u16le' | 'u16be' | 'u24le' | 'u24be' | 'u32le' | 'u32be' | 'varint';
 
 export type Framing =
@@ -130,7 +132,8 @@ function chain(s: Stream, c: Cand, limit = s.bytes.length, keepEnds = false): Ch
 function candidates(): Cand[] {
   const out: Cand[] = [];
   for (const { kind, width } of KINDS) {
-    for (let offset = 0; offset <= MAX_OFFSET; offset++) {
+    // a varint length at an offset is not a framing descriptions have
+    for (let offset = 0; offset <= (kind === 'varint' ? 0 : MAX_OFFSET); offset++) {
       // frame = value + total; for a varint the field's own width is added per frame
       const lo = kind === 'varint' ? -8 : -8;
       const hi = kind === 'varint' ? 8 : offset + width + 8;
@@ -243,7 +246,9 @@ export function inferFraming(streams: Stream[]): FramingResult {
     if (chained === live.length && empty <= frames * 0.02 && (live.length >= 3 || structured(live, c))) full.push({ c, frames, values: values.size, sig: sig.join('|'), chained, okBytes, minFrames });
   }
   // a length that never varies, or frames of a byte or two, is no evidence of a length
-  const real = full.filter((x) => x.values > 1 && x.frames >= live.length && x.okBytes / Math.max(1, x.frames) >= 2);
+  // frames of a byte or two are no evidence of a length; a length that never varies is (as good as
+  // a fixed size) when its frames look alike
+  const real = full.filter((x) => x.frames >= live.length * 2 && x.okBytes / Math.max(1, x.frames) >= 2);
   const groups = new Map<string, (typeof real)[number]>();
   for (const x of real) {
     const g = groups.get(x.sig);
@@ -255,7 +260,9 @@ export function inferFraming(streams: Stream[]): FramingResult {
     const f = asFraming(c);
     return (f.adjust ? 1 : 0) + (f.offset ? 1 : 0) + (f.includes ? 0.5 : 0);
   };
-  const lengthGuesses = [...groups.values()].sort((a, b) => complexity(a.c) - complexity(b.c) || b.values - a.values || b.frames - a.frames);
+  const alike = new Map([...groups.values()].map((x) => [x, alikeness(live, x.c)]));
+  const bucket = (x: (typeof real)[number]): number => Math.round(alike.get(x)! * 10);
+  const lengthGuesses = [...groups.values()].filter((x) => x.values > 1 || alike.get(x)! >= 0.4).sort((a, b) => bucket(b) - bucket(a) || complexity(a.c) - complexity(b.c) || b.values - a.values || b.frames - a.frames);
   for (const [i, x] of lengthGuesses.entries()) {
     const thin = Math.min(1, x.frames / 10);
     const rivals = lengthGuesses.length - 1;
@@ -383,6 +390,15 @@ export function inferFraming(streams: Stream[]): FramingResult {
  * that chains through one or two streams of noise by chance cuts frames that do not.
  */
 function structured(streams: Stream[], c: Cand): boolean {
+  return alikeness(streams, c) >= 0.25;
+}
+
+/**
+ * How much the frames a candidate cuts look alike at their start: over the first 8 bytes of each
+ * frame body, the mean of 1 - (entropy of that byte across frames / entropy of as many bytes
+ * taken anywhere). 0 for frames cut at random places, near 1 for frames that start the same way.
+ */
+function alikeness(streams: Stream[], c: Cand): number {
   const starts: [Buffer, number][] = [];
   for (const s of streams) {
     const r = chain(s, c, s.bytes.length, true);
@@ -393,7 +409,7 @@ function structured(streams: Stream[], c: Cand): boolean {
     }
   }
   const n = starts.length;
-  if (n < 8) return false;
+  if (n < 8) return 0;
   const field = c.offset + (c.width || 1);
   const h = (pick: (i: number) => number | undefined): number => {
     const counts = new Map<number, number>();
@@ -408,26 +424,34 @@ function structured(streams: Stream[], c: Cand): boolean {
     for (const x of counts.values()) e -= (x / m) * Math.log2(x / m);
     return e;
   };
-  // the same number of bytes from evenly spread places: what chance gives
+  // the same number of bytes from places spread at random (not evenly: frames of one size would
+  // alias with an even spread): what chance gives
   const all = streams.map((s) => s.bytes);
   const total = all.reduce((t, b) => t + b.length, 0);
-  const baseline = h((i) => {
-    let at = Math.floor(((i + 0.5) * total) / n);
+  const rng = new Rng(n);
+  const baseline = h(() => {
+    let at = rng.below(total);
     for (const b of all) {
       if (at < b.length) return b[at];
       at -= b.length;
     }
     return undefined;
   });
-  for (let k = 0; k < 4; k++) {
+  if (baseline === 0) return 0;
+  let sum = 0;
+  let best = 0;
+  for (let k = 0; k < 8; k++) {
     const hk = h((i) => {
       const [b, p] = starts[i]!;
-      const at = c.offset > 0 && k < c.offset ? p + k : p + field + k;
+      const at = c.offset > 0 && k < c.offset ? p + k : p + field + k - (c.offset > 0 ? c.offset : 0);
       return at < b.length ? b[at] : undefined;
     });
-    if (hk < baseline * 0.75) return true;
+    const a = Math.max(0, 1 - hk / baseline);
+    sum += a;
+    best = Math.max(best, a);
   }
-  return false;
+  // the best byte counts most (an id), the others show how much of the start is shared
+  return 0.5 * best + 0.5 * (sum / 8);
 }
 
 /** Cut a stream into frames with a framing (the chosen one); what does not fit is left over. */

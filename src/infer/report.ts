@@ -27,7 +27,7 @@ export function reportText(r: InferReport, draft: Draft | null): string[] {
         for (const o of d.dispatch.others) out.push(`      also possible: ${o.kind} at byte ${o.at} (confidence ${o.confidence})`);
       } else for (const w of d.dispatch.why) out.push(`    no id: ${w}`);
       for (const m of d.messages) {
-        out.push(`    ${messageName(m, t.idKind)}: ${m.count} messages, ${m.sizes[0] === m.sizes[1] ? `${m.sizes[0]}` : `${m.sizes[0]}-${m.sizes[1]}`} bytes`);
+        out.push(`    ${messageName(m, t.idKind, t.transport)}: ${m.count} messages, ${m.sizes[0] === m.sizes[1] ? `${m.sizes[0]}` : `${m.sizes[0]}-${m.sizes[1]}`} bytes`);
         for (const f of m.fields) out.push(`      ${f.sure ? 'sure ' : 'guess'} ${f.name}: ${typeof f.spec === 'string' ? f.spec : JSON.stringify(f.spec)} at ${f.at} (${f.evidence})`);
       }
     }

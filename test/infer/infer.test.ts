@@ -8,6 +8,8 @@ import { inferDispatch } from '../../src/infer/dispatch';
 import { inferFields } from '../../src/infer/fields';
 import { cutFrames, inferFraming } from '../../src/infer/framing';
 import { gs } from '../helpers/cli';
+import { corpusFile, noCorpus } from '../helpers/corpus';
+import { existsSync } from 'node:fs';
 
 const frame16 = (body: Buffer): Buffer => Buffer.concat([Buffer.from([body.length & 0xff, body.length >> 8]), body]);
 
@@ -76,10 +78,10 @@ describe('infer: dispatch and fields', () => {
   });
 
   it('generated descriptions: framing and the id come back (a fixed set of seeds; npm run infer-eval for the full figures)', () => {
-    const r = evaluate(40, 100);
-    expect(r.framingExact, r.misses.join('\n')).toBeGreaterThanOrEqual(39);
-    expect(r.idExact, r.misses.join('\n')).toBeGreaterThanOrEqual(34);
-    expect(r.draftsClean, r.misses.join('\n')).toBe(40);
+    const r = evaluate(25, 100);
+    expect(r.framingExact, r.misses.join('\n')).toBeGreaterThanOrEqual(24);
+    expect(r.idExact, r.misses.join('\n')).toBeGreaterThanOrEqual(22);
+    expect(r.draftsClean, r.misses.join("\n")).toBe(25);
   });
 });
 
@@ -114,4 +116,23 @@ describe('gamesniff infer', () => {
     expect(none.stderr).toMatch(/no TCP or UDP payload on port 9 to infer from/);
     expect(none.stderr).not.toMatch(/internal error|at /);
   });
+});
+
+describe('gamesniff infer on third-party captures', () => {
+  const cases: [string, RegExp][] = [
+    // Modbus/TCP: a u16be length at offset 4 (here always after a zero protocol id, so u32be at 2 cuts the same frames)
+    ['ndpi__modbus.pcap', /^tcp port 502: framing length (u16be at offset 4|u32be at offset 2)$/m],
+    // MySQL: a u24le length, then a sequence byte
+    ['pcapplusplus__mysql.pcapng', /^tcp port 3306: framing length u24le, adjust \+1$/m],
+    // TLS records: type, version, then a u16be length
+    ['ndpi__roblox.pcapng', /^tcp port 443: framing length u16be at offset 3$/m],
+  ];
+  for (const [file, framing] of cases) {
+    it.skipIf(noCorpus() || !existsSync(corpusFile(file)))(`${file}: the framing, and a draft that decodes it with 0 errors`, () => {
+      const r = gs(['infer', '-r', corpusFile(file)]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(framing);
+      expect(r.stdout).toMatch(/the draft decodes the input: (\d+) messages, \1 named, 0 errors/);
+    });
+  }
 });
