@@ -54,7 +54,7 @@ export function tuiBench(count = 1_000_000): string[] {
     worst = Math.max(worst, ms(t0));
   }
   return [
-    `tui model: ${model.messages.length} messages in ${ingest.toFixed(0)} ms (${((model.messages.length / ingest) * 1000 / 1e6).toFixed(2)} M msg/s through framing, decoding and the model), heap ${heapMb.toFixed(0)} MB${global.gc ? '' : ' (approximate: run node with --expose-gc)'} (${(heapMb * 1e6 / model.messages.length).toFixed(0)} B a message; fields kept for the newest 200,000, older ones decoded again from their bytes when asked)`,
+    `tui model: ${model.messages.length} messages in ${ingest.toFixed(0)} ms (${((model.messages.length / ingest) * 1000 / 1e6).toFixed(2)} M msg/s through framing, decoding and the model), heap ${heapMb.toFixed(0)} MB${global.gc ? '' : ' (approximate: run node with --expose-gc)'} (${(heapMb * 1e6 / model.messages.length).toFixed(0)} B a message; fields kept for the newest 200,000, older ones decoded again from their bytes when asked), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
     `  draw a 40-row screen: ${tail.toFixed(2)} ms at the tail, ${head.toFixed(2)} ms at the head; page down + draw: ${page.toFixed(3)} ms; filter over all: ${filter.toFixed(0)} ms at once; in ${steps} steps of 100,000 (as the screen runs it) the longest ${worst.toFixed(0)} ms, the most a key waits`,
   ];
 }
