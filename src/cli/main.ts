@@ -10,6 +10,7 @@ import { exportCommand } from './export';
 import { infoCommand } from './info';
 import { recordCommand } from './record';
 import { replayCommand } from './replay';
+import { schemaCommand } from './schema';
 import { streamsCommand } from './streams';
 import { testbedCommand } from './testbed';
 import { vectorsCommand } from './vectors';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   program.addCommand(exportCommand());
   program.addCommand(replayCommand());
   program.addCommand(proxyCommand());
+  program.addCommand(schemaCommand());
   program.addCommand(checkCommand());
   program.addCommand(vectorsCommand());
   program.addCommand(codegenCommand());

@@ -18,13 +18,83 @@ export class ProtocolError extends Error {
 /** Thrown to abandon the current field or message; the message is already recorded. */
 class Abandon extends Error {}
 
-const SPEC_KEYS = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'process', 'if', 'doc']);
-const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'];
-const TRANSPORT_KEYS = ['ports', 'websocket', 'msgpack', 'framing', 'stream', 'frame', 'inner', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'];
-const MAP_VALUE_KINDS: MapValueKind[] = ['any', 'string', 'int', 'float', 'bool', 'bytes', 'list', 'map', 'nil'];
+/*
+ * The keys and names the loader accepts, as tables: the loader checks against them, and
+ * src/protocol/schema.ts builds the JSON Schema for editors from them (one source, no drift).
+ */
 
-const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'carry', 'doc'];
-const ENCODINGS: Record<string, Encoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
+/** Every key a type written as a map may have (SPEC_KIND_KEYS says which go together). */
+export const SPEC_KEYS: ReadonlySet<string> = new Set(['type', 'fields', 'array', 'switch', 'cases', 'default', 'magic', 'pad', 'enum', 'flags', 'bits', 'bit_order', 'const', 'length', 'prefix', 'terminator', 'until', 'keep', 'end', 'sentinel', 'count', 'encoding', 'padded', 'xor', 'compress', 'process', 'if', 'doc']);
+/** Keys any type written as a map may have, whatever it is. */
+export const SPEC_COMMON_KEYS = ['if', 'doc'] as const;
+/**
+ * The keys of each kind of type written as a map (besides SPEC_COMMON_KEYS). The kind is the first
+ * of pad, magic, array, switch, fields present; else `type:` says it: string, bytes, msgpack, a
+ * built-in type (`primitive`: u8, f32...) or a named type (`ref`).
+ */
+export const SPEC_KIND_KEYS = {
+  pad: ['pad'],
+  magic: ['magic'],
+  array: ['array', 'count', 'prefix', 'until', 'keep', 'end', 'sentinel', 'length', 'xor', 'compress', 'process'],
+  switch: ['switch', 'cases', 'default', 'length', 'prefix', 'until', 'xor', 'compress', 'process'],
+  struct: ['fields', 'length', 'prefix', 'until', 'xor', 'compress', 'process'],
+  string: ['type', 'length', 'prefix', 'terminator', 'until', 'encoding', 'padded', 'xor', 'compress', 'process'],
+  bytes: ['type', 'length', 'prefix', 'terminator', 'until', 'xor', 'compress', 'process'],
+  msgpack: ['type', 'length', 'prefix', 'terminator', 'until', 'xor', 'compress', 'process'],
+  primitive: ['type', 'enum', 'flags', 'bits', 'bit_order', 'const'],
+  ref: ['type', 'length', 'prefix', 'until', 'xor', 'compress', 'process'],
+} as const satisfies Record<string, readonly string[]>;
+/** The types that need a size (`{ type: string, prefix: u8 }`). */
+export const SIZED_TYPES = ['string', 'bytes', 'msgpack'] as const;
+export const TOP_KEYS = ['protocol', 'description', 'endian', 'state', 'enums', 'types', 'tcp', 'udp'] as const;
+/** What `protocol:` (and so a directory under protocols/) may be called. */
+export const PROTOCOL_NAME = /^[A-Za-z0-9_-]+$/;
+export const ENDIANS = ['le', 'be'] as const;
+export const TRANSPORT_KEYS = ['ports', 'websocket', 'msgpack', 'framing', 'stream', 'frame', 'inner', 'compression', 'head', 'id', 'messages', 'c2s', 's2c'] as const;
+/** The keys of each kind of framing written as a map; the kind is the first of these keys present. */
+export const FRAMING_KEYS = {
+  header: ['header', 'length', 'strip', 'max'],
+  length: ['length', 'includes_length', 'adjust', 'offset', 'max'],
+  delimiter: ['delimiter', 'max'],
+  fixed: ['fixed'],
+} as const satisfies Record<string, readonly string[]>;
+/** Framings written as a word: udp's datagram, tcp's chunk, WebSocket's message. */
+export const FRAMING_WORDS = ['datagram', 'chunk', 'message'] as const;
+export const COMPRESSION_KEYS = ['when', 'algorithm', 'length', 'threshold'] as const;
+/** zlib or raw deflate: `compression: { algorithm }` and a field's `compress:`. */
+export const COMPRESS_ALGORITHMS = ['zlib', 'deflate'] as const;
+/** `id: { value: EXPRESSION }`. */
+export const ID_EXPR_KEYS = ['value'] as const;
+/** The directions: a message's `dir:`, and `stream:`/`frame:` as a map of a list per direction. */
+export const DIRECTIONS = ['c2s', 's2c'] as const;
+/** Transforms of the registry a description does not name in `stream:`/`frame:` (the transport's own settings make them). */
+export const SETTING_TRANSFORMS: ReadonlySet<string> = new Set(['compression']);
+export const MAP_VALUE_KINDS: readonly MapValueKind[] = ['any', 'string', 'int', 'float', 'bool', 'bytes', 'list', 'map', 'nil'];
+/** A key of a keyed msgpack message written as a map. */
+export const MAP_FIELD_KEYS = ['type', 'optional', 'doc'] as const;
+
+export const MESSAGE_KEYS = ['id', 'dir', 'when', 'fields', 'set', 'volatile', 'carry', 'doc'] as const;
+export const ENCODINGS: Readonly<Record<string, Encoding>> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', ascii: 'latin1', utf16le: 'utf16le', 'utf-16le': 'utf16le' };
+export const BIT_ORDERS = ['msb', 'lsb'] as const;
+
+/** The built-in type names; `primitive()` gives each its meaning (the endian default applies to those without le/be). */
+export const PRIMITIVE_TYPES: readonly string[] = [
+  ...['u', 's'].flatMap((s) => [8, 16, 24, 32, 64].flatMap((b) => (b === 8 ? [`${s}8`] : ['', 'le', 'be'].map((e) => `${s}${b}${e}`)))),
+  ...[32, 64].flatMap((b) => ['', 'le', 'be'].map((e) => `f${b}${e}`)),
+  'varint',
+  'zigzag',
+  'varint32',
+  'varint64',
+  'bool',
+];
+const PRIMITIVES: ReadonlySet<string> = new Set(PRIMITIVE_TYPES);
+/** The built-in types that can count (a length prefix, a count, a frame length, an id): integers up to 32 bits and varints but varint64. */
+export const COUNTER_TYPES: readonly string[] = PRIMITIVE_TYPES.filter((n) => /^[us](8|16|24|32)(le|be)?$/.test(n) || n === 'varint' || n === 'varint32' || n === 'zigzag');
+const COUNTERS: ReadonlySet<string> = new Set(COUNTER_TYPES);
+
+function isOneOf<T extends string>(list: readonly T[], v: string): v is T {
+  return (list as readonly string[]).includes(v);
+}
 
 /** Types nested deeper than this in one file are a mistake or an attack, not a protocol. */
 const MAX_NESTING = 64;
@@ -101,8 +171,8 @@ class Loader {
       return [String(k), p.value as Node, p];
     });
   }
-  checkKeys(m: YAMLMap<Scalar, Node>, allowed: string[] | Set<string>, what: string): void {
-    const ok = allowed instanceof Set ? allowed : new Set(allowed);
+  checkKeys(m: YAMLMap<Scalar, Node>, allowed: readonly string[] | ReadonlySet<string>, what: string): void {
+    const ok: ReadonlySet<string> = allowed instanceof Set ? allowed : new Set(allowed as readonly string[]);
     for (const [k, , p] of this.pairs(m)) {
       if (!ok.has(k)) this.fail(p, `unknown key '${k}' in ${what}; expected one of ${[...ok].join(', ')}`);
     }
@@ -172,11 +242,11 @@ class Loader {
       const nameNode = this.get(m, 'protocol');
       if (!nameNode) this.fail(m, "missing 'protocol: NAME'");
       const name = this.str(nameNode, 'the protocol name');
-      if (!/^[A-Za-z0-9_-]+$/.test(name)) this.fail(nameNode, 'expected a protocol name of letters, digits, _ and -');
+      if (!PROTOCOL_NAME.test(name)) this.fail(nameNode, 'expected a protocol name of letters, digits, _ and -');
       const endian = this.get(m, 'endian');
       if (endian) {
         const e = this.str(endian, 'le or be');
-        if (e !== 'le' && e !== 'be') this.fail(endian, `expected endian: le or be, found '${e}'`);
+        if (!isOneOf(ENDIANS, e)) this.fail(endian, `expected endian: le or be, found '${e}'`);
         this.endianLe = e === 'le';
       }
       const description = this.get(m, 'description');
@@ -295,7 +365,7 @@ class Loader {
     let idExpr: SourceExpr | undefined;
     if (idNode && isMap(idNode)) {
       const im = this.map(idNode, 'the message id');
-      this.checkKeys(im, ['value'], 'the message id');
+      this.checkKeys(im, ID_EXPR_KEYS, 'the message id');
       if (!head) this.fail(idNode, "id: { value: EXPRESSION } computes the id from the head's fields: declare 'head:' too");
       idExpr = this.expr(this.get(im, 'value') ?? this.fail(im, "expected id: { value: EXPRESSION over the head's fields }"), 'the message id');
     } else if (idNode) id = this.counter(idNode, 'the message id type');
@@ -303,10 +373,10 @@ class Loader {
     const comp = this.get(m, 'compression');
     if (comp) {
       const cm = this.map(comp, 'compression settings');
-      this.checkKeys(cm, ['when', 'algorithm', 'length', 'threshold'], 'compression');
+      this.checkKeys(cm, COMPRESSION_KEYS, 'compression');
       const alg = this.get(cm, 'algorithm');
       const algorithm = alg ? this.str(alg, 'zlib or deflate') : 'zlib';
-      if (algorithm !== 'zlib' && algorithm !== 'deflate') this.fail(alg, `expected algorithm: zlib or deflate, found '${algorithm}'`);
+      if (!isOneOf(COMPRESS_ALGORITHMS, algorithm)) this.fail(alg, `expected algorithm: zlib or deflate, found '${algorithm}'`);
       const whenNode = this.get(cm, 'when') ?? this.fail(cm, "compression needs 'when:'");
       const lenNode = this.get(cm, 'length');
       const thrNode = this.get(cm, 'threshold');
@@ -349,8 +419,8 @@ class Loader {
     const lists: [Node, ('c2s' | 's2c')[]][] = [];
     if (isMap(n)) {
       const m = this.map(n, `${place} transforms`);
-      this.checkKeys(m, ['c2s', 's2c'], `${place} transforms (a list, or c2s: and s2c: lists)`);
-      for (const d of ['c2s', 's2c'] as const) {
+      this.checkKeys(m, DIRECTIONS, `${place} transforms (a list, or c2s: and s2c: lists)`);
+      for (const d of DIRECTIONS) {
         const l = this.get(m, d);
         if (l) lists.push([l, [d]]);
       }
@@ -373,7 +443,7 @@ class Loader {
     const kind = transformKind(name);
     if (!kind) this.fail(nameNode, `unknown transform '${name}'; expected one of ${transformNames().join(', ')}`);
     if (!kind.places.includes(place)) this.fail(nameNode, `${name} cannot be used on ${place === 'stream' ? 'the stream' : 'a frame'} (it goes on: ${kind.places.join(', ')})`);
-    if (name === 'compression') this.fail(nameNode, "write compression as the transport's 'compression:' settings");
+    if (SETTING_TRANSFORMS.has(name)) this.fail(nameNode, "write compression as the transport's 'compression:' settings");
     this.checkKeys(m, ['transform', 'when', ...kind.params.map((p) => p.name)], `transform ${name}`);
     const whenNode = this.get(m, 'when');
     const args: Record<string, LayerArg> = {};
@@ -407,6 +477,7 @@ class Loader {
   framing(kind: 'tcp' | 'udp', n: Node): Framing {
     if (isScalar(n)) {
       const v = String(n.value);
+      if (!isOneOf(FRAMING_WORDS, v)) this.fail(n, `expected framing: datagram, chunk or a map with length, delimiter or fixed; found '${v}'`);
       if (v === 'datagram') {
         if (kind !== 'udp') this.fail(n, "'datagram' framing is for udp; for tcp use length, delimiter, fixed or chunk");
         return { k: 'datagram' };
@@ -419,13 +490,12 @@ class Loader {
         if (kind !== 'tcp') this.fail(n, "'chunk' framing is for tcp; udp uses 'datagram'");
         return { k: 'chunk' };
       }
-      this.fail(n, `expected framing: datagram, chunk or a map with length, delimiter or fixed; found '${v}'`);
     }
     const m = this.map(n, 'framing');
     if (kind === 'udp') this.fail(n, "udp messages are whole datagrams: use 'framing: datagram'");
     const max = this.get(m, 'max') ? this.int(this.get(m, 'max'), 'the largest frame in bytes', 1, 1 << 30) : 16 << 20;
     if (this.get(m, 'header')) {
-      this.checkKeys(m, ['header', 'length', 'strip', 'max'], 'header framing');
+      this.checkKeys(m, FRAMING_KEYS.header, 'header framing');
       const fields = this.fields(this.get(m, 'header')!, 'the frame header');
       const lenNode = this.get(m, 'length') ?? this.fail(m, "header framing needs 'length:', an expression over the header's fields giving the body's size");
       const length = this.expr(lenNode, 'the body length');
@@ -437,7 +507,7 @@ class Loader {
       return { k: 'header', fields, length, strip, max, magic, loc: this.loc(n) };
     }
     if (this.get(m, 'length')) {
-      this.checkKeys(m, ['length', 'includes_length', 'adjust', 'offset', 'max'], 'length framing');
+      this.checkKeys(m, FRAMING_KEYS.length, 'length framing');
       const inc = this.get(m, 'includes_length');
       const includesLength = inc ? this.scalar(inc, 'true or false') : false;
       if (typeof includesLength !== 'boolean') this.fail(inc, 'expected includes_length: true or false');
@@ -449,11 +519,11 @@ class Loader {
       return { k: 'length', t, includesLength, adjust: adj ? this.int(adj, 'an adjustment', -65536, 65536) : 0, max, offset };
     }
     if (this.get(m, 'delimiter')) {
-      this.checkKeys(m, ['delimiter', 'max'], 'delimiter framing');
+      this.checkKeys(m, FRAMING_KEYS.delimiter, 'delimiter framing');
       return { k: 'delimiter', bytes: this.bytes(this.get(m, 'delimiter'), 'the delimiter'), max };
     }
     if (this.get(m, 'fixed')) {
-      this.checkKeys(m, ['fixed'], 'fixed framing');
+      this.checkKeys(m, FRAMING_KEYS.fixed, 'fixed framing');
       return { k: 'fixed', size: this.int(this.get(m, 'fixed'), 'the frame size', 1, 1 << 24) };
     }
     this.fail(n, 'expected framing with length, delimiter or fixed');
@@ -496,7 +566,7 @@ class Loader {
     let dir: 'c2s' | 's2c' | undefined = sectionDir;
     if (dirNode) {
       const d = this.str(dirNode, 'c2s or s2c');
-      if (d !== 'c2s' && d !== 's2c') this.fail(dirNode, `expected dir: c2s or s2c, found '${d}'`);
+      if (!isOneOf(DIRECTIONS, d)) this.fail(dirNode, `expected dir: c2s or s2c, found '${d}'`);
       dir = d;
     }
     const whenNode = this.get(m, 'when');
@@ -547,7 +617,7 @@ class Loader {
         if (out.some((f) => f.name === k)) this.fail(p, `field '${k}' appears twice in ${owner}`);
         if (isMap(v)) {
           const fm = v as YAMLMap<Scalar, Node>;
-          this.checkKeys(fm, ['type', 'optional', 'doc'], `${owner}.${k}`);
+          this.checkKeys(fm, MAP_FIELD_KEYS, `${owner}.${k}`);
           const opt = this.get(fm, 'optional');
           const optional = opt ? this.scalar(opt, 'true or false') : false;
           if (typeof optional !== 'boolean') this.fail(opt, 'expected optional: true or false');
@@ -576,6 +646,7 @@ class Loader {
   }
 
   primitive(name: string): Ty | undefined {
+    if (!PRIMITIVES.has(name)) return undefined;
     const m = /^([us])(8|16|24|32|64)(le|be)?$/.exec(name);
     if (m) {
       const size = (Number(m[2]) / 8) as IntType['size'];
@@ -594,10 +665,8 @@ class Loader {
 
   counter(n: Node, what: string): Counter {
     const name = this.str(n, what);
-    const t = this.primitive(name);
-    if (!t || (t.k !== 'int' && t.k !== 'varint') || (t.k === 'int' && t.size === 8) || (t.k === 'varint' && t.width === 64)) {
-      this.fail(n, `expected ${what}: u8, u16, u24, u32 (le/be), s8..s32, varint, varint32 or zigzag; found '${name}'`);
-    }
+    const t = COUNTERS.has(name) ? this.primitive(name) : undefined;
+    if (!t || (t.k !== 'int' && t.k !== 'varint')) this.fail(n, `expected ${what}: u8, u16, u24, u32 (le/be), s8..s32, varint, varint32 or zigzag; found '${name}'`);
     return t;
   }
 
@@ -618,22 +687,22 @@ class Loader {
       const prim = this.primitive(name);
       if (prim) return prim;
       if (this.typeNames.has(name)) return { k: 'ref', name };
-      if (name === 'string' || name === 'bytes' || name === 'msgpack') this.fail(n, `${name} needs a size: write { type: ${name}, prefix: u16 } (or length, terminator, until: end)`);
+      if (isOneOf(SIZED_TYPES, name)) this.fail(n, `${name} needs a size: write { type: ${name}, prefix: u16 } (or length, terminator, until: end)`);
       this.fail(n, `unknown type '${name}' for ${owner}; expected u8..u64, s8..s64 (le/be), f32, f64, varint, zigzag, bool or one of the types: ${[...this.typeNames].join(', ') || '(none)'}`);
     }
     const m = this.map(n, `a type for ${owner}`);
     this.checkKeys(m, SPEC_KEYS, owner);
     const has = (k: string) => this.get(m, k) !== undefined;
-    const only = (allowed: string[], what: string) => {
-      for (const [k, , p] of this.pairs(m)) if (!allowed.includes(k) && k !== 'if' && k !== 'doc') this.fail(p, `'${k}' does not apply to ${what}`);
+    const only = (allowed: readonly string[], what: string) => {
+      for (const [k, , p] of this.pairs(m)) if (!allowed.includes(k) && !isOneOf(SPEC_COMMON_KEYS, k)) this.fail(p, `'${k}' does not apply to ${what}`);
     };
 
     if (has('pad')) {
-      only(['pad'], 'padding');
+      only(SPEC_KIND_KEYS.pad, 'padding');
       return { k: 'pad', n: this.int(this.get(m, 'pad'), 'the padding size', 1, 1 << 20) };
     }
     if (has('magic')) {
-      only(['magic'], 'a magic value');
+      only(SPEC_KIND_KEYS.magic, 'a magic value');
       return { k: 'magic', bytes: this.bytes(this.get(m, 'magic'), 'the magic bytes') };
     }
 
@@ -642,7 +711,7 @@ class Loader {
     // For arrays, prefix/until give the element count, not a byte size.
     let countKey = '';
     if (has('array')) {
-      only(['array', 'count', 'prefix', 'until', 'keep', 'end', 'sentinel', 'length', 'xor', 'compress', 'process'], 'an array');
+      only(SPEC_KIND_KEYS.array, 'an array');
       const of = this.spec(this.get(m, 'array')!, `${owner}[]`);
       const ways = ['count', 'prefix', 'until', 'sentinel'].filter(has);
       if (ways.length !== 1) this.fail(m, `array ${owner} needs exactly one of count, prefix, until (end or a condition on item), sentinel`);
@@ -666,7 +735,7 @@ class Loader {
       if ((has('keep') || has('end')) && len.k !== 'cond') this.fail(m, `'keep' and 'end' go with until: "CONDITION" on array ${owner}`);
       ty = { k: 'array', of, len };
     } else if (has('switch')) {
-      only(['switch', 'cases', 'default', 'length', 'prefix', 'until', 'xor', 'compress', 'process'], 'a switch');
+      only(SPEC_KIND_KEYS.switch, 'a switch');
       const on = this.expr(this.get(m, 'switch'), `the switch of ${owner}`);
       const casesNode = this.get(m, 'cases') ?? this.fail(m, `switch ${owner} needs 'cases:'`);
       const cases: { key: number | string | boolean; ty: Ty }[] = [];
@@ -678,14 +747,14 @@ class Loader {
       const dflt = has('default') ? this.spec(this.get(m, 'default')!, `${owner} (default)`) : undefined;
       ty = { k: 'switch', on, cases, dflt };
     } else if (has('fields')) {
-      only(['fields', 'length', 'prefix', 'until', 'xor', 'compress', 'process'], 'a struct');
+      only(SPEC_KIND_KEYS.struct, 'a struct');
       ty = { k: 'struct', fields: this.fields(this.get(m, 'fields')!, owner) };
     } else {
       const typeNode = this.get(m, 'type') ?? this.fail(m, `${owner} needs 'type:' (or fields, array, switch, magic, pad)`);
       const name = this.str(typeNode, 'a type name');
       const prim = this.primitive(name);
-      if (name === 'string' || name === 'bytes' || name === 'msgpack') {
-        only(name === 'string' ? ['type', 'length', 'prefix', 'terminator', 'until', 'encoding', 'padded', 'xor', 'compress', 'process'] : ['type', 'length', 'prefix', 'terminator', 'until', 'xor', 'compress', 'process'], `a ${name}`);
+      if (isOneOf(SIZED_TYPES, name)) {
+        only(SPEC_KIND_KEYS[name], `a ${name}`);
         const len = this.sizeOf(m, `${name} ${owner}`, true);
         sizeUsed = true;
         if (name === 'string') {
@@ -700,7 +769,7 @@ class Loader {
       } else if (prim) {
         ty = this.modified(prim, m, name, owner);
       } else if (this.typeNames.has(name)) {
-        only(['type', 'length', 'prefix', 'until', 'xor', 'compress', 'process'], `type ${name}`);
+        only(SPEC_KIND_KEYS.ref, `type ${name}`);
         ty = { k: 'ref', name };
       } else this.fail(typeNode, `unknown type '${name}' for ${owner}; expected a built-in type, string, bytes, msgpack or one of: ${[...this.typeNames].join(', ') || '(none)'}`);
     }
@@ -721,7 +790,7 @@ class Loader {
     if (has('xor')) steps.push({ name: 'xor', args: { key: { lit: this.xorKey(this.get(m, 'xor')!) } } });
     if (has('compress')) {
       const c = this.str(this.get(m, 'compress'), 'zlib or deflate');
-      if (c !== 'zlib' && c !== 'deflate') this.fail(this.get(m, 'compress'), `expected compress: zlib or deflate, found '${c}'`);
+      if (!isOneOf(COMPRESS_ALGORITHMS, c)) this.fail(this.get(m, 'compress'), `expected compress: zlib or deflate, found '${c}'`);
       steps.push({ name: c, args: {} });
     }
     const proc = this.get(m, 'process');
@@ -754,7 +823,7 @@ class Loader {
   /** An integer type with enum, flags, bits or const. */
   modified(prim: Ty, m: YAMLMap<Scalar, Node>, name: string, owner: string): Ty {
     const mods = ['enum', 'flags', 'bits', 'const'].filter((k) => this.get(m, k) !== undefined);
-    for (const [k, , p] of this.pairs(m)) if (!['type', 'enum', 'flags', 'bits', 'bit_order', 'const', 'if', 'doc'].includes(k)) this.fail(p, `'${k}' does not apply to ${name}`);
+    for (const [k, , p] of this.pairs(m)) if (!isOneOf(SPEC_KIND_KEYS.primitive, k) && !isOneOf(SPEC_COMMON_KEYS, k)) this.fail(p, `'${k}' does not apply to ${name}`);
     if (this.get(m, 'bit_order') && !this.get(m, 'bits')) this.fail(this.get(m, 'bit_order'), "'bit_order' goes with bits");
     if (mods.length > 1) this.fail(m, `${owner}: choose one of enum, flags, bits, const`);
     if (!mods.length) return prim;
@@ -794,7 +863,7 @@ class Loader {
         if (total !== bits) this.fail(node, `bit widths add up to ${total}; ${name} has ${bits} bits`);
         const orderNode = this.get(m, 'bit_order');
         const order = orderNode ? this.str(orderNode, 'msb or lsb') : 'msb';
-        if (order !== 'msb' && order !== 'lsb') this.fail(orderNode, `expected bit_order: msb (the first field in the most significant bits) or lsb; found '${order}'`);
+        if (!isOneOf(BIT_ORDERS, order)) this.fail(orderNode, `expected bit_order: msb (the first field in the most significant bits) or lsb; found '${order}'`);
         return { k: 'bits', base, parts, lsbFirst: order === 'lsb' };
       }
       default: {

@@ -185,8 +185,9 @@ export interface State {
 
 // ---- the description, embedded: the module needs no protocols/ directory at run time ----
 
-/** The description this module was generated from (sha256 33910e1f61501499fe365fb839f2a7834eee3362b781cb2bdb89e4528c84e7c1, which is `protocol().hash`). */
+/** The description this module was generated from (sha256 c7b62452ddc2aaeb64e941e9fd2873d002e6476d95c531c0292d46e7030e1ead, which is `protocol().hash`). */
 export const DESCRIPTION = [
+  "# yaml-language-server: $schema=../protocol.schema.json",
   "# The protocol of gamesniff's test game (`gamesniff testbed server|client`).",
   "# A session: hello -> login -> set_compression -> snapshots on a tick, moves, chat, inventory.",
   "# With --secure: login_ok -> key_request -> key_response, then both directions encrypted.",

@@ -112,8 +112,9 @@ export interface State {
 
 // ---- the description, embedded: the module needs no protocols/ directory at run time ----
 
-/** The description this module was generated from (sha256 879f2b108e05f302a3563caa12924123b2a214a35da75047f30df34eba1cb517, which is `protocol().hash`). */
+/** The description this module was generated from (sha256 10a34c0243a7ffb7498978d7a07a311da27f767e5fb74c2efe1fb9b805259d7c, which is `protocol().hash`). */
 export const DESCRIPTION = [
+  "# yaml-language-server: $schema=../protocol.schema.json",
   "# The browser-style test game (`gamesniff testbed server|client --transport ws`): WebSocket with",
   "# permessage-deflate, each WebSocket message one msgpack map whose key `t` names it.",
   "# A session: join -> welcome (a token the client sends back with each move) -> moves, chat, a",
