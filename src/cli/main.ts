@@ -8,6 +8,7 @@ import { inferCommand } from './infer';
 import { decodeCommand } from './decode';
 import { exportCommand } from './export';
 import { infoCommand } from './info';
+import { newCommand } from './new';
 import { recordCommand } from './record';
 import { replayCommand } from './replay';
 import { schemaCommand } from './schema';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   program.addCommand(exportCommand());
   program.addCommand(replayCommand());
   program.addCommand(proxyCommand());
+  program.addCommand(newCommand());
   program.addCommand(schemaCommand());
   program.addCommand(checkCommand());
   program.addCommand(vectorsCommand());
