@@ -208,24 +208,29 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
         for (let i = 0; i < n; i++) cur[i]! += run * 4;
         return fields.length === 1 ? fields[0]! : (out.push(...fields.slice(0, -1)), fields[fields.length - 1]!);
       }
-      // floats a byte or three further on: what comes before them is its own field
-      for (let k = 1; k <= 3; k++) {
-        if (floats(k) && floats(k + 4)) {
-          const spec = k === 1 ? 'u8' : k === 2 ? (ctx.endian === 'le' ? 'u16' : 'u16be') : { type: 'bytes', length: 3 };
-          const at = at0();
-          for (let i = 0; i < n; i++) cur[i]! += k;
-          return { name: name(`before_${at + k}`), spec, kind: 'bytes', at, evidence: `the ${k} byte${k > 1 ? 's' : ''} before a run of floats`, sure: false };
-        }
-      }
       // integers: a counter, a timestamp, or one whose high bytes are zero
+      for (const pass of ['counted', 'plain'] as const) {
+      if (pass === 'plain') {
+          // floats a byte or three further on: what comes before them is its own field
+          for (let k = 1; k <= 3; k++) {
+            if (floats(k) && floats(k + 4)) {
+              const spec = k === 1 ? 'u8' : k === 2 ? (ctx.endian === 'le' ? 'u16' : 'u16be') : { type: 'bytes', length: 3 };
+              const at = at0();
+              for (let i = 0; i < n; i++) cur[i]! += k;
+              return { name: name(`before_${at + k}`), spec, kind: 'bytes', at, evidence: `the ${k} byte${k > 1 ? 's' : ''} before a run of floats`, sure: false };
+            }
+          }
+      }
       for (const width of [4, 2] as const) {
         if (minLeft < width) continue;
+        // four bytes whose last two start a run of floats are two bytes and the floats
+        if (width === 4 && floats(2) && floats(6)) continue;
         const vals = samples.map((s, i) => (width === 4 ? (ctx.endian === 'le' ? s.body.readUInt32LE(cur[i]!) : s.body.readUInt32BE(cur[i]!)) : ctx.endian === 'le' ? s.body.readUInt16LE(cur[i]!) : s.body.readUInt16BE(cur[i]!)));
         const type = `u${width * 8}${ctx.endian === 'be' ? 'be' : ''}`;
         const distinct = new Set(vals).size;
         if (distinct < 2) continue;
         // a counter: over time, mostly small steps up
-        if (n >= 4) {
+        if (pass === 'counted' && n >= 4) {
           let up = 0;
           for (let i = 1; i < n; i++) {
             const d = vals[i]! - vals[i - 1]!;
@@ -233,7 +238,7 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
           }
           if (up >= (n - 1) * 0.8) return { name: name('seq'), spec: type, kind: 'counter', at: at0(), evidence: `${type} that goes up by small steps from message to message (${up} of ${n - 1})`, sure: true };
         }
-        if (width === 4) {
+        if (pass === 'counted' && width === 4) {
           const lo = ctx.from / 1e6 - 86400;
           const hi = ctx.to / 1e6 + 86400;
           if (ctx.from > 0 && vals.every((v) => v >= lo && v <= hi)) return { name: name('time'), spec: type, kind: 'timestamp', at: at0(), evidence: `${type} within a day of the capture's clock in all ${n}: unix time in seconds`, sure: true };
@@ -244,12 +249,14 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
           const hi = ctx.endian === 'le' ? b.subarray(1) : b.subarray(0, width - 1);
           return hi.every((x) => x === 0);
         }).length;
+        if (pass === 'counted') continue;
         const lowVaries = varies(ctx.endian === 'le' ? 0 : width - 1);
         const topZero = samples.every((s, i) => s.body[cur[i]! + (ctx.endian === 'le' ? width - 1 : 0)] === 0);
         if (lowVaries && topZero && high < n && vals.some((v) => v >= 256)) {
           for (let i = 0; i < n; i++) cur[i]! += width;
           return { name: name(`u${width * 8}_${at0() - width}`), spec: type, kind: 'integer', at: at0() - width, evidence: `${type}: ${distinct} values, ${Math.min(...vals)} to ${Math.max(...vals)}, its top byte always zero`, sure: false };
         }
+      }
       }
       // a constant run
       if (!varies(0)) {
