@@ -8,6 +8,7 @@ import type { Message } from '../session/messages';
 import { KEYMAP } from './model/keymap';
 import type { SessionModel } from './model/session';
 import { bytesPerRow, hexRows } from './model/hex';
+import type { Inspection, Reading } from './model/inspect';
 
 /** Blessed reads {tags}: content braces must be escaped. */
 export function esc(s: string): string {
@@ -43,6 +44,7 @@ export function padColumns(s: string, width: number): string {
 }
 
 const inverse = (s: string): string => `{inverse}${s}{/inverse}`;
+const underline = (s: string): string => `{underline}${s}{/underline}`;
 
 export function messageRow(m: Message, width: number, time = clockTime(m.ts), marked = false, detail = messageDetail(m, width)): string {
   const arrow = m.dir === 'c2s' ? '->' : '<-';
@@ -112,9 +114,55 @@ export function fieldLines(name: string, fields: unknown): FieldLine[] {
 /**
  * Hex dump with bytes [from, to) shown inverse: 16 bytes a row, 8 or 4 when narrower (a row
  * must not wrap). When the rows do not all fit, they start where the highlighted bytes are.
+ * With a byte cursor (the inspector's), the cursor is the inverse byte and [from, to) is underlined.
  */
-export function hexDump(b: Buffer, from = -1, to = -1, maxRows = Infinity, width = 80): string[] {
-  return hexRows(b, { per: bytesPerRow(width), from, to, maxRows, mark: inverse, esc });
+export function hexDump(b: Buffer, from = -1, to = -1, maxRows = Infinity, width = 80, cursor = -1): string[] {
+  // with the inspector below, the few rows there are are all bytes (the cursor's offset says where)
+  const withCursor = cursor >= 0;
+  return hexRows(b, { per: bytesPerRow(width), from, to, cursor, maxRows, notes: !withCursor, mark: withCursor ? underline : inverse, cursorMark: inverse, esc });
+}
+
+/** Fits `width` columns as it is. */
+const fits = (s: string, width: number): boolean => fit(s, width) === s;
+
+/**
+ * The data inspector's rows: where the cursor is with u8 and s8, then the readings most wanted
+ * first, little- and big-endian side by side when both fit the width (in two columns when they
+ * can: half the width each when all fit, else as wide as the left ones are), else one a row.
+ * Past `maxRows`, the last row names the readings left out.
+ */
+export function inspectorLines(ins: Inspection, width: number, maxRows = Infinity): string[] {
+  const cell = (r: Reading): string => `${r.label.padEnd(5)} ${r.value}`;
+  const cells = ins.groups.map((g) => g.map(cell));
+  // the little- and big-endian pairs that fit a row: they line up in two columns
+  const pairs = cells.filter((c, k) => k > 0 && c.length === 2 && /le$/.test(ins.groups[k]![0]!.label) && fits(`${c[0]} ${c[1]}`, width));
+  const half = Math.ceil(width / 2);
+  const wide = pairs.every((c) => fits(c[0]!, half - 1) && fits(c[1]!, width - half));
+  // the right column: at half the width, or just past the widest left cell that leaves room
+  // (numbers: a character is a column)
+  const col = wide ? half : Math.max(0, ...pairs.map((c) => c[0]!.length + 1));
+  const groups = ins.groups.map((g, k) => {
+    const names = [...new Set(g.map((r) => r.label.replace(/(le|be)$/, '')))];
+    if (k === 0) return { rows: [fit(`@${ins.at} of ${ins.size}  ${g.map((r) => `${r.label} ${r.value}`).join('  ')}`, width)], names };
+    const c = cells[k]!;
+    if (c.length === 2 && col > 0 && fits(c[0]!, col - 1) && fits(c[1]!, width - col)) return { rows: [padColumns(c[0]!, col) + c[1]!], names };
+    if (c.length === 2 && fits(`${c[0]}  ${c[1]}`, width)) return { rows: [`${c[0]}  ${c[1]}`], names };
+    return { rows: c.map((x) => fit(x, width)), names };
+  });
+  const out: string[] = [];
+  for (let k = 0; k < groups.length; k++) {
+    const g = groups[k]!;
+    const after = groups.slice(k + 1).reduce((n, x) => n + x.rows.length, 0);
+    // the first row always; then a group when the rest fits too, or when it leaves a row for "…"
+    if (k > 0 && out.length + g.rows.length + after > maxRows && out.length + g.rows.length + 1 > maxRows) {
+      const names = groups.slice(k).flatMap((x) => x.names).join(' ');
+      const long = `… also ${names}: a taller pane shows them`;
+      out.push(fit(fits(long, width) ? long : `… also ${names}`, width));
+      break;
+    }
+    out.push(...g.rows);
+  }
+  return out.slice(0, Math.max(1, maxRows)).map(esc);
 }
 
 export function packetLines(views: PacketView[]): string[] {
@@ -146,25 +194,48 @@ export function renderDetails(model: SessionModel, width: number, height: number
     from = m.error.offset;
     to = m.error.offset + 1;
   }
-  if (m.name && m.fields) {
-    const lines = fieldLines(m.name, m.fields);
+  const ins = model.inspection();
+  const packetRows = packets?.length ? packets.length * 2 + 1 : 0;
+  // The inspector and the rows of bytes around its cursor come first; the fields get what is
+  // left (the selected one at least, when the details pane has the keys).
+  const fieldLinesOf = m.name && m.fields ? fieldLines(m.name, m.fields) : null;
+  let inspector: string[] = [];
+  let fieldRoom = Math.max(3, Math.floor((height - 2) / 2));
+  let blank = true;
+  if (ins) {
+    const avail = height - out.length;
+    // the cursor's row and the one before it; a third when the pane is tall
+    const hexMin = Math.min(avail >= 20 ? 3 : 2, Math.max(1, Math.ceil(m.payload.length / bytesPerRow(width))));
+    const fieldMin = fieldLinesOf && model.pane === 'details' ? 1 : 0;
+    inspector = inspectorLines(ins, width, Math.max(1, avail - hexMin - fieldMin));
+    const rest = avail - inspector.length;
+    fieldRoom = fieldLinesOf ? Math.max(fieldMin, Math.min(fieldRoom, rest - hexMin - 1)) : 0;
+    blank = rest - fieldRoom - hexMin >= 1;
+  }
+  if (fieldLinesOf && fieldRoom > 0) {
+    const lines = fieldLinesOf;
     const sel = Math.min(model.fieldSelected, lines.length - 1);
     const spans = model.spansOf(m);
     const span = spans.find((s) => s.path === lines[sel]!.path);
-    if (span) {
+    // with the inspector's cursor, the whole message underlined would only hide it
+    if (span && !(ins && sel === 0)) {
       from = span.start;
       to = span.end;
     }
-    const room = Math.max(3, Math.floor((height - 2) / 2));
+    const room = fieldRoom;
     const start = Math.max(0, Math.min(sel - room + 1, lines.length - room));
     lines.slice(start, start + room).forEach((l, k) => {
       const text = esc(fit(l.text, width));
       out.push(model.pane === 'details' && start + k === sel ? inverse(text) : text);
     });
   }
-  out.push('');
+  if (blank) out.push('');
   if (model.bytesDropped(m)) out.push('(bytes dropped from the view to bound memory; a recording keeps them)');
-  else out.push(...hexDump(m.payload, from, to, Math.max(1, height - out.length - (packets?.length ? packets.length * 2 + 1 : 0)), width));
+  else {
+    const rows = Math.max(1, height - out.length - (ins ? inspector.length : packetRows));
+    out.push(...hexDump(m.payload, from, to, rows, width, ins ? ins.at : -1));
+  }
+  out.push(...inspector);
   if (packets && packets.length) {
     out.push('');
     out.push(...packetLines(packets));
@@ -187,8 +258,55 @@ export function renderStatus(model: SessionModel, protocolName: string | null): 
   return parts.join(' | ') + '  ? help';
 }
 
-export function renderHelp(): string[] {
-  return ['{bold}keys{/bold}', ...KEYMAP.map((b) => esc(`${b.keys.join(', ').padEnd(18)} ${b.help}`)), '', 'mouse: click a message to select it, wheel to scroll', 'press any key to close'];
+/** The longest start of `s` that fits `width` columns. */
+function head(s: string, width: number): string {
+  let cols = 0;
+  let i = 0;
+  for (const ch of s) {
+    const w = columns(ch.codePointAt(0)!);
+    if (cols + w > width) break;
+    cols += w;
+    i += ch.length;
+  }
+  return s.slice(0, i);
+}
+
+/**
+ * Words in rows: the first at most `first` columns, the others `next`; the spaces between words
+ * kept (a sparkline's blanks are values), a word longer than a row cut into pieces.
+ */
+function wrapWords(text: string, first: number, next = first): string[] {
+  const out: string[] = [];
+  let row = '';
+  const room = (): number => Math.max(1, out.length ? next : first);
+  // each word with the spaces after it
+  for (let chunk of text.split(/(?<=\s)(?=\S)/)) {
+    if (fits((row + chunk).trimEnd(), room())) {
+      row += chunk;
+      continue;
+    }
+    if (row) out.push(row.trimEnd());
+    row = '';
+    while (!fits(chunk.trimEnd(), room())) {
+      const piece = head(chunk, room()) || chunk.slice(0, 1);
+      out.push(piece);
+      chunk = chunk.slice(piece.length);
+    }
+    row = chunk;
+  }
+  if (row.trimEnd() || !out.length) out.push(row.trimEnd());
+  return out;
+}
+
+/** The keys and what they do; at a `width`, each help text wraps under itself (no row wraps). */
+export function renderHelp(width = Infinity): string[] {
+  const lines = ['{bold}keys{/bold}'];
+  for (const b of KEYMAP) {
+    const keys = b.keys.join(', ').padEnd(18);
+    const [first, ...more] = width === Infinity ? [b.help] : wrapWords(b.help, Math.max(10, width - 19));
+    lines.push(esc(`${keys} ${first}`), ...more.map((l) => esc(`${' '.repeat(19)}${l}`)));
+  }
+  return [...lines, '', esc(fit('mouse: click a message to select it, wheel to scroll', width)), esc(fit('up, down, page up and down scroll; any other key closes', width))];
 }
 
 /** Colour tags taken out (NO_COLOR, a monochrome terminal); bold and inverse stay. */

@@ -11,6 +11,7 @@ import { escapeText } from '../core/terminal';
 import { commandFor, KEYMAP, type Command } from './model/keymap';
 import type { PacketRing } from './model/packets';
 import type { SessionModel } from './model/session';
+import { bytesPerRow } from './model/hex';
 import { esc as escapeTags, monochrome, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from './render';
 
 /** The proxy's intercept, driven from the keys (each returns what to show). */
@@ -56,6 +57,8 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   const status = blessed.box({ parent: screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, style: { inverse: true } });
   const input = blessed.textbox({ parent: screen, bottom: 0, left: 0, width: '100%', height: 1, inputOnFocus: false, keys: true });
   const help = blessed.box({ parent: screen, top: 'center', left: 'center', width: '90%', height: Math.min(KEYMAP.length + 7, Math.max(10, (screen.height as number) - 2)), border: 'line', label: ' help ', tags: true, hidden: true, scrollable: true, alwaysScroll: true });
+  /** The help's lines at the box's width (long help texts wrap under themselves). */
+  const helpLines = (): string[] => renderHelp(Math.max(20, (help.width as number) - 2));
   let notice = '';
   let noticeTimer: NodeJS.Timeout | null = null;
   let editing = false;
@@ -83,7 +86,7 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
     const held = hooks.intercept ? `  ${escapeTags(hooks.intercept.status())}` : '';
     // a notice goes first, where a narrow terminal still shows it
     status.setContent(paint(notice ? `{bold}${escapeTags(notice)}{/bold}${held}  ${renderStatus(model, protocolName)}` : `${renderStatus(model, protocolName)}${held}`));
-    if (model.showHelp) help.setContent(renderHelp().join('\n'));
+    if (model.showHelp) help.setContent(helpLines().join('\n'));
     screen.render();
   };
 
@@ -121,12 +124,27 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
         if (model.pane === 'connections') model.filterSelectedConnection();
         return;
       case 'clearFilter':
+        // escape backs out: the inspector first, then the filter
+        if (model.inspecting) return model.closeInspector();
         model.setFilter('');
         return;
       case 'help':
         model.showHelp = true;
+        help.height = Math.min(helpLines().length + 2, Math.max(10, (screen.height as number) - 2));
+        help.setScroll(0);
         help.show();
         return;
+      case 'byteBack':
+      case 'byteNext':
+      case 'rowBack':
+      case 'rowNext': {
+        // a row as the details pane's dump shows it: 16, 8 or 4 bytes
+        const step = cmd === 'byteBack' || cmd === 'byteNext' ? 1 : bytesPerRow(inner(details).w);
+        const opening = !model.inspecting;
+        const said = model.moveCursor(cmd === 'byteBack' || cmd === 'rowBack' ? -step : step);
+        if (opening || !model.inspecting) show(said);
+        return;
+      }
       case 'record':
         return show(hooks.toggleRecording());
       case 'export':
@@ -249,8 +267,8 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
 
   screen.on('keypress', (_ch: string, key: { full: string } | undefined) => {
     if (editing || !key) return;
-    if (model.overlay && ['up', 'down', 'k', 'j', 'pageup', 'pagedown', 'space'].includes(key.full)) {
-      // a long overlay (a followed stream) scrolls; any other key closes it
+    if ((model.overlay || model.showHelp) && ['up', 'down', 'k', 'j', 'pageup', 'pagedown', 'space'].includes(key.full)) {
+      // a long overlay (a followed stream) or the help scrolls; any other key closes it
       const page = Math.max(1, (help.height as number) - 3);
       help.scroll(key.full === 'up' || key.full === 'k' ? -1 : key.full === 'down' || key.full === 'j' ? 1 : key.full === 'pageup' ? -page : page);
       screen.render();

@@ -7,7 +7,7 @@ import { playRecording } from '../../src/recording/player';
 import { MessageDecoder } from '../../src/session/messages';
 import { commandFor, KEYMAP } from '../../src/tui/model/keymap';
 import { SessionModel } from '../../src/tui/model/session';
-import { fieldLines, hexDump, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from '../../src/tui/render';
+import { fieldLines, fit, hexDump, inspectorLines, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from '../../src/tui/render';
 import { ROOT } from '../helpers/cli';
 import { parse } from 'yaml';
 import { runVector, type Vector } from '../../src/conversation/vectors';
@@ -489,5 +489,115 @@ describe('TUI: a rate line per connection, and the clipboard', () => {
     const seq = osc52('hex\x1b[31m');
     expect(seq).toBe(`\x1b]52;c;${Buffer.from('hex\x1b[31m').toString('base64')}\x07`);
     expect(seq.slice(7, -1)).not.toMatch(/[\x00-\x1f]/);
+  });
+});
+
+/** What a rendered line shows: its tags taken out, braces back. */
+const shown = (l: string): string => l.replace(/\{\/?(inverse|bold|underline)\}/g, '').replace(/\{open\}/g, '{').replace(/\{close\}/g, '}');
+
+describe('TUI: the data inspector at a byte cursor', () => {
+  it('reads a real message at the cursor: a chat\'s u16le length, then its text', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    const at = m.messages.findIndex((x) => x.name === 'chat');
+    m.goToIndex(at);
+    const chat = m.selectedMessage()!;
+    const text = (chat.fields as { text: string }).text;
+    expect(m.inspection()).toBeNull();
+    // the payload: the id, a u16le length, the text
+    expect(m.moveCursor(1)).toBe(`inspector at byte 1 of ${chat.payload.length}: [ ] a byte, { } a row, escape closes`);
+    const r = Object.fromEntries(m.inspection()!.groups.flat().map((x) => [x.label, x.value]));
+    expect(r.u16le).toBe(String(Buffer.byteLength(text)));
+    expect(r.u8).toBe(String(Buffer.byteLength(text) & 0xff));
+    m.moveCursor(2);
+    const s = m.inspection()!.groups.flat().find((x) => x.label === 'string')!;
+    expect(s.value).toBe(`"${text}" (${Buffer.byteLength(text)} B)`);
+    // a move's position: the f32le at its offset is pos.x
+    m.goToIndex(m.messages.findIndex((x) => x.name === 'move'));
+    const move = m.selectedMessage()!;
+    expect(m.byteCursor()).toBe(0);
+    m.moveCursor(3);
+    const f = m.inspection()!.groups.flat().find((x) => x.label === 'f32le')!;
+    expect(Number(f.value)).toBe((move.fields as { pos: { x: number } }).pos.x);
+  });
+
+  it('the cursor moves a byte or a row, stays inside the bytes, goes back to 0 on another selection; escape closes', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.goToIndex(m.messages.findIndex((x) => x.name === 'snapshot'));
+    const size = m.selectedMessage()!.payload.length;
+    m.moveCursor(-5);
+    expect(m.byteCursor()).toBe(0);
+    expect(m.inspecting).toBe(true);
+    m.moveCursor(16);
+    m.moveCursor(1);
+    expect(m.byteCursor()).toBe(17);
+    expect(m.inspection()!.at).toBe(17);
+    m.moveCursor(100_000);
+    expect(m.byteCursor()).toBe(size - 1);
+    expect(m.inspection()!.left).toBe(1);
+    expect(m.inspection()!.groups.flat().find((x) => x.label === 'u16')!.value).toBe('needs 2 bytes, 1 left');
+    // another message: the cursor starts at 0 again, the inspector stays open
+    m.move(1);
+    expect(m.byteCursor()).toBe(0);
+    expect(m.inspection()!.at).toBe(0);
+    m.moveCursor(2);
+    m.move(-1);
+    expect(m.byteCursor()).toBe(0);
+    // inspecting stops follow, as the details pane does
+    m.last();
+    m.moveCursor(1);
+    expect(m.follow).toBe(false);
+    m.closeInspector();
+    expect(m.inspection()).toBeNull();
+  });
+
+  it('the details pane: the cursor byte inverse in the dump, the readings below it; no row past the width at 80x24 or wider', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    m.goToIndex(m.messages.findIndex((x) => x.name === 'snapshot'));
+    m.pane = 'details';
+    m.moveCursor(6);
+    const payload = m.selectedMessage()!.payload;
+    // the details pane at 80x24 is 34 columns by 14 rows inside its border; at 200x50, 88 by 48
+    for (const [w, h] of [
+      [34, 14],
+      [88, 48],
+      [80, 24],
+      [24, 10],
+    ] as const) {
+      const lines = renderDetails(m, w, h, null);
+      expect(lines.length, `${w}x${h}`).toBeLessThanOrEqual(h);
+      for (const l of lines) expect(fit(shown(l), w), `${w}x${h}: ${l}`).toBe(shown(l));
+      const text = lines.map(shown).join('\n');
+      expect(text).toContain('@6 of ');
+      // the cursor byte is the one inverse byte
+      const inv = lines.join('\n').match(/\{inverse\}([0-9a-f]{2})\{\/inverse\}/g)!;
+      expect(inv).toEqual([`{inverse}${payload[6]!.toString(16).padStart(2, '0')}{/inverse}`]);
+    }
+    const narrow = renderDetails(m, 34, 14, null).map(shown);
+    expect(narrow).toContain(`u16le ${payload.readUInt16LE(6)}`.padEnd(18) + `u16be ${payload.readUInt16BE(6)}`);
+    expect(narrow[narrow.length - 1]).toMatch(/^… also .*f64/);
+    // wide: every reading, in two columns
+    const wide = renderDetails(m, 88, 48, null).map(shown);
+    expect(wide.find((l) => l.startsWith('u64le'))).toMatch(/^u64le \d+ +u64be \d+$/);
+    expect(wide.find((l) => l.startsWith('f64le'))).toMatch(/ f64be /);
+    expect(wide.some((l) => l.startsWith('…'))).toBe(false);
+    // a selected field stays marked (underlined) around the cursor
+    m.fieldSelected = 1; // snapshot.tick
+    expect(renderDetails(m, 88, 48, null).join('\n')).toMatch(/\{underline\}[0-9a-f]{2}\{\/underline\}/);
+  });
+
+  it('inspector rows: pairs side by side when they fit, the rest named when rows run out', () => {
+    const ins = { at: 0, left: 8, size: 8, groups: [[{ label: 'u8', value: '1' }, { label: 's8', value: '1' }], [{ label: 'u16le', value: '513' }, { label: 'u16be', value: '258' }], [{ label: 'f64le', value: '1.2345678901234567e-300' }, { label: 'f64be', value: '-9.87654321e+200' }], [{ label: 'string', value: '"{x}"' }]] };
+    expect(inspectorLines(ins, 40).map(shown)).toEqual(['@0 of 8  u8 1  s8 1', 'u16le 513           u16be 258', 'f64le 1.2345678901234567e-300', 'f64be -9.87654321e+200', 'string "{x}"']);
+    expect(inspectorLines(ins, 40)[4]).toBe('string "{open}x{close}"');
+    expect(inspectorLines(ins, 40, 3).map(shown)).toEqual(['@0 of 8  u8 1  s8 1', 'u16le 513           u16be 258', '… also f64 string']);
+  });
+});
+
+describe('TUI: the help', () => {
+  it('the help fits its box: long help texts wrap under themselves, every key is there', () => {
+    const lines = renderHelp(70).map(shown);
+    for (const l of lines) expect(fit(l, 70)).toBe(l);
+    for (const b of KEYMAP) expect(lines.some((l) => l.startsWith(b.keys.join(', ').padEnd(18)))).toBe(true);
+    expect(lines.find((l) => l.startsWith('['))).toMatch(/byte cursor/);
   });
 });

@@ -108,7 +108,7 @@ describe('gamesniff --port N -p testgame in a terminal', () => {
   });
 
   for (const size of [[80, 24], [200, 50]] as [number, number][]) {
-    it(`at ${size[0]}x${size[1]}: search, mark and diff, follow stream, save as a vector, reload after an edit; nothing wraps`, async () => {
+    it(`at ${size[0]}x${size[1]}: search, mark and diff, follow stream, save as a vector, reload after an edit, inspect bytes; nothing wraps`, async () => {
       const work = mkdtempSync(join(tmpdir(), 'gs-tmux-tools-'));
       const proto = join(work, 'protocol.yaml');
       writeFileSync(proto, readFileSync(join(ROOT, 'protocols/testgame/protocol.yaml'), 'utf8'));
@@ -147,6 +147,22 @@ describe('gamesniff --port N -p testgame in a terminal', () => {
       // no line of the details pane runs onto the next (the header is cut with …)
       const details = await until('the details', name, (t) => t.includes('bytes'));
       expect(details).not.toMatch(/xxat(…| \d)/);
+      // the data inspector: a byte on, then a row of the dump on (4 bytes a row at 80 columns, 16 at 200)
+      const send = async (k: string) => {
+        tmux('send-keys', '-t', name, '-l', k);
+        await new Promise((r) => setTimeout(r, 250));
+      };
+      await send(']');
+      const inspected = await until('the inspector', name, (t) => /@1 of \d+ +u8 \d+ +s8 -?\d+/.test(t));
+      expect(inspected).toMatch(/inspector at byte 1 of \d+/);
+      // the chat's u16le length, both orders on one row, beside the list (no row wraps)
+      expect(inspected).toMatch(/x+u16le \d+ +u16be \d+ +x/);
+      expect(inspected).toMatch(/string "/);
+      await send('}');
+      await until('the cursor a row on', name, (t) => t.includes(`@${1 + (size[0] === 80 ? 4 : 16)} of `));
+      // escape closes the inspector
+      await keys('Escape');
+      await until('the inspector closed', name, (t) => !/@\d+ of \d+ +u8/.test(t));
       await keys('q');
       expect(await until('the exit', name, (t) => t.includes('EXITED'))).toMatch(/EXITED 0/);
     });

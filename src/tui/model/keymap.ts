@@ -34,6 +34,10 @@ export type Command =
   | 'followStream'
   | 'time'
   | 'columns'
+  | 'byteBack'
+  | 'byteNext'
+  | 'rowBack'
+  | 'rowNext'
   | 'quit';
 
 export interface KeyBinding {
@@ -52,7 +56,7 @@ export const KEYMAP: KeyBinding[] = [
   { keys: ['end', 'S-g'], command: 'last', help: 'last message, and follow' },
   { keys: ['f'], command: 'follow', help: 'follow new messages on/off' },
   { keys: ['/'], command: 'filter', help: 'filter: chat.text ~ "hi", dir == "s2c", snapshot.entities.length > 3' },
-  { keys: ['escape'], command: 'clearFilter', help: 'clear the filter' },
+  { keys: ['escape'], command: 'clearFilter', help: 'close the byte inspector, else clear the filter' },
   { keys: ['tab'], command: 'nextPane', help: 'switch pane: messages, details, connections' },
   { keys: ['enter'], command: 'select', help: 'connections pane: show that connection only' },
   { keys: ['r'], command: 'record', help: 'start/stop recording to recordings/' },
@@ -71,6 +75,10 @@ export const KEYMAP: KeyBinding[] = [
   { keys: ['d'], command: 'diff', help: 'diff the message with the nearest marked one of its name, fields and bytes' },
   { keys: [':'], command: 'goTo', help: 'go to message N' },
   { keys: ['y'], command: 'save', help: 'save the message as hex, c, base64, vector (for vectors.yaml) or json' },
+  { keys: ['['], command: 'byteBack', help: 'byte cursor a byte back in the hex dump: the inspector reads the bytes there (ints, floats, varint, text)' },
+  { keys: [']'], command: 'byteNext', help: 'byte cursor a byte on (the inspector opens; a new selection starts at byte 0)' },
+  { keys: ['{'], command: 'rowBack', help: 'byte cursor a row of the dump back' },
+  { keys: ['}'], command: 'rowNext', help: 'byte cursor a row of the dump on' },
   { keys: ['S-f'], command: 'followStream', help: "follow stream: the selected message's connection, both ways, hex and ASCII, gaps marked" },
   { keys: ['o'], command: 'columns', help: 'columns: NAME and the fields the list shows for it (snapshot tick entities.length); NAME alone for all' },
   { keys: ['t'], command: 'time', help: 'time as the clock, since the first message, or since the first mark' },

@@ -18,6 +18,7 @@ import { clockTime, FULL, messageDetail, summarize, toJsonValue } from '../../se
 import { WS_MESSAGES } from '../../framing/websocket';
 import { vectorEntry, vectorName, vectorProblem } from '../../session/vector-entry';
 import { bytesPerRow, hexRows } from './hex';
+import { inspect, type Inspection } from './inspect';
 
 export type Pane = 'messages' | 'connections' | 'details';
 
@@ -454,6 +455,48 @@ export class SessionModel implements MessageSink {
       default:
         return `save as: hex, c, base64, vector or json (not ${JSON.stringify(format)})`;
     }
+  }
+
+  // ---- the data inspector: a byte cursor in the selected message's bytes ----
+
+  /** Whether the details pane shows the inspector (a cursor key opens it, escape closes it). */
+  inspecting = false;
+  private cursor = 0;
+  /** The message the cursor is in: another one selected puts the cursor back at 0. */
+  private cursorIn: Message | null = null;
+
+  /** The byte cursor in the selected message's payload (0 when the selection changed since it moved). */
+  byteCursor(): number {
+    const m = this.selectedMessage();
+    if (m !== this.cursorIn) {
+      this.cursorIn = m;
+      this.cursor = 0;
+    }
+    return this.cursor;
+  }
+
+  /** Move the byte cursor by `n` bytes (opening the inspector); returns what to say. */
+  moveCursor(n: number): string {
+    const m = this.selectedMessage();
+    if (!m) return 'no message selected';
+    if (this.bytesDropped(m)) return 'its bytes were dropped from the view to bound memory (a recording keeps them)';
+    const at = clamp(this.byteCursor() + n, 0, Math.max(0, m.payload.length - 1));
+    this.cursor = at;
+    this.inspecting = true;
+    // inspecting a message: it stays put while more arrive
+    this.follow = false;
+    return `inspector at byte ${at} of ${m.payload.length}: [ ] a byte, { } a row, escape closes`;
+  }
+
+  closeInspector(): void {
+    this.inspecting = false;
+  }
+
+  /** The selected message's bytes read at the cursor, while the inspector is open. */
+  inspection(): Inspection | null {
+    const m = this.selectedMessage();
+    if (!this.inspecting || !m || this.bytesDropped(m)) return null;
+    return inspect(m.payload, this.byteCursor());
   }
 
   // ---- commands ----
