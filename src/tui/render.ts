@@ -298,6 +298,24 @@ function wrapWords(text: string, first: number, next = first): string[] {
   return out;
 }
 
+/**
+ * An overlay's line in rows of `width` columns, broken at spaces, the rows after the first
+ * indented past the line's own indent. A YAML comment that does not fit goes on rows of its own
+ * under what it comments (the proposed fields stay YAML).
+ */
+export function wrapLine(line: string, width: number): string[] {
+  if (fits(line, width) || width < 16) return [fit(line, width)];
+  const indent = /^ */.exec(line)![0].length;
+  const hang = ' '.repeat(Math.min(indent + 4, Math.floor(width / 2)));
+  const hash = line.indexOf(' # ');
+  if (hash > 0 && line.slice(0, hash).trim() && fits(line.slice(0, hash).trimEnd(), width)) {
+    const pre = `${' '.repeat(Math.min(indent + 2, Math.floor(width / 2)))}# `;
+    return [line.slice(0, hash).trimEnd(), ...wrapWords(line.slice(hash + 3), width - pre.length).map((r) => pre + r)];
+  }
+  const [firstRow, ...more] = wrapWords(line.slice(indent), width - indent, width - hang.length);
+  return [' '.repeat(indent) + firstRow, ...more.map((r) => hang + r)];
+}
+
 /** The keys and what they do; at a `width`, each help text wraps under itself (no row wraps). */
 export function renderHelp(width = Infinity): string[] {
   const lines = ['{bold}keys{/bold}'];

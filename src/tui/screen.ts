@@ -12,7 +12,7 @@ import { commandFor, KEYMAP, type Command } from './model/keymap';
 import type { PacketRing } from './model/packets';
 import type { SessionModel } from './model/session';
 import { bytesPerRow } from './model/hex';
-import { esc as escapeTags, monochrome, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from './render';
+import { esc as escapeTags, fit, monochrome, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus, wrapLine } from './render';
 
 /** The proxy's intercept, driven from the keys (each returns what to show). */
 export interface InterceptHooks {
@@ -145,6 +145,9 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
         if (opening || !model.inspecting) show(said);
         return;
       }
+      case 'proposeFields':
+        show(model.proposeFields());
+        return showOverlay();
       case 'record':
         return show(hooks.toggleRecording());
       case 'export':
@@ -193,7 +196,7 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
         show('go to message number:');
         return ask('', (n) => show(model.goTo(n)));
       case 'save':
-        show('save the message as: hex, c, base64, vector or json');
+        show('save the message as: hex, c, base64, vector, json or fields');
         return ask('vector', (format) => show(saveMessage(model, format, (seq) => screen.program.write(seq))));
       case 'intercept':
       case 'accept':
@@ -259,8 +262,10 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
   const showOverlay = (): void => {
     const o = model.overlay;
     if (!o) return;
-    help.setLabel(` ${o.title} (any key closes) `);
-    help.setContent(o.lines.map((l) => escapeTags(escapeText(l))).join('\n'));
+    const width = Math.max(16, (help.width as number) - 2);
+    help.setLabel(` ${fit(`${o.title} (${o.title.startsWith('fields for ') ? 'y saves, any other key closes' : 'any key closes'})`, width - 4)} `);
+    // rows never wrap by themselves: long lines are broken at spaces, indented (YAML comments stay comments)
+    help.setContent(o.lines.flatMap((l) => wrapLine(escapeText(l), width)).map(escapeTags).join('\n'));
     help.setScroll(0);
     help.show();
   };
@@ -281,6 +286,10 @@ export function openScreen(model: SessionModel, protocolName: string | null, pac
       showOverlay();
       screen.render();
       return;
+    }
+    if (model.overlay?.title.startsWith('fields for ') && key.full === 'y') {
+      // the proposed fields, saved and copied as y saves them (the format `fields`)
+      show(saveMessage(model, 'fields', (seq) => screen.program.write(seq)));
     }
     if (model.showHelp || model.overlay) {
       model.showHelp = false;

@@ -7,7 +7,7 @@ import { playRecording } from '../../src/recording/player';
 import { MessageDecoder } from '../../src/session/messages';
 import { commandFor, KEYMAP } from '../../src/tui/model/keymap';
 import { SessionModel } from '../../src/tui/model/session';
-import { fieldLines, fit, hexDump, inspectorLines, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus } from '../../src/tui/render';
+import { fieldLines, fit, hexDump, inspectorLines, renderConnections, renderDetails, renderHelp, renderMessages, renderStatus, wrapLine } from '../../src/tui/render';
 import { ROOT } from '../helpers/cli';
 import { parse } from 'yaml';
 import { runVector, type Vector } from '../../src/conversation/vectors';
@@ -272,7 +272,7 @@ describe('TUI model: the analyst tools', () => {
     const vector = (m.messageAs('vector') as { text: string }).text;
     const doc = parse(`protocol: testgame\nvectors:\n${vector}`) as { vectors: Vector[] };
     expect(runVector(tg, doc.vectors[0]!, 0).problems).toEqual([]);
-    expect(m.messageAs('png')).toMatch(/save as: hex, c, base64, vector or json/);
+    expect(m.messageAs('png')).toMatch(/save as: hex, c, base64, vector, json or fields/);
   });
 
   it('statistics: per name, and each connection with its rate', async () => {
@@ -593,11 +593,84 @@ describe('TUI: the data inspector at a byte cursor', () => {
   });
 });
 
-describe('TUI: the help', () => {
+describe('TUI: fields proposed for a message id', () => {
+  it('P: every move of the session, inferred, as YAML under fields: that parses, with how many it looked at; y saves the same', async () => {
+    const m = await loaded('testgame-solo.gsrec');
+    const moves = m.messages.filter((x) => x.name === 'move' && x.dir === 'c2s');
+    expect(moves.length).toBeGreaterThan(5);
+    m.goToIndex(m.messages.indexOf(moves[2]!));
+    expect(m.proposeFields()).toBe(`fields for c2s move: ${moves.length} messages (y saves and copies it)`);
+    const o = m.overlay!;
+    expect(o.title).toBe(`fields for c2s move: ${moves.length} messages`);
+    expect(o.lines[0]).toMatch(new RegExp(`^# looked at ${moves.length} c2s move messages: the bytes after the id, \\d+`));
+    expect(o.lines).toContain('fields:');
+    const doc = parse(o.lines.join('\n')) as { fields: Record<string, unknown> };
+    expect(Object.keys(doc.fields).length).toBeGreaterThan(1);
+    // the move's position: two floats in a row
+    expect(Object.values(doc.fields).filter((v) => v === 'f32')).toHaveLength(2);
+    // every field line has its evidence as a comment
+    for (const l of o.lines.filter((x) => /^ {2}\w+:/.test(x))) expect(l).toMatch(/ # /);
+    // y's format `fields`: the same text, to a file and the clipboard by the one path y has
+    expect(m.messageAs('fields')).toEqual({ text: `${o.lines.join('\n')}\n`, ext: 'fields.yaml' });
+    // a chat's text is a u16le-prefixed string
+    m.goToIndex(m.messages.findIndex((x) => x.name === 'chat'));
+    m.proposeFields();
+    expect(parse(m.overlay!.lines.join('\n'))).toEqual({ fields: { text: { type: 'string', prefix: 'u16le' } } });
+  });
+
+  it('an id the description does not know: its messages of that id and direction, the bytes after the id, as a whole entry; at most 2000, the most recent', async () => {
+    const { MAX_PROPOSAL_SAMPLES } = await import('../../src/tui/model/session');
+    const yaml = ['protocol: tiny', 'tcp:', '  ports: [24000]', '  framing: { length: u16le }', '  id: u8', '  messages:', '    known:', '      id: 1', '      dir: c2s', '      fields: {}', ''].join('\n');
+    const p = compileProtocol(yaml, 'tiny.yaml');
+    const m = new SessionModel(p, {});
+    const dec = new MessageDecoder(p, m);
+    const flow = new TcpConnection(0, 'k', { addr: '127.0.0.1', port: 40000 }, { addr: '127.0.0.1', port: 24000 }, 'x', 0);
+    dec.open(flow, 1);
+    const n = MAX_PROPOSAL_SAMPLES + 100;
+    const frames: Buffer[] = [];
+    for (let i = 0; i < n; i++) {
+      // id 7: a counter, a float; id 9 now and then, which is not gathered
+      const body = Buffer.alloc(9);
+      body[0] = 7;
+      body.writeUInt32LE(1000 + i, 1);
+      body.writeFloatLE(i * 0.25, 5);
+      frames.push(Buffer.concat([Buffer.from([body.length, 0]), body]));
+      if (i % 100 === 0) frames.push(Buffer.from([3, 0, 9, 1, 2]));
+    }
+    dec.data(flow, 'c2s', Buffer.concat(frames), 0, 2);
+    expect(m.messages.filter((x) => x.id === 7 && !x.name).length).toBe(n);
+    m.goToIndex(m.messages.findIndex((x) => x.id === 7));
+    expect(m.selectedMessage()!.name).toBeUndefined();
+    expect(m.proposeFields()).toBe(`fields for c2s id 0x7: ${MAX_PROPOSAL_SAMPLES} messages (y saves and copies it)`);
+    const lines = m.overlay!.lines;
+    expect(lines[0]).toBe(`# looked at ${MAX_PROPOSAL_SAMPLES} c2s id 0x7 messages (the most recent ${MAX_PROPOSAL_SAMPLES} of ${n}): the bytes after the id, 8 bytes`);
+    const doc = parse(lines.join('\n')) as Record<string, { id: number; dir: string; fields: Record<string, unknown> }>;
+    expect(Object.keys(doc)).toEqual(['c2s_07']);
+    expect(doc.c2s_07).toMatchObject({ id: 7, dir: 'c2s' });
+    expect(Object.values(doc.c2s_07!.fields)).toEqual(['u32', 'f32']);
+    // a message that did not frame has no id to gather by
+    const raw = new SessionModel(p, {});
+    const bytes = Buffer.from([5, 0, 7]);
+    raw.message({ flow, transport: 'tcp', dir: 'c2s', index: 0, offset: 0, ts: 3, wire: bytes, frame: bytes, payload: bytes, size: 3, trailing: 0, compressed: false, raw: 'cut short' } as never);
+    raw.goToIndex(0);
+    expect(raw.proposeFields()).toMatch(/raw bytes \(cut short\): there is no message id/);
+    expect(raw.overlay).toBeNull();
+  });
+
+  it('overlay lines are broken at spaces to the box, a YAML comment on rows of its own', () => {
+    const line = '  text: { type: string, prefix: u16le } # a u16le length, then UTF-8 text, in all 5 (up to 18 bytes)';
+    const rows = wrapLine(line, 44);
+    expect(rows).toEqual(['  text: { type: string, prefix: u16le }', '    # a u16le length, then UTF-8 text, in', '    # all 5 (up to 18 bytes)']);
+    expect(parse(['fields:', ...rows].join('\n'))).toEqual(parse(`fields:\n${line}`));
+    for (const r of wrapLine('x'.repeat(100), 30)) expect(r.length).toBeLessThanOrEqual(30);
+    expect(wrapLine('short', 30)).toEqual(['short']);
+  });
+
   it('the help fits its box: long help texts wrap under themselves, every key is there', () => {
     const lines = renderHelp(70).map(shown);
     for (const l of lines) expect(fit(l, 70)).toBe(l);
     for (const b of KEYMAP) expect(lines.some((l) => l.startsWith(b.keys.join(', ').padEnd(18)))).toBe(true);
+    expect(lines.find((l) => l.startsWith('S-p '))).toMatch(/propose fields/);
     expect(lines.find((l) => l.startsWith('['))).toMatch(/byte cursor/);
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { loadProtocol } from '../../src/protocol/protocol';
 import { GameServer } from '../../src/testbed/game-server';
 import { runGameClient } from '../../src/testbed/game-client';
@@ -108,7 +109,7 @@ describe('gamesniff --port N -p testgame in a terminal', () => {
   });
 
   for (const size of [[80, 24], [200, 50]] as [number, number][]) {
-    it(`at ${size[0]}x${size[1]}: search, mark and diff, follow stream, save as a vector, reload after an edit, inspect bytes; nothing wraps`, async () => {
+    it(`at ${size[0]}x${size[1]}: search, mark and diff, follow stream, save as a vector, reload after an edit, inspect bytes, propose fields; nothing wraps`, async () => {
       const work = mkdtempSync(join(tmpdir(), 'gs-tmux-tools-'));
       const proto = join(work, 'protocol.yaml');
       writeFileSync(proto, readFileSync(join(ROOT, 'protocols/testgame/protocol.yaml'), 'utf8'));
@@ -160,6 +161,15 @@ describe('gamesniff --port N -p testgame in a terminal', () => {
       expect(inspected).toMatch(/string "/);
       await send('}');
       await until('the cursor a row on', name, (t) => t.includes(`@${1 + (size[0] === 80 ? 4 : 16)} of `));
+      // P: fields proposed from every chat, YAML for protocol.yaml; y in it saves them
+      await keys('P');
+      const proposed = await until('the proposed fields', name, (t) => /fields for c2s chat: \d+ messages/.test(t));
+      expect(proposed).toMatch(/# looked at \d+ c2s chat messages/);
+      expect(proposed).toContain('text: { type: string, prefix: u16le }');
+      await keys('y');
+      const saved = await until('the fields saved', name, (t) => /saved recordings\/message-\d+\.fields\.yaml/.test(t));
+      const file = /saved (recordings\/message-\d+\.fields\.yaml)/.exec(saved)![1]!;
+      expect(parse(readFileSync(join(work, file), 'utf8'))).toEqual({ fields: { text: { type: 'string', prefix: 'u16le' } } });
       // escape closes the inspector
       await keys('Escape');
       await until('the inspector closed', name, (t) => !/@\d+ of \d+ +u8/.test(t));

@@ -38,6 +38,7 @@ export type Command =
   | 'byteNext'
   | 'rowBack'
   | 'rowNext'
+  | 'proposeFields'
   | 'quit';
 
 export interface KeyBinding {
@@ -74,11 +75,12 @@ export const KEYMAP: KeyBinding[] = [
   { keys: ["'"], command: 'jumpMark', help: 'next marked message' },
   { keys: ['d'], command: 'diff', help: 'diff the message with the nearest marked one of its name, fields and bytes' },
   { keys: [':'], command: 'goTo', help: 'go to message N' },
-  { keys: ['y'], command: 'save', help: 'save the message as hex, c, base64, vector (for vectors.yaml) or json' },
+  { keys: ['y'], command: 'save', help: "save the message as hex, c, base64, vector (for vectors.yaml), json, or fields (P's proposal); also copied" },
   { keys: ['['], command: 'byteBack', help: 'byte cursor a byte back in the hex dump: the inspector reads the bytes there (ints, floats, varint, text)' },
   { keys: [']'], command: 'byteNext', help: 'byte cursor a byte on (the inspector opens; a new selection starts at byte 0)' },
   { keys: ['{'], command: 'rowBack', help: 'byte cursor a row of the dump back' },
   { keys: ['}'], command: 'rowNext', help: 'byte cursor a row of the dump on' },
+  { keys: ['S-p'], command: 'proposeFields', help: 'propose fields for this kind of message from every one of its name (or id) and direction: YAML for protocol.yaml, y in it saves' },
   { keys: ['S-f'], command: 'followStream', help: "follow stream: the selected message's connection, both ways, hex and ASCII, gaps marked" },
   { keys: ['o'], command: 'columns', help: 'columns: NAME and the fields the list shows for it (snapshot tick entities.length); NAME alone for all' },
   { keys: ['t'], command: 'time', help: 'time as the clock, since the first message, or since the first mark' },

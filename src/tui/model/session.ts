@@ -19,6 +19,9 @@ import { WS_MESSAGES } from '../../framing/websocket';
 import { vectorEntry, vectorName, vectorProblem } from '../../session/vector-entry';
 import { bytesPerRow, hexRows } from './hex';
 import { inspect, type Inspection } from './inspect';
+import { inferFields, type Sample } from '../../infer/fields';
+import { fieldsYaml, messageName } from '../../infer/draft';
+import { readCounter } from '../../framing/counter';
 
 export type Pane = 'messages' | 'connections' | 'details';
 
@@ -452,8 +455,13 @@ export class SessionModel implements MessageSink {
         // the frame body the vector runs (hex), and the fields it decodes to: paste under vectors:
         if (vectorProblem(m)) return 'a vector needs a message that decoded';
         return { text: vectorEntry(m, vectorName(m, this.view[this.selected]!), this.protocol), ext: 'vector.yaml' };
+      case 'fields': {
+        // the fields inferred from every message like this one (P shows the same text)
+        const p = this.fieldsProposal();
+        return typeof p === 'string' ? p : { text: `${p.lines.join('\n')}\n`, ext: 'fields.yaml' };
+      }
       default:
-        return `save as: hex, c, base64, vector or json (not ${JSON.stringify(format)})`;
+        return `save as: hex, c, base64, vector, json or fields (not ${JSON.stringify(format)})`;
     }
   }
 
@@ -497,6 +505,81 @@ export class SessionModel implements MessageSink {
     const m = this.selectedMessage();
     if (!this.inspecting || !m || this.bytesDropped(m)) return null;
     return inspect(m.payload, this.byteCursor());
+  }
+
+  // ---- fields proposed for a message id, from every message of it (protocol inference) ----
+
+  private proposal: { key: string; result: FieldsProposal | string } | null = null;
+
+  /**
+   * The fields `gamesniff infer` would guess for the selected message's kind, from every message
+   * of the session with its name and direction (an unknown id: its id and direction), the most
+   * recent MAX_PROPOSAL_SAMPLES: YAML to paste into protocol.yaml, each field with its evidence.
+   */
+  fieldsProposal(): FieldsProposal | string {
+    const sel = this.selectedMessage();
+    if (!sel) return 'no message selected';
+    const key = `${this.view[this.selected]}/${this.messages.length}/${this.protocol?.hash ?? ''}`;
+    if (this.proposal?.key !== key) this.proposal = { key, result: this.propose(sel) };
+    return this.proposal.result;
+  }
+
+  private propose(sel: Message): FieldsProposal | string {
+    if (sel.raw !== undefined) return `this message is raw bytes (${sel.raw}): there is no message id to gather messages by`;
+    const t = this.protocol?.transport(sel.transport);
+    if (t?.def.msgpack) return 'msgpack messages are maps: their keys are their fields already';
+    const like = (m: Message): boolean =>
+      m.transport === sel.transport && m.dir === sel.dir && m.raw === undefined && (sel.name !== undefined ? m.name === sel.name : m.name === undefined && m.id === sel.id);
+    // the most recent ones, in time order
+    const picked: Message[] = [];
+    let total = 0;
+    for (let i = this.messages.length - 1; i >= 0; i--) {
+      const m = this.messages[i]!;
+      if (!like(m) || this.bytesDropped(m)) continue;
+      total++;
+      if (picked.length < MAX_PROPOSAL_SAMPLES) picked.push(m);
+    }
+    picked.reverse();
+    // where the fields start: after the head and the id
+    const headed = !!(t && (t.def.head || t.def.idExpr));
+    const whole = !t || (headed && !sel.name);
+    const start = (m: Message): number => {
+      if (!t || whole) return 0;
+      if (headed) {
+        const spans = t.spansFor(m.name!, m.payload, undefined, m.dir, m.head, m.header);
+        return spans.find((x) => x.path === `${m.name}.id`)?.end ?? spans.find((x) => x.path === 'head')?.end ?? 0;
+      }
+      return t.def.id ? (readCounter(t.def.id, m.payload, 0)?.next ?? 0) : 0;
+    };
+    if (!picked.length) return 'its bytes were dropped from the view to bound memory (a recording keeps them)';
+    const samples: Sample[] = picked.map((m) => ({ body: m.payload.subarray(Math.min(m.payload.length, start(m))), ts: m.ts }));
+    const endian = /^endian:\s*be\b/m.test(this.protocol?.text ?? '') ? 'be' : 'le';
+    const fields = inferFields(samples, { endian, from: this.messages[0]?.ts ?? 0, to: this.messages[this.messages.length - 1]?.ts ?? 0 });
+    const sizes = samples.map((s) => s.body.length);
+    const lo = Math.min(...sizes);
+    const hi = Math.max(...sizes);
+    const kind = sel.name !== undefined ? `${sel.dir} ${sel.label ?? sel.name}` : sel.id !== undefined ? `${sel.dir} id 0x${sel.id.toString(16)}` : `${sel.dir} unnamed`;
+    const what = whole ? (t ? 'whole payloads (the head before an unknown id has no known width)' : 'whole payloads') : headed ? (t!.def.id ? 'the bytes after the head and the id' : 'the bytes after the head') : t?.def.id ? 'the bytes after the id' : 'whole payloads';
+    const lines = [
+      `# looked at ${samples.length} ${kind} message${samples.length === 1 ? '' : 's'}${total > samples.length ? ` (the most recent ${samples.length} of ${total})` : ''}: ${what}, ${lo === hi ? `${lo}` : `${lo} to ${hi}`} bytes`,
+      '# drafted by inference: every field says why; the guesses want a look',
+    ];
+    if (sel.name !== undefined) lines.push(...fieldsYaml(fields, ''));
+    else {
+      const size = t?.def.id?.k === 'int' ? t.def.id.size : 0;
+      lines.push(`${messageName({ dir: sel.dir, id: sel.id }, size === 1 ? 'u8' : undefined)}:`);
+      if (sel.id !== undefined) lines.push(`  id: 0x${sel.id.toString(16)}`);
+      lines.push(`  dir: ${sel.dir}`, ...fieldsYaml(fields, '  '));
+    }
+    return { title: `fields for ${kind}: ${samples.length} message${samples.length === 1 ? '' : 's'}`, lines, samples: samples.length, total };
+  }
+
+  /** `P`: the proposal in the overlay. */
+  proposeFields(): string {
+    const p = this.fieldsProposal();
+    if (typeof p === 'string') return p;
+    this.overlay = { title: p.title, lines: p.lines };
+    return `${p.title} (y saves and copies it)`;
   }
 
   // ---- commands ----
@@ -667,6 +750,18 @@ export class SessionModel implements MessageSink {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The most messages a proposal of fields looks at (the most recent). */
+export const MAX_PROPOSAL_SAMPLES = 2000;
+
+export interface FieldsProposal {
+  title: string;
+  /** YAML (comments, then `fields:`, or an unknown id's whole entry). */
+  lines: string[];
+  samples: number;
+  /** Messages of that kind in the session. */
+  total: number;
+}
 
 function clamp(v: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, v));
