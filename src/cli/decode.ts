@@ -8,6 +8,7 @@ import { findProtocolByName, loadProtocol, resolveProtocolPath, type Protocol } 
 import { Coverage } from '../session/coverage';
 import { clockTime, DEFAULT_LIMITS, FULL, messageDetail, messageJson, messageLabel, type OutputLimits } from '../session/format';
 import { MessageDecoder, type Message } from '../session/messages';
+import { ParquetSink, parquetLayout, type ParquetResult } from '../session/parquet';
 import { capped } from './check';
 import { captureOptions, feedOptions, openCliInput, resultLines, runInput, type CaptureCliOptions } from './common';
 import { DecodeTally } from './decode-watch';
@@ -25,6 +26,7 @@ interface DecodeOptions extends CaptureCliOptions {
   full?: boolean;
   watch?: boolean;
   allMessages?: boolean;
+  parquet?: string;
 }
 
 /** A message as a text line: time, [its number] when given, connection, direction, label, fields. */
@@ -76,15 +78,22 @@ export function decodeCommand(): Command {
     .option('--spans', 'with --json: the byte span of every field')
     .option('--full', 'with --json: every byte, character and element (by default bytes and hex stop at 4 KiB, strings at 64 Ki characters, arrays at 100,000 elements, saying how much more there was)')
     .option('--watch', 'with -r: decode again on every save of the protocol file (or of FILE), saying what changed: a line of figures, then messages now named, errors fixed and introduced; Ctrl-C ends it')
-    .option('--all-messages', 'with --watch: print every message on each run too (default: only what changed)');
+    .option('--all-messages', 'with --watch: print every message on each run too (default: only what changed)')
+    .option('--parquet <out>', 'write the messages to Parquet instead of printing them: one row per message, a column per field path (NAME.PATH); OUT.parquet is one file, OUT/ (or an existing directory) is partitioned by protocol and date');
   for (const o of captureOptions()) cmd.addOption(o);
   cmd.addOption(keylogOption());
   cmd.action(async (o: DecodeOptions) => {
     if (o.spans && !o.json) throw new GamesniffError('USAGE', '--spans adds the byte spans to the JSON output: give --json too');
     if (o.full && !o.json) throw new GamesniffError('USAGE', '--full lifts the size limits of the JSON output: give --json too (text lines always show a short preview)');
     if (o.allMessages && !o.watch) throw new GamesniffError('USAGE', '--all-messages is for --watch (decode alone prints every message)');
+    if (o.parquet !== undefined) {
+      const clash = o.json ? '--json' : o.watch ? '--watch' : null;
+      if (clash) throw new GamesniffError('USAGE', `--parquet writes the messages to a file instead of printing them: it does not go with ${clash}`);
+      if (!o.parquet) throw new GamesniffError('USAGE', '--parquet needs OUT: a .parquet file, or a directory (ending with /) to partition by protocol and date');
+    }
     if (o.watch) return decodeWatch(o);
     const input = await openCliInput(o);
+    let sink: ParquetSink | null = null;
     try {
       const protocol = protocolForInput(o.protocol, input);
       if (!protocol) throw new GamesniffError('USAGE', 'decode needs -p PROTOCOL (only a recording made with -p names its own)');
@@ -93,20 +102,43 @@ export function decodeCommand(): Command {
       const coverage = new Coverage();
       const limits = o.full ? FULL : DEFAULT_LIMITS;
       let n = 0;
+      if (o.parquet) {
+        const session = input ? input.name : `live-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+        sink = await ParquetSink.open({ out: o.parquet, layout: parquetLayout(o.parquet), session, protocol: protocol.name, flushMs: input ? 0 : 5000 });
+      }
+      const parquet = sink;
       const decoder = new MessageDecoder(protocol, {
-        message: (m) => {
-          coverage.add(m);
-          lines.line(messageLine(m, n++, o, limits));
-        },
+        message: parquet
+          ? (m) => {
+              coverage.add(m);
+              parquet.message(m);
+            }
+          : (m) => {
+              coverage.add(m);
+              lines.line(messageLine(m, n++, o, limits));
+            },
       }, { spans: !!o.spans, keys: keysFromLog(o.keylog) });
       await runInput(o, ports, decoder, lines, input);
+      if (parquet) {
+        sink = null;
+        say(parquetSummary(await parquet.close(), o.parquet!));
+      }
       if (o.stats) for (const line of coverage.report()) say(line);
       if (coverage.failed > 0) throw new GamesniffError('FAILED', `${coverage.failed} of ${coverage.messages} messages did not decode${o.stats ? '' : ' (--stats for details)'}`, 1);
     } finally {
+      // an error before the end: what was written so far is left as it is (no half file under OUT's name)
+      await sink?.close().catch(() => undefined);
       closeInput(input);
     }
   });
   return cmd;
+}
+
+/** What --parquet wrote, in one line. */
+export function parquetSummary(r: ParquetResult, out: string): string {
+  const mb = (r.bytes / 1e6).toFixed(r.bytes < 1e6 ? 3 : 1);
+  const where = r.files.length === 1 && r.files[0] === out ? out : `${r.files.length} files under ${out}`;
+  return `parquet: ${r.rows} messages, ${r.columns} columns, ${mb} MB in ${where}${r.replaced ? ` (replacing ${r.replaced} files of an earlier run of this session)` : ''}`;
 }
 
 /**
