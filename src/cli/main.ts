@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { proxyCommand } from './proxy';
+import { queryCommand } from './query';
 import { Command, CommanderError } from 'commander';
 import { GamesniffError, isGamesniffError } from '../core/errors';
 import { checkCommand } from './check';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand());
   program.addCommand(streamsCommand());
   program.addCommand(decodeCommand());
+  program.addCommand(queryCommand());
   program.addCommand(recordCommand());
   program.addCommand(infoCommand());
   program.addCommand(exportCommand());
