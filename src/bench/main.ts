@@ -16,6 +16,7 @@ import {
 } from './adversarial';
 import { captureDecodeBench, decodeBench, printDecodeFigures } from './decode';
 import { generateCapture } from './generate';
+import { parquetBench } from './parquet';
 import { proxyBench } from './proxy';
 import { tuiBench } from './tui';
 
@@ -36,7 +37,10 @@ import { tuiBench } from './tui';
  * 5. Proxy (./proxy.ts): throughput and round trips of testgame chat through `gamesniff proxy`
  *    (no script, a no-op script, a rewriting one) against direct, a Node `net` relay and socat.
  *
- * GAMESNIFF_BENCH=reassembly,decode,tui,live,adversarial,proxy runs only the sections named (default:
+ * 2c. Parquet (./parquet.ts): rows/s written by decode --parquet and the file's size against JSON
+ *    lines, for 1,000,000 small messages and for the capture of (1).
+ *
+ * GAMESNIFF_BENCH=reassembly,decode,tui,parquet,live,adversarial,proxy runs only the sections named (default:
  * all); GAMESNIFF_BENCH_CASES=syn-flood,gap-flood,storm,bomb,long-idle only those adversarial
  * captures; GAMESNIFF_BENCH_LIMIT=SECONDS the adversarial time limit per run (default 120).
  */
@@ -510,7 +514,7 @@ async function adversarial(): Promise<void> {
   });
 }
 
-const SECTIONS = ['reassembly', 'decode', 'tui', 'live', 'adversarial', 'proxy'];
+const SECTIONS = ['reassembly', 'decode', 'tui', 'parquet', 'live', 'adversarial', 'proxy'];
 
 async function bench(): Promise<void> {
   const only = (process.env.GAMESNIFF_BENCH ?? '').split(',').map((x) => x.trim()).filter(Boolean);
@@ -521,6 +525,13 @@ async function bench(): Promise<void> {
   if (want('decode')) printDecodeFigures(decodeBench());
   if (want('tui')) for (const line of tuiBench()) console.log(line);
   if (want('decode')) await captureDecodeBench(capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 }));
+  if (want('parquet')) {
+    try {
+      await parquetBench(capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 }));
+    } catch (e) {
+      process.stdout.write(`parquet: bench error: ${(e as Error).message}\n`);
+    }
+  }
   if (want('live')) await live();
   if (want('adversarial')) {
     try {
