@@ -8,6 +8,7 @@ import { codegenCommand } from './codegen';
 import { inferCommand } from './infer';
 import { decodeCommand } from './decode';
 import { exportCommand } from './export';
+import { exportDissectorCommand } from './export-dissector';
 import { infoCommand } from './info';
 import { newCommand } from './new';
 import { recordCommand } from './record';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   program.addCommand(checkCommand());
   program.addCommand(vectorsCommand());
   program.addCommand(codegenCommand());
+  program.addCommand(exportDissectorCommand());
   program.addCommand(inferCommand());
   program.addCommand(testbedCommand());
   const override = (c: Command): void => {
