@@ -67,12 +67,6 @@ local function i64(n)
   return setmetatable({ n = n }, I64)
 end
 local function i64_of(x) return i64(x:tonumber()) end
-local function trunc(r)
-  if r ~= r or r == HUGE or r == -HUGE then return r end
-  if r >= 0 then return floor(r) end
-  return ceil(r)
-end
-
 local function path_string(path)
   local out = {}
   for i = 1, #path do
@@ -147,6 +141,15 @@ local function jsstr(v)
   raise_nd("the text of a list, struct or bytes value")
 end
 
+local ADD, SUB, MUL, DIV, MOD, u32, BAND, BOR, BXOR, SHL, SHR, NEG, NOT, AND, OR, COND, EQ, NE, LT, LE, GT, GE
+local function s32(u) if u >= TWO31 then return u - TWO32 end return u end
+do
+local function trunc(r)
+  if r ~= r or r == HUGE or r == -HUGE then return r end
+  if r >= 0 then return floor(r) end
+  return ceil(r)
+end
+
 -- an operand of a bigint operation: its exact value, or nil (JavaScript then computes on numbers)
 local function bigop(v)
   if is(v, I64) then return v.n end
@@ -159,7 +162,7 @@ local function bigres(r)
 end
 local function anybig(a, b) return is(a, I64) or is(b, I64) end
 
-local function ADD(a, b)
+function ADD(a, b)
   if anybig(a, b) then
     local x, y = bigop(a), bigop(b)
     if x and y then return bigres(x + y) end
@@ -169,21 +172,21 @@ local function ADD(a, b)
   if type(a) == "string" or type(b) == "string" then return jsstr(a) .. jsstr(b) end
   return num(a) + num(b)
 end
-local function SUB(a, b)
+function SUB(a, b)
   if anybig(a, b) then
     local x, y = bigop(a), bigop(b)
     if x and y then return bigres(x - y) end
   end
   return num(a) - num(b)
 end
-local function MUL(a, b)
+function MUL(a, b)
   if anybig(a, b) then
     local x, y = bigop(a), bigop(b)
     if x and y then return bigres(x * y) end
   end
   return num(a) * num(b)
 end
-local function DIV(a, b)
+function DIV(a, b)
   if anybig(a, b) then
     local x, y = bigop(a), bigop(b)
     if x and y then
@@ -194,7 +197,7 @@ local function DIV(a, b)
   end
   return trunc(num(a) / num(b))
 end
-local function MOD(a, b)
+function MOD(a, b)
   local big = anybig(a, b)
   local x, y
   if big then x, y = bigop(a), bigop(b) end
@@ -203,12 +206,11 @@ local function MOD(a, b)
   if y == HUGE or y == -HUGE then return x end
   return fmod(x, y)
 end
-local function u32(v)
+function u32(v)
   local x = num(v)
   if x ~= x or x == HUGE or x == -HUGE then return 0 end
   return trunc(x) % TWO32
 end
-local function s32(u) if u >= TWO31 then return u - TWO32 end return u end
 local function big_bitop(op, a, b)
   local x, y = bigop(a), bigop(b)
   if not (x and y) then return nil end
@@ -217,19 +219,19 @@ local function big_bitop(op, a, b)
   if op == "&" then r = X:band(Y) elseif op == "|" then r = X:bor(Y) else r = X:bxor(Y) end
   return bigres(r:tonumber())
 end
-local function BAND(a, b)
+function BAND(a, b)
   if anybig(a, b) then local r = big_bitop("&", a, b); if r ~= nil then return r end end
   return s32(B.band(u32(a), u32(b)))
 end
-local function BOR(a, b)
+function BOR(a, b)
   if anybig(a, b) then local r = big_bitop("|", a, b); if r ~= nil then return r end end
   return s32(B.bor(u32(a), u32(b)))
 end
-local function BXOR(a, b)
+function BXOR(a, b)
   if anybig(a, b) then local r = big_bitop("^", a, b); if r ~= nil then return r end end
   return s32(B.bxor(u32(a), u32(b)))
 end
-local function SHL(a, b)
+function SHL(a, b)
   if anybig(a, b) then
     local x, y = bigop(a), bigop(b)
     if x and y then
@@ -241,7 +243,7 @@ local function SHL(a, b)
   end
   return s32(B.lshift(u32(a), u32(b) % 32))
 end
-local function SHR(a, b)
+function SHR(a, b)
   if anybig(a, b) then
     local x, y = bigop(a), bigop(b)
     if x and y then
@@ -256,14 +258,14 @@ local function SHR(a, b)
   end
   return s32(B.arshift(u32(a), u32(b) % 32))
 end
-local function NEG(a)
+function NEG(a)
   if is(a, I64) then return bigres(-a.n) end
   return -num(a)
 end
-local function NOT(a) return not truthy(a) end
-local function AND(a, fb) if truthy(a) then return fb() end return a end
-local function OR(a, fb) if truthy(a) then return a end return fb() end
-local function COND(x, fa, fb) if truthy(x) then return fa() end return fb() end
+function NOT(a) return not truthy(a) end
+function AND(a, fb) if truthy(a) then return fb() end return a end
+function OR(a, fb) if truthy(a) then return a end return fb() end
+function COND(x, fa, fb) if truthy(x) then return fa() end return fb() end
 
 -- BigInt(v) for ==, or nil when it throws
 local function bigint_of(v)
@@ -283,23 +285,25 @@ local function bigint_of(v)
   end
   return nil
 end
-local function EQ(a, b)
+function EQ(a, b)
   if anybig(a, b) then
     local x, y = bigint_of(a), bigint_of(b)
     return x ~= nil and y ~= nil and x == y
   end
   return chk(a) == chk(b)
 end
-local function NE(a, b) return not EQ(a, b) end
+function NE(a, b) return not EQ(a, b) end
 local function cmp(a, b)
   a, b = unwrap(a), unwrap(b)
   if type(a) == "string" and type(b) == "string" then return a, b end
   return num(a), num(b)
 end
-local function LT(a, b) local x, y = cmp(a, b); return x < y end
-local function LE(a, b) local x, y = cmp(a, b); return x <= y end
-local function GT(a, b) local x, y = cmp(a, b); return x > y end
-local function GE(a, b) local x, y = cmp(a, b); return x >= y end
+function LT(a, b) local x, y = cmp(a, b); return x < y end
+function LE(a, b) local x, y = cmp(a, b); return x <= y end
+function GT(a, b) local x, y = cmp(a, b); return x > y end
+function GE(a, b) local x, y = cmp(a, b); return x >= y end
+
+end
 
 -- UTF-16 code units in a UTF-8 string (JavaScript's .length)
 local function utf16len(s)
@@ -343,6 +347,8 @@ local function MEM(o, name)
   chk(o)
   return nil
 end
+local IDX
+do
 local function index_of(k)
   if type(k) == "string" then
     if k == "0" or k:match("^[1-9]%d*$") then return tonumber(k) end
@@ -351,7 +357,7 @@ local function index_of(k)
   if type(k) == "number" and k >= 0 and k == floor(k) then return k end
   return nil
 end
-local function IDX(o, k)
+function IDX(o, k)
   chk(o)
   k = unwrap(k)
   if is(o, ARRAY) then
@@ -380,13 +386,14 @@ local function IDX(o, k)
   return nil
 end
 
+end
 -- a value as gamesniff's error messages show it
 local function SHOW(v)
   if v == nil then return "nothing (missing field)" end
   if is(v, I64) then return sformat("%.0f", v.n) .. "n" end
   if is(v, BYTES) then return #v.raw .. " bytes" end
   if is(v, ND) then return "(not decoded in Lua)" end
-  if type(v) == "string" then return '"' .. v:gsub('[%c"\\]', function(ch) return sformat("\\u%04x", sbyte(ch)) end) .. '"' end
+  if type(v) == "string" then return "\"" .. v:gsub("[%c\"\\]", function(ch) return sformat("\\u%04x", sbyte(ch)) end) .. "\"" end
   if type(v) == "number" then
     if v ~= v or v == HUGE or v == -HUGE then return "null" end
     local ok, s = pcall(jsstr, v)
@@ -513,6 +520,8 @@ local function counter(tvb, p, e, c, t)
 end
 
 -- ---- strings ------------------------------------------------------------------------------------
+local text
+do
 local REPL = "\239\191\189"
 -- UTF-8 as a decoder that replaces what is not UTF-8 (as Node does: one U+FFFD a maximal subpart)
 local function utf8_clean(s)
@@ -571,7 +580,7 @@ local function utf16le_utf8(s)
   end
   return tconcat(out)
 end
-local function text(s, enc, padded)
+function text(s, enc, padded)
   if enc == "latin1" then s = latin1_utf8(s)
   elseif enc == "utf16le" then s = utf16le_utf8(s)
   else s = utf8_clean(s) end
@@ -580,6 +589,7 @@ local function text(s, enc, padded)
     if z then s = ssub(s, 1, z - 1) end
   end
   return s
+end
 end
 local function bytes_value(s) return setmetatable({ raw = s }, BYTES) end
 local function new_struct() return setmetatable({}, STRUCT) end
@@ -609,6 +619,8 @@ local function inflate(range, c, p)
   if out == nil then fail(c, "the compressed data does not inflate", p) end
   return out
 end
+local unprocess
+do
 local function key_bytes(v, what, c, p)
   if is(v, BYTES) then return v.raw end
   if is(v, ARRAY) and v.n > 0 then
@@ -630,7 +642,7 @@ local function xor_tvb(range, key)
   return ByteArray.new(tconcat(out), true):tvb("Unmasked")
 end
 -- a field's (or frame's) transforms undone in order: a new buffer, or raises
-local function unprocess(tvb, p, n, steps, c)
+function unprocess(tvb, p, n, steps, c)
   local cur = tvb:range(p, n)
   local out = nil
   for _, st in ipairs(steps) do
@@ -647,9 +659,11 @@ local function unprocess(tvb, p, n, steps, c)
   end
   return cur:tvb()
 end
+end
 `;
 
 export const LUA_DISSECTOR = String.raw`
+local function install()
 -- ---- dissection ---------------------------------------------------------------------------------
 local CONVS, SNAP, MEMO, LOSTAT, CHOICE = {}, {}, {}, {}, {}
 function proto.init()
@@ -1102,4 +1116,6 @@ if UDP then
   for _, port in ipairs(UDP.ports) do t:add(port, proto) end
   pcall(function() t:add_for_decode_as(proto) end)
 end
+end
+install()
 `;

@@ -77,8 +77,11 @@ function safe(name: string): string {
   return name;
 }
 
-const MAX_BLOCKS = 40;
+/** Blocks a generated function may nest (Lua's parser allows 200 levels, expressions included). */
+const MAX_BLOCKS = 60;
 const MAX_EXPR_DEPTH = 40;
+/** Structs, arrays, switches and regions nested in one function before the next level becomes a function of its own (Lua: 200 locals a function). */
+const SPLIT_AT = 6;
 /** Per-site copies of named types before they are shared (a description whose types nest wide and deep). */
 const MAX_SITES = 2000;
 
@@ -311,8 +314,60 @@ class LuaGen {
     return `${t.signed ? 'int' : 'uint'}${t.size * 8}`;
   }
 
+  /** Containers (struct, array, switch, region) nested in the function being generated. */
+  private nest = 0;
+
   /** Decode `ty` at p into `out` (a declared local), its tree items under `tree`; `label` is a Lua expression naming subtrees. */
   dec(ty: Ty, out: string, tree: string, site: Site, label: string, doc?: string): void {
+    const container = ty.k === 'struct' || ty.k === 'array' || ty.k === 'switch' || ty.k === 'window';
+    if (container && this.nest >= SPLIT_AT) {
+      this.split(ty, out, tree, site, label, doc);
+      return;
+    }
+    if (container) this.nest++;
+    try {
+      this.decInner(ty, out, tree, site, label, doc);
+    } finally {
+      if (container) this.nest--;
+    }
+  }
+
+  /**
+   * A deep container as a top-level function of its own: Lua allows 200 locals and 200 nested
+   * levels a function. The enclosing structs it may read (their tables) go with it as S.
+   */
+  split(ty: Ty, out: string, tree: string, site: Site, label: string, doc?: string): void {
+    const bases: string[] = [];
+    const remap = (v: string): string =>
+      v.replace(/^([a-z]+[0-9]+|S\[[0-9]+\])(?=\[|$)/, (b) => {
+        let i = bases.indexOf(b);
+        if (i < 0) i = bases.push(b) - 1;
+        return `S[${i + 1}]`;
+      });
+    const scopes = this.scopes.map((m) => new Map([...m].map(([k, v]) => [k, remap(v)])));
+    const fn = `TF[${this.typeFns.length + 1}]`;
+    this.typeFns.push('');
+    const idx = this.typeFns.length - 1;
+    const saved = { out: this.out.splice(0), ind: this.ind, blocks: this.blocks, scopes: this.scopes, nest: this.nest };
+    this.ind = 0;
+    this.blocks = 0;
+    this.nest = 0;
+    this.scopes = scopes;
+    this.open(`${fn} = function(tvb, tree, c, p, e, label, S) -- ${safe(site.parts[site.parts.length - 1] ?? 'nested')}`);
+    this.emit('local out');
+    this.dec(ty, 'out', 'tree', site, 'label', doc);
+    this.emit('return p, out');
+    this.close();
+    this.typeFns[idx] = this.out.join('\n');
+    this.out.splice(0, this.out.length, ...saved.out);
+    this.ind = saved.ind;
+    this.blocks = saved.blocks;
+    this.scopes = saved.scopes;
+    this.nest = saved.nest;
+    this.emit(`p, ${out} = ${fn}(tvb, ${tree}, c, p, e, ${label}, { ${bases.join(', ')} })`);
+  }
+
+  decInner(ty: Ty, out: string, tree: string, site: Site, label: string, doc?: string): void {
     const name = site.parts[site.parts.length - 1] ?? site.section;
     const desc = doc ? luaString(doc) : 'nil';
     switch (ty.k) {
@@ -733,9 +788,10 @@ class LuaGen {
     if (shared) this.shared.set(name, fn);
     const idx = this.typeFns.length - 1;
     // generated on its own, then put in place: a function's text is never inside another's
-    const saved = { out: this.out.splice(0), ind: this.ind, blocks: this.blocks, scopes: this.scopes };
+    const saved = { out: this.out.splice(0), ind: this.ind, blocks: this.blocks, scopes: this.scopes, nest: this.nest };
     this.ind = 0;
     this.blocks = 0;
+    this.nest = 0;
     this.scopes = [];
     this.typeStack.push({ name, fn });
     this.open(`${fn} = function(tvb, tree, c, p, e, label) -- type ${safe(name)}`);
@@ -749,6 +805,7 @@ class LuaGen {
     this.ind = saved.ind;
     this.blocks = saved.blocks;
     this.scopes = saved.scopes;
+    this.nest = saved.nest;
     return fn;
   }
 
@@ -804,6 +861,7 @@ class LuaGen {
     this.out.splice(0);
     this.ind = 0;
     this.blocks = 0;
+    this.nest = 0;
     this.scopes = [];
     this.open(`${fn} = function(tvb, tree, c, p, e) -- ${comment}`);
     this.emit('local out');
@@ -900,7 +958,7 @@ export function generateLua(def: ProtocolDef, opts: LuaOptions = {}): LuaDissect
     }
     if (t.id) lines.push(`${T}.id = ${counterLua(t.id)}`);
     if (t.idExpr) {
-      g.scopes = [new Map(t.head!.map((f) => [f.name, `MEM(c.hd, ${luaString(f.name)})`]))];
+      g.scopes = [new Map(t.head!.map((f) => [f.name, `c.hd[${luaString(f.name)}]`]))];
       lines.push(`${T}.idx = function(c) return ${g.exprOr(t.idExpr)} end`);
       g.scopes = [];
     }
@@ -999,7 +1057,7 @@ function framingLua(g: LuaGen, t: TransportDef, f: Framing, decoders: string[]):
       return `{ k = "length", t = ${counterLua(f.t)}, includes = ${f.includesLength}, adjust = ${luaNumber(f.adjust)}, max = ${luaNumber(f.max)}, offset = ${luaNumber(f.offset)}, min = ${luaNumber(f.offset + (f.t.k === 'int' ? f.t.size : 1))} }`;
     case 'header': {
       decoders.push(g.fieldsFunction(`FH.${t.kind}`, `${t.kind} frame header`, f.fields, { sid: 'frame', section: 'frame', parts: [] }));
-      g.scopes = [new Map(f.fields.map((x) => [x.name, `MEM(c.fr, ${luaString(x.name)})`]))];
+      g.scopes = [new Map(f.fields.map((x) => [x.name, `c.fr[${luaString(x.name)}]`]))];
       const len = `function(c) return ${g.exprOr(f.length)} end`;
       g.scopes = [];
       return `{ k = "header", decode = FH.${t.kind}, len = ${len}, strip = ${f.strip}, max = ${luaNumber(f.max)}, min = 1 }`;

@@ -207,8 +207,8 @@ export interface Comparison {
   reasons: Record<string, number>;
 }
 
-/** Message for message per connection and direction. */
-export function compare(ours: Msg[], theirs: Msg[], raw = 0): Comparison {
+/** Message for message per connection and direction; `path` maps gamesniff's field paths to the dissector's (a recursive type's). */
+export function compare(ours: Msg[], theirs: Msg[], raw = 0, path: (p: string) => string = (p) => p): Comparison {
   const group = (ms: Msg[]) => {
     const g = new Map<string, Msg[]>();
     for (const m of ms) g.set(m.key, [...(g.get(m.key) ?? []), m]);
@@ -261,9 +261,9 @@ export function compare(ours: Msg[], theirs: Msg[], raw = 0): Comparison {
       if (!m.error) {
         if (m.values.length !== l.values.length) bad.push(`${m.values.length} values / Lua ${l.values.length}: ${m.values.map((v) => v[0]).join(',')} / ${l.values.map((v) => v[0]).join(',')}`);
         else
-          m.values.forEach(([path, v], j) => {
+          m.values.forEach(([p, v], j) => {
             const [lp, lv] = l.values[j]!;
-            if (path !== lp || !sameValue(v, lv as { show: string; showname: string })) bad.push(`${path}=${JSON.stringify(v)} / Lua ${lp}=${JSON.stringify(lv)}`);
+            if (path(p) !== lp || !sameValue(v, lv as { show: string; showname: string })) bad.push(`${p}=${JSON.stringify(v)} / Lua ${lp}=${JSON.stringify(lv)}`);
           });
       }
       if (bad.length) res.differences.push(`${where}: ${bad.slice(0, 3).join('; ')}`);
