@@ -592,6 +592,11 @@ function text(s, enc, padded)
 end
 end
 local function bytes_value(s) return setmetatable({ raw = s }, BYTES) end
+-- a string as an item shows it: Wireshark's strings end at a NUL, so a NUL shows as backslash-zero
+local function shown(s)
+  if sfind(s, "\0", 1, true) then return (s:gsub("\0", "\\0")) end
+  return s
+end
 local function new_struct() return setmetatable({}, STRUCT) end
 local function new_array() return setmetatable({ n = 0 }, ARRAY) end
 local function with_when(t, when) t.when = when; return t end
@@ -858,7 +863,9 @@ local function frame_transform(X, body, mt, c)
   if X.key then
     if X.key.x then steps[1].key = X.key.x(c) else steps[1].key = bytes_value(X.key.lit) end
   end
-  return unprocess(body, 0, body:len(), steps, c)
+  local out = unprocess(body, 0, body:len(), steps, c)
+  if X.name == "zlib" or X.name == "deflate" then mt:add(HF_COMPRESSED, R(body, 0, body:len()), true):set_generated() end
+  return out
 end
 
 -- one frame (header, delimiter or length prefix included) of a conversation: its message

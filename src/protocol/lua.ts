@@ -466,10 +466,12 @@ class LuaGen {
         return;
       case 'const': {
         const b = ty.base;
+        const start = this.v('o');
+        this.emit(`local ${start} = p`);
         this.dec(b, out, tree, site, label, doc);
         const lit = luaNumber(ty.value);
         const shown = typeof ty.value === 'bigint' ? `${ty.value}n` : String(ty.value);
-        this.emit(`if unwrap(${out}) ~= ${lit} then fail(c, ${luaString(`expected the constant ${shown}, found `)} .. SHOW(${out}), p) end`);
+        this.emit(`if unwrap(${out}) ~= ${lit} then fail(c, ${luaString(`expected the constant ${shown}, found `)} .. SHOW(${out}), ${start}) end`);
         return;
       }
       case 'magic': {
@@ -618,7 +620,7 @@ class LuaGen {
       const z = ty.len.k === 'term' && ty.len.bytes.length === 1 && ty.len.bytes[0] === 0;
       const hf = this.fields.get(site, name, z ? 'stringz' : 'string', ['base.NONE', desc]);
       this.emit(`${out} = text(raw(tvb, p, ${n}), ${luaString(ty.enc)}, ${ty.padded})`);
-      this.emit(`${tree}:add(${hf}, R(tvb, p, ${z ? cover : n}), ${out})`);
+      this.emit(`${tree}:add(${hf}, R(tvb, p, ${z ? cover : n}), shown(${out}))`);
     } else if (ty.k === 'bytes') {
       const hf = this.fields.get(site, name, 'bytes', ['base.NONE', desc]);
       this.emit(`${out} = bytes_value(raw(tvb, p, ${n})); ${tree}:add(${hf}, R(tvb, p, ${n}))`);

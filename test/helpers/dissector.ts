@@ -86,6 +86,8 @@ export interface Msg {
   /** head.*, frame.* and the fields, flattened in order: [path, value] (array elements share their path). */
   values: [string, unknown][];
   error?: string;
+  /** Bytes after the last field. */
+  trailing?: number;
   notDecoded: string[];
   compressed?: boolean;
 }
@@ -114,6 +116,8 @@ export function luaMessages(lua: string, capture: string, protoName: string, fie
       const err = find(p, `${protoName}.error`);
       if (err) msg.error = err.show;
       if (find(p, `${protoName}.compressed`)) msg.compressed = true;
+      const trailing = find(p, `${protoName}.trailing`);
+      if (trailing) msg.trailing = Number(trailing.show);
       const walk = (n: PdmlNode): void => {
         for (const c of n.children) {
           const f = byAbbrev.get(c.name);
@@ -147,7 +151,8 @@ function flatten(v: unknown, prefix: string, out: [string, unknown][]): void {
 /** gamesniff decode --json over the same input: its messages (raw ones left out, counted). */
 export function gamesniffMessages(input: string, protocol: string, extra: string[] = []): { messages: Msg[]; raw: number } {
   const r = gs(['decode', '-r', input, '-p', protocol, '--json', '--full', ...extra], { timeout: 60_000 });
-  if (r.code !== 0) throw new Error(`gamesniff decode failed: ${r.stderr}`);
+  // 1: some messages did not decode (their errors are compared too)
+  if (r.code !== 0 && r.code !== 1) throw new Error(`gamesniff decode failed: ${r.stderr}`);
   const out: Msg[] = [];
   let raw = 0;
   for (const line of r.stdout.split('\n').filter(Boolean)) {
@@ -169,6 +174,7 @@ export function gamesniffMessages(input: string, protocol: string, extra: string
       error: err ? `error at ${err.path || 'frame'} +${err.offset}: ${err.message}` : undefined,
       notDecoded: [],
       compressed: j.compressed === true ? true : undefined,
+      trailing: typeof j.trailing === 'number' ? j.trailing : undefined,
     });
   }
   return { messages: out, raw };
@@ -184,7 +190,8 @@ export function sameValue(ours: unknown, theirs: { show: string; showname: strin
     return Math.abs(n - ours) <= 1e-5 * Math.max(1, Math.abs(ours));
   }
   if (typeof ours === 'string') {
-    if (show === ours) return true;
+    // a string item ends at a NUL: the dissector shows it as \0
+    if (show === ours.replace(/\0/g, '\\0')) return true;
     // bytes: gamesniff's hex, tshark's with colons
     if (/^([0-9a-f]{2}:)*[0-9a-f]{2}$/.test(show) && show.replace(/:/g, '') === ours) return true;
     if (ours === '' && show === '') return true;
@@ -253,6 +260,10 @@ export function compare(ours: Msg[], theirs: Msg[], raw = 0, path: (p: string) =
         res.differences.push(`${where}: error ${m.error} / Lua ${l.error}`);
         continue;
       }
+      if ((m.trailing ?? 0) !== (l.trailing ?? 0)) {
+        res.differences.push(`${where}: ${m.trailing ?? 0} bytes after the last field / Lua ${l.trailing ?? 0}`);
+        continue;
+      }
       if (!!m.compressed !== !!l.compressed) {
         res.differences.push(`${where}: compressed ${m.compressed} / Lua ${l.compressed}`);
         continue;
@@ -278,7 +289,7 @@ export function compare(ours: Msg[], theirs: Msg[], raw = 0, path: (p: string) =
 }
 
 /** One message of a made-up session: direction, name, fields, encode options (frame header, head, id), and whether it goes over UDP. */
-export type Step = [Direction, string, Record<string, unknown>, (EncodeOptions & { udp?: boolean })?];
+export type Step = [Direction, string, Record<string, unknown>, (EncodeOptions & { udp?: boolean; wire?: Buffer })?];
 
 /**
  * A capture of one TCP connection (and UDP datagrams) carrying these messages as both ends of a
@@ -292,7 +303,8 @@ export function sessionCapture(file: string, p: Protocol, steps: Step[], opts: {
   const writes: Write[] = [];
   for (const [dir, name, fields, o] of steps) {
     const conv = o?.udp ? udp! : tcp!;
-    const bytes = conv.send(dir, name, fields, o ?? {});
+    // `wire`: bytes as they are (a frame that does not decode), the name only says what it is
+    const bytes = o?.wire ?? conv.send(dir, name, fields, o ?? {});
     const last = writes[writes.length - 1];
     if (opts.merge && !o?.udp && last && !last.udp && last.dir === dir) last.bytes = Buffer.concat([last.bytes, bytes]);
     else writes.push({ dir, bytes, udp: o?.udp, mss: opts.mss });
