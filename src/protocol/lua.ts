@@ -124,9 +124,9 @@ class Fields {
   private readonly taken = new Set<string>();
 
   /** The Lua expression of a ProtoField (`HF[n]`). `args` follow the abbrev and label: base, value string, mask, description. */
-  get(site: Site | null, name: string, ctor: string, args: string[], abbrevPath?: string): string {
+  get(site: Site | null, name: string, ctor: string, args: string[], label = name): string {
     const parts = site ? [site.section, ...site.parts] : [name];
-    const base = (abbrevPath ?? parts.join('.')).toLowerCase();
+    const base = parts.join('.').toLowerCase();
     const key = `${site?.sid ?? ''}|${site ? site.parts.join('.') : name}|${ctor}|${args.join(',')}|${name}`;
     const hit = this.byKey.get(key);
     if (hit) return hit;
@@ -135,7 +135,7 @@ class Fields {
     if (site) for (let i = 2; this.taken.has(abbrev); i++) abbrev = `${base}_${i}`;
     this.taken.add(abbrev);
     const ref = `HF[${this.decl.length + 1}]`;
-    this.decl.push(`${ref} = ProtoField.${ctor}(PROTO_NAME .. ${luaString(`.${abbrev}`)}, ${luaString(name)}${args.length ? `, ${args.join(', ')}` : ''})`);
+    this.decl.push(`${ref} = ProtoField.${ctor}(PROTO_NAME .. ${luaString(`.${abbrev}`)}, ${luaString(label)}${args.length ? `, ${args.join(', ')}` : ''})`);
     this.meta.push({ abbrev, section: site?.section ?? '', path: site ? site.parts.join('.') : name });
     this.byKey.set(key, ref);
     return ref;
@@ -407,7 +407,7 @@ class LuaGen {
       case 'bool': {
         this.check(1);
         const hf = this.fields.get(site, name, 'bool', ['base.NONE', 'nil', 'nil', desc]);
-        this.emit(`${out} = rdu(tvb, p, 1) ~= 0; ${tree}:add(${hf}, R(tvb, p, 1)); p = p + 1`);
+        this.emit(`${out} = rdu(tvb, p, 1) ~= 0; ${tree}:add(${hf}, R(tvb, p, 1), ${out}); p = p + 1`);
         return;
       }
       case 'enum': {
@@ -895,16 +895,16 @@ export function generateLua(def: ProtocolDef, opts: LuaOptions = {}): LuaDissect
   const F = g.fields;
   for (const a of ['name', 'dir', 'id', 'length', 'uncompressed_length', 'compressed', 'not_decoded', 'error', 'trailing', 'raw', 'expert']) F.reserve(a);
   const meta = {
-    name: F.get(null, 'name', 'string', ['base.NONE', luaString('the message (gamesniff decode names it so)')]),
-    dir: F.get(null, 'dir', 'string', ['base.NONE', luaString('c2s: client to server, s2c: server to client')]),
-    id: F.get(null, 'id', 'int64', ['base.DEC', 'nil', 'nil', luaString('the message id')]),
-    length: F.get(null, 'length', 'int64', ['base.DEC', 'nil', 'nil', luaString('the frame length field')]),
-    ulen: F.get(null, 'uncompressed_length', 'int64', ['base.DEC', 'nil', 'nil', luaString('the uncompressed size before compressed data (0: not compressed)')]),
-    compressed: F.get(null, 'compressed', 'bool', ['base.NONE', 'nil', 'nil', luaString('the frame was compressed')]),
-    nd: F.get(null, 'not_decoded', 'string', ['base.NONE', luaString('what the Lua dissector cannot decode (gamesniff decode can)')]),
-    error: F.get(null, 'error', 'string', ['base.NONE', luaString('why the message does not decode')]),
-    trailing: F.get(null, 'trailing', 'uint32', ['base.DEC', 'nil', 'nil', luaString('bytes after the last field')]),
-    raw: F.get(null, 'raw', 'bytes', ['base.NONE', luaString('the bytes not decoded')]),
+    name: F.get(null, 'name', 'string', ['base.NONE', luaString('the message, as gamesniff decode names it')], 'Message'),
+    dir: F.get(null, 'dir', 'string', ['base.NONE', luaString('c2s: client to server, s2c: server to client')], 'Direction'),
+    id: F.get(null, 'id', 'int64', ['base.DEC', 'nil', 'nil', luaString('the message id')], 'Message id'),
+    length: F.get(null, 'length', 'int64', ['base.DEC', 'nil', 'nil', luaString('the frame length field')], 'Frame length'),
+    ulen: F.get(null, 'uncompressed_length', 'int64', ['base.DEC', 'nil', 'nil', luaString('the uncompressed size before compressed data (0: not compressed)')], 'Uncompressed length'),
+    compressed: F.get(null, 'compressed', 'bool', ['base.NONE', 'nil', 'nil', luaString('the frame was compressed')], 'Compressed'),
+    nd: F.get(null, 'not_decoded', 'string', ['base.NONE', luaString('what the Lua dissector cannot decode (gamesniff decode can), and why')], 'not decoded in Lua'),
+    error: F.get(null, 'error', 'string', ['base.NONE', luaString('why the message does not decode')], 'Decode error'),
+    trailing: F.get(null, 'trailing', 'uint32', ['base.DEC', 'nil', 'nil', luaString('bytes after the last field')], 'Bytes after the last field'),
+    raw: F.get(null, 'raw', 'bytes', ['base.NONE', luaString('the bytes not decoded')], 'Undecoded bytes'),
   };
 
   // labels: `c2s.chat` for a name used both ways, as gamesniff shows it

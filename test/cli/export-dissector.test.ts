@@ -105,8 +105,11 @@ describe.skipIf(!hasTshark)('the Lua dissector in tshark, against gamesniff deco
         ['s2c', 'bye', {}, frame('16 07')],
         ['s2c', 'error', {}, frame('7f 0100 0500 68e9ff6c6f')],
         ['c2s', '', {}, frame('')],
+        // flags with a bit no flag names (_other), a bool byte of 2
+        ['s2c', 'snapshot', {}, frame('10 01000000 0000000000000000 01 05 03 0000c03f 00000040 81 1440 6600 03')],
+        ['c2s', 'move', {}, frame('11 0100 0000803f 00000040 02')],
       ],
-      expect: { compared: 11, errors: 7, notDecoded: {} },
+      expect: { compared: 13, errors: 7, notDecoded: {} },
     },
     {
       // compression on (zlib through tvb:uncompress), then the key exchange: the stream is AES from there
@@ -207,7 +210,7 @@ describe.skipIf(!hasTshark)('the Lua dissector in tshark, against gamesniff deco
   ];
 
   for (const s of SESSIONS) {
-    it(`${s.name}: one message a segment, messages cut into 3-byte segments, several messages a segment`, () => {
+    it(`${s.name}: messages cut into 3-byte segments (tshark -2), several messages a segment`, () => {
       const d = dissector(s.protocol, s.wiresharkHas);
       const p = loadProtocol(s.protocol);
       const extra = s.decodeAs ? ['-d', `tcp.port==${s.port},${d.name}`, '-d', `udp.port==${s.port + 1},${d.name}`] : [];
@@ -217,7 +220,7 @@ describe.skipIf(!hasTshark)('the Lua dissector in tshark, against gamesniff deco
         writeFileSync(keylog, s.keylog);
         ours.push('--keylog', keylog);
       }
-      const modes: { mss?: number; merge?: boolean; twoPass?: boolean }[] = [{}, { mss: 3, twoPass: true }, { merge: true }];
+      const modes: { mss?: number; merge?: boolean; twoPass?: boolean }[] = [{ mss: 3, twoPass: true }, { merge: true }];
       for (const mode of modes) {
         const cap = join(dir, `${d.name}-${mode.mss ?? 0}-${mode.merge ? 1 : 0}.pcap`);
         sessionCapture(cap, p, s.steps, { dport: s.port, state: s.state, mss: mode.mss, merge: mode.merge });
@@ -228,7 +231,7 @@ describe.skipIf(!hasTshark)('the Lua dissector in tshark, against gamesniff deco
         expect(g.raw).toBe(0);
         expect(g.messages.filter((m) => m.error)).toHaveLength(s.expect.errors ?? 0);
         const c = compare(g.messages, lua.messages, g.raw);
-        if (!mode.mss && !mode.merge) console.log(summary(s.name, c));
+        if (mode.merge) console.log(summary(s.name, c));
         expect(c.differences, JSON.stringify(mode)).toEqual([]);
         expect(c.compared).toBe(s.expect.compared);
         expect(c.reasons).toEqual(s.expect.notDecoded);
