@@ -614,14 +614,35 @@ local function nt_fn() return NT end
 NT.add, NT.add_le, NT.append_text, NT.set_text, NT.set_len, NT.add_proto_expert_info, NT.add_expert_info, NT.set_generated = nt_fn, nt_fn, nt_fn, nt_fn, nt_fn, nt_fn, nt_fn, nt_fn
 
 -- ---- field transforms and compression -----------------------------------------------------------
-local function inflate(range, c, p)
-  if range:len() == 0 then fail(c, "nothing to inflate", p) end
+local function adler32(s)
+  local a, b = 1, 0
+  for i = 1, #s do
+    a = (a + sbyte(s, i)) % 65521
+    b = (b + a) % 65521
+  end
+  return b * 65536 + a
+end
+-- zlib (RFC 1950) or raw deflate; Wireshark's uncompress also takes what gamesniff refuses (a zlib
+-- stream cut short: what inflated so far; raw deflate for zlib), so zlib's header and checksum are checked here
+local function inflate(range, c, p, algo)
+  local n = range:len()
+  if n == 0 then fail(c, algo .. ": unexpected end of file", p) end
+  if algo == "zlib" then
+    local cmf, flg = sbyte(range:raw(0, n >= 2 and 2 or 1), 1, 2)
+    if flg == nil or cmf % 16 ~= 8 or (cmf * 256 + flg) % 31 ~= 0 or floor(flg / 32) % 2 == 1 then fail(c, "zlib: incorrect header check", p) end
+  end
   local ok, out = pcall(function() return range:uncompress_zlib("Decompressed") end)
   if not ok then
     ok, out = pcall(function() return range:uncompress("Decompressed") end)
     if not ok then raise_nd("this Wireshark's Lua has no zlib (TvbRange:uncompress)") end
   end
-  if out == nil then fail(c, "the compressed data does not inflate", p) end
+  if out == nil then fail(c, algo .. ": the data does not inflate", p) end
+  if algo == "zlib" then
+    -- the stream ends with the checksum of what it holds (bytes after the stream are let be, as zlib does)
+    local a = adler32(raw(out, 0, out:len()))
+    local sum = schar(floor(a / 16777216), floor(a / 65536) % 256, floor(a / 256) % 256, a % 256)
+    if not sfind(range:raw(), sum, 3, true) then fail(c, "zlib: unexpected end of file", p) end
+  end
   return out
 end
 local unprocess
@@ -656,7 +677,7 @@ function unprocess(tvb, p, n, steps, c)
       if #key == 0 then fail(c, "xor: key must be at least 1 bytes, found 0", p) end
       if cur:len() == 0 then out = ByteArray.new(""):tvb("Unmasked") else out = xor_tvb(cur, key) end
     elseif st.name == "zlib" or st.name == "deflate" then
-      out = inflate(cur, c, p)
+      out = inflate(cur, c, p, st.name)
     else
       raise_nd(st.name .. " (a field transform Lua cannot undo)")
     end
@@ -813,8 +834,9 @@ local function decode_message(T, body, pinfo, mt, c, dir)
     mt:add(HF_ID, R(body, p, nx - p), Int64.new(v))
     id, p = v, nx
   elseif T.idx then
-    local v = unwrap(T.idx(c))
-    if type(v) ~= "number" or v ~= floor(v) then fail(c, "the id expression gives " .. jsstr(v), 0) end
+    local x = T.idx(c)
+    local v = unwrap(x)
+    if is(x, I64) or type(v) ~= "number" or v ~= floor(v) then fail(c, "the id expression gives " .. jsstr(x), 0) end
     mt:add(HF_ID, R(body, 0, 0), Int64.new(v)):set_generated()
     id = v
   end
@@ -852,7 +874,7 @@ local function frame_transform(X, body, mt, c)
       if expected == 0 then return R(body, at, body:len() - at):tvb() end
       if expected < 0 then fail(c, "the header says " .. sformat("%d", expected) .. " bytes uncompressed", 0) end
     end
-    local out = inflate(R(body, at, body:len() - at), c, at)
+    local out = inflate(R(body, at, body:len() - at), c, at, X.algo)
     if expected >= 0 and out:len() ~= expected then
       fail(c, "decompressed to " .. out:len() .. " bytes, header says " .. sformat("%d", expected), 0)
     end

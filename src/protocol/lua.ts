@@ -1099,6 +1099,8 @@ function frameLua(g: LuaGen, t: TransportDef, u: TransformUse, lx: (i: number) =
   if (u.name === 'compression') {
     const len = u.args.length && 'lit' in u.args.length ? (u.args.length.lit as Counter) : undefined;
     if (len) parts.push(`len = ${counterLua(len)}`);
+    const algo = u.args.algorithm && 'lit' in u.args.algorithm ? u.args.algorithm.lit : 'zlib';
+    parts.push(`algo = ${luaString(algo === 'deflate' ? 'deflate' : 'zlib')}`);
   } else if (u.name === 'xor') {
     const key = arg(u.args.key);
     if (key) parts.push(`key = ${key}`);

@@ -293,6 +293,23 @@ describe.skipIf(!hasTshark)('the Lua dissector in tshark, against gamesniff deco
     });
   }
 
+  it('zlib that gamesniff refuses (cut short, raw deflate) is an error in Lua too, not what inflated so far', () => {
+    const file = join(dir, 'zfield.yaml');
+    writeFileSync(file, 'protocol: zfield\ntcp:\n  ports: [24000]\n  framing: { length: u16 }\n  id: u8\n  messages:\n    z: { id: 1, fields: { data: { type: string, until: end, compress: zlib } } }\n');
+    const d = dissector(file);
+    const p = loadProtocol(file);
+    const z = (hex: string) => ({ wire: p.tcp!.frame(Buffer.from(`01${hex}`, 'hex')) });
+    const hello = '789ccb48cdc9c957c84090003a2e067d';
+    const cap = join(dir, 'zfield.pcap');
+    sessionCapture(cap, p, [['c2s', 'z', {}, z(hello)], ['c2s', 'z', {}, z(hello.slice(0, -6))], ['c2s', 'z', {}, z('cbc80400')], ['c2s', 'z', {}, z(`${hello}7878`)]], { dport: 24000 });
+    const lua = luaMessages(d.file, cap, d.name, d.fields);
+    const g = gamesniffMessages(cap, file);
+    expect(g.messages.map((m) => m.error ?? m.values)).toEqual([[['data', 'hello hello hello']], 'error at z.data +1: zlib: unexpected end of file', 'error at z.data +1: zlib: incorrect header check', [['data', 'hello hello hello']]]);
+    const c = compare(g.messages, lua.messages, g.raw);
+    expect(c.differences).toEqual([]);
+    expect(c.equal).toBe(4);
+  });
+
   it('a WebSocket transport (wsgame) loads, registers its port and shows each segment as not decoded in Lua', () => {
     const d = dissector('wsgame');
     const cap = join(dir, 'ws.pcap');
