@@ -152,7 +152,6 @@ function counterLua(t: Counter): string {
   return `{ k = "varint", zigzag = ${t.zigzag}, width = ${t.width ?? 0} }`;
 }
 
-
 class LuaGen {
   readonly out: string[] = [];
   readonly fields = new Fields();
@@ -895,7 +894,7 @@ export function generateLua(def: ProtocolDef, opts: LuaOptions = {}): LuaDissect
   const F = g.fields;
   for (const a of ['name', 'dir', 'id', 'length', 'uncompressed_length', 'compressed', 'not_decoded', 'error', 'trailing', 'raw', 'expert']) F.reserve(a);
   const meta = {
-    name: F.get(null, 'name', 'string', ['base.NONE', luaString('the message, as gamesniff decode names it')], 'Message'),
+    name: F.get(null, 'name', 'string', ['base.NONE', luaString(`the message, as gamesniff decode names it${def.description ? `; ${def.name}: ${def.description}` : ''}`)], 'Message'),
     dir: F.get(null, 'dir', 'string', ['base.NONE', luaString('c2s: client to server, s2c: server to client')], 'Direction'),
     id: F.get(null, 'id', 'int64', ['base.DEC', 'nil', 'nil', luaString('the message id')], 'Message id'),
     length: F.get(null, 'length', 'int64', ['base.DEC', 'nil', 'nil', luaString('the frame length field')], 'Frame length'),

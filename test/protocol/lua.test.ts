@@ -173,6 +173,8 @@ describe('a hostile description', () => {
 
   it('gets nothing into the Lua source but escaped literals: code and comments hold none of it', () => {
     expect(p.def.description).toContain("os.execute('touch");
+    // the description is the blurb of PROTOCOL.name, in a literal
+    expect(lua.source).toContain(luaString(`the message, as gamesniff decode names it; Hostile-1_x: ${PAYLOAD}`));
     expect(lua.source).toMatch(/^[\t\n\x20-\x7e]*$/);
     const rest = code(lua.source);
     expect(rest).not.toContain('os.execute');
