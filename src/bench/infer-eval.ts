@@ -6,6 +6,8 @@
  * `npm run infer-eval [-- --count N --seed S]` prints the rates; nothing here is timed.
  */
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { runVector, type Vector } from '../conversation/vectors';
 import { Conversation } from '../conversation/conversation';
 import { Rng } from '../core/rng';
 import type { Direction } from '../core/types';
@@ -158,6 +160,10 @@ export interface EvalResult {
   framingExact: number;
   idExact: number;
   draftsClean: number;
+  /** Vectors the drafts wrote, those of them that fail, and the drafts' messages. */
+  vectors: number;
+  vectorsFailing: number;
+  messages: number;
   misses: string[];
 }
 
@@ -203,7 +209,7 @@ function sameGroups(input: InferInput, f: Framing, at: number, kind: string, nam
 }
 
 export function evaluate(count: number, seed0 = 1): EvalResult {
-  const res: EvalResult = { cases: 0, framingExact: 0, idExact: 0, draftsClean: 0, misses: [] };
+  const res: EvalResult = { cases: 0, framingExact: 0, idExact: 0, draftsClean: 0, vectors: 0, vectorsFailing: 0, messages: 0, misses: [] };
   for (let s = seed0; s < seed0 + count; s++) {
     const p = synthProtocol(s);
     const { input, ends, names } = synthTraffic(p, s);
@@ -221,6 +227,12 @@ export function evaluate(count: number, seed0 = 1): EvalResult {
       const d = writeDraft(`synth${s}`, report, input);
       if (d.check.errors === 0) res.draftsClean++;
       else res.misses.push(`seed ${s}: the draft has ${d.check.errors} errors`);
+      // the vectors it wrote pass, and how many of its messages have one
+      const vectors = (parse(d.vectors) as { vectors: Vector[] }).vectors;
+      const failing = vectors.filter((v, i) => runVector(d.protocol, v, i).problems.length).length;
+      res.vectors += vectors.length;
+      res.vectorsFailing += failing;
+      res.messages += d.protocol.messages.length;
     } catch (e) {
       res.misses.push(`seed ${s}: the draft does not compile: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -262,7 +274,7 @@ if (require.main === module) {
   const seed = args.includes('--seed') ? Number(args[args.indexOf('--seed') + 1]) : 1;
   const r = evaluate(count, seed);
   const pct = (x: number): string => `${((x / r.cases) * 100).toFixed(1)}%`;
-  console.log(`infer on ${r.cases} generated descriptions: framing exact ${r.framingExact} (${pct(r.framingExact)}), id exact ${r.idExact} (${pct(r.idExact)}), drafts decoding with 0 errors ${r.draftsClean} (${pct(r.draftsClean)})`);
+  console.log(`infer on ${r.cases} generated descriptions: framing exact ${r.framingExact} (${pct(r.framingExact)}), id exact ${r.idExact} (${pct(r.idExact)}), drafts decoding with 0 errors ${r.draftsClean} (${pct(r.draftsClean)}); ${r.vectors} vectors for ${r.messages} messages, ${r.vectorsFailing} failing`);
   for (const m of r.misses.slice(0, 30)) console.log(`  ${m}`);
   void evaluateRecordings(join(__dirname, '..', '..')).then((lines) => lines.forEach((l) => console.log(l)));
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
 import { parsePorts } from '../capture/ports';
@@ -35,6 +35,15 @@ export function inferCommand(): Command {
     const name = o.name ?? nameFrom(o.read);
     if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(name)) throw new GamesniffError('USAGE', `--name ${JSON.stringify(name)}: a protocol name is letters, digits, _ and -, starting with a letter`);
     const ports = parsePorts(o.port);
+    // the output directory first: a wrong -o is said before minutes of reading, not after
+    if (o.out) {
+      try {
+        mkdirSync(o.out, { recursive: true });
+        accessSync(o.out, constants.W_OK);
+      } catch (e) {
+        throw new GamesniffError('USAGE', `-o ${o.out}: cannot write the draft there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    }
     const input = await openCliInput(o);
     const collector = new StreamCollector();
     try {
@@ -56,10 +65,13 @@ export function inferCommand(): Command {
     if (o.json) printJson(reportJson(report, draft));
     else for (const line of text) print(line);
     if (o.out && draft) {
-      mkdirSync(o.out, { recursive: true });
-      writeFileSync(join(o.out, 'protocol.yaml'), draft.yaml);
-      writeFileSync(join(o.out, 'vectors.yaml'), draft.vectors);
-      writeFileSync(join(o.out, 'report.txt'), `${text.join('\n')}\n`);
+      try {
+        writeFileSync(join(o.out, 'protocol.yaml'), draft.yaml);
+        writeFileSync(join(o.out, 'vectors.yaml'), draft.vectors);
+        writeFileSync(join(o.out, 'report.txt'), `${text.join('\n')}\n`);
+      } catch (e) {
+        throw new GamesniffError('INPUT', `-o ${o.out}: cannot write the draft (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
       say(`wrote ${join(o.out, 'protocol.yaml')}, vectors.yaml and report.txt; next: gamesniff new ${name} --from-infer ${o.out}  (or gamesniff check ${join(o.out, 'protocol.yaml')})`);
     }
   });

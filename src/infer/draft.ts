@@ -7,9 +7,12 @@
 import { Conversation } from '../conversation/conversation';
 import type { Direction } from '../core/types';
 import { compileProtocol, type Protocol } from '../protocol/protocol';
-import { FULL, toJsonValue } from '../session/format';
+import { parse } from 'yaml';
+import { runVector, type Vector } from '../conversation/vectors';
+import type { Message } from '../session/messages';
+import { vectorEntry } from '../session/vector-entry';
 import type { InferInput } from './collect';
-import type { Framing } from './framing';
+import { describeFraming, type Framing } from './framing';
 import type { FieldGuess, FieldSpec } from './fields';
 import type { InferReport, MessageGuess, TransportReport } from './infer';
 
@@ -88,17 +91,19 @@ export function fieldsYaml(fields: FieldGuess[], indent: string): string[] {
 }
 
 function transportYaml(t: TransportReport, fallback: Set<string>): string[] {
-  const L: string[] = [`${t.transport}:`, `  ports: [${t.port}]`];
-  const best = t.directions.map((d) => d.framing.best).filter(Boolean)[0];
+  const L: string[] = [`${t.transport}:`, `  ports: [${t.ports.join(', ')}]`];
+  // the evidence of the framing used (a direction's own best may be another)
+  const used = t.framing.k === 'datagram' ? null : describeFraming(t.framing);
+  const best = t.directions.flatMap((d) => [d.framing.best, ...d.framing.others]).find((g) => g && describeFraming(g.framing) === used);
   if (t.transport === 'tcp') {
-    const why = best ? `confidence ${best.confidence}: ${best.evidence[0]}` : `no framing found: ${t.directions.flatMap((d) => d.framing.why).join('; ')}`;
+    const why = best ? `confidence ${best.confidence}: ${best.evidence[0]}` : `no framing found: ${[...new Set(t.directions.flatMap((d) => d.framing.why))].join('; ')}`;
     if (t.framing.k === 'websocket') L.push('  websocket: true  # an HTTP upgrade, then WebSocket frames: each data message is one message');
     else L.push(`  framing: ${framingYaml(t.framing)}  # ${comment(why)}`);
   } else L.push('  framing: datagram');
   if (t.idKind) {
-    if (t.idAt > 0) L.push('  head:', `    before_id: { type: bytes, length: ${t.idAt} }  # guess: the bytes before the id, the same in every message`);
-    const d = t.directions.find((x) => x.dispatch.best)!.dispatch.best!;
-    L.push(`  id: ${t.idKind}  # confidence ${d.confidence}: ${comment(d.evidence[0]!)}`);
+    if (t.idAt > 0) L.push('  head:', `    before_id: { type: bytes, length: ${t.idAt} }  # guess: the bytes before the id`);
+    const chosen = t.directions.flatMap((x) => [x.dispatch.best, ...x.dispatch.others]).find((g) => g && g.at === t.idAt && g.kind === t.idKind);
+    L.push(`  id: ${t.idKind}  # ${chosen ? `confidence ${chosen.confidence}: ${comment(chosen.evidence[0]!)}` : `chosen for both directions at byte ${t.idAt}`}`);
   }
   L.push('  messages:');
   for (const d of t.directions) {
@@ -108,6 +113,7 @@ function transportYaml(t: TransportReport, fallback: Set<string>): string[] {
       if (m.id !== undefined) L.push(`      id: 0x${m.id.toString(16)}`);
       L.push(`      dir: ${m.dir}`);
       if (fallback.has(`${t.transport}/${name}`)) L.push('      fields:', '        data: { type: bytes, until: end }  # the guessed fields failed on some messages: bytes');
+      else if (!m.fields.length && m.sizes[1] > 0) L.push('      fields:', '        data: { type: bytes, until: end }  # nothing inferred: the bytes');
       else L.push(...fieldsYaml(m.fields, '      '));
     }
   }
@@ -127,52 +133,72 @@ function yamlOf(name: string, report: InferReport, fallback: Set<string>): strin
   return `${lines.join('\n')}\n`;
 }
 
-interface First {
-  dir: Direction;
-  transport: 'tcp' | 'udp';
-  payload: Buffer;
-  fields: Record<string, unknown>;
-  head?: Record<string, unknown>;
-  name: string;
-}
+/** Samples kept per message name, to find one that makes a passing vector. */
+const SAMPLES = 4;
+/** A vector's body at most this long (a chunk of a whole stream would make a vector of megabytes). */
+const MAX_VECTOR = 4096;
 
-/** Decode the input with a protocol, counting what did not decode. */
-export function checkDraft(protocol: Protocol, input: InferInput, ports: number[]): { check: DraftCheck; failing: Set<string>; firsts: Map<string, First> } {
+/** Decode the input with a protocol, counting what did not decode; bytes a message leaves undecoded count as failing. */
+export function checkDraft(protocol: Protocol, input: InferInput, ports: { tcp: number[]; udp: number[] }): { check: DraftCheck; failing: Set<string>; samples: Map<string, Message[]> } {
   const check: DraftCheck = { messages: 0, named: 0, errors: 0, raw: 0, problems: [] };
   const failing = new Set<string>();
-  const firsts = new Map<string, First>();
-  const handler = (m: { transport: 'tcp' | 'udp'; dir: Direction; name?: string; label?: string; fields?: Record<string, unknown>; head?: Record<string, unknown>; error?: { message: string; path: string }; raw?: string; payload: Buffer }): void => {
+  const samples = new Map<string, Message[]>();
+  const handler = (m: Message): void => {
     check.messages++;
     if (m.raw !== undefined) check.raw++;
-    else if (m.error) {
+    else if (m.error || m.trailing > 0) {
       check.errors++;
       if (m.name) failing.add(`${m.transport}/${m.name}`);
-      if (check.problems.length < 20) check.problems.push(`${m.dir} ${m.name ?? '?'}: ${m.error.path} ${m.error.message}`);
+      const why = m.error ? `${m.error.path} ${m.error.message}` : `${m.trailing} bytes left undecoded`;
+      if (check.problems.length < 20) check.problems.push(`${m.dir} ${m.name ?? '?'}: ${why}`);
     } else if (m.name) {
       check.named++;
       const key = `${m.transport}/${m.name}`;
-      if (!firsts.has(key) && m.fields) firsts.set(key, { dir: m.dir, transport: m.transport, payload: m.payload, fields: m.fields, head: m.head, name: m.label ?? m.name });
+      const list = samples.get(key) ?? [];
+      if (list.length < SAMPLES && m.payload.length <= MAX_VECTOR) samples.set(key, [...list, m]);
     }
   };
   if (protocol.tcp) {
     for (const s of input.tcp) {
-      if (!ports.includes(s.port)) continue;
-      const conv = new Conversation(protocol, 'tcp', handler, { flow: s.conn });
+      if (!ports.tcp.includes(s.port)) continue;
+      const conv = new Conversation(protocol, 'tcp', handler as (m: unknown) => void, { flow: s.conn });
       for (const d of ['c2s', 's2c'] as const) {
-        // in delivery order per direction; directions apart (the draft's state is per direction)
-        if (s.bytes[d].length) conv.received(d, s.bytes[d], 0, s.times[d][0]?.[1] ?? 0);
+        // as delivered (chunk framing makes a message of each delivery); directions apart
+        const t = s.times[d];
+        for (let i = 0; i < t.length; i++) {
+          const from = t[i]![0];
+          const to = i + 1 < t.length ? t[i + 1]![0] : s.bytes[d].length;
+          if (to > from) conv.received(d, s.bytes[d].subarray(from, to), from, t[i]![1]);
+        }
       }
       for (const d of ['c2s', 's2c'] as const) if (!s.cut[d]) conv.end(d, 0);
     }
   }
   if (protocol.udp) {
     for (const f of input.udp) {
-      if (!ports.includes(f.port)) continue;
-      const conv = new Conversation(protocol, 'udp', handler, { flow: f.flow });
+      if (!ports.udp.includes(f.port)) continue;
+      const conv = new Conversation(protocol, 'udp', handler as (m: unknown) => void, { flow: f.flow });
       for (const d of f.datagrams) conv.datagram(d.dir, d.bytes, d.ts);
     }
   }
-  return { check, failing, firsts };
+  return { check, failing, samples };
+}
+
+/** A vector of each message: the first sample whose entry passes when run (a float -0 or NaN does not encode back the same). */
+function vectorsOf(protocol: Protocol, samples: Map<string, Message[]>): string {
+  const lines = ['# Drafted by gamesniff infer: one real message of each kind, and what the draft decodes it to.', '# Check them (gamesniff check) as you name things; keep the ones that still pass.'];
+  const entries: string[] = [];
+  for (const list of samples.values()) {
+    for (const m of list) {
+      const entry = vectorEntry(m, `${m.label ?? m.name} as captured`, protocol);
+      const v = (parse(`vectors:\n${entry}`) as { vectors: Vector[] }).vectors[0]!;
+      if (runVector(protocol, v, entries.length).problems.length === 0) {
+        entries.push(entry);
+        break;
+      }
+    }
+  }
+  return entries.length ? `${lines.join('\n')}\nvectors:\n${entries.join('')}` : `${lines.join('\n')}\nvectors: []\n`;
 }
 
 export function writeDraft(name: string, report: InferReport, input: InferInput): Draft {
@@ -180,21 +206,14 @@ export function writeDraft(name: string, report: InferReport, input: InferInput)
   for (let round = 0; ; round++) {
     const yaml = yamlOf(name, report, fallback);
     const protocol = compileProtocol(yaml, `protocols/${name}/protocol.yaml`);
-    const { check, failing, firsts } = checkDraft(protocol, input, report.ports);
+    const ports = { tcp: report.transports.find((t) => t.transport === 'tcp')?.ports ?? [], udp: report.transports.find((t) => t.transport === 'udp')?.ports ?? [] };
+    const { check, failing, samples } = checkDraft(protocol, input, ports);
     const fresh = [...failing].filter((k) => !fallback.has(k));
     if (fresh.length && round < 4) {
       for (const k of fresh) fallback.add(k);
       continue;
     }
-    const vectors = ['# Drafted by gamesniff infer: one real message of each kind, and what the draft decodes it to.', '# Check them (gamesniff check) as you name things; keep the ones that still pass.', 'vectors:'];
-    for (const [, v] of firsts) {
-      vectors.push(`  - name: ${JSON.stringify(`${v.name} as captured`)}`, `    dir: ${v.dir}`);
-      if (v.transport === 'udp') vectors.push('    transport: udp');
-      vectors.push(`    hex: "${v.payload.toString('hex')}"`, `    message: ${v.name}`, `    fields: ${JSON.stringify(toJsonValue(v.fields, FULL))}`);
-      if (v.head) vectors.push(`    head: ${JSON.stringify(toJsonValue(v.head, FULL))}`);
-    }
-    if (!firsts.size) vectors[vectors.length - 1] = 'vectors: []';
-    return { name, yaml, vectors: `${vectors.join('\n')}\n`, protocol, check, fellBack: [...fallback] };
+    return { name, yaml, vectors: vectorsOf(protocol, samples), protocol, check, fellBack: [...fallback] };
   }
 }
 

@@ -135,7 +135,8 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
       const ends: number[] = [];
       for (let i = 0; i < n && ok; i++) {
         const b = samples[i]!.body;
-        const z = b.indexOf(0, cur[i]!);
+        // a string of at most 256 bytes (a search to the end from every byte of a big body would be quadratic)
+        const z = b.subarray(0, Math.min(b.length, cur[i]! + 257)).indexOf(0, cur[i]!);
         if (z < 0 || !utf8Text(b.subarray(cur[i]!, z))) ok = false;
         else {
           longest = Math.max(longest, z - cur[i]!);
@@ -192,6 +193,8 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
           const p = cur[i]! + off;
           const v = ctx.endian === 'le' ? b.readFloatLE(p) : b.readFloatBE(p);
           const u = ctx.endian === 'le' ? b.readUInt32LE(p) : b.readUInt32BE(p);
+          // -0 and NaN do not encode back to their bytes (a vector would fail): not a float here
+          if (Object.is(v, -0) || Number.isNaN(v)) return false;
           if (Number.isFinite(v) && (v === 0 || (Math.abs(v) >= 1e-4 && Math.abs(v) <= 1e7))) plausible++;
           if (u !== 0) nonzero++;
           if (u !== 0 && u < 1 << 20) return false;
@@ -203,7 +206,7 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
         let run = 1;
         while (run < 4 && floats(run * 4)) run++;
         const axes = run === 1 ? ['value'] : run === 4 ? ['x', 'y', 'z', 'w'] : ['x', 'y', 'z'].slice(0, run);
-        const f = ctx.endian === 'le' ? 'f32' : 'f32be';
+        const f = ctx.endian === 'le' ? 'f32le' : 'f32be';
         const fields = axes.map((a, k) => ({ name: name(run === 1 ? `f32_${at0()}` : a), spec: f, kind: 'float' as const, at: at0() + k * 4, evidence: `${run > 1 ? `${run} floats in a row (a position?)` : 'a float'}: finite and of a sensible size in all ${n}`, sure: true }));
         for (let i = 0; i < n; i++) cur[i]! += run * 4;
         return fields.length === 1 ? fields[0]! : (out.push(...fields.slice(0, -1)), fields[fields.length - 1]!);
@@ -214,7 +217,7 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
           // floats a byte or three further on: what comes before them is its own field
           for (let k = 1; k <= 3; k++) {
             if (floats(k) && floats(k + 4)) {
-              const spec = k === 1 ? 'u8' : k === 2 ? (ctx.endian === 'le' ? 'u16' : 'u16be') : { type: 'bytes', length: 3 };
+              const spec = k === 1 ? 'u8' : k === 2 ? `u16${ctx.endian}` : { type: 'bytes', length: 3 };
               const at = at0();
               for (let i = 0; i < n; i++) cur[i]! += k;
               return { name: name(`before_${at + k}`), spec, kind: 'bytes', at, evidence: `the ${k} byte${k > 1 ? 's' : ''} before a run of floats`, sure: false };
@@ -226,7 +229,7 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
         // four bytes whose last two start a run of floats are two bytes and the floats
         if (width === 4 && floats(2) && floats(6)) continue;
         const vals = samples.map((s, i) => (width === 4 ? (ctx.endian === 'le' ? s.body.readUInt32LE(cur[i]!) : s.body.readUInt32BE(cur[i]!)) : ctx.endian === 'le' ? s.body.readUInt16LE(cur[i]!) : s.body.readUInt16BE(cur[i]!)));
-        const type = `u${width * 8}${ctx.endian === 'be' ? 'be' : ''}`;
+        const type = `u${width * 8}${ctx.endian}`;
         const distinct = new Set(vals).size;
         if (distinct < 2) continue;
         // a counter: over time, mostly small steps up
@@ -263,8 +266,8 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
         let len = 1;
         while (len < minLeft && len < 16 && !varies(len)) len++;
         const bytes = samples[0]!.body.subarray(cur[0]!, cur[0]! + len);
-        const spec = len === 1 ? 'u8' : len === 2 ? u16 : len === 4 ? `u32${ctx.endian === 'be' ? 'be' : ''}` : { type: 'bytes', length: len };
-        return { name: name(`const_${at0()}`), spec: spec === 'u16le' ? 'u16' : spec, kind: 'constant', at: at0(), evidence: `always ${hex(bytes)} (in all ${n})`, sure: n >= 3 };
+        const spec = len === 1 ? 'u8' : len === 2 ? u16 : len === 4 ? `u32${ctx.endian}` : { type: 'bytes', length: len };
+        return { name: name(`const_${at0()}`), spec, kind: 'constant', at: at0(), evidence: `always ${hex(bytes)} (in all ${n})`, sure: n >= 3 };
       }
       // a byte with few values: an enum or flags
       const c = col(0);
@@ -290,6 +293,8 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
     for (let i = 0; i < n; i++) cur[i]!++;
   }
   flushUnknown();
+  // stopped at the field cap with bytes left: they stay bytes, so every sample decodes whole
+  if (out.length >= MAX_FIELDS && samples.some((s, i) => cur[i]! < s.body.length)) out.push({ name: name('rest'), spec: { type: 'bytes', until: 'end' }, kind: 'rest', at: at0(), evidence: `the rest, after ${MAX_FIELDS} fields`, sure: false });
   return out;
 }
 

@@ -57,6 +57,12 @@ const KINDS: { kind: LengthKind; width: number }[] = [
 ];
 const MAX_OFFSET = 6;
 const MAX_FRAME = 16 << 20;
+/** Frame ends compared to tell readings that cut the same frames apart (per stream, 4 streams). */
+const SIG_ENDS = 256;
+/** Frames looked at to judge whether frames look alike. */
+const ALIKE_FRAMES = 4000;
+/** Bytes a length reading is followed through, over all streams, before it is taken as chaining. */
+const CHECK_BYTES = 2 << 20;
 
 /** A length candidate: frame size = value + total (total folds the offset, the field and the adjustment). */
 interface Cand {
@@ -100,33 +106,43 @@ interface Chain {
   frames: number;
   /** Where it stopped when not ok. */
   at: number;
-  /** Frame ends, when asked. */
-  ends?: number[];
+  /** The first `keep` frame ends. */
+  ends: number[];
   /** Distinct length values seen (up to 64). */
   values: Set<number>;
+  /** Frames with nothing after the length field (a message has at least an id). */
+  empty: number;
 }
 
-function chain(s: Stream, c: Cand, limit = s.bytes.length, keepEnds = false): Chain {
+/**
+ * Follow a length reading through a stream. Keeps the first `keep` frame ends; gives up (not ok)
+ * once more than 2% of 50 or more frames are empty: a reading that cuts frames of nothing is not
+ * a length, and following it through megabytes of zeros would cost time and memory for nothing.
+ */
+function chain(s: Stream, c: Cand, limit = s.bytes.length, keep = 0): Chain {
   const b = s.bytes;
   const end = Math.min(limit, b.length);
   const cut = s.cut || end < b.length;
   let p = 0;
   let frames = 0;
+  let empty = 0;
   const values = new Set<number>();
-  const ends: number[] | undefined = keepEnds ? [] : undefined;
+  const ends: number[] = [];
+  const min = c.offset + (c.width || 1);
   while (p < end) {
     const r = readLength(b, p + c.offset, c.kind);
-    if (!r) return { ok: cut, frames, at: p, ends, values };
+    if (!r) return { ok: cut, frames, at: p, ends, values, empty };
     const [v, w] = r;
     const size = v + c.total + (c.kind === 'varint' ? c.offset + w : 0);
-    if (size < c.offset + w || size > MAX_FRAME) return { ok: false, frames, at: p, ends, values };
+    if (size < c.offset + w || size > MAX_FRAME) return { ok: false, frames, at: p, ends, values, empty };
     if (values.size < 64) values.add(v);
-    if (p + size > end) return { ok: cut, frames, at: p, ends, values };
+    if (p + size > end) return { ok: cut, frames, at: p, ends, values, empty };
+    if (size <= min && ++empty > 1 && frames >= 50 && empty > frames * 0.02) return { ok: false, frames, at: p, ends, values, empty };
     p += size;
     frames++;
-    ends?.push(p);
+    if (ends.length < keep) ends.push(p);
   }
-  return { ok: true, frames, at: p, ends, values };
+  return { ok: true, frames, at: p, ends, values, empty };
 }
 
 function candidates(): Cand[] {
@@ -216,7 +232,7 @@ export function inferFraming(streams: Stream[]): FramingResult {
   // length prefixes: first on a sample (4 KiB of up to 8 streams), then on everything
   const sample = [...live].sort((a, b) => b.bytes.length - a.bytes.length).slice(0, 8);
   const survivors = ALL.filter((c) => sample.every((s) => chain(s, c, 4096).ok));
-  const full: { c: Cand; frames: number; values: number; sig: string; chained: number; okBytes: number; minFrames: number }[] = [];
+  const full: { c: Cand; frames: number; values: number; sig: string; chained: number; okBytes: number; minFrames: number; checked: number }[] = [];
   let partial: { c: Cand; frames: number; label: string; at: number; s: Stream } | null = null;
   for (const c of survivors) {
     let frames = 0;
@@ -226,29 +242,34 @@ export function inferFraming(streams: Stream[]): FramingResult {
     let minFrames = Infinity;
     const values = new Set<number>();
     const sig: string[] = [];
+    // at most CHECK_BYTES over the streams, per candidate: enough to tell, and bounded
+    let budget = CHECK_BYTES;
+    let checked = 0;
     for (const s of live) {
-      const r = chain(s, c, s.bytes.length, true);
+      if (budget <= 0) break;
+      checked++;
+      const lim = Math.min(s.bytes.length, budget);
+      budget -= lim;
+      const r = chain(s, c, lim, sig.length < 4 ? SIG_ENDS : 0);
       frames += r.frames;
-      // frames with nothing after the length field: a message has at least an id
-      let prev = 0;
-      for (const e of r.ends!) {
-        if (e - prev <= c.offset + (c.width || 1)) empty++;
-        prev = e;
-      }
+      empty += r.empty;
       for (const v of r.values) if (values.size < 64) values.add(v);
       if (r.ok) {
         chained++;
-        okBytes += s.bytes.length;
+        okBytes += lim;
         minFrames = Math.min(minFrames, r.frames);
-        if (sig.length < 4) sig.push(r.ends!.slice(0, 256).join(','));
-      } else if (!partial || r.frames > partial.frames) partial = { c, frames: r.frames, label: s.label, at: r.at, s };
+        if (sig.length < 4) sig.push(r.ends.join(','));
+      } else {
+        if (!partial || r.frames > partial.frames) partial = { c, frames: r.frames, label: s.label, at: r.at, s };
+        break;
+      }
     }
-    if (chained === live.length && empty <= frames * 0.02 && (live.length >= 3 || structured(live, c))) full.push({ c, frames, values: values.size, sig: sig.join('|'), chained, okBytes, minFrames });
+    if (chained === checked && empty <= frames * 0.02 && (live.length >= 3 || structured(live, c))) full.push({ c, frames, values: values.size, sig: sig.join('|'), chained, okBytes, minFrames, checked });
   }
   // a length that never varies, or frames of a byte or two, is no evidence of a length
   // frames of a byte or two are no evidence of a length; a length that never varies is (as good as
   // a fixed size) when its frames look alike
-  const real = full.filter((x) => x.frames >= live.length * 2 && x.okBytes / Math.max(1, x.frames) >= 2);
+  const real = full.filter((x) => x.frames >= x.checked * 2 && x.okBytes / Math.max(1, x.frames) >= 2);
   const groups = new Map<string, (typeof real)[number]>();
   for (const x of real) {
     const g = groups.get(x.sig);
@@ -260,6 +281,23 @@ export function inferFraming(streams: Stream[]): FramingResult {
     const f = asFraming(c);
     return (f.adjust ? 1 : 0) + (f.offset ? 1 : 0) + (f.includes ? 0.5 : 0);
   };
+  // a reading whose frame ends are a few of another's swallows several frames in one: the finer wins
+  const endsOf = (sig: string): number[][] => sig.split('|').map((x) => (x ? x.split(',').map(Number) : []));
+  const swallows = (a: string, b: string): boolean => {
+    const A = endsOf(a);
+    const B = endsOf(b);
+    if (A.length !== B.length) return false;
+    let fewer = false;
+    for (let i = 0; i < A.length; i++) {
+      const upto = Math.min(A[i]!.at(-1) ?? 0, B[i]!.at(-1) ?? 0);
+      const inB = new Set(B[i]);
+      const a = A[i]!.filter((e) => e <= upto);
+      if (!a.every((e) => inB.has(e))) return false;
+      if (B[i]!.filter((e) => e <= upto).length > a.length) fewer = true;
+    }
+    return fewer;
+  };
+  for (const a of [...groups.keys()]) if ([...groups.keys()].some((b) => b !== a && swallows(a, b))) groups.delete(a);
   const alike = new Map([...groups.values()].map((x) => [x, alikeness(live, x.c)]));
   const bucket = (x: (typeof real)[number]): number => Math.round(alike.get(x)! * 10);
   const lengthGuesses = [...groups.values()].filter((x) => x.values > 1 || alike.get(x)! >= 0.4).sort((a, b) => bucket(b) - bucket(a) || complexity(a.c) - complexity(b.c) || b.values - a.values || b.frames - a.frames);
@@ -274,7 +312,7 @@ export function inferFraming(streams: Stream[]): FramingResult {
       chained: x.chained,
       frames: x.frames,
       evidence: [
-        `${describeFraming(f)} chains exactly through all ${live.length} stream${live.length > 1 ? 's' : ''} (${x.frames} frames, ${total} bytes${live.some((s) => s.cut) ? '; streams cut short end inside their last frame' : ''})`,
+        `${describeFraming(f)} chains exactly through ${x.checked === live.length ? `all ${live.length}` : `${x.checked} of ${live.length}`} stream${live.length > 1 ? 's' : ''} (${x.frames} frames, ${x.okBytes} bytes${x.okBytes < total ? ` of ${total} looked at` : ''}${live.some((s) => s.cut) ? '; streams cut short end inside their last frame' : ''})`,
         `${x.values >= 64 ? '64+' : x.values} distinct length values`,
         ...(rivals ? [`${rivals} other length reading${rivals > 1 ? 's' : ''} chain${rivals > 1 ? '' : 's'} too, cutting other frames`] : []),
       ],
@@ -346,8 +384,8 @@ export function inferFraming(streams: Stream[]): FramingResult {
     let bestScore = -Infinity;
     if (at >= 0) {
       for (const c of ALL) {
-        const r = chain(s, c, lim, true);
-        const ends = r.ends!;
+        const r = chain(s, c, lim, 1 << 16);
+        const ends = r.ends;
         let k = 0;
         while (k < ends.length && ends[k]! <= at + 16) k++;
         if (k < 3 || Math.abs(ends[k - 1]! - at) > 16) continue;
@@ -401,9 +439,10 @@ function structured(streams: Stream[], c: Cand): boolean {
 function alikeness(streams: Stream[], c: Cand): number {
   const starts: [Buffer, number][] = [];
   for (const s of streams) {
-    const r = chain(s, c, s.bytes.length, true);
+    if (starts.length >= ALIKE_FRAMES) break;
+    const r = chain(s, c, s.bytes.length, ALIKE_FRAMES - starts.length);
     let prev = 0;
-    for (const e of r.ends!) {
+    for (const e of r.ends) {
       starts.push([s.bytes, prev]);
       prev = e;
     }
@@ -429,13 +468,22 @@ function alikeness(streams: Stream[], c: Cand): number {
   const all = streams.map((s) => s.bytes);
   const total = all.reduce((t, b) => t + b.length, 0);
   const rng = new Rng(n);
+  const starts0: number[] = [];
+  let acc = 0;
+  for (const b of all) {
+    starts0.push(acc);
+    acc += b.length;
+  }
   const baseline = h(() => {
-    let at = rng.below(total);
-    for (const b of all) {
-      if (at < b.length) return b[at];
-      at -= b.length;
+    const at = rng.below(total);
+    let lo = 0;
+    let hi = all.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts0[mid]! <= at) lo = mid;
+      else hi = mid - 1;
     }
-    return undefined;
+    return all[lo]![at - starts0[lo]!];
   });
   if (baseline === 0) return 0;
   let sum = 0;
@@ -455,15 +503,15 @@ function alikeness(streams: Stream[], c: Cand): number {
 }
 
 /** Cut a stream into frames with a framing (the chosen one); what does not fit is left over. */
-export function cutFrames(s: Stream, f: Framing): { frames: Buffer[]; rest: number } {
+export function cutFrames(s: Stream, f: Framing, max = Infinity): { frames: Buffer[]; rest: number } {
   const frames: Buffer[] = [];
   const b = s.bytes;
   if (f.k === 'length') {
     const width = KINDS.find((k) => k.kind === f.kind)!.width;
     const c: Cand = { kind: f.kind, width, offset: f.offset, total: f.kind === 'varint' ? f.adjust : f.includes ? f.adjust : f.adjust + f.offset + width };
-    const r = chain(s, c, b.length, true);
+    const r = chain(s, c, b.length, max);
     let p = 0;
-    for (const e of r.ends!) {
+    for (const e of r.ends) {
       frames.push(b.subarray(p, e));
       p = e;
     }
@@ -472,7 +520,7 @@ export function cutFrames(s: Stream, f: Framing): { frames: Buffer[]; rest: numb
   if (f.k === 'delimiter') {
     const d = Buffer.from(f.delimiter, 'latin1');
     let p = 0;
-    for (let at = b.indexOf(d); at >= 0; at = b.indexOf(d, p)) {
+    for (let at = b.indexOf(d); at >= 0 && frames.length < max; at = b.indexOf(d, p)) {
       frames.push(b.subarray(p, at));
       p = at + d.length;
     }
@@ -480,7 +528,7 @@ export function cutFrames(s: Stream, f: Framing): { frames: Buffer[]; rest: numb
   }
   if (f.k === 'fixed') {
     let p = 0;
-    for (; p + f.size <= b.length; p += f.size) frames.push(b.subarray(p, p + f.size));
+    for (; p + f.size <= b.length && frames.length < max; p += f.size) frames.push(b.subarray(p, p + f.size));
     return { frames, rest: b.length - p };
   }
   return { frames: b.length ? [b] : [], rest: 0 };

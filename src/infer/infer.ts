@@ -35,6 +35,8 @@ export interface DirectionReport {
 export interface TransportReport {
   transport: 'tcp' | 'udp';
   port: number;
+  /** The server ports its traffic came from. */
+  ports: number[];
   /** The framing the draft uses for both directions (one framing per transport). */
   framing: Framing | { k: 'datagram' };
   directions: DirectionReport[];
@@ -103,13 +105,17 @@ function inferTcp(samples: InferInput['tcp'], ports: number[], from: number, to:
   const pick = chooseFraming(results, streams, notes);
   const framing: Framing = pick ?? { k: 'chunk' };
   const endian = framing.k === 'length' && framing.kind.endsWith('be') ? 'be' : 'le';
+  // frames to compare: not a stream's deliveries, nor a WebSocket stream whole
+  const framed = framing.k !== 'chunk' && framing.k !== 'websocket';
   const dirs: (DirectionReport & { bodies: Sample[] })[] = [];
   for (const d of ['c2s', 's2c'] as const) {
     const bodies: Sample[] = [];
     let frames = 0;
     for (const s of samples) {
       if (!s.bytes[d].length) continue;
-      const cut = cutFrames({ bytes: s.bytes[d], cut: s.cut[d], label: '' }, framing);
+      // at most MAX_BODIES frames a direction are looked at (dispatch and fields sample anyway)
+      if (bodies.length >= MAX_BODIES) break;
+      const cut = cutFrames({ bytes: s.bytes[d], cut: s.cut[d], label: '' }, framing, MAX_BODIES - bodies.length);
       let end = 0;
       const ends = cut.frames.map((f) => (end += f.length + (framing.k === 'delimiter' ? framing.delimiter.length : 0)));
       const ts = frameTimes(s.times[d], ends);
@@ -117,15 +123,16 @@ function inferTcp(samples: InferInput['tcp'], ports: number[], from: number, to:
       frames += cut.frames.length;
     }
     bodies.sort((a, b) => a.ts - b.ts);
-    dirs.push(directionReport(d, streams[d].length, streams[d].reduce((n, s) => n + s.bytes.length, 0), results[d], frames, bodies, framing.k !== 'chunk', framing));
+    dirs.push(directionReport(d, streams[d].length, streams[d].reduce((n, s) => n + s.bytes.length, 0), results[d], frames, bodies, framed, framing));
   }
-  return finish('tcp', ports, framing, dirs, endian, notes, { endian, from, to }, framing.k !== 'chunk');
+  if (framing.k === 'websocket') notes.push('WebSocket: the draft has one message a direction over the data messages; decode them with it and infer again over their payloads');
+  return finish('tcp', ports, framing, dirs, endian, notes, { endian, from, to }, framed);
 }
 
 function inferUdp(flows: InferInput['udp'], ports: number[], from: number, to: number): TransportReport {
   const dirs: (DirectionReport & { bodies: Sample[] })[] = [];
   for (const d of ['c2s', 's2c'] as const) {
-    const bodies = flows.flatMap((f) => f.datagrams.filter((x) => x.dir === d).map((x) => ({ body: x.bytes, ts: x.ts })));
+    const bodies = flows.flatMap((f) => f.datagrams.filter((x) => x.dir === d).map((x) => ({ body: x.bytes, ts: x.ts }))).slice(0, MAX_BODIES);
     bodies.sort((a, b) => a.ts - b.ts);
     const framing: FramingResult = { best: { framing: { k: 'chunk' }, confidence: 1, streams: flows.length, chained: flows.length, frames: bodies.length, evidence: ['UDP: each datagram is one message'] }, others: [], why: [], breaks: [] };
     dirs.push(directionReport(d, flows.length, bodies.reduce((n, b) => n + b.body.length, 0), framing, bodies.length, bodies, true));
@@ -171,7 +178,7 @@ function finish(transport: 'tcp' | 'udp', ports: number[], framing: TransportRep
     for (const m of d.messages) if (m.after) stateChanges.push(m.after);
   }
   const directions: DirectionReport[] = dirs.map(({ bodies: _b, ...d }) => d);
-  return { transport, port: ports[0]!, framing, directions, stateChanges, idAt: pick?.at ?? 0, idKind: pick?.kind, endian, notes };
+  return { transport, port: ports[0]!, ports, framing, directions, stateChanges, idAt: pick?.at ?? 0, idKind: pick?.kind, endian, notes };
 }
 
 /** Whether a framing cuts every whole stream with nothing left over. */
@@ -229,19 +236,30 @@ function messagesOf(d: DirectionReport & { bodies: Sample[] }, g: { at: number; 
     d.messages.push(messageGuess(d.dir, id, list, inferFields(after, ctx)));
   }
   // a body that turns random after some message: compression or a cipher switched on there
-  const seq = bodies.map((b) => ({ id: idOf(b.body, g), e: b.body.length >= 32 ? entropy(b.body) : -1 }));
+  // one pass with running sums (over at most MAX_SCAN bodies of 32+ bytes, each at most 4 KiB read)
+  const seq: { id: number | undefined; e: number }[] = [];
+  for (const b of bodies) {
+    if (b.body.length < 32) continue;
+    seq.push({ id: idOf(b.body, g), e: entropy(b.body, 0, Math.min(b.body.length, 4096)) });
+    if (seq.length >= MAX_SCAN) break;
+  }
+  let total = 0;
+  for (const x of seq) total += x.e;
+  let before = 0;
   for (let i = 1; i < seq.length - 2; i++) {
-    const before = seq.slice(0, i).filter((x) => x.e >= 0);
-    const after = seq.slice(i).filter((x) => x.e >= 0);
-    if (before.length >= 2 && after.length >= 3 && avg(before) < 5.5 && avg(after) > 7) {
+    before += seq[i - 1]!.e;
+    const a = before / i;
+    const z = (total - before) / (seq.length - i);
+    if (i >= 2 && a < 5.5 && z > 7) {
       const m = d.messages.find((x) => x.id === seq[i - 1]!.id);
-      if (m) m.after = `${d.dir}: after message id 0x${(seq[i - 1]!.id ?? 0).toString(16)}, bodies of 32+ bytes go from ${avg(before).toFixed(1)} to ${avg(after).toFixed(1)} bits a byte: compression or a cipher switched on there?`;
+      if (m) m.after = `${d.dir}: after message id 0x${(seq[i - 1]!.id ?? 0).toString(16)}, bodies of 32+ bytes go from ${a.toFixed(1)} to ${z.toFixed(1)} bits a byte: compression or a cipher switched on there?`;
       break;
     }
   }
 }
 
-const avg = (xs: { e: number }[]): number => xs.reduce((n, x) => n + x.e, 0) / xs.length;
+const MAX_SCAN = 100_000;
+const MAX_BODIES = 200_000;
 
 function messageGuess(dir: Direction, id: number | undefined, list: Sample[], fields: FieldGuess[]): MessageGuess {
   let lo = Infinity;

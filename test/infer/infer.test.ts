@@ -70,10 +70,10 @@ describe('infer: dispatch and fields', () => {
     const fields = inferFields(samples, { endian: 'le', from: 0, to: 0 });
     expect(fields.map((f) => [f.name, f.kind, f.spec])).toEqual([
       ['text', 'string', { type: 'string', prefix: 'u8' }],
-      ['x', 'float', 'f32'],
-      ['y', 'float', 'f32'],
-      ['z', 'float', 'f32'],
-      ['seq', 'counter', 'u32'],
+      ['x', 'float', 'f32le'],
+      ['y', 'float', 'f32le'],
+      ['z', 'float', 'f32le'],
+      ['seq', 'counter', 'u32le'],
     ]);
   });
 
@@ -82,6 +82,9 @@ describe('infer: dispatch and fields', () => {
     expect(r.framingExact, r.misses.join('\n')).toBeGreaterThanOrEqual(24);
     expect(r.idExact, r.misses.join('\n')).toBeGreaterThanOrEqual(22);
     expect(r.draftsClean, r.misses.join("\n")).toBe(25);
+    // every vector a draft wrote passes, and every message has one
+    expect(r.vectorsFailing).toBe(0);
+    expect(r.vectors).toBe(r.messages);
   });
 });
 
