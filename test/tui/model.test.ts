@@ -607,7 +607,7 @@ describe('TUI: fields proposed for a message id', () => {
     const doc = parse(o.lines.join('\n')) as { fields: Record<string, unknown> };
     expect(Object.keys(doc.fields).length).toBeGreaterThan(1);
     // the move's position: two floats in a row
-    expect(Object.values(doc.fields).filter((v) => v === 'f32')).toHaveLength(2);
+    expect(Object.values(doc.fields).filter((v) => v === 'f32le')).toHaveLength(2);
     // every field line has its evidence as a comment
     for (const l of o.lines.filter((x) => /^ {2}\w+:/.test(x))) expect(l).toMatch(/ # /);
     // y's format `fields`: the same text, to a file and the clipboard by the one path y has
@@ -647,7 +647,7 @@ describe('TUI: fields proposed for a message id', () => {
     const doc = parse(lines.join('\n')) as Record<string, { id: number; dir: string; fields: Record<string, unknown> }>;
     expect(Object.keys(doc)).toEqual(['c2s_07']);
     expect(doc.c2s_07).toMatchObject({ id: 7, dir: 'c2s' });
-    expect(Object.values(doc.c2s_07!.fields)).toEqual(['u32', 'f32']);
+    expect(Object.values(doc.c2s_07!.fields)).toEqual(['u32le', 'f32le']);
     // a message that did not frame has no id to gather by
     const raw = new SessionModel(p, {});
     const bytes = Buffer.from([5, 0, 7]);
