@@ -14,6 +14,7 @@
  */
 import { toJs, type Expr } from './expr';
 import type { Counter, Field, FieldTransform, Len, MapField, MessageDef, ProtocolDef, SourceExpr, TransportDef, Ty } from './ir';
+import { fixedSize } from './ir';
 import { ProtocolError } from './load';
 
 export interface GeneratedModule {
@@ -126,38 +127,6 @@ class Gen {
 
   // ---- decoding -------------------------------------------------------------------------------
 
-  /** Bytes a type always takes, or -1 when that depends on the data. */
-  fixedSize(ty: Ty): number {
-    switch (ty.k) {
-      case 'int':
-        return ty.size;
-      case 'float':
-        return ty.size;
-      case 'bool':
-        return 1;
-      case 'enum':
-      case 'const':
-        return ty.base.k === 'varint' ? -1 : this.fixedSize(ty.base);
-      case 'flags':
-      case 'bits':
-        return ty.base.size;
-      case 'magic':
-        return ty.bytes.length;
-      case 'pad':
-        return ty.n;
-      case 'struct': {
-        let s = 0;
-        for (const f of ty.fields) {
-          const fs = f.cond ? -1 : this.fixedSize(f.ty);
-          if (fs < 0) return -1;
-          s += fs;
-        }
-        return s;
-      }
-      default:
-        return -1;
-    }
-  }
 
   check(n: string | number): void {
     this.emit(`if (e - p < ${n}) rt.short(c, ${n}, p, e);`);
@@ -356,7 +325,7 @@ class Gen {
   array(ty: Ty & { k: 'array' }, into: string): void {
     const i = this.v('i');
     const x = this.v('x');
-    const elemSize = this.fixedSize(ty.of);
+    const elemSize = fixedSize(ty.of);
     const body = () => {
       this.emit(`let ${x};`);
       this.emit(`if (++c.n > c.maxN) rt.tooMany(c, p);`);
@@ -415,12 +384,12 @@ class Gen {
     let covered = 0;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i];
-      const size = f.cond ? -1 : this.fixedSize(f.ty);
+      const size = f.cond ? -1 : fixedSize(f.ty);
       let checked = false;
       if (!this.debug && size >= 0) {
         if (covered <= 0) {
           let run = 0;
-          for (let j = i; j < fields.length && !fields[j].cond && this.fixedSize(fields[j].ty) >= 0; j++) run += this.fixedSize(fields[j].ty);
+          for (let j = i; j < fields.length && !fields[j].cond && fixedSize(fields[j].ty) >= 0; j++) run += fixedSize(fields[j].ty);
           if (run > 0) this.check(run);
           covered = run;
         }

@@ -183,3 +183,35 @@ export interface ProtocolDef {
   tcp?: TransportDef;
   udp?: TransportDef;
 }
+
+/** Bytes a type always takes, or -1 when it varies (a condition, a varint, a size from the data). */
+export function fixedSize(ty: Ty): number {
+  switch (ty.k) {
+    case 'int':
+    case 'float':
+      return ty.size;
+    case 'bool':
+      return 1;
+    case 'enum':
+    case 'const':
+      return ty.base.k === 'varint' ? -1 : fixedSize(ty.base);
+    case 'flags':
+    case 'bits':
+      return ty.base.size;
+    case 'magic':
+      return ty.bytes.length;
+    case 'pad':
+      return ty.n;
+    case 'struct': {
+      let s = 0;
+      for (const f of ty.fields) {
+        const fs = f.cond ? -1 : fixedSize(f.ty);
+        if (fs < 0) return -1;
+        s += fs;
+      }
+      return s;
+    }
+    default:
+      return -1;
+  }
+}

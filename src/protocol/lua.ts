@@ -21,6 +21,7 @@
  */
 import type { Expr } from './expr';
 import type { Counter, EnumDef, Field, FieldTransform, Framing, LayerArg, Len, MessageDef, ProtocolDef, SourceExpr, TransformUse, TransportDef, Ty } from './ir';
+import { fixedSize } from './ir';
 import { LUA_DISSECTOR, LUA_VALUES } from './lua-runtime';
 
 export interface LuaOptions {
@@ -690,7 +691,7 @@ class LuaGen {
       this.close();
     } else {
       const n = this.length(len);
-      const size = this.fixedSize(ty.of);
+      const size = fixedSize(ty.of);
       if (size > 0) this.check(size === 1 ? n : `${n} * ${size}`);
       else this.emit(`if ${n} > e - p then fail(c, "count " .. ${n} .. " exceeds the " .. (e - p) .. " bytes left", p) end`);
       const i = this.v('i');
@@ -704,37 +705,6 @@ class LuaGen {
     this.emit(`${at}:set_len(p - ${a0}); ${at}:append_text(" (" .. ${a}.n .. ")"); ${out} = ${a}`);
   }
 
-  /** Bytes a type always takes, or -1 (as codegen's fixedSize). */
-  fixedSize(ty: Ty): number {
-    switch (ty.k) {
-      case 'int':
-      case 'float':
-        return ty.size;
-      case 'bool':
-        return 1;
-      case 'enum':
-      case 'const':
-        return ty.base.k === 'varint' ? -1 : this.fixedSize(ty.base);
-      case 'flags':
-      case 'bits':
-        return ty.base.size;
-      case 'magic':
-        return ty.bytes.length;
-      case 'pad':
-        return ty.n;
-      case 'struct': {
-        let s = 0;
-        for (const f of ty.fields) {
-          const fs = f.cond ? -1 : this.fixedSize(f.ty);
-          if (fs < 0) return -1;
-          s += fs;
-        }
-        return s;
-      }
-      default:
-        return -1;
-    }
-  }
 
   /** Fields in order, each in its own block; `out` gets a STRUCT of their values; `after` runs in their scope. */
   struct(fields: Field[], out: string, tree: string, site: Site, after?: () => void): void {

@@ -167,18 +167,8 @@ export class Transport {
 
   /** Decode one frame body (what the framer produced). Never throws on bad traffic. */
   decode(dir: Direction, frame: Buffer, state: Record<string, unknown>, opts: DecodeOptions = {}): DecodedMessage {
-    // One context reused for every message: decoding is synchronous and not re-entered.
-    const c = this.ctx;
     const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
-    c.st = state;
-    c.n = 0;
-    c.inflated = 0;
-    c.depth = 0;
-    c.maxN = limits.elements;
-    c.maxInflate = limits.inflate;
-    c.maxDepth = limits.depth;
-    c.hd = null;
-    c.fr = opts.frame ?? null;
+    const c = this.freshCtx(state, limits, opts.frame);
     try {
       const out = this.decodeFrame(dir, frame, state, opts, limits);
       if (opts.frame) out.frame = opts.frame;
@@ -334,18 +324,8 @@ export class Transport {
     if (this.protocol.fieldsReadState || this.def.msgpack) return undefined;
     const ref = this.protocol.message(name, dir);
     if (!ref || ref.transport !== this.kind) return undefined;
-    const c = this.ctx;
-    const limits = DEFAULT_DECODE_LIMITS;
-    // nothing reads it; a message's set: writes to it
-    c.st = this.scratch;
-    c.n = 0;
-    c.inflated = 0;
-    c.depth = 0;
-    c.maxN = limits.elements;
-    c.maxInflate = limits.inflate;
-    c.maxDepth = limits.depth;
-    c.fr = frame ?? null;
-    c.hd = null;
+    // nothing reads the state; a message's set: writes to it
+    const c = this.freshCtx(this.scratch, DEFAULT_DECODE_LIMITS, frame);
     try {
       let start = 0;
       if (this.fn.H) {
@@ -364,6 +344,21 @@ export class Transport {
   }
 
   private readonly scratch: Record<string, unknown> = {};
+
+  /** The one context every message is decoded with, set for another: decoding is synchronous and not re-entered. */
+  private freshCtx(state: Record<string, unknown>, limits: DecodeLimits, frame: Record<string, unknown> | undefined): Ctx {
+    const c = this.ctx;
+    c.st = state;
+    c.n = 0;
+    c.inflated = 0;
+    c.depth = 0;
+    c.maxN = limits.elements;
+    c.maxInflate = limits.inflate;
+    c.maxDepth = limits.depth;
+    c.hd = null;
+    c.fr = frame ?? null;
+    return c;
+  }
 
   /** Where a message's own fields start: after the head and the id. */
   private bodyStart(body: Buffer, state: Record<string, unknown>): number {
