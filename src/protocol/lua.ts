@@ -348,7 +348,7 @@ class LuaGen {
     const fn = `TF[${this.typeFns.length + 1}]`;
     this.typeFns.push('');
     const idx = this.typeFns.length - 1;
-    const saved = { out: this.out.splice(0), ind: this.ind, blocks: this.blocks, scopes: this.scopes, nest: this.nest };
+    const saved = this.save();
     this.ind = 0;
     this.blocks = 0;
     this.nest = 0;
@@ -359,12 +359,21 @@ class LuaGen {
     this.emit('return p, out');
     this.close();
     this.typeFns[idx] = this.out.join('\n');
+    this.restore(saved);
+    this.emit(`p, ${out} = ${fn}(tvb, ${tree}, c, p, e, ${label}, { ${bases.join(', ')} })`);
+  }
+
+  /** Set the output aside to write a function of its own; restore() brings it back. */
+  private save(): { out: string[]; ind: number; blocks: LuaGen['blocks']; scopes: LuaGen['scopes']; nest: number } {
+    return { out: this.out.splice(0), ind: this.ind, blocks: this.blocks, scopes: this.scopes, nest: this.nest };
+  }
+
+  private restore(saved: ReturnType<LuaGen['save']>): void {
     this.out.splice(0, this.out.length, ...saved.out);
     this.ind = saved.ind;
     this.blocks = saved.blocks;
     this.scopes = saved.scopes;
     this.nest = saved.nest;
-    this.emit(`p, ${out} = ${fn}(tvb, ${tree}, c, p, e, ${label}, { ${bases.join(', ')} })`);
   }
 
   decInner(ty: Ty, out: string, tree: string, site: Site, label: string, doc?: string): void {
@@ -759,7 +768,7 @@ class LuaGen {
     if (shared) this.shared.set(name, fn);
     const idx = this.typeFns.length - 1;
     // generated on its own, then put in place: a function's text is never inside another's
-    const saved = { out: this.out.splice(0), ind: this.ind, blocks: this.blocks, scopes: this.scopes, nest: this.nest };
+    const saved = this.save();
     this.ind = 0;
     this.blocks = 0;
     this.nest = 0;
@@ -772,11 +781,7 @@ class LuaGen {
     this.close();
     this.typeStack.pop();
     this.typeFns[idx] = this.out.join('\n');
-    this.out.splice(0, this.out.length, ...saved.out);
-    this.ind = saved.ind;
-    this.blocks = saved.blocks;
-    this.scopes = saved.scopes;
-    this.nest = saved.nest;
+    this.restore(saved);
     return fn;
   }
 
