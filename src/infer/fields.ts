@@ -101,53 +101,41 @@ export function inferFields(all: Sample[], ctx: FieldContext): FieldGuess[] {
     }
     if (maxLeft === 0) break;
 
-    // a string with a length prefix, or up to a NUL
+    // a string with a length prefix, or up to a NUL: the same text in every sample, located two ways
+    const texts = (locate: (b: Buffer, at: number) => [start: number, end: number, next: number] | null): { longest: number; total: number; words: number; next: number[] } | null => {
+      const out = { longest: 0, total: 0, words: 0, next: [] as number[] };
+      for (let i = 0; i < n; i++) {
+        const b = samples[i]!.body;
+        const r = locate(b, cur[i]!);
+        if (!r || r[1] > b.length || !utf8Text(b.subarray(r[0], r[1]))) return null;
+        out.longest = Math.max(out.longest, r[1] - r[0]);
+        out.total += r[1] - r[0];
+        if (wordy(b.subarray(r[0], r[1]))) out.words++;
+        out.next.push(r[2]);
+      }
+      return out;
+    };
     let found: FieldGuess | null = null;
     for (const kind of ['u8', u16, 'varint'] as const) {
-      let ok = true;
-      let longest = 0;
-      let words = 0;
-      let total = 0;
-      const adv: number[] = [];
-      for (let i = 0; i < n && ok; i++) {
-        const b = samples[i]!.body;
-        const r = readCounter(b, cur[i]!, kind);
-        const text = r ? b.subarray(cur[i]! + r[1], cur[i]! + r[1] + r[0]) : null;
-        if (!r || cur[i]! + r[1] + r[0] > b.length || !utf8Text(text!)) ok = false;
-        else {
-          longest = Math.max(longest, r[0]);
-          total += r[0];
-          if (wordy(text!)) words++;
-          adv.push(r[1] + r[0]);
-        }
-      }
-      if (ok && longest >= 3 && total >= 2 * n && words >= n * 0.5) {
-        found = { name: name('text'), spec: { type: 'string', prefix: kind }, kind: 'string', at: at0(), evidence: `a ${kind} length, then UTF-8 text, in all ${n} (up to ${longest} bytes)`, sure: true };
-        adv.forEach((a, i) => (cur[i]! += a));
+      const t = texts((b, at) => {
+        const r = readCounter(b, at, kind);
+        return r ? [at + r[1], at + r[1] + r[0], at + r[1] + r[0]] : null;
+      });
+      if (t && t.longest >= 3 && t.total >= 2 * n && t.words >= n * 0.5) {
+        found = { name: name('text'), spec: { type: 'string', prefix: kind }, kind: 'string', at: at0(), evidence: `a ${kind} length, then UTF-8 text, in all ${n} (up to ${t.longest} bytes)`, sure: true };
+        t.next.forEach((e, i) => (cur[i] = e));
         break;
       }
     }
     if (!found) {
-      let ok = true;
-      let longest = 0;
-      let words = 0;
-      let total = 0;
-      const ends: number[] = [];
-      for (let i = 0; i < n && ok; i++) {
-        const b = samples[i]!.body;
+      const t = texts((b, at) => {
         // a string of at most 256 bytes (a search to the end from every byte of a big body would be quadratic)
-        const z = b.subarray(0, Math.min(b.length, cur[i]! + 257)).indexOf(0, cur[i]!);
-        if (z < 0 || !utf8Text(b.subarray(cur[i]!, z))) ok = false;
-        else {
-          longest = Math.max(longest, z - cur[i]!);
-          total += z - cur[i]!;
-          if (wordy(b.subarray(cur[i]!, z))) words++;
-          ends.push(z + 1);
-        }
-      }
-      if (ok && longest >= 3 && total >= 3 * n && words >= n * 0.8) {
-        found = { name: name('text'), spec: { type: 'string', terminator: 0 }, kind: 'string', at: at0(), evidence: `UTF-8 text ending with a NUL in all ${n} (up to ${longest} bytes)`, sure: true };
-        ends.forEach((e, i) => (cur[i] = e));
+        const z = b.subarray(0, Math.min(b.length, at + 257)).indexOf(0, at);
+        return z < 0 ? null : [at, z, z + 1];
+      });
+      if (t && t.longest >= 3 && t.total >= 3 * n && t.words >= n * 0.8) {
+        found = { name: name('text'), spec: { type: 'string', terminator: 0 }, kind: 'string', at: at0(), evidence: `UTF-8 text ending with a NUL in all ${n} (up to ${t.longest} bytes)`, sure: true };
+        t.next.forEach((e, i) => (cur[i] = e));
       }
     }
     // a length that counts the rest (varying, so it is not a constant)
