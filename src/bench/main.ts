@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ import {
 import { captureDecodeBench, decodeBench, printDecodeFigures } from './decode';
 import { generateCapture } from './generate';
 import { parquetBench } from './parquet';
+import { liveBench } from './live';
+import { have, measure, type Run } from './tools';
 import { proxyBench } from './proxy';
 import { tuiBench } from './tui';
 
@@ -46,74 +48,7 @@ import { tuiBench } from './tui';
  */
 
 const CLI = join(__dirname, '../cli/main.js');
-const FLOOD = join(__dirname, 'flood.js');
 const GENERATOR_VERSION = 1;
-
-interface Run {
-  seconds: number;
-  peakRssMb: number;
-  stdout: string;
-  stderr: string;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** Killed by the time limit. */
-  killed: boolean;
-}
-
-interface MeasureOptions {
-  stdoutToNull?: boolean;
-  /** Stdout goes here as it comes instead of into `stdout`. */
-  onStdout?: (d: Buffer) => void;
-  /** SIGKILL the process after this many seconds. */
-  limitSec?: number;
-}
-
-/** Peak RSS comes from /proc/PID/status VmHWM, read until the process exits. */
-function measure(cmd: string, args: string[], opts: MeasureOptions = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const t0 = process.hrtime.bigint();
-    const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', opts.stdoutToNull ? 'ignore' : 'pipe', 'pipe'] });
-    let peak = 0;
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    let seconds = NaN;
-    const limit = opts.limitSec
-      ? setTimeout(() => {
-          killed = true;
-          child.kill('SIGKILL');
-        }, opts.limitSec * 1000)
-      : undefined;
-    child.stdout?.on('data', opts.onStdout ?? ((d: Buffer) => (stdout += d.toString())));
-    // what matters is the tail (a crash's message): keep it bounded
-    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-65536)));
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]));
-      } catch {
-        // exited
-      }
-    }, 20);
-    child.on('error', (e) => (stderr += String(e)));
-    child.on('exit', () => {
-      seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      clearInterval(poll);
-      clearTimeout(limit);
-    });
-    // resolve once stdout and stderr have been read to their end
-    child.on('close', (code, signal) => {
-      clearInterval(poll);
-      clearTimeout(limit);
-      if (Number.isNaN(seconds)) seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      resolve({ seconds, peakRssMb: peak / 1024, stdout, stderr, code, signal, killed });
-    });
-  });
-}
-
-function have(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-}
 
 const fmt = (n: number, d = 1): string => n.toFixed(d);
 
@@ -168,59 +103,6 @@ async function reassembly(file: string): Promise<void> {
   } else {
     process.stdout.write('  tcpflow: not installed (apt-get install tcpflow) - no comparison\n');
   }
-}
-
-function floodFor(port: number, seconds: number): Promise<number> {
-  return new Promise((resolve) => {
-    const f = spawn(process.execPath, [FLOOD, String(port), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    f.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    f.on('exit', () => resolve(Number(out.trim()) || 0));
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function live(): Promise<void> {
-  if (process.getuid?.() !== 0) {
-    process.stdout.write('\nlive capture: skipped (needs root or capture capabilities)\n');
-    return;
-  }
-  const seconds = 3;
-  const port = 24999;
-  process.stdout.write(`\nlive capture: ${seconds} s UDP flood of 64-byte datagrams on 127.0.0.1:${port}\n`);
-
-  const gs = spawn(process.execPath, [CLI, 'streams', '--port', String(port), '--duration', String(seconds + 3), '--json'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let gsErr = '';
-  gs.stderr.on('data', (d: Buffer) => (gsErr += d.toString()));
-  await sleep(1500);
-  const sentG = await floodFor(port, seconds);
-  await new Promise((r) => gs.on('exit', r));
-  const capturedG = Number(/(\d+) UDP/.exec(gsErr)?.[1] ?? 0);
-  const droppedG = Number(/dropped (\d+)/.exec(gsErr)?.[1] ?? NaN);
-  process.stdout.write(
-    `  gamesniff: sent ${sentG} (${fmt(sentG / seconds / 1e3)} k/s), captured ${capturedG}, lost ${sentG - capturedG}, kernel drops ${droppedG}\n`,
-  );
-
-  if (!have('tcpdump')) {
-    process.stdout.write('  tcpdump: not installed (apt-get install tcpdump) - no comparison\n');
-    return;
-  }
-  const td = spawn('tcpdump', ['-i', 'lo', '-w', '/dev/null', `udp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let tdErr = '';
-  td.stderr.on('data', (d: Buffer) => (tdErr += d.toString()));
-  await sleep(1500);
-  const sentT = await floodFor(port, seconds);
-  await sleep(500);
-  td.kill('SIGINT');
-  await new Promise((r) => td.on('exit', r));
-  const capturedT = Number(/(\d+) packets? captured/.exec(tdErr)?.[1] ?? 0);
-  const droppedT = Number(/(\d+) packets? dropped by kernel/.exec(tdErr)?.[1] ?? NaN);
-  process.stdout.write(
-    `  tcpdump:   sent ${sentT} (${fmt(sentT / seconds / 1e3)} k/s), captured ${capturedT}, lost ${sentT - capturedT}, kernel drops ${droppedT}\n`,
-  );
 }
 
 // ---- 4. adversarial captures --------------------------------------------------------------------
@@ -532,7 +414,7 @@ async function bench(): Promise<void> {
       process.stdout.write(`parquet: bench error: ${(e as Error).message}\n`);
     }
   }
-  if (want('live')) await live();
+  if (want('live')) await liveBench();
   if (want('adversarial')) {
     try {
       await adversarial();
