@@ -20,6 +20,7 @@ import { parquetBench } from './parquet';
 import { liveBench } from './live';
 import { have, measure, type Run } from './tools';
 import { proxyBench } from './proxy';
+import { replayBench } from './replay';
 import { tuiBench } from './tui';
 
 /**
@@ -396,7 +397,7 @@ async function adversarial(): Promise<void> {
   });
 }
 
-const SECTIONS = ['reassembly', 'decode', 'tui', 'parquet', 'live', 'adversarial', 'proxy'];
+const SECTIONS = ['reassembly', 'decode', 'tui', 'parquet', 'live', 'adversarial', 'proxy', 'replay'];
 
 async function bench(): Promise<void> {
   const only = (process.env.GAMESNIFF_BENCH ?? '').split(',').map((x) => x.trim()).filter(Boolean);
@@ -427,6 +428,13 @@ async function bench(): Promise<void> {
       await proxyBench();
     } catch (e) {
       process.stdout.write(`proxy: bench error: ${(e as Error).stack ?? String(e)}\n`);
+    }
+  }
+  if (want('replay')) {
+    try {
+      await replayBench();
+    } catch (e) {
+      process.stdout.write(`replay: bench error: ${(e as Error).stack ?? String(e)}\n`);
     }
   }
 }
