@@ -46,7 +46,7 @@ export interface NativeCap {
 }
 
 /** The patch version this code expects the binding to report (GAMESNIFF_PATCH in the patch). */
-export const CAP_PATCH = 3;
+export const CAP_PATCH = 4;
 
 // src/capture and dist/capture are both two levels below the package root
 const ROOT = resolve(__dirname, '../..');
