@@ -9,21 +9,23 @@ interface StreamsOptions extends CaptureCliOptions {
   json?: boolean;
   write?: string;
   udp: boolean;
+  hash?: boolean;
 }
 
 function textLine(r: StreamRecord): string {
   const arrow = r.dir === 'c2s' ? '->' : '<-';
   return (
     `#${r.conn} ${r.proto} ${r.client} ${arrow} ${r.server} ${r.dir} ` +
-    `bytes=${r.bytes} sha256=${r.sha256} gaps=${r.gaps}/${r.gapBytes}B ` +
+    `bytes=${r.bytes}${r.sha256 ? ` sha256=${r.sha256}` : ''} gaps=${r.gaps}/${r.gapBytes}B ` +
     `overlapConflicts=${r.overlapConflicts} syn=${r.syn ? 'yes' : 'no'}${r.midstream ? ' midstream' : ''}${r.resumes !== undefined ? ` resumes=#${r.resumes}` : ''} end=${r.end}`
   );
 }
 
 export function streamsCommand(): Command {
   const cmd = new Command('streams')
-    .description('reassemble every connection and print, per direction: bytes, sha256, gaps, overlaps, how it ended')
+    .description('reassemble every connection and print, per direction: bytes, gaps, overlaps, how it ended (and sha256 with --hash)')
     .option('--json', 'one JSON object a line')
+    .option('--hash', "the sha256 of each direction's delivered bytes (hashing every byte is most of the cost of a run)")
     .option('--write <dir>', "write each direction's delivered bytes to a file in DIR")
     .option('--no-udp', 'leave UDP flows out');
   for (const o of captureOptions()) cmd.addOption(o);
@@ -33,7 +35,7 @@ export function streamsCommand(): Command {
     try {
       const lines = new LineWriter(o.read ? 65536 : 0, !!o.json);
       const out = (r: StreamRecord): void => lines.line(o.json ? JSON.stringify(r) : textLine(r));
-      const summary = new StreamSummary(out, { writeDir: o.write, udp: o.udp });
+      const summary = new StreamSummary(out, { writeDir: o.write, udp: o.udp, hash: !!o.hash });
       await runInput(o, ports, summary, lines, input);
     } finally {
       closeInput(input);

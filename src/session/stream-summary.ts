@@ -6,7 +6,7 @@ import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
 
 /**
  * A flow listener that sums up each connection direction when it closes:
- * bytes, sha256 of the delivered bytes, gaps, conflicting overlaps, how it
+ * bytes, sha256 of the delivered bytes (when asked: hashing is most of the cost of a run), gaps, conflicting overlaps, how it
  * ended (what `gamesniff streams` prints). With a write directory it also
  * writes each direction's delivered bytes to a file, for diffing with
  * tcpflow or Wireshark's Follow TCP Stream.
@@ -18,7 +18,8 @@ export interface StreamRecord {
   server: string;
   dir: Direction;
   bytes: number;
-  sha256: string;
+  /** Of the delivered bytes, with the `hash` option. */
+  sha256?: string;
   gaps: number;
   gapBytes: number;
   overlapConflicts: number;
@@ -38,18 +39,22 @@ type Common = 'conn' | 'proto' | 'client' | 'server' | 'dir' | 'sha256' | 'packe
 const WRITE_BATCH = 1 << 20;
 
 class DirectionState {
-  readonly hash: Hash = createHash('sha256');
+  readonly hash: Hash | null;
   end: StreamEnd = 'open';
   bytes = 0;
   private parts: Buffer[] = [];
   private held = 0;
 
-  constructor(readonly file: string | null) {
+  constructor(
+    readonly file: string | null,
+    hash: boolean,
+  ) {
+    this.hash = hash ? createHash('sha256') : null;
     if (file) fs.writeFileSync(file, '');
   }
 
   add(chunk: Buffer): void {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.bytes += chunk.length;
     if (!this.file) return;
     this.parts.push(Buffer.from(chunk));
@@ -70,6 +75,8 @@ export interface StreamSummaryOptions {
   writeDir?: string;
   /** Include UDP flows (datagrams concatenated). */
   udp?: boolean;
+  /** The sha256 of each direction's delivered bytes. */
+  hash?: boolean;
 }
 
 export class StreamSummary implements FlowListener {
@@ -88,7 +95,8 @@ export class StreamSummary implements FlowListener {
       const name = `${f.id}-${proto}-${endpointString(f.client)}-${endpointString(f.server)}-${dir}.bin`;
       return path.join(this.opts.writeDir, name.replace(/[^0-9A-Za-z.\-]/g, '_'));
     };
-    this.state.set(f, [new DirectionState(base('c2s')), new DirectionState(base('s2c'))]);
+    const hash = !!this.opts.hash;
+    this.state.set(f, [new DirectionState(base('c2s'), hash), new DirectionState(base('s2c'), hash)]);
   }
 
   open(c: TcpConnection): void {
@@ -163,7 +171,7 @@ export class StreamSummary implements FlowListener {
         server: endpointString(f.server),
         dir,
         ...specific(i, dir, d),
-        sha256: d.hash.digest('hex'),
+        ...(d.hash ? { sha256: d.hash.digest('hex') } : {}),
         packets: f.packets[i],
         duplicates: f.duplicates[i],
       });

@@ -162,7 +162,7 @@ describe('--port and --filter select from files as they do live', () => {
   });
 
   it('recordings: --port selects their connections', () => {
-    const all = gs(['streams', '-r', rec, '--json']).stdout.trim().split('\n');
+    const all = gs(['streams', '-r', rec, '--json', '--hash']).stdout.trim().split('\n');
     const some = gs(['streams', '-r', rec, '--port', '25000', '--json']).stdout.trim().split('\n');
     expect(all).toHaveLength(4);
     expect(some).toHaveLength(2);
@@ -171,15 +171,15 @@ describe('--port and --filter select from files as they do live', () => {
 
 describe('standard input and output', () => {
   it('-r - reads a capture, a gzip capture and a recording; export --pcap - writes to stdout', () => {
-    const plain = gs(['streams', '-r', cap, '--json']).stdout;
-    expect(gsStdin(['streams', '-r', '-', '--json'], readFileSync(cap)).stdout.toString()).toBe(plain);
-    expect(gsStdin(['streams', '-r', '/dev/stdin', '--json'], gzipSync(readFileSync(cap))).stdout.toString()).toBe(plain);
+    const plain = gs(['streams', '-r', cap, '--json', '--hash']).stdout;
+    expect(gsStdin(['streams', '-r', '-', '--json', '--hash'], readFileSync(cap)).stdout.toString()).toBe(plain);
+    expect(gsStdin(['streams', '-r', '/dev/stdin', '--json', '--hash'], gzipSync(readFileSync(cap))).stdout.toString()).toBe(plain);
     const viaRec = gsStdin(['decode', '-r', '-', '--port', '24000'], readFileSync(rec));
     expect(viaRec.code, viaRec.stderr).toBe(0);
     expect(viaRec.stdout.toString()).toMatch(/chat text="on 24000"/);
     const exported = gsStdin(['export', '-', '--pcap', '-'], readFileSync(rec));
     expect(exported.code, exported.stderr).toBe(0);
-    const back = gsStdin(['streams', '-r', '-', '--json'], exported.stdout);
+    const back = gsStdin(['streams', '-r', '-', '--json', '--hash'], exported.stdout);
     const shas = (s: string) => s.trim().split('\n').map((l) => JSON.parse(l).sha256).sort();
     expect(shas(back.stdout.toString())).toEqual(shas(plain));
   });
@@ -243,8 +243,8 @@ describe('recordings', () => {
   });
 
   it('keep the facts of the handshake: streams on a recording equals streams on its capture', () => {
-    const a = gs(['streams', '-r', cap, '--json']).stdout;
-    const b = gs(['streams', '-r', rec, '--json']).stdout;
+    const a = gs(['streams', '-r', cap, '--json', '--hash']).stdout;
+    const b = gs(['streams', '-r', rec, '--json', '--hash']).stdout;
     expect(b).toBe(a);
     expect(JSON.parse(a.split('\n')[0]!)).toMatchObject({ syn: true, packets: expect.any(Number) });
   });

@@ -22,7 +22,7 @@ interface StreamLine {
 }
 
 function streams(file: string): StreamLine[] {
-  const r = gs(['streams', '-r', file, '--json']);
+  const r = gs(['streams', '-r', file, '--json', '--hash']);
   expect(r.code, r.stderr).toBe(0);
   return r.stdout
     .trim()

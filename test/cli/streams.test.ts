@@ -43,7 +43,7 @@ describe('gamesniff streams', () => {
   session(file);
 
   it('prints one JSON object per connection direction', () => {
-    const r = gs(['streams', '-r', file, '--json']);
+    const r = gs(['streams', '-r', file, '--json', '--hash']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
@@ -64,8 +64,16 @@ describe('gamesniff streams', () => {
   });
 
   it('prints a readable line per direction without --json', () => {
-    const r = gs(['streams', '-r', file]);
+    const r = gs(['streams', '-r', file, '--hash']);
     expect(r.stdout).toContain(`#0 tcp 127.0.0.1:51000 -> 127.0.0.1:24000 c2s bytes=9 sha256=${sha('hellotail')} gaps=1/4B`);
+  });
+
+  it('hashes only with --hash', () => {
+    const text = gs(['streams', '-r', file]).stdout;
+    expect(text).toContain('#0 tcp 127.0.0.1:51000 -> 127.0.0.1:24000 c2s bytes=9 gaps=1/4B');
+    expect(text).not.toContain('sha256');
+    const json = gs(['streams', '-r', file, '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(json.map((l) => 'sha256' in l)).toEqual([false, false]);
   });
 
   it('--write DIR writes each direction\'s delivered bytes', () => {
@@ -122,7 +130,7 @@ describe.skipIf(!canDropCaps)('live capture from the command line', () => {
     const srv = net.createServer((sock) => sock.on('data', (d) => sock.write(d)).on('end', () => sock.end()));
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as net.AddressInfo).port;
-    const child = await startCli(['streams', '--port', String(port), '--duration', '4', '--json'], 'capturing on');
+    const child = await startCli(['streams', '--port', String(port), '--duration', '4', '--json', '--hash'], 'capturing on');
     await new Promise<void>((resolve) => {
       const c = net.connect(port, '127.0.0.1', () => c.end('ping over loopback'));
       c.on('data', () => undefined);

@@ -55,7 +55,7 @@ describe('proxy, byte for byte', () => {
     const ps = await proxyTo(secure.port);
     const pw = await proxyTo(ws.port, wsgame);
     const ports = [plain.port, secure.port, ws.port, pp.port, ps.port, pw.port];
-    const sniff = await startCli(['streams', '--json', '--no-udp', ...ports.flatMap((p) => ['--port', String(p)])], 'capturing on');
+    const sniff = await startCli(['streams', '--json', '--hash', '--no-udp', ...ports.flatMap((p) => ['--port', String(p)])], 'capturing on');
     await runGameClient(testgame, { port: pp.port, udpPort: pp.udpPort, name: 'p', rounds: 8, seed: 1 });
     await runGameClient(testgame, { port: ps.port, udpPort: 0, name: 's', rounds: 8, seed: 1, secure: true });
     await runWsGameClient({ port: pw.port, seed: 1, rounds: 5 });
