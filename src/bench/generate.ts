@@ -1,3 +1,6 @@
+import { existsSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PcapWriter } from '../capture/file-writer';
 import { LINKTYPE } from '../capture/linktypes';
 import { Rng } from '../core/rng';
@@ -16,6 +19,8 @@ export interface GenerateOptions {
   sessionBytes: number;
   sessions: number;
   shortConnections: number;
+  /** Sessions open at once (default 48). */
+  concurrent?: number;
   seed?: number;
 }
 
@@ -130,7 +135,7 @@ export function generateCapture(path: string, opts: GenerateOptions): GenerateRe
   for (let i = 0; i < opts.sessions; i++) sessions.push(newConn(perSession));
   let shortLeft = opts.shortConnections;
   const active: Conn[] = [];
-  const ACTIVE = 48;
+  const ACTIVE = opts.concurrent ?? 48;
 
   const segmentSize = (): number => {
     const r = rng.next();
@@ -214,4 +219,20 @@ export function generateCapture(path: string, opts: GenerateOptions): GenerateRe
   }
   w.close();
   return { packets, payloadBytes, connections: opts.sessions + opts.shortConnections };
+}
+
+/** Bump when the generator's output changes, so cached captures are made again. */
+const GENERATOR_VERSION = 1;
+
+/** A generated capture kept in the temporary directory between bench runs (made on first use). */
+export function benchCapture(name: string, opts: GenerateOptions): string {
+  const file = join(tmpdir(), `gamesniff-bench-v${GENERATOR_VERSION}-${name}.pcap`);
+  if (!existsSync(file)) {
+    process.stdout.write(`generating ${file} ...\n`);
+    const tmp = `${file}.${process.pid}.tmp`;
+    const g = generateCapture(tmp, opts);
+    renameSync(tmp, file);
+    process.stdout.write(`  ${g.packets} packets, ${g.connections} connections, ${(g.payloadBytes / 1e6).toFixed(1)} MB of payload\n`);
+  }
+  return file;
 }
