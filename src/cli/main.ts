@@ -1,29 +1,42 @@
 #!/usr/bin/env node
-import { proxyCommand } from './proxy';
-import { queryCommand } from './query';
 import { Command, CommanderError } from 'commander';
 import { GamesniffError, isGamesniffError } from '../core/errors';
-import { checkCommand } from './check';
-import { codegenCommand } from './codegen';
-import { inferCommand } from './infer';
-import { decodeCommand } from './decode';
-import { exportCommand } from './export';
-import { exportDissectorCommand } from './export-dissector';
-import { infoCommand } from './info';
-import { newCommand } from './new';
-import { recordCommand } from './record';
-import { replayCommand } from './replay';
-import { schemaCommand } from './schema';
-import { streamsCommand } from './streams';
-import { testbedCommand } from './testbed';
-import { vectorsCommand } from './vectors';
-import { addTuiOptions, demoCommand, runTui, type TuiOptions } from './tui';
-import { captureOptions } from './common';
 import { say } from './output';
+
+/*
+ * Commands are loaded when used: `streams` does not pay for the terminal UI, DuckDB or the
+ * protocol compiler (loading every module took about a quarter of a second, as long as reading
+ * 100 MB). `require` is typed by the module it loads.
+ */
+const COMMANDS: Array<[string, () => Command]> = [
+  ['demo', () => (require('./tui') as typeof import('./tui')).demoCommand()],
+  ['streams', () => (require('./streams') as typeof import('./streams')).streamsCommand()],
+  ['decode', () => (require('./decode') as typeof import('./decode')).decodeCommand()],
+  ['query', () => (require('./query') as typeof import('./query')).queryCommand()],
+  ['record', () => (require('./record') as typeof import('./record')).recordCommand()],
+  ['info', () => (require('./info') as typeof import('./info')).infoCommand()],
+  ['export', () => (require('./export') as typeof import('./export')).exportCommand()],
+  ['replay', () => (require('./replay') as typeof import('./replay')).replayCommand()],
+  ['proxy', () => (require('./proxy') as typeof import('./proxy')).proxyCommand()],
+  ['new', () => (require('./new') as typeof import('./new')).newCommand()],
+  ['schema', () => (require('./schema') as typeof import('./schema')).schemaCommand()],
+  ['check', () => (require('./check') as typeof import('./check')).checkCommand()],
+  ['vectors', () => (require('./vectors') as typeof import('./vectors')).vectorsCommand()],
+  ['codegen', () => (require('./codegen') as typeof import('./codegen')).codegenCommand()],
+  ['export-dissector', () => (require('./export-dissector') as typeof import('./export-dissector')).exportDissectorCommand()],
+  ['infer', () => (require('./infer') as typeof import('./infer')).inferCommand()],
+  ['testbed', () => (require('./testbed') as typeof import('./testbed')).testbedCommand()],
+];
 
 const pkg = require('../../package.json') as { version: string };
 
-export function buildProgram(): Command {
+/**
+ * The program; given the command line, only what it needs: a command named first is the only one
+ * built. Anything else (the terminal UI, help, options before a command, a mistake) builds all.
+ */
+export function buildProgram(argv?: string[]): Command {
+  const first = argv?.[2];
+  const only = COMMANDS.find(([name]) => name === first);
   const program = new Command('gamesniff')
     .description('capture, reassemble and decode the traffic of one application (a game), live on loopback or from a capture file')
     .version(pkg.version)
@@ -31,12 +44,19 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions()
     .exitOverride();
+  if (only) {
+    program.addCommand(only[1]().exitOverride());
+    program.commands.forEach(overrideExit);
+    return program;
+  }
+  const { addTuiOptions, runTui } = require('./tui') as typeof import('./tui');
+  const { captureOptions } = require('./common') as typeof import('./common');
   // The default command: the terminal UI, live or on a file. It takes no arguments: a word that
   // is not a command is a mistake (`gamesniff sniff`), said as such, never a UI opened on it.
   for (const o of captureOptions()) program.addOption(o);
   addTuiOptions(program)
     .argument('[command]', 'a command (below); without one, the terminal UI')
-    .action((word: string | undefined, o: TuiOptions) => {
+    .action((word: string | undefined, o: import('./tui').TuiOptions) => {
       if (word === undefined) return runTui(o);
       if (word === 'help') {
         program.outputHelp();
@@ -46,29 +66,14 @@ export function buildProgram(): Command {
       const near = names.filter((n) => n.startsWith(word.slice(0, 2)) || editDistance(n, word) <= 2);
       throw new GamesniffError('USAGE', `unknown command "${word}"${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}; commands: ${names.join(', ')}; gamesniff --help for more`);
     });
-  program.addCommand(demoCommand());
-  program.addCommand(streamsCommand());
-  program.addCommand(decodeCommand());
-  program.addCommand(queryCommand());
-  program.addCommand(recordCommand());
-  program.addCommand(infoCommand());
-  program.addCommand(exportCommand());
-  program.addCommand(replayCommand());
-  program.addCommand(proxyCommand());
-  program.addCommand(newCommand());
-  program.addCommand(schemaCommand());
-  program.addCommand(checkCommand());
-  program.addCommand(vectorsCommand());
-  program.addCommand(codegenCommand());
-  program.addCommand(exportDissectorCommand());
-  program.addCommand(inferCommand());
-  program.addCommand(testbedCommand());
-  const override = (c: Command): void => {
-    c.exitOverride();
-    c.commands.forEach(override);
-  };
-  program.commands.forEach(override);
+  for (const [, make] of COMMANDS) program.addCommand(make());
+  program.commands.forEach(overrideExit);
   return program;
+}
+
+function overrideExit(c: Command): void {
+  c.exitOverride();
+  c.commands.forEach(overrideExit);
 }
 
 function editDistance(a: string, b: string): number {
@@ -82,7 +87,7 @@ function editDistance(a: string, b: string): number {
 
 /** Exit codes: 0 ok, 1 divergence or failed check, 2 usage or input error. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return 0;
