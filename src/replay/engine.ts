@@ -14,7 +14,7 @@ import { Conversation, type ConversationMessage } from '../conversation/conversa
 import type { Direction } from '../core/types';
 import { valueDiffs, type ValueDiff } from '../protocol/diff';
 import type { Protocol } from '../protocol/protocol';
-import { IgnoreList, leafKey, parseRewrite, sameMessage, substitute, valueAt, withValueAt, type RewriteRule } from './match';
+import { hasLeafIn, IgnoreList, leafKey, parseRewrite, sameMessage, substitute, valueAt, withValueAt, type RewriteRule } from './match';
 import type { ReplayScript, ScriptConnection, ScriptMessage, Step } from './script';
 
 export type Role = 'client' | 'server';
@@ -437,12 +437,14 @@ export class ReplayEngine {
     const c = this.conns.get(m.conn)!;
     if (c.peerClosed && c.rec.transport === 'tcp') return;
     let wire: Buffer | null = null;
-    if (m.name && m.fields && this.rules.length) {
-      const fields = this.rewritten(m.name, m.dir, m.fields);
-      if (fields !== m.fields) {
+    // the recorded fields are decoded again (script.ts) only when a rule may change them
+    const recorded = m.name && this.mayRewrite(m.name, m.dir) ? m.fields : undefined;
+    if (recorded) {
+      const fields = this.rewritten(m.name!, m.dir, recorded);
+      if (fields !== recorded) {
         // only what the rewrite changed is encoded anew; the rest keeps its recorded bytes
         const t = c.conv.transport;
-        const payload = t.reencode({ name: m.name, dir: m.dir, id: m.id, head: m.head, fields: m.fields, body: m.payload, frame: m.header }, fields, c.conv.state);
+        const payload = t.reencode({ name: m.name!, dir: m.dir, id: m.id, head: m.head, fields: recorded, body: m.payload, frame: m.header }, fields, c.conv.state);
         wire = c.conv.sendPayload(m.dir, payload, m.header);
         this.report.rewritten++;
       }
@@ -454,11 +456,18 @@ export class ReplayEngine {
     out.push({ kind: 'send', conn: m.conn, bytes });
   }
 
+  /** Whether a rule could change this message of ours: a value to carry wherever it appears, or one for a target of this message. */
+  private mayRewrite(name: string, dir: Direction): boolean {
+    if (this.byValue.size) return true;
+    for (const r of this.rules) if (this.byPath.has(r.text) && r.targets.some((tg) => sameMessage(tg, name, dir))) return true;
+    return false;
+  }
+
   /** The fields with the rewrite rules applied, or `fields` itself when no rule changed anything. */
   private rewritten(name: string, dir: Direction, fields: Record<string, unknown>): Record<string, unknown> {
     let v: unknown = fields;
     let changed = false;
-    if (this.byValue.size) ({ value: v, changed } = substitute(v, this.byValue));
+    if (hasLeafIn(v, this.byValue)) ({ value: v, changed } = substitute(v, this.byValue));
     for (const r of this.rules) {
       for (const tg of r.targets) {
         if (!sameMessage(tg, name, dir)) continue;
@@ -509,8 +518,9 @@ export class ReplayEngine {
       this.diverge({ ...d, kind: 'name', recorded: rec.name, live: dm.name, message: `recorded ${rec.name}, live ${dm.name}` });
       return;
     }
-    this.capture(rec, dm.fields ?? {});
-    const expected = this.byValue.size ? (substitute(rec.fields, this.byValue).value as Record<string, unknown>) : rec.fields;
+    const recorded = rec.fields;
+    this.capture(rec, recorded, dm.fields ?? {});
+    const expected = hasLeafIn(recorded, this.byValue) ? (substitute(recorded, this.byValue).value as Record<string, unknown>) : recorded;
     for (const v of valueDiffs(dm.fields, expected)) {
       if (this.ignore.ignored(rec.name!, rec.dir, v.path)) continue;
       this.diverge({ ...d, kind: 'field', path: `${rec.name}${v.path ? (v.path.startsWith('[') ? '' : '.') + v.path : ''}`, diff: v.kind, recorded: v.expected, live: v.actual, message: fieldMessage(v.kind) });
@@ -518,11 +528,11 @@ export class ReplayEngine {
   }
 
   /** Rewrite sources: remember what the live peer sent where the recording had another value. */
-  private capture(rec: ScriptMessage, live: Record<string, unknown>): void {
+  private capture(rec: ScriptMessage, recorded: Record<string, unknown> | undefined, live: Record<string, unknown>): void {
     for (const r of this.rules) {
       if (!sameMessage(r, rec.name, rec.dir)) continue;
       const lv = valueAt(live, r.path);
-      const rv = valueAt(rec.fields, r.path);
+      const rv = valueAt(recorded, r.path);
       if (lv === undefined) continue;
       if (r.targets.length) this.byPath.set(r.text, lv);
       else {

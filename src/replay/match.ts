@@ -133,6 +133,38 @@ export function leafKey(v: unknown): string | null {
   }
 }
 
+/** leafKey's first letter, without making the key (most leaves are not in a map of a few values). */
+function leafKind(v: unknown): string | null {
+  if (Buffer.isBuffer(v)) return 'b';
+  switch (typeof v) {
+    case 'string':
+      return 's';
+    case 'number':
+      return 'd';
+    case 'bigint':
+      return 'n';
+    default:
+      return null;
+  }
+}
+
+/** Whether some leaf of `v` is a key of `map` (substitute would replace it), without copying anything. */
+export function hasLeafIn(v: unknown, map: Map<string, unknown>): boolean {
+  if (map.size === 0) return false;
+  const kinds = new Set<string>();
+  for (const k of map.keys()) kinds.add(k[0]!);
+  const walk = (x: unknown): boolean => {
+    const kind = leafKind(x);
+    if (kind !== null) return kinds.has(kind) && map.has(leafKey(x)!);
+    if (Array.isArray(x)) return x.some(walk);
+    if (x && typeof x === 'object') {
+      for (const key in x) if (walk((x as Record<string, unknown>)[key])) return true;
+    }
+    return false;
+  };
+  return walk(v);
+}
+
 /** A copy with every leaf whose value is a key of `map` replaced by its live value. */
 export function substitute(v: unknown, map: Map<string, unknown>): { value: unknown; changed: boolean } {
   let changed = false;

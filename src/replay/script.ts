@@ -4,7 +4,7 @@
  */
 import type { Direction, Endpoint } from '../core/types';
 import { UdpFlow, type TcpConnection } from '../flow/connection';
-import type { Protocol } from '../protocol/protocol';
+import type { Protocol, Transport } from '../protocol/protocol';
 import { playRecording } from '../recording/player';
 import type { RecordingInput, RecordingReadResult } from '../recording/reader';
 import { MessageDecoder, type Message } from '../session/messages';
@@ -44,6 +44,84 @@ export interface ScriptMessage {
   unframed: boolean;
 }
 
+/**
+ * A recorded message as replay keeps it: its bytes, and its fields only when they cannot be
+ * decoded again from the payload exactly (Message.redo): a long recording's decoded fields would
+ * fill the memory, so they are decoded again each time they are asked for (once per message,
+ * mostly). Views are kept as offsets where they lie in the frame.
+ */
+class RecordedMessage implements ScriptMessage {
+  readonly conn: number;
+  readonly transport: 'tcp' | 'udp';
+  readonly dir: Direction;
+  readonly index: number;
+  readonly ts: number;
+  readonly frame: Buffer;
+  readonly header?: Record<string, unknown>;
+  readonly unframed: boolean;
+  readonly name?: string;
+  readonly id?: number;
+  readonly head?: Record<string, unknown>;
+  readonly raw?: string;
+  /** The wire bytes when they are not the frame's (a stream transform). */
+  private readonly w: Buffer | null;
+  /** The payload when it is not a part of the frame (a frame transform's output), else where it lies in the frame. */
+  private readonly p: Buffer | null;
+  private readonly ps: number;
+  private readonly pl: number;
+  private readonly held: Record<string, unknown> | undefined;
+  private readonly redo: Transport | null;
+
+  constructor(m: Message, transport: Transport | null) {
+    this.conn = m.flow.id;
+    this.transport = m.transport;
+    this.dir = m.dir;
+    this.index = m.index;
+    this.ts = m.ts;
+    const frame = m.frame;
+    this.frame = frame;
+    this.header = m.header;
+    this.unframed = m.raw !== undefined;
+    const wire = m.wire;
+    this.w = sameView(wire, frame) ? null : wire;
+    const payload = m.payload;
+    if (payload.buffer === frame.buffer && payload.byteOffset >= frame.byteOffset && payload.byteOffset + payload.length <= frame.byteOffset + frame.length) {
+      this.p = null;
+      this.ps = payload.byteOffset - frame.byteOffset;
+      this.pl = payload.length;
+    } else {
+      // an inflated payload is a view into zlib's 16 KiB chunk: a copy keeps only its bytes
+      this.p = payload.buffer.byteLength > 2 * payload.length + 1024 ? Buffer.from(payload) : payload;
+      this.ps = this.pl = 0;
+    }
+    this.redo = null;
+    this.held = undefined;
+    if (m.raw || m.error || !m.name) this.raw = m.raw ?? m.error?.message ?? `unknown message id ${m.id}`;
+    else {
+      this.name = m.name;
+      this.id = m.id;
+      this.head = m.head;
+      // chill(): true when the fields decode again from the payload alone, exactly
+      if (m.chill?.()) this.redo = transport;
+      else this.held = m.fields;
+    }
+  }
+
+  get fields(): Record<string, unknown> | undefined {
+    return this.held ?? (this.redo ? this.redo.fieldsFor(this.name!, this.payload, this.dir, this.header) : undefined);
+  }
+
+  get payload(): Buffer {
+    return this.p ?? this.frame.subarray(this.ps, this.ps + this.pl);
+  }
+
+  get wire(): Buffer {
+    return this.w ?? this.frame;
+  }
+}
+
+const sameView = (a: Buffer, b: Buffer): boolean => a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length);
+
 export type Step =
   | { kind: 'open'; conn: number; ts: number }
   | { kind: 'message'; m: ScriptMessage }
@@ -72,15 +150,7 @@ export async function loadScript(input: string | RecordingInput, protocol: Proto
     open: add,
     message: (m: Message) => {
       add(m.flow, m.ts);
-      const sm: ScriptMessage = { conn: m.flow.id, transport: m.transport, dir: m.dir, index: m.index, ts: m.ts, frame: m.frame, payload: m.payload, wire: m.wire, header: m.header, unframed: m.raw !== undefined };
-      if (m.raw || m.error || !m.name) sm.raw = m.raw ?? m.error?.message ?? `unknown message id ${m.id}`;
-      else {
-        sm.name = m.name;
-        sm.fields = m.fields;
-        sm.id = m.id;
-        sm.head = m.head;
-      }
-      steps.push({ kind: 'message', m: sm });
+      steps.push({ kind: 'message', m: new RecordedMessage(m, protocol.transport(m.transport) ?? null) });
     },
     gap: (c) => void (connections.get(c.id)!.gaps += 1),
     end: (c, dir, reason, ts) => {
