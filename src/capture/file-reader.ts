@@ -1,4 +1,4 @@
-import { feed, openBytes, type ByteSource } from '../core/byte-source';
+import { feed, feedReusing, openBytes, type ByteSource } from '../core/byte-source';
 import { GamesniffError } from '../core/errors';
 import type { PacketCallback } from '../core/types';
 import { isSupportedLinkType, linkTypeName } from './linktypes';
@@ -391,19 +391,20 @@ export class CaptureParser {
 /**
  * Read a pcap or pcapng capture (optionally gzip-compressed; a path, '-' for standard input, or a
  * source already opened) and hand every packet to onPacket. Memory stays constant: one chunk plus
- * one record at a time.
+ * one record at a time. Packets are views into fresh chunks, which onPacket may keep; with
+ * `transient`, into one buffer read into again and again: onPacket copies what it keeps.
  */
 export async function readCaptureFile(
   input: string | ByteSource,
   onPacket: PacketCallback,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; transient?: boolean } = {},
 ): Promise<CaptureFileStats> {
   const src = typeof input === 'string' ? await openBytes(input) : input;
   const parser = new CaptureParser(src.name, onPacket);
   const halt = (): void => parser.halt();
   opts.signal?.addEventListener('abort', halt);
   try {
-    const r = await feed(src, (buf) => parser.push(buf), opts.signal);
+    const r = await (opts.transient ? feedReusing : feed)(src, (buf) => parser.push(buf), opts.signal);
     if (r.stopped || opts.signal?.aborted) {
       parser.stats.stopped = true;
       return parser.stats;

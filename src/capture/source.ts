@@ -27,9 +27,10 @@ export interface CaptureSource {
 /**
  * A capture file (a path, '-', or an opened source) as a packet source. `filter` is a BPF
  * expression applied as a live capture would apply it (libpcap's compiler and semantics);
- * packets it leaves out are counted, not handed on.
+ * packets it leaves out are counted, not handed on. `transient`: onPacket keeps nothing it is
+ * handed beyond the call, so the file is read into one buffer again and again.
  */
-export function fileSource(input: string | ByteSource, filter = ''): CaptureSource {
+export function fileSource(input: string | ByteSource, filter = '', opts: { transient?: boolean } = {}): CaptureSource {
   const abort = new AbortController();
   const name = typeof input === 'string' ? input : input.name;
   // a bad expression is a usage error before anything is read
@@ -46,7 +47,7 @@ export function fileSource(input: string | ByteSource, filter = ''): CaptureSour
           else filtered++;
         };
       }
-      const file = await readCaptureFile(input, cb, { signal: abort.signal });
+      const file = await readCaptureFile(input, cb, { signal: abort.signal, transient: opts.transient });
       return { kind: 'file', name, file: { ...file, filter, filtered } };
     },
     stop() {

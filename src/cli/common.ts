@@ -167,8 +167,8 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
  * Feed `listener` from the input (a recording, a capture file, or live when there is none), then
  * flush the output and print the summary on stderr. Ctrl-C stops cleanly, with the summary.
  */
-export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter, input: Input | null): Promise<FeedResult> {
-  const f = feed(input, listener, feedOptions(o, ports));
+export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter, input: Input | null, extra: Partial<FeedOptions> = {}): Promise<FeedResult> {
+  const f = feed(input, listener, feedOptions(o, ports, extra));
   const release = stopOnSignal(f);
   try {
     const result = await f.run();

@@ -36,7 +36,8 @@ export function streamsCommand(): Command {
       const lines = new LineWriter(o.read ? 65536 : 0, !!o.json);
       const out = (r: StreamRecord): void => lines.line(o.json ? JSON.stringify(r) : textLine(r));
       const summary = new StreamSummary(out, { writeDir: o.write, udp: o.udp, hash: !!o.hash });
-      await runInput(o, ports, summary, lines, input);
+      // the summary copies what it keeps (--write): the file can be read into one buffer
+      await runInput(o, ports, summary, lines, input, { transient: true });
     } finally {
       closeInput(input);
     }

@@ -5,7 +5,9 @@
  *
  * Call order: `await openBytes(path)`, then `head(n)` any number of times (it looks without
  * consuming), then `feed(source, push)` (or `read()` until null), then `close()`.
- * Every chunk is a fresh Buffer the source never reuses, so consumers may keep views into it.
+ * Every chunk is a fresh Buffer the source never reuses, so consumers may keep views into it;
+ * `feedReusing` instead reads into one buffer again and again, for consumers that keep nothing
+ * (fresh memory for every megabyte read costs as much as reading it).
  */
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
@@ -21,6 +23,8 @@ export interface ByteSource {
   head(n: number): Promise<Buffer>;
   /** Set when the bytes ended early: a cut gzip stream. */
   readonly warning?: string;
+  /** Like read(), into `target` from `offset` (the caller reuses target): bytes read, 0 at the end. */
+  readInto(target: Buffer, offset: number): Promise<number>;
   close(): void;
 }
 
@@ -72,6 +76,8 @@ function openError(path: string, e: NodeJS.ErrnoException): GamesniffError {
 
 interface Chunks {
   next(): Promise<Buffer | null>;
+  /** Reads straight into target (no fresh buffer), where the source can. */
+  nextInto?(target: Buffer, offset: number): Promise<number>;
   warning?: string;
   close(): void;
 }
@@ -88,10 +94,17 @@ class FdChunks implements Chunks {
   async next(): Promise<Buffer | null> {
     if (this.done) return null;
     const buf = Buffer.allocUnsafe(CHUNK);
+    const n = await this.nextInto(buf, 0);
+    if (n === 0) return null;
+    return n === CHUNK ? buf : buf.subarray(0, n);
+  }
+
+  async nextInto(buf: Buffer, offset: number): Promise<number> {
+    if (this.done) return 0;
     let n: number;
     for (;;) {
       try {
-        n = this.regular ? fs.readSync(this.fd, buf, 0, CHUNK, null) : await readAsync(this.fd, buf);
+        n = this.regular ? fs.readSync(this.fd, buf, offset, buf.length - offset, null) : await readAsync(this.fd, buf.subarray(offset));
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -105,11 +118,8 @@ class FdChunks implements Chunks {
         break;
       }
     }
-    if (n === 0) {
-      this.done = true;
-      return null;
-    }
-    return n === CHUNK ? buf : buf.subarray(0, n);
+    if (n === 0) this.done = true;
+    return n;
   }
 
   close(): void {
@@ -200,6 +210,24 @@ class Buffered implements ByteSource {
     return Buffer.from(all.subarray(0, n));
   }
 
+  async readInto(target: Buffer, offset: number): Promise<number> {
+    const room = target.length - offset;
+    const b = this.ahead[0] ?? (this.chunks.nextInto ? null : await this.chunks.next());
+    if (!b) return this.chunks.nextInto ? this.chunks.nextInto(target, offset) : 0;
+    // what head() looked at, or a chunk of a source that cannot read in place
+    const n = Math.min(room, b.length);
+    b.copy(target, offset, 0, n);
+    if (this.ahead[0] === b) {
+      this.aheadLen -= n;
+      if (n === b.length) this.ahead.shift();
+      else this.ahead[0] = b.subarray(n);
+    } else if (n < b.length) {
+      this.ahead.push(b.subarray(n));
+      this.aheadLen += b.length - n;
+    }
+    return n;
+  }
+
   close(): void {
     this.chunks.close();
   }
@@ -253,4 +281,37 @@ export async function feed(src: ByteSource, push: (buf: Buffer) => number | null
   }
   if (partsLen > 0 && !give()) return { leftover: 0, stopped: false };
   return { leftover: st.carry?.length ?? 0, stopped: false };
+}
+
+/** How much feedReusing reads at a time (it grows for a record larger than this). */
+const REUSED_CHUNK = 4 << 20;
+
+/**
+ * What `feed` does, with one buffer read into again and again: `push` must not keep views into
+ * what it is given beyond the call (it copies what it keeps). What it leaves is moved to the front
+ * and given again with the next bytes.
+ */
+export async function feedReusing(src: ByteSource, push: (buf: Buffer) => number | null, signal?: AbortSignal): Promise<FeedResult> {
+  let buf = Buffer.allocUnsafe(REUSED_CHUNK);
+  let have = 0;
+  for (let n = 0; ; n++) {
+    if (n % 8 === 7) await tick();
+    if (signal?.aborted) return { leftover: 0, stopped: true };
+    if (have === buf.length) {
+      // one record larger than the buffer: double it (a linear number of copies)
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, have);
+      buf = bigger;
+    }
+    const got = await src.readInto(buf, have);
+    if (got === 0) break;
+    have += got;
+    const used = push(buf.subarray(0, have));
+    if (used === null) return { leftover: 0, stopped: false };
+    if (used > 0) {
+      buf.copyWithin(0, used, have);
+      have -= used;
+    }
+  }
+  return { leftover: have, stopped: false };
 }

@@ -30,6 +30,11 @@ export interface FeedOptions {
   onReady?: (capture: LiveCapture) => void;
   /** Connections idle this long (µs of packet time) are flushed; a later packet resumes them. */
   idleTimeoutUs?: number;
+  /**
+   * The listener keeps nothing it is handed beyond the call (it copies what it keeps), nor does
+   * onPacket: a capture file is then read into one buffer again and again instead of fresh ones.
+   */
+  transient?: boolean;
   /** Every packet before the flow table gets it (the UI's packet ring). */
   onPacket?: PacketCallback;
   /** Live: the ports of a process (--process, --pid), followed as it opens and closes sockets. */
@@ -66,7 +71,7 @@ export function feed(input: Input | null, listener: FlowListener, opts: FeedOpti
   }
   const source: CaptureSource =
     input?.kind === 'capture'
-      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter))
+      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient })
       : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady });
   // following a process: every packet is captured, its flows chosen here as its ports come and go
   const follow = input ? undefined : opts.follow;

@@ -1,4 +1,5 @@
 import { RangeStore } from '../core/ranges';
+import { RetainedWindow } from './retained';
 import { seqAdd, seqDiff } from '../core/seq';
 import type { StreamEnd } from '../core/types';
 
@@ -29,10 +30,12 @@ import type { StreamEnd } from '../core/types';
  * Missing bytes become one `gap(n)` of the exact size: when the peer
  * acknowledges past the hole, when buffers overflow, on timeout or close.
  *
- * Cost: the out-of-order buffer is a RangeStore and retransmissions find the
- * bytes they repeat by binary search, so any arrival order costs O(log n) a
- * segment. Each buffered piece counts PIECE_COST bytes on top of its length
- * against the budgets, so a flood of one-byte pieces is bounded like bytes are.
+ * Cost: the out-of-order buffer is a RangeStore, so any arrival order costs
+ * O(log n) a segment; delivered bytes not yet acknowledged are copied into one
+ * circular window per stream (retained.ts), so in-order data costs a copy and no
+ * allocation. Each buffered piece counts PIECE_COST bytes on top of its length
+ * against the budgets, so a flood of one-byte pieces is bounded like bytes are;
+ * a retained window counts its capacity.
  */
 
 export type GapReason = 'ack' | 'buffer' | 'close';
@@ -95,11 +98,6 @@ const WINDOW = 1 << 30;
 /** What one held piece costs besides its bytes (object, Buffer, slot), counted against budgets. */
 export const PIECE_COST = 96;
 
-interface Seg {
-  off: number;
-  data: Buffer;
-}
-
 /** A far jump waiting for a second packet to confirm it. */
 interface FarJump {
   off: number;
@@ -146,10 +144,7 @@ export class TcpStreamAssembler {
   private readonly pending = new RangeStore();
   /** What the pending store costs (bytes + PIECE_COST a piece), as last added to the budget. */
   private pendingCost = 0;
-  private retained: Seg[] = [];
-  private retainedHead = 0;
-  /** Retained bytes + PIECE_COST a piece. */
-  private retainedCost = 0;
+  private readonly retained: RetainedWindow;
   private far: FarJump | null = null;
 
   constructor(
@@ -158,7 +153,9 @@ export class TcpStreamAssembler {
     private readonly opts: AssemblerOptions = DEFAULT_ASSEMBLER_OPTIONS,
     /** Where this direction's facts go (the connection record's). */
     readonly facts: DirectionFacts = newDirectionFacts(),
-  ) {}
+  ) {
+    this.retained = new RetainedWindow(opts.maxRetainedPerStream, budget);
+  }
 
   get stats(): StreamStats {
     return this.facts.stats;
@@ -236,11 +233,11 @@ export class TcpStreamAssembler {
     if (!this.started || this.facts.ended !== null) return;
     const ackOff = this.offsetOf(ackSeq);
     if (ackOff <= this.nextOff) {
-      this.releaseRetained(ackOff);
+      this.retained.release(ackOff);
       return;
     }
     if (this.isFarJump(ackOff) && !this.confirmJump(ackOff, ackOff, null, ts)) return;
-    this.releaseRetained(ackOff);
+    this.retained.release(ackOff);
     // the peer has bytes we never saw: every hole before the acknowledged point is lost to us
     let holeEnd = ackOff;
     if (this.finOff >= 0 && holeEnd > this.finOff) holeEnd = this.finOff;
@@ -307,7 +304,7 @@ export class TcpStreamAssembler {
     this.facts.ended = reason;
     this.pending.clear();
     this.syncPending();
-    this.releaseRetained(Infinity);
+    this.retained.free();
     this.sink.end(reason, ts);
   }
 
@@ -315,7 +312,7 @@ export class TcpStreamAssembler {
     const next = this.nextOff;
     if (off < next) {
       const old = Math.min(data.length, next - off);
-      this.compareRetained(off, data.subarray(0, old));
+      this.facts.stats.overlapConflicts += this.retained.conflicts(off, data.subarray(0, old));
       this.facts.stats.retransmittedBytes += old;
       if (old === data.length) return; // case 1
       data = data.subarray(old); // case 2
@@ -382,7 +379,7 @@ export class TcpStreamAssembler {
     this.nextOff = off + data.length;
     this.baseSeq = seqAdd(this.baseSeq, data.length);
     this.facts.stats.bytes += data.length;
-    this.retain(off, data);
+    this.retained.add(off, data);
     this.sink.data(data, off, ts);
   }
 
@@ -394,61 +391,6 @@ export class TcpStreamAssembler {
     this.facts.stats.gaps++;
     this.facts.stats.gapBytes += n;
     this.sink.gap(n, off, ts, reason);
-  }
-
-  private retain(off: number, data: Buffer): void {
-    const max = this.opts.maxRetainedPerStream;
-    if (max === 0 || this.budget.retained >= this.budget.maxRetained) return;
-    const keep = data.length > max ? data.subarray(data.length - max) : data;
-    this.retained.push({ off: off + data.length - keep.length, data: Buffer.from(keep) });
-    this.retainedCost += keep.length + PIECE_COST;
-    this.budget.retained += keep.length + PIECE_COST;
-    while (this.retainedCost > max) this.dropOldestRetained();
-  }
-
-  private dropOldestRetained(): void {
-    const r = this.retained[this.retainedHead]!;
-    this.retainedHead++;
-    this.retainedCost -= r.data.length + PIECE_COST;
-    this.budget.retained -= r.data.length + PIECE_COST;
-    if (this.retainedHead > 64 && this.retainedHead * 2 > this.retained.length) {
-      this.retained = this.retained.slice(this.retainedHead);
-      this.retainedHead = 0;
-    }
-  }
-
-  private releaseRetained(upTo: number): void {
-    while (this.retainedHead < this.retained.length) {
-      const r = this.retained[this.retainedHead]!;
-      if (r.off + r.data.length > upTo) break;
-      this.dropOldestRetained();
-    }
-    if (this.retainedHead === this.retained.length && this.retainedHead > 0) {
-      this.retained = [];
-      this.retainedHead = 0;
-    }
-  }
-
-  /** Compare a retransmission of delivered bytes with what was delivered, where still held. */
-  private compareRetained(off: number, data: Buffer): void {
-    const end = off + data.length;
-    const retained = this.retained;
-    // retained pieces are in stream order: find the first that ends after off
-    let lo = this.retainedHead;
-    let hi = retained.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const r = retained[mid]!;
-      if (r.off + r.data.length <= off) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < retained.length; i++) {
-      const r = retained[i]!;
-      if (r.off >= end) break;
-      const s = Math.max(off, r.off);
-      const e = Math.min(end, r.off + r.data.length);
-      this.countConflicts(r.data.subarray(s - r.off, e - r.off), data.subarray(s - off, e - off));
-    }
   }
 
   private countConflicts(first: Buffer, again: Buffer): void {

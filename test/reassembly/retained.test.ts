@@ -1,0 +1,96 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RetainedWindow } from '../../src/reassembly/retained';
+
+/**
+ * The retained window against a model: the newest unacknowledged bytes of the contiguous run last
+ * delivered, at most `max` of them; conflicts count differing bytes where a copy overlaps them.
+ */
+class Model {
+  bytes = new Map<number, number>();
+  start = 0;
+  end = 0;
+  constructor(readonly max: number) {}
+  add(off: number, data: Buffer): void {
+    if (data.length === 0) return;
+    if (off !== this.end) {
+      this.bytes.clear();
+      this.start = off;
+    }
+    for (let i = 0; i < data.length; i++) this.bytes.set(off + i, data[i]!);
+    this.end = off + data.length;
+    this.start = Math.max(this.start, this.end - this.max);
+  }
+  release(upTo: number): void {
+    this.start = Math.min(this.end, Math.max(this.start, upTo));
+  }
+  conflicts(off: number, data: Buffer): number {
+    let n = 0;
+    for (let i = 0; i < data.length; i++) {
+      const o = off + i;
+      if (o >= this.start && o < this.end && this.bytes.get(o) !== data[i]) n++;
+    }
+    return n;
+  }
+}
+
+type Op = { kind: 'add'; jump: number; data: number[] } | { kind: 'release'; back: number } | { kind: 'check'; back: number; data: number[]; flip: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('add' as const), jump: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 1, max: 50 })), data: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 300 }) }),
+  fc.record({ kind: fc.constant('release' as const), back: fc.integer({ min: 0, max: 400 }) }),
+  fc.record({ kind: fc.constant('check' as const), back: fc.integer({ min: 1, max: 600 }), data: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 200 }), flip: fc.integer({ min: 0, max: 3 }) }),
+);
+
+describe('RetainedWindow', () => {
+  it('holds the newest unacknowledged bytes and counts differing copies as the model does', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1200 }), fc.array(op, { maxLength: 60 }), (max, ops) => {
+        const budget = { retained: 0, maxRetained: 1 << 30 };
+        const w = new RetainedWindow(max, budget);
+        const m = new Model(max);
+        let next = 1000;
+        // what the stream carried, so that a check can repeat it (with some bytes changed)
+        const stream = new Map<number, number>();
+        for (const o of ops) {
+          if (o.kind === 'add') {
+            const off = next + o.jump;
+            const data = Buffer.from(o.data);
+            data.forEach((b, i) => stream.set(off + i, b));
+            w.add(off, data);
+            m.add(off, data);
+            next = off + data.length;
+          } else if (o.kind === 'release') {
+            w.release(next - o.back);
+            m.release(next - o.back);
+          } else {
+            const off = next - o.back;
+            const data = Buffer.from(o.data.map((b, i) => (stream.get(off + i) ?? b) ^ (i % 4 === 0 ? o.flip : 0)));
+            expect(w.conflicts(off, data)).toBe(m.conflicts(off, data));
+          }
+          expect(w.size).toBe(m.end - m.start);
+          expect(w.capacity).toBeLessThanOrEqual(Math.max(max, 0) * 2);
+        }
+        w.free();
+        expect(budget.retained).toBe(0);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('retains nothing once the shared budget is spent, and gives its capacity back when freed', () => {
+    const budget = { retained: 0, maxRetained: 8192 };
+    const a = new RetainedWindow(65536, budget);
+    const b = new RetainedWindow(65536, budget);
+    a.add(0, Buffer.alloc(6000, 1));
+    expect(a.capacity).toBe(8192);
+    b.add(0, Buffer.alloc(100, 2));
+    expect(b.capacity).toBe(0);
+    expect(b.conflicts(0, Buffer.alloc(100, 3))).toBe(0);
+    expect(a.conflicts(10, Buffer.alloc(10, 9))).toBe(10);
+    a.free();
+    expect(budget.retained).toBe(0);
+    b.add(100, Buffer.alloc(100, 2));
+    expect(b.capacity).toBe(4096);
+  });
+});
