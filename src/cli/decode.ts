@@ -6,7 +6,8 @@ import { closeInput, openInput, type Input } from '../input/open';
 import { ProtocolError } from '../protocol/load';
 import { findProtocolByName, loadProtocol, resolveProtocolPath, type Protocol } from '../protocol/protocol';
 import { Coverage } from '../session/coverage';
-import { clockTime, DEFAULT_LIMITS, FULL, messageDetail, messageJson, messageLabel, type OutputLimits } from '../session/format';
+import { clockTime, DEFAULT_LIMITS, FULL, messageDetail, messageLabel, type OutputLimits } from '../session/format';
+import { MessageJsonWriter } from '../session/json-line';
 import { MessageDecoder, type Message } from '../session/messages';
 import { ParquetSink, parquetLayout, type ParquetResult } from '../session/parquet';
 import { capped } from './check';
@@ -22,6 +23,7 @@ interface DecodeOptions extends CaptureCliOptions {
   keylog?: string;
   json?: boolean;
   stats?: boolean;
+  quiet?: boolean;
   spans?: boolean;
   full?: boolean;
   watch?: boolean;
@@ -35,9 +37,15 @@ export function messageText(m: Message, n?: number): string {
   return `${clockTime(m.ts)}${n === undefined ? '' : ` [${n}]`} #${m.flow.id}${m.transport === 'udp' ? 'u' : ''} ${arrow} ${messageLabel(m)} ${messageDetail(m)}`;
 }
 
-/** A message as decode prints it, numbered `n` (from 0, in the order printed: what `vectors add --message` takes). */
-function messageLine(m: Message, n: number, o: DecodeOptions, limits: OutputLimits): string {
-  return o.json ? JSON.stringify({ n, ...messageJson(m, o.spans, limits) }) : messageText(m, n);
+/**
+ * How decode prints a message, numbered `n` (from 0, in the order printed: what `vectors add
+ * --message` takes): a JSON line written by MessageJsonWriter (terminal-safe as it comes: the
+ * LineWriter does not scan it again), or a text line (escaped by the LineWriter).
+ */
+function messagePrinter(o: DecodeOptions, protocol: Protocol, limits: OutputLimits, lines: LineWriter): (m: Message, n: number) => void {
+  if (!o.json) return (m, n) => lines.line(messageText(m, n));
+  const json = new MessageJsonWriter(protocol, o.spans, limits);
+  return (m, n) => lines.safeLine(json.line(m, n));
 }
 
 /**
@@ -75,6 +83,7 @@ export function decodeCommand(): Command {
     .option('-p, --protocol <protocol>', 'a protocol.yaml, its directory, or a name under protocols/ (default for a recording: the description it holds)')
     .option('--json', 'one JSON object a line: ts, conn, client, server, dir, name, id, size, fields (error and hex when it failed)')
     .option('--stats', 'end with a coverage report on stderr: messages per name, unknown ids, undecoded bytes, errors by field path')
+    .option('-q, --quiet', 'print no messages, only the summary (and the coverage report with --stats): decoding alone, for checking a description against a capture or timing the decode')
     .option('--spans', 'with --json: the byte span of every field')
     .option('--full', 'with --json: every byte, character and element (by default bytes and hex stop at 4 KiB, strings at 64 Ki characters, arrays at 100,000 elements, saying how much more there was)')
     .option('--watch', 'with -r: decode again on every save of the protocol file (or of FILE), saying what changed: a line of figures, then messages now named, errors fixed and introduced; Ctrl-C ends it')
@@ -85,6 +94,7 @@ export function decodeCommand(): Command {
   cmd.action(async (o: DecodeOptions) => {
     if (o.spans && !o.json) throw new GamesniffError('USAGE', '--spans adds the byte spans to the JSON output: give --json too');
     if (o.full && !o.json) throw new GamesniffError('USAGE', '--full lifts the size limits of the JSON output: give --json too (text lines always show a short preview)');
+    if (o.quiet && (o.json || o.parquet !== undefined || o.watch)) throw new GamesniffError('USAGE', `--quiet prints no messages: it does not go with ${o.json ? '--json' : o.parquet !== undefined ? '--parquet' : '--watch (which prints only summaries already)'}`);
     if (o.allMessages && !o.watch) throw new GamesniffError('USAGE', '--all-messages is for --watch (decode alone prints every message)');
     if (o.parquet !== undefined) {
       const clash = o.json ? '--json' : o.watch ? '--watch' : null;
@@ -101,6 +111,7 @@ export function decodeCommand(): Command {
       const lines = new LineWriter(o.read ? 65536 : 0, !!o.json);
       const coverage = new Coverage();
       const limits = o.full ? FULL : DEFAULT_LIMITS;
+      const printMessage = messagePrinter(o, protocol, limits, lines);
       let n = 0;
       if (o.parquet) {
         const session = input ? input.name : `live-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
@@ -113,10 +124,12 @@ export function decodeCommand(): Command {
               coverage.add(m);
               parquet.message(m);
             }
-          : (m) => {
-              coverage.add(m);
-              lines.line(messageLine(m, n++, o, limits));
-            },
+          : o.quiet
+            ? (m) => coverage.add(m)
+            : (m) => {
+                coverage.add(m);
+                printMessage(m, n++);
+              },
       }, { spans: !!o.spans, keys: keysFromLog(o.keylog) });
       await runInput(o, ports, decoder, lines, input);
       if (parquet) {
@@ -191,10 +204,11 @@ async function decodeWatch(o: DecodeOptions): Promise<void> {
         const coverage = new Coverage();
         const lines = o.allMessages ? new LineWriter(65536, !!o.json) : null;
         if (lines && head.length) print(head.join('\n'));
+        const printMessage = lines ? messagePrinter(o, protocol, limits, lines) : null;
         const result = await decodeFile(o, protocol, input, (m, n) => {
           tally.add(m);
           coverage.add(m);
-          lines?.line(messageLine(m, n, o, limits));
+          printMessage?.(m, n);
         }, r.signal);
         lines?.flush();
         if (r.signal.aborted) return;

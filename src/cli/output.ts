@@ -31,12 +31,15 @@ export class LineWriter {
   ) {}
 
   line(text: string): void {
-    const safe = this.json ? escapeJson(text) : escapeText(text);
+    this.safeLine(this.json ? escapeJson(text) : escapeText(text));
+  }
+
+  /** A line already safe to print (escaped as it was written: session/json-line.ts). */
+  safeLine(safe: string): void {
     if (safe.length >= 1 << 20) {
-      // a big line goes out on its own, not joined into an even bigger string
+      // a big line goes out on its own (one write), not joined into an even bigger string
       this.flush();
-      process.stdout.write(safe);
-      process.stdout.write('\n');
+      process.stdout.write(`${safe}\n`);
       return;
     }
     this.parts.push(safe);

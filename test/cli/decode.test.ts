@@ -85,6 +85,13 @@ describe('gamesniff decode -r', () => {
     expect(r.stderr).toMatch(/unknown ids, most frequent first .*\n {2}tcp c2s: 1 messages, 1 id\n {4}id +count +sizes +sample\n {4}0x99 \(153\) +1 +3 +990102\n/);
     expect(r.stderr).toMatch(/raw: \d+ chunks/);
     expect(r.stderr).toMatch(/did not decode/);
+    // --quiet: the same decoding and summary, no message printed, the same exit code
+    const q = gs(['decode', '-p', 'testgame', '-r', bad, '--stats', '--quiet']);
+    expect(q.code).toBe(1);
+    expect(q.stdout).toBe('');
+    expect(q.stderr).toMatch(/coverage: 13 messages, 8 decoded, 5 not/);
+    expect(q.stderr).toMatch(/5 of 13 messages did not decode/);
+    expect(gs(['decode', '-p', 'testgame', '-r', bad, '--quiet', '--json']).code).toBe(2);
   });
 
   it('decode errors name the field path and offset; the message is kept raw', () => {
