@@ -19,10 +19,13 @@ export function printJson(value: unknown): void {
   process.stdout.write(escapeJson(JSON.stringify(value)) + '\n');
 }
 
-/** Buffered line output to stdout: one write per 64 KiB rather than per line. */
+/**
+ * Buffered line output to stdout: lines are encoded into a block as they come and the block goes
+ * out in one write when full (no array of strings joined into one more string, then encoded).
+ */
 export class LineWriter {
-  private parts: string[] = [];
-  private size = 0;
+  private block: Buffer | null = null;
+  private pos = 0;
 
   /** flushAt 0 writes every line at once (live output should not wait). `json`: lines are JSON. */
   constructor(
@@ -36,21 +39,28 @@ export class LineWriter {
 
   /** A line already safe to print (escaped as it was written: session/json-line.ts). */
   safeLine(safe: string): void {
-    if (safe.length >= 1 << 20) {
-      // a big line goes out on its own (one write), not joined into an even bigger string
+    // at most 3 bytes of UTF-8 per UTF-16 unit, and the newline
+    const most = safe.length * 3 + 1;
+    if (most > this.flushAt) {
+      // a big line (or every line, unbuffered) goes out on its own, in one write
       this.flush();
       process.stdout.write(`${safe}\n`);
       return;
     }
-    this.parts.push(safe);
-    this.size += safe.length + 1;
-    if (this.size >= this.flushAt) this.flush();
+    if (this.block === null) this.block = Buffer.allocUnsafe(Math.max(this.flushAt, 65536));
+    else if (this.pos + most > this.block.length) {
+      this.flush();
+      this.block = Buffer.allocUnsafe(Math.max(this.flushAt, 65536));
+    }
+    this.pos += this.block.write(safe, this.pos);
+    this.block[this.pos++] = 10;
   }
 
   flush(): void {
-    if (this.parts.length === 0) return;
-    process.stdout.write(this.parts.join('\n') + '\n');
-    this.parts = [];
-    this.size = 0;
+    if (this.pos === 0 || this.block === null) return;
+    // the stream may keep the block until it is written: the next lines go to a new one
+    process.stdout.write(this.block.subarray(0, this.pos));
+    this.block = null;
+    this.pos = 0;
   }
 }
