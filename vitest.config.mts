@@ -48,6 +48,7 @@ const OFFLINE = [
   'test/tui/model.test.ts',
   'test/tui/inspect.test.ts',
   'test/tui/pane-and-backfill.test.ts',
+  'test/tui/model/log.test.ts',
   'test/cli/export-dissector.test.ts',
   'test/cli/new.test.ts',
   'test/cli/vectors.test.ts',

@@ -2,23 +2,27 @@ import * as dgram from 'node:dgram';
 
 /**
  * Sends small UDP datagrams to 127.0.0.1:PORT as fast as it can for SECONDS
- * (and at most MAX datagrams), with a receiver bound there so that no ICMP
- * errors come back. Prints the number sent. Loopback only.
+ * (and at most MAX datagrams; at most RATE a second when given, so that two
+ * captures can be compared under the same load), with a receiver bound there
+ * so that no ICMP errors come back. Prints the number sent. Loopback only.
  */
-const [portArg, secondsArg, maxArg] = process.argv.slice(2);
+const [portArg, secondsArg, maxArg, rateArg] = process.argv.slice(2);
 const port = Number(portArg);
 const seconds = Number(secondsArg ?? 3);
 const max = Number(maxArg ?? 5_000_000);
+const rate = Number(rateArg ?? 0);
 
 const rx = dgram.createSocket('udp4');
 rx.on('message', () => undefined);
 rx.bind(port, '127.0.0.1', () => {
   const tx = dgram.createSocket('udp4');
   const payload = Buffer.alloc(64, 0x47);
-  const until = Date.now() + seconds * 1000;
+  const start = Date.now();
+  const until = start + seconds * 1000;
   let sent = 0;
   const burst = (): void => {
-    if (Date.now() >= until || sent >= max) {
+    const now = Date.now();
+    if (now >= until || sent >= max) {
       // let the last sends leave before reporting
       setTimeout(() => {
         process.stdout.write(`${sent}\n`);
@@ -27,7 +31,8 @@ rx.bind(port, '127.0.0.1', () => {
       }, 200);
       return;
     }
-    for (let i = 0; i < 256 && sent < max; i++, sent++) tx.send(payload, port, '127.0.0.1');
+    const due = rate > 0 ? Math.min(max, Math.floor(((now - start) / 1000) * rate)) : max;
+    for (let i = 0; i < 256 && sent < due; i++, sent++) tx.send(payload, port, '127.0.0.1');
     setImmediate(burst);
   };
   burst();

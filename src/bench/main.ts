@@ -22,7 +22,7 @@ import { liveBench } from './live';
 import { have, measure, type Run } from './tools';
 import { proxyBench } from './proxy';
 import { replayBench } from './replay';
-import { tuiBench } from './tui';
+import { tuiBench, tuiRows } from './tui';
 
 /**
  * `npm run bench`: figures, not pass/fail.
@@ -407,7 +407,7 @@ async function bench(): Promise<void> {
   const want = (section: string): boolean => only.length === 0 || only.includes(section);
   if (want('reassembly')) await offline();
   if (want('decode')) printDecodeFigures(decodeBench());
-  if (want('tui')) for (const line of tuiBench()) console.log(line);
+  if (want('tui')) for (const line of [...tuiBench(), ...(await tuiRows())]) console.log(line);
   if (want('decode')) await captureDecodeBench(capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 }));
   if (want('output')) await outputBench(capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 }));
   if (want('parquet')) {

@@ -4,6 +4,7 @@ import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GamesniffError } from '../core/errors';
 import type { PacketCallback } from '../core/types';
+import type { QueueFigures } from './capture-queue';
 
 /**
  * Live capture through gamesniff's own build of the `cap` native addon,
@@ -63,6 +64,18 @@ export interface CaptureDrops {
   ifDropped: number;
   /** Packets larger than cap's batch buffer, delivered cut (the cut part becomes a gap). */
   oversize: number;
+}
+
+/** The kernel's counters, and the queue's when the capture runs on a thread of its own (capture-thread.ts). */
+export interface CaptureStats extends CaptureDrops {
+  queue?: QueueFigures;
+}
+
+/** What a running capture tells the code that started it, whichever thread captures. */
+export interface CaptureHandle {
+  readonly device: string;
+  readonly filter: string;
+  stats(): CaptureStats;
 }
 
 /** Why the last build failed, as install.js recorded it. */
@@ -155,7 +168,31 @@ export interface LiveCaptureOptions {
   timeoutMs?: number;
 }
 
-export class LiveCapture {
+/** What a failed open means for the user: no privilege, a bad filter, or the device. */
+export function openError(device: string, filter: string, msg: string): GamesniffError {
+  if (/EPERM|permission|not permitted/i.test(msg)) return new GamesniffError('PRIVILEGE', privilegeHint(device));
+  if (/syntax error|filter/i.test(msg)) return new GamesniffError('USAGE', `bad capture filter "${filter}": ${msg}`);
+  return new GamesniffError('CAPTURE', `cannot capture on ${device}: ${msg}`);
+}
+
+/**
+ * The packets of one batch as cap lays them out: per record a 16-byte header in host byte order
+ * (seconds, microseconds, captured length, original length), the bytes, padding to 4. Packets are
+ * views into `batch`. `open()` false stops the walk (the capture was stopped by a packet).
+ */
+export function forEachRecord(batch: Buffer, count: number, linkType: number, onPacket: PacketCallback, open: () => boolean): void {
+  let off = 0;
+  for (let i = 0; i < count && open(); i++) {
+    const sec = LE ? batch.readUInt32LE(off) : batch.readUInt32BE(off);
+    const usec = LE ? batch.readUInt32LE(off + 4) : batch.readUInt32BE(off + 4);
+    const capLen = LE ? batch.readUInt32LE(off + 8) : batch.readUInt32BE(off + 8);
+    const origLen = LE ? batch.readUInt32LE(off + 12) : batch.readUInt32BE(off + 12);
+    onPacket(linkType, batch.subarray(off + 16, off + 16 + capLen), origLen, sec * 1e6 + usec, 0);
+    off += 16 + ((capLen + 3) & ~3);
+  }
+}
+
+export class LiveCapture implements CaptureHandle {
   readonly device: string;
   readonly filter: string;
   linkType = -1;
@@ -178,6 +215,23 @@ export class LiveCapture {
    * there is none).
    */
   start(onPacket: PacketCallback, onError?: (e: GamesniffError) => void): void {
+    this.startBatches((records, count) => {
+      const batch = Buffer.from(records); // the one copy at the boundary
+      try {
+        forEachRecord(batch, count, this.linkType, onPacket, () => this.cap !== null);
+      } catch (e) {
+        this.stop();
+        throw e;
+      }
+    }, onError);
+  }
+
+  /**
+   * As start(), with each batch as cap wrote it: `records` (a view of cap's buffer, valid only
+   * during the call: copy what is kept) holds `count` records for forEachRecord. The capture
+   * thread hands batches on this way, copied once, to the thread that reads them.
+   */
+  startBatches(onBatch: (records: Buffer, count: number) => void, onError?: (e: GamesniffError) => void): void {
     if (this.cap) throw new GamesniffError('CAPTURE', `already capturing on ${this.device}`);
     const { Cap } = loadNative(); // checks the binding before anything is opened
     const cap = new Cap();
@@ -187,34 +241,13 @@ export class LiveCapture {
       cap.open(this.device, this.filter, this.opts.bufferSize ?? 64 * 1024 * 1024, shared, this.opts.timeoutMs ?? 50);
     } catch (e) {
       cap.close(); // the patched open leaves nothing open when it fails; this is for certainty
-      const msg = (e as Error).message;
-      if (/EPERM|permission|not permitted/i.test(msg)) throw new GamesniffError('PRIVILEGE', privilegeHint(this.device));
-      if (/syntax error|filter/i.test(msg)) {
-        throw new GamesniffError('USAGE', `bad capture filter "${this.filter}": ${msg}`);
-      }
-      throw new GamesniffError('CAPTURE', `cannot capture on ${this.device}: ${msg}`);
+      throw openError(this.device, this.filter, (e as Error).message);
     }
     try {
       this.linkType = cap.datalink();
-      const linkType = this.linkType;
       cap.on('packet', (used: number, count: number, oversize: number) => {
         this.oversize += oversize;
-        const batch = Buffer.from(shared.subarray(0, used)); // the one copy at the boundary
-        let off = 0;
-        try {
-          for (let i = 0; i < count && this.cap === cap; i++) {
-            // record headers are in host byte order
-            const sec = LE ? batch.readUInt32LE(off) : batch.readUInt32BE(off);
-            const usec = LE ? batch.readUInt32LE(off + 4) : batch.readUInt32BE(off + 4);
-            const capLen = LE ? batch.readUInt32LE(off + 8) : batch.readUInt32BE(off + 8);
-            const origLen = LE ? batch.readUInt32LE(off + 12) : batch.readUInt32BE(off + 12);
-            onPacket(linkType, batch.subarray(off + 16, off + 16 + capLen), origLen, sec * 1e6 + usec, 0);
-            off += 16 + ((capLen + 3) & ~3);
-          }
-        } catch (e) {
-          this.stop();
-          throw e;
-        }
+        onBatch(shared.subarray(0, used), count);
       });
       cap.on('error', (e: Error) => {
         this.stop();

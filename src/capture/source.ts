@@ -3,7 +3,8 @@ import type { PacketCallback } from '../core/types';
 import { compileOfflineFilter, offlineFilter } from './bpf';
 import { readCaptureFile, type CaptureFileStats } from './file-reader';
 import { LINKTYPE } from './linktypes';
-import { chooseDevice, LiveCapture, type CaptureDrops } from './live';
+import { CaptureThread } from './capture-thread';
+import { chooseDevice, type CaptureHandle, type CaptureStats } from './live';
 import { buildFilter, type PortSpec } from './ports';
 
 /**
@@ -15,7 +16,7 @@ export interface SourceSummary {
   kind: 'file' | 'live';
   name: string;
   file?: CaptureFileStats & { filter: string; filtered: number };
-  live?: CaptureDrops & { device: string; filter: string };
+  live?: CaptureStats & { device: string; filter: string };
 }
 
 export interface CaptureSource {
@@ -65,13 +66,22 @@ export interface LiveSourceOptions {
   /** Stop after this many packets. */
   count?: number;
   bufferSize?: number;
+  /** Bytes of captured packets that may wait while onPacket is busy (default 256 MiB); past it whole packets are dropped and counted. */
+  queueLimitBytes?: number;
+  /** Asked before each batch of packets: a promise holds packets back (in the bounded queue) until it settles. */
+  holdWhile?: () => Promise<unknown> | null;
   /** Called once the capture is open and packets can be sent. */
-  onReady?: (capture: LiveCapture) => void;
+  onReady?: (capture: CaptureHandle) => void;
 }
 
+/**
+ * A live capture: the device is read on a thread of its own (capture-thread.ts), so that a slow
+ * onPacket delays packets instead of losing them. stop() (or the duration) still hands on every
+ * packet captured before it; the packet limit and an error stop at once.
+ */
 export function liveSource(opts: LiveSourceOptions): CaptureSource {
   const device = chooseDevice(opts.iface);
-  const capture = new LiveCapture({ device, filter: buildFilter(opts.ports, opts.filter), bufferSize: opts.bufferSize });
+  const capture = new CaptureThread({ device, filter: buildFilter(opts.ports, opts.filter), bufferSize: opts.bufferSize, queueLimitBytes: opts.queueLimitBytes, holdWhile: opts.holdWhile });
   let finish: (() => void) | null = null;
   let stopped = false;
   const stop = (): void => {
@@ -87,40 +97,47 @@ export function liveSource(opts: LiveSourceOptions): CaptureSource {
         let seen = 0;
         const max = opts.count ?? Infinity;
         let timer: NodeJS.Timeout | null = null;
+        let failed = false;
+        const summary = (): SourceSummary => ({ kind: 'live', name: device, live: { ...capture.stats(), device, filter: capture.filter } });
+        let finishing = false;
         finish = () => {
           if (timer) clearTimeout(timer);
-          const drops = capture.stats();
-          capture.stop();
-          resolve({ kind: 'live', name: device, live: { ...drops, device, filter: capture.filter } });
+          if (finishing) return;
+          finishing = true;
+          void capture.stop().then(() => {
+            if (!failed) resolve(summary());
+          });
         };
         const fail = (e: unknown): void => {
           if (timer) clearTimeout(timer);
-          stopped = true;
-          capture.stop();
-          reject(e);
+          failed = stopped = true;
+          capture.discard();
+          void capture.stop().then(() => reject(e));
         };
-        try {
-          capture.start(
-            (lt, data, orig, ts, ifi) => {
-              if (stopped) return;
-              onPacket(lt, data, orig, ts, ifi);
-              if (++seen >= max) stop();
+        capture
+          .start((lt, data, orig, ts, ifi) => {
+            onPacket(lt, data, orig, ts, ifi);
+            if (++seen >= max) {
+              capture.discard();
+              stop();
+            }
+          }, fail)
+          .then(
+            () => {
+              if (opts.durationSec !== undefined && !stopped) timer = setTimeout(stop, opts.durationSec * 1000);
+              try {
+                opts.onReady?.(capture);
+              } catch (e) {
+                fail(e);
+                return;
+              }
+              if (stopped) finish?.();
             },
-            // the device went away mid-capture: end with the error, nothing left open
-            fail,
+            (e) => {
+              failed = stopped = true;
+              reject(e);
+            },
           );
-        } catch (e) {
-          reject(e);
-          return;
-        }
-        if (opts.durationSec !== undefined) timer = setTimeout(stop, opts.durationSec * 1000);
-        try {
-          opts.onReady?.(capture);
-        } catch (e) {
-          fail(e);
-          return;
-        }
-        if (stopped) finish();
       });
     },
   };

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Option } from 'commander';
 import { GamesniffError } from '../core/errors';
 import { buildFilter, parsePorts, type PortSpec } from '../capture/ports';
@@ -99,8 +100,18 @@ export function feedOptions(o: CaptureCliOptions, ports: PortSpec, extra: Partia
     count: positiveNumber('--count', o.count),
     idleTimeoutUs: (positiveNumber('--idle-timeout', o.idleTimeout) ?? 300) * 1e6,
     onReady: (c) => say(`capturing on ${c.device} (filter: ${c.filter || 'none'})`),
+    holdWhile: stdoutBacklog,
     ...extra,
   };
+}
+
+/**
+ * Live: packets wait while stdout has more than 1 MB not yet written (a pipe read slowly), so
+ * that output never piles up in memory: the capture's queue, bounded and counted, takes the wait.
+ */
+function stdoutBacklog(): Promise<unknown> | null {
+  const out = process.stdout;
+  return out.writableLength > 1 << 20 && !out.destroyed ? once(out, 'drain') : null;
 }
 
 /**
@@ -122,6 +133,8 @@ export function stopOnSignal(source: { stop(): void }): () => void {
     process.off('SIGTERM', handler);
   };
 }
+
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
 
 /** One paragraph for stderr: what was read, what was skipped and why. */
 export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
@@ -157,7 +170,9 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
     lines.push(
       `capture on ${l.device} (filter: ${l.filter || 'none'}): kernel received ${l.received}, dropped ${l.dropped}` +
         (l.ifDropped ? `, interface dropped ${l.ifDropped}` : '') +
-        (l.oversize ? `, ${l.oversize} packets larger than the capture buffer (cut, reported as gaps)` : ''),
+        (l.oversize ? `, ${l.oversize} packets larger than the capture buffer (cut, reported as gaps)` : '') +
+        (l.queue ? `; queue peak ${mb(l.queue.peakBytes)} MB of ${mb(l.queue.limitBytes)} MB` : '') +
+        (l.queue?.droppedPackets ? `, ${l.queue.droppedPackets} packets dropped by the queue (the decoding fell more than its bound behind; lost as if the kernel had dropped them)` : ''),
     );
   }
   return lines;

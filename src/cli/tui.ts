@@ -6,7 +6,7 @@ import { GamesniffError } from '../core/errors';
 import { buildFilter } from '../capture/ports';
 import { compileOfflineFilter } from '../capture/bpf';
 import { LINKTYPE } from '../capture/linktypes';
-import { chooseDevice, LiveCapture } from '../capture/live';
+import { chooseDevice, LiveCapture, type CaptureHandle } from '../capture/live';
 import { FlowTee } from '../flow/tee';
 import type { FlowListener, TcpConnection, UdpFlow } from '../flow/connection';
 import { closeInput, type Input } from '../input/open';
@@ -18,7 +18,7 @@ import { GameServer } from '../testbed/game-server';
 import { runGameClient } from '../testbed/game-client';
 import { runWsGameClient, WS_GAME_PORT, WsGameServer } from '../testbed/ws-game';
 import { PacketRing } from '../tui/model/packets';
-import { SessionModel } from '../tui/model/session';
+import { DEFAULT_WINDOW, SessionModel } from '../tui/model/session';
 import { openScreen, type InterceptHooks } from '../tui/screen';
 import { feed } from '../input/feed';
 import { feedOptions, fileFilter, openCliInput, positiveNumber, type CaptureCliOptions } from './common';
@@ -101,7 +101,7 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
   const tee = new FlowTee([decoder]);
   const ring = recordingFile || external ? null : new PacketRing();
 
-  let capture: LiveCapture | null = null;
+  let capture: CaptureHandle | null = null;
   let lastTs = 0;
   if (!input && !external && !o.process && !o.pid && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
   const source = external ? external.start(tee) : feed(input, tee, feedOptions(o, ports, {
@@ -142,6 +142,10 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
       stopRecording();
       source.stop();
       screen?.destroy();
+      model.messages.close();
+      // what the session saw, as tcpdump says at exit (the screen is gone: this stays in the terminal)
+      const drops = capture ? capture.stats().dropped : 0;
+      process.stderr.write(`gamesniff: ${model.messages.length} messages, ${model.figures.packets} packets, ${drops} dropped by the capture\n`);
       resolve();
     };
     finished.catch((e: unknown) => {
@@ -214,7 +218,7 @@ export const UDP_IDLE_US = 30_000_000;
 export function backfill(model: SessionModel, recorder: Recorder): number {
   let n = 0;
   // a UDP flow has no close: one silent this long is over, not open
-  const now = model.messages.length ? model.messages[model.messages.length - 1]!.ts : 0;
+  const now = model.messages.length ? model.messages.at(model.messages.length - 1)!.ts : 0;
   const udpOpen = (f: UdpFlow): boolean => !f.closed && now - f.lastTs < UDP_IDLE_US;
   for (const m of model.messages) {
     const open = m.transport === 'udp' ? udpOpen(m.flow as UdpFlow) : !(m.flow as TcpConnection).closed;
@@ -230,7 +234,7 @@ export function backfill(model: SessionModel, recorder: Recorder): number {
 export function addTuiOptions(cmd: Command): Command {
   return cmd
     .option('-p, --protocol <protocol>', 'decode with this protocol (a name under protocols/ or a path); without it, pick one')
-    .option('--keep <messages>', 'keep the bytes of this many most recent messages in memory (fields are always kept)', '200000')
+    .option('--keep <messages>', 'keep this many most recent messages whole in memory; older ones are read back from a spill file in the temp directory when shown', String(DEFAULT_WINDOW))
     .addOption(keylogOption());
 }
 

@@ -5,7 +5,7 @@
  */
 import { buildFilter, type PortSpec } from '../capture/ports';
 import { fileSource, liveSource, type CaptureSource, type SourceSummary } from '../capture/source';
-import type { LiveCapture } from '../capture/live';
+import type { CaptureHandle } from '../capture/live';
 import { GamesniffError } from '../core/errors';
 import type { Direction, PacketCallback, StreamEnd } from '../core/types';
 import { UdpFlow, type FlowListener, type TcpConnection } from '../flow/connection';
@@ -27,7 +27,9 @@ export interface FeedOptions {
   iface?: string;
   durationSec?: number;
   count?: number;
-  onReady?: (capture: LiveCapture) => void;
+  onReady?: (capture: CaptureHandle) => void;
+  /** Live: asked before each batch of packets; a promise holds packets back until it settles (the output is congested). */
+  holdWhile?: () => Promise<unknown> | null;
   /** Connections idle this long (µs of packet time) are flushed; a later packet resumes them. */
   idleTimeoutUs?: number;
   /**
@@ -72,7 +74,7 @@ export function feed(input: Input | null, listener: FlowListener, opts: FeedOpti
   const source: CaptureSource =
     input?.kind === 'capture'
       ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient })
-      : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady });
+      : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady, holdWhile: opts.holdWhile });
   // following a process: every packet is captured, its flows chosen here as its ports come and go
   const follow = input ? undefined : opts.follow;
   const table = new FlowTable(follow ? followPorts(listener, follow.ports) : listener, { serverPorts: follow ? follow.ports : opts.serverPorts.set, idleTimeoutUs: opts.idleTimeoutUs });

@@ -58,9 +58,9 @@ export function renderMessages(model: SessionModel, width: number, height: numbe
   const out: string[] = [];
   for (let r = 0; r < rows; r++) {
     const vi = top + r;
-    const i = model.view[vi];
+    const i = model.view.at(vi);
     if (i === undefined) break;
-    const m = model.messages[i]!;
+    const m = model.messages.at(i)!;
     const line = esc(padColumns(messageRow(m, width, model.timeOf(m), model.marks.has(i), model.detailOf(m, width)), width));
     out.push(vi === model.selected ? inverse(line) : line);
   }

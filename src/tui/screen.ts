@@ -346,7 +346,7 @@ function saveMessage(model: SessionModel, format: string, copy: (text: string) =
   const r = model.messageAs(format);
   if (typeof r === 'string') return r;
   if (r.text.length <= 100_000) copy(osc52(r.text));
-  const file = join('recordings', `message-${model.view[model.selected]}.${r.ext}`);
+  const file = join('recordings', `message-${model.view.at(model.selected)}.${r.ext}`);
   try {
     mkdirSync('recordings', { recursive: true });
     writeFileSync(file, r.text);
@@ -362,7 +362,7 @@ function exportView(model: SessionModel): string {
   const file = join('recordings', `view-${stamp}.jsonl`);
   try {
     mkdirSync('recordings', { recursive: true });
-    writeFileSync(file, model.view.map((i) => JSON.stringify(messageJson(model.messages[i]!))).join('\n') + (model.view.length ? '\n' : ''));
+    writeFileSync(file, model.view.map((i) => JSON.stringify(messageJson(model.messages.at(i)!))).join('\n') + (model.view.length ? '\n' : ''));
   } catch (e) {
     return `export failed: ${(e as Error).message}`;
   }

@@ -34,7 +34,7 @@ describe('the details pane shows the packets behind a message', () => {
       table.push(lt, d, o, ts);
     });
     table.finish();
-    const m = model.messages[0]!;
+    const m = model.messages.at(0)!;
     expect(m.name).toBe('chat');
     const behind = ring.behind(m);
     expect(behind.map((p) => p.payloadLength)).toEqual([100, 100, m.size - 200]);

@@ -22,8 +22,17 @@ import { inspect, type Inspection } from './inspect';
 import { inferFields, type Sample } from '../../infer/fields';
 import { fieldsYaml, messageName } from '../../infer/draft';
 import { readCounter } from '../../framing/counter';
+import { EMPTY, MessageLog } from './log';
+import { IndexList } from './index-list';
 
 export type Pane = 'messages' | 'connections' | 'details';
+
+/**
+ * Messages kept whole in memory by default: many screenfuls. Not more: each holds views of the
+ * delivery or capture batch it came in (many times its own size); older ones are made again from
+ * the spill file in microseconds.
+ */
+export const DEFAULT_WINDOW = 2000;
 
 export interface ConnEntry {
   id: number;
@@ -52,17 +61,19 @@ export interface SourceFigures {
 
 export interface SessionModelOptions {
   /**
-   * Keep everything of this many most recent messages. Older ones keep only their bytes when
-   * their fields can be decoded again from them (no field reads the state), else only their fields.
+   * Keep this many most recent messages whole in memory (default DEFAULT_WINDOW). Older ones are made
+   * again from a spill file when shown, their fields decoded again from their bytes; those whose
+   * fields cannot be had that way (they read the state) keep their fields and lose their bytes.
    */
   keepBytes?: number;
 }
 
 export class SessionModel implements MessageSink {
-  readonly messages: Message[] = [];
+  /** Every message: the newest `keepBytes` as objects, the others in a spill file (see MessageLog). */
+  messages: MessageLog;
   readonly connections = new Map<number, ConnEntry>();
   /** Indices into `messages` that pass the filter, in order. */
-  view: number[] = [];
+  view = new IndexList(true);
   filter: MessageFilter | null = null;
   filterError: string | null = null;
   /** Index into `view` of the selected message, -1 when none. */
@@ -83,7 +94,6 @@ export class SessionModel implements MessageSink {
   private counted = 0;
   private rateAt = -1;
   private readonly keepBytes: number;
-  private bytesDroppedBefore = 0;
 
   /** The names a filter may use as message names: the protocol's, and its layers' own (WebSocket's). */
   private messageNames: ReadonlySet<string>;
@@ -92,7 +102,8 @@ export class SessionModel implements MessageSink {
     public protocol: Protocol | null,
     opts: SessionModelOptions = {},
   ) {
-    this.keepBytes = opts.keepBytes ?? 200_000;
+    this.keepBytes = opts.keepBytes ?? DEFAULT_WINDOW;
+    this.messages = new MessageLog(this.keepBytes);
     this.messageNames = namesOf(protocol);
   }
 
@@ -125,25 +136,24 @@ export class SessionModel implements MessageSink {
     const key = (m: Message) => `${m.flow.id}/${m.transport}/${m.dir}/${m.offset}`;
     const sel = this.selectedMessage();
     const selKey = sel ? key(sel) : null;
-    const markKeys = new Set([...this.marks].map((i) => key(this.messages[i]!)));
+    const markKeys = new Set([...this.marks].map((i) => key(this.messages.at(i)!)));
     const all = [...fresh, ...kept].sort((a, b) => a.ts - b.ts);
     this.protocol = protocol;
     this.messageNames = namesOf(protocol);
-    this.messages.length = 0;
-    this.messages.push(...all);
+    this.messages.close();
+    this.messages = new MessageLog(this.keepBytes);
+    for (const m of all) this.messages.push(m);
     this.coverage = new Coverage();
     for (const m of all) this.coverage.add(m);
     this.marks.clear();
     all.forEach((m, i) => markKeys.has(key(m)) && this.marks.add(i));
-    this.bytesDroppedBefore = 0;
-    this.dropOldBytes();
     let note = '';
     if (this.filter && !this.setFilter(this.filter.text)) {
       note = `; the filter no longer applies (${this.filterError})`;
       this.filter = null;
     }
     const at = selKey ? all.findIndex((m) => key(m) === selKey) : -1;
-    this.rebuildView(at >= 0 ? all[at]! : null);
+    this.rebuildView(at);
     const failed = fresh.filter((m) => m.raw !== undefined || m.error).length;
     return `reloaded ${protocol.name}: ${fresh.length} messages decoded again${failed ? `, ${failed} do not decode` : ''}${kept.length ? `, ${kept.length} kept as they were (their bytes left the view, or are not one run)` : ''}${note}`;
   }
@@ -158,7 +168,6 @@ export class SessionModel implements MessageSink {
     c.lastTs = m.ts;
     this.messages.push(m);
     this.coverage.add(m);
-    this.dropOldBytes();
     if (!this.paused) this.include(this.messages.length - 1);
   }
 
@@ -196,20 +205,13 @@ export class SessionModel implements MessageSink {
   }
 
   /**
-   * Bounded memory: an old message keeps its bytes and has its fields decoded again when asked
-   * (Message.chill); one whose fields cannot be had again that way keeps its fields, not its bytes
-   * (a recording keeps those).
+   * What the session holds in memory that grows with it: message objects (the window, those held
+   * for their fields, those made again lately), and message numbers stored for the view. Neither
+   * grows with the number of messages past the window (the spill file does).
    */
-  private dropOldBytes(): void {
-    const limit = this.messages.length - this.keepBytes;
-    for (; this.bytesDroppedBefore < limit; this.bytesDroppedBefore++) {
-      const m = this.messages[this.bytesDroppedBefore]!;
-      if (m.chill?.()) continue;
-      m.payload = EMPTY;
-      m.frame = EMPTY;
-      m.wire = EMPTY;
-      m.spans = undefined;
-    }
+  retained(): { objects: number; viewNumbers: number; spillBytes: number } {
+    const o = this.messages.objects();
+    return { objects: o.window + o.held + o.cached, viewNumbers: this.view.stored, spillBytes: o.spillBytes };
   }
 
   bytesDropped(m: Message): boolean {
@@ -219,7 +221,7 @@ export class SessionModel implements MessageSink {
   private include(i: number): void {
     // a filter under way reaches this message too
     if (this.pending) return;
-    if (this.filter && !this.filter.test(this.messages[i]!)) return;
+    if (this.filter && !this.filter.test(this.messages.at(i)!)) return;
     this.view.push(i);
     if (this.follow) this.selected = this.view.length - 1;
   }
@@ -256,7 +258,7 @@ export class SessionModel implements MessageSink {
   /** A message's time as the list shows it. */
   timeOf(m: Message): string {
     if (this.timeMode === 'clock') return clockTime(m.ts);
-    const base = this.timeMode === 'first' ? this.messages[0]?.ts : this.messages[Math.min(...this.marks)]?.ts;
+    const base = this.timeMode === 'first' ? this.messages.at(0)?.ts : this.messages.at(Math.min(...this.marks))?.ts;
     if (base === undefined) return clockTime(m.ts);
     const d = (m.ts - base) / 1e6;
     return `${d >= 0 ? '+' : '-'}${Math.abs(d).toFixed(6)}`;
@@ -284,8 +286,9 @@ export class SessionModel implements MessageSink {
       lines.push(side && dir === 's2c' ? `${' '.repeat(half)}${text}` : text);
     };
     for (let i = 0; i < this.messages.length; i++) {
-      const m = this.messages[i]!;
-      if (m.flow !== flow) continue;
+      // the flow alone first: most messages are another connection's, and need not be made again
+      if (this.messages.flowOf(i) !== flow) continue;
+      const m = this.messages.at(i)!;
       const arrow = m.dir === 'c2s' ? '->' : '<-';
       if (m.transport === 'tcp' && next[m.dir] >= 0 && m.offset > next[m.dir]) put(m.dir, `   ${arrow} … gap of ${m.offset - next[m.dir]} bytes (lost by the capture)`);
       if (m.transport === 'tcp') next[m.dir] = m.offset + m.size;
@@ -326,7 +329,7 @@ export class SessionModel implements MessageSink {
 
   /** Mark or unmark the selected message. */
   toggleMark(): string {
-    const i = this.view[this.selected];
+    const i = this.view.at(this.selected);
     if (i === undefined) return 'no message selected';
     if (this.marks.delete(i)) return `unmarked [${i}]`;
     this.marks.add(i);
@@ -335,7 +338,7 @@ export class SessionModel implements MessageSink {
 
   /** The next (or previous) marked message in the view. */
   jumpMark(dir: 1 | -1 = 1): string {
-    const at = this.view[this.selected] ?? -1;
+    const at = this.view.at(this.selected) ?? -1;
     const marked = [...this.marks].sort((a, b) => a - b);
     const target = dir > 0 ? (marked.find((i) => i > at) ?? marked[0]) : ([...marked].reverse().find((i) => i < at) ?? marked[marked.length - 1]);
     if (target === undefined) return 'no marks (m marks the selected message)';
@@ -379,12 +382,12 @@ export class SessionModel implements MessageSink {
     const from = this.selected;
     for (let k = 1; k <= n; k++) {
       const vi = (((from + dir * k) % n) + n) % n;
-      if (hit(this.messages[this.view[vi]!]!)) {
+      if (hit(this.messages.at(this.view.at(vi)!)!)) {
         this.selected = vi;
         this.follow = false;
         this.fieldSelected = 0;
         const wrapped = dir > 0 ? vi <= from : vi >= from;
-        return `found "${query}" at [${this.view[vi]}]${wrapped ? ' (wrapped around)' : ''}`;
+        return `found "${query}" at [${this.view.at(vi)}]${wrapped ? ' (wrapped around)' : ''}`;
       }
     }
     return `"${query}" is in no message of the view`;
@@ -392,14 +395,14 @@ export class SessionModel implements MessageSink {
 
   /** `d`: the selected message against the nearest marked one before it of the same name, field by field and byte by byte. */
   diffWithMark(): string {
-    const cur = this.view[this.selected];
+    const cur = this.view.at(this.selected);
     if (cur === undefined) return 'no message selected';
-    const m = this.messages[cur]!;
+    const m = this.messages.at(cur)!;
     const label = m.label ?? m.name;
-    const marked = [...this.marks].filter((i) => i !== cur && (this.messages[i]!.label ?? this.messages[i]!.name) === label).sort((a, b) => Math.abs(cur - a) - Math.abs(cur - b));
+    const marked = [...this.marks].filter((i) => i !== cur && (this.messages.at(i)!.label ?? this.messages.at(i)!.name) === label).sort((a, b) => Math.abs(cur - a) - Math.abs(cur - b));
     const base = marked[0];
     if (base === undefined) return `no other marked ${label ?? 'raw'} message to diff with (m marks one)`;
-    const o = this.messages[base]!;
+    const o = this.messages.at(base)!;
     const lines = [`[${base}] -> [${cur}] ${label ?? 'raw'}`, ''];
     const fields = m.fields && o.fields ? diffValues(m.fields, o.fields) : [];
     lines.push(fields.length ? 'fields:' : 'fields: the same');
@@ -445,7 +448,7 @@ export class SessionModel implements MessageSink {
         const rows: string[] = [];
         for (let i = 0; i < m.wire.length; i += 12) rows.push(`  ${[...m.wire.subarray(i, i + 12)].map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(', ')},`);
         const name = (m.name ?? 'raw').replace(/[^A-Za-z0-9_]/g, '_');
-        return { text: `/* ${m.dir} ${m.name ?? 'raw'}, ${m.wire.length} bytes on the wire */\nstatic const unsigned char ${name}_${this.view[this.selected]}[${m.wire.length}] = {\n${rows.join('\n')}\n};\n`, ext: 'c' };
+        return { text: `/* ${m.dir} ${m.name ?? 'raw'}, ${m.wire.length} bytes on the wire */\nstatic const unsigned char ${name}_${this.view.at(this.selected)}[${m.wire.length}] = {\n${rows.join('\n')}\n};\n`, ext: 'c' };
       }
       case 'base64':
         return { text: `${m.wire.toString('base64')}\n`, ext: 'b64' };
@@ -454,7 +457,7 @@ export class SessionModel implements MessageSink {
       case 'vector':
         // the frame body the vector runs (hex), and the fields it decodes to: paste under vectors:
         if (vectorProblem(m)) return 'a vector needs a message that decoded';
-        return { text: vectorEntry(m, vectorName(m, this.view[this.selected]!), this.protocol), ext: 'vector.yaml' };
+        return { text: vectorEntry(m, vectorName(m, this.view.at(this.selected)!), this.protocol), ext: 'vector.yaml' };
       case 'fields': {
         // the fields inferred from every message like this one (P shows the same text)
         const p = this.fieldsProposal();
@@ -519,7 +522,7 @@ export class SessionModel implements MessageSink {
   fieldsProposal(): FieldsProposal | string {
     const sel = this.selectedMessage();
     if (!sel) return 'no message selected';
-    const key = `${this.view[this.selected]}/${this.messages.length}/${this.protocol?.hash ?? ''}`;
+    const key = `${this.view.at(this.selected)}/${this.messages.length}/${this.protocol?.hash ?? ''}`;
     if (this.proposal?.key !== key) this.proposal = { key, result: this.propose(sel) };
     return this.proposal.result;
   }
@@ -534,7 +537,7 @@ export class SessionModel implements MessageSink {
     const picked: Message[] = [];
     let total = 0;
     for (let i = this.messages.length - 1; i >= 0; i--) {
-      const m = this.messages[i]!;
+      const m = this.messages.at(i)!;
       if (!like(m) || this.bytesDropped(m)) continue;
       total++;
       if (picked.length < MAX_PROPOSAL_SAMPLES) picked.push(m);
@@ -554,7 +557,7 @@ export class SessionModel implements MessageSink {
     if (!picked.length) return 'its bytes were dropped from the view to bound memory (a recording keeps them)';
     const samples: Sample[] = picked.map((m) => ({ body: m.payload.subarray(Math.min(m.payload.length, start(m))), ts: m.ts }));
     const endian = /^endian:\s*be\b/m.test(this.protocol?.text ?? '') ? 'be' : 'le';
-    const fields = inferFields(samples, { endian, from: this.messages[0]?.ts ?? 0, to: this.messages[this.messages.length - 1]?.ts ?? 0 });
+    const fields = inferFields(samples, { endian, from: this.messages.at(0)?.ts ?? 0, to: this.messages.at(this.messages.length - 1)?.ts ?? 0 });
     const sizes = samples.map((s) => s.body.length);
     const lo = Math.min(...sizes);
     const hi = Math.max(...sizes);
@@ -585,8 +588,8 @@ export class SessionModel implements MessageSink {
   // ---- commands ----
 
   selectedMessage(): Message | null {
-    const i = this.view[this.selected];
-    return i === undefined ? null : this.messages[i]!;
+    const i = this.view.at(this.selected);
+    return i === undefined ? null : this.messages.at(i)!;
   }
 
   /** Move the selection in the focused pane by `n` rows (negative: up). Moving up in the message list stops following. */
@@ -647,9 +650,8 @@ export class SessionModel implements MessageSink {
       return false;
     }
     this.filterError = null;
-    const keep = this.selectedMessage();
     this.filter = f;
-    this.rebuildView(keep);
+    this.rebuildView();
     return true;
   }
 
@@ -666,10 +668,11 @@ export class SessionModel implements MessageSink {
    */
   chunk = 0;
   /** A filter under way over the session: the view it is building, and where it stands. */
-  private pending: { view: number[]; next: number; keep: Message | null } | null = null;
+  private pending: { view: IndexList; next: number; keep: number } | null = null;
 
-  private rebuildView(keep: Message | null = this.selectedMessage()): void {
-    this.pending = { view: [], next: 0, keep };
+  /** `keep`: the number of the message to keep selected (-1: none). */
+  private rebuildView(keep: number = this.view.at(this.selected) ?? -1): void {
+    this.pending = { view: new IndexList(!this.filter), next: 0, keep };
     this.work();
   }
 
@@ -682,7 +685,7 @@ export class SessionModel implements MessageSink {
     // a step also ends after 40 ms: old messages' fields are decoded again to be tested
     const deadline = this.chunk > 0 ? performance.now() + 40 : Infinity;
     for (let i = p.next; i < end; i++) {
-      if (!f || f.test(this.messages[i]!)) p.view.push(i);
+      if (!f || f.test(this.messages.at(i)!)) p.view.push(i);
       if ((i & 1023) === 1023 && performance.now() > deadline) end = i + 1;
     }
     p.next = end;
@@ -691,22 +694,9 @@ export class SessionModel implements MessageSink {
     const view = p.view;
     const keep = p.keep;
     this.view = view;
-    if (this.follow || !keep || !this.messages.includes(keep)) this.selected = view.length - 1;
-    else {
-      const at = this.messages.indexOf(keep);
-      // The kept message, or the nearest one before it that passes.
-      let lo = 0;
-      let hi = view.length - 1;
-      let best = view.length ? 0 : -1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (view[mid]! <= at) {
-          best = mid;
-          lo = mid + 1;
-        } else hi = mid - 1;
-      }
-      this.selected = best;
-    }
+    if (this.follow || keep < 0 || keep >= this.messages.length) this.selected = view.length - 1;
+    // The kept message, or the nearest one before it that passes.
+    else this.selected = Math.max(view.atOrBefore(keep), view.length ? 0 : -1);
     return false;
   }
 
@@ -748,8 +738,6 @@ export class SessionModel implements MessageSink {
     return m.spans;
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** The most messages a proposal of fields looks at (the most recent). */
 export const MAX_PROPOSAL_SAMPLES = 2000;
