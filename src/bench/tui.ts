@@ -42,6 +42,7 @@ export function tuiBench(count = 1_000_000): string[] {
   const ingest = ms(t0);
   global.gc?.();
   const heapMb = (process.memoryUsage().heapUsed - heap0) / 1e6;
+  const held = model.retained();
   const draw = (): number => {
     const t = process.hrtime.bigint();
     renderMessages(model, 100, 40);
@@ -71,7 +72,7 @@ export function tuiBench(count = 1_000_000): string[] {
     worst = Math.max(worst, ms(t0));
   }
   return [
-    `tui model: ${model.messages.length} messages in ${ingest.toFixed(0)} ms (${((model.messages.length / ingest) * 1000 / 1e6).toFixed(2)} M msg/s through framing, decoding and the model), heap ${heapMb.toFixed(0)} MB${global.gc ? '' : ' (approximate: run node with --expose-gc)'} (${(heapMb * 1e6 / model.messages.length).toFixed(0)} B a message; fields kept for the newest 200,000, older ones decoded again from their bytes when asked), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+    `tui model: ${model.messages.length} messages in ${ingest.toFixed(0)} ms (${((model.messages.length / ingest) * 1000 / 1e6).toFixed(2)} M msg/s through framing, decoding and the model), heap ${heapMb.toFixed(0)} MB${global.gc ? '' : ' (approximate: run node with --expose-gc)'} (${(heapMb * 1e6 / model.messages.length).toFixed(0)} B a message; ${held.objects} objects held, the newest whole, older ones made again from the spill file, ${(held.spillBytes / 1e6).toFixed(0)} MB on disk, ${(held.spillBytes / model.messages.length).toFixed(0)} B a message), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
     `  draw a 40-row screen: ${tail.toFixed(2)} ms at the tail, ${head.toFixed(2)} ms at the head; page down + draw: ${page.toFixed(3)} ms; filter over all: ${filter.toFixed(0)} ms at once; in ${steps} steps of 100,000 (as the screen runs it) the longest ${worst.toFixed(0)} ms, the most a key waits`,
   ];
 }
@@ -239,12 +240,29 @@ function sinkOf(model: SessionModel): MessageSink {
   return { message: (m) => model.message(m), open: model.open.bind(model), gap: model.gap.bind(model), end: model.end.bind(model), close: model.close.bind(model) };
 }
 
-/** The issue's two TUI rows; GAMESNIFF_BENCH_TUI_SECONDS (default 60) and GAMESNIFF_BENCH_TUI_RATE (default 50000) set the sustained feed. */
+/**
+ * The issue's two TUI rows. The real program live (script(1), capture privilege) when it can run
+ * here, else the in-process pipeline. GAMESNIFF_BENCH_TUI_SECONDS (default 60) and
+ * GAMESNIFF_BENCH_TUI_RATE (default 50000) set the sustained feed; GAMESNIFF_BENCH_TUI_FLOOD_SECONDS
+ * (default 30) the full-rate flood.
+ */
 export async function tuiRows(): Promise<string[]> {
   const seconds = Number(process.env.GAMESNIFF_BENCH_TUI_SECONDS ?? 60);
   const rate = Number(process.env.GAMESNIFF_BENCH_TUI_RATE ?? 50_000);
-  const keep = process.env.GAMESNIFF_BENCH_TUI_KEEP ? Number(process.env.GAMESNIFF_BENCH_TUI_KEEP) : undefined;
-  return [await tuiSustainedBench(rate, seconds, keep), await tuiRateBench()];
+  const floodSeconds = Number(process.env.GAMESNIFF_BENCH_TUI_FLOOD_SECONDS ?? 30);
+  const out: string[] = [];
+  const live = await tuiLiveBench(rate, seconds);
+  out.push(live);
+  if (/skipped|did not start|ended at once/.test(live)) out.push(await tuiSustainedBench(rate, seconds));
+  else {
+    const ref = await streamsLiveReference(floodSeconds);
+    out.push(`  ${ref.line}`);
+    const full = await tuiLiveBench(0, floodSeconds);
+    const lost = /lost ([\d,]+)/.exec(full)?.[1];
+    out.push(full, `  goal, 0 lost at the rate streams holds: ${lost === undefined ? 'not measured' : lost === '0' ? 'reached' : 'NOT reached'} (streams lost ${(ref.sent - ref.captured).toLocaleString('en')} on its flood)`);
+  }
+  out.push(await tuiRateBench());
+  return out;
 }
 
 /** The UDP flood's datagrams (64 × 0x47, bench/flood.ts) as messages of a protocol. */
@@ -296,12 +314,7 @@ export async function tuiLiveBench(rate: number, seconds: number, cli = join(__d
     const rss0 = rssOf(pid);
     const samples: number[] = [];
     const sampler = setInterval(() => samples.push(rssOf(pid)), 1000);
-    const sent = await new Promise<number>((resolve) => {
-      const f = spawn(process.execPath, [join(__dirname, 'flood.js'), String(TUI_LIVE_PORT), String(seconds), String(Math.ceil(rate * seconds)), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      f.stdout.on('data', (d: Buffer) => (text += d.toString()));
-      f.on('exit', () => resolve(Number(text.trim()) || 0));
-    });
+    const sent = await udpFlood(rate, seconds);
     await sleep(2000);
     clearInterval(sampler);
     const end = rssOf(pid);
@@ -311,7 +324,7 @@ export async function tuiLiveBench(rate: number, seconds: number, cli = join(__d
     const max = Math.max(rss0, ...samples.filter(Number.isFinite));
     const got = said ? Number(said[1]) : NaN;
     const lost = sent - got;
-    return `tui live (the real program in a pty, UDP flood on loopback at ${(rate / 1000).toFixed(0)}k msgs/s for ${seconds} s${extra.length ? `, ${extra.join(' ')}` : ''}): sent ${sent.toLocaleString('en')}, shown ${said ? got.toLocaleString('en') : '? (no exit line)'}${said ? `, lost ${lost.toLocaleString('en')} (${((lost / Math.max(1, sent)) * 100).toFixed(2)}%), ${said[3]} dropped by the capture` : ''}; RSS ${rss0.toFixed(0)} -> max ${max.toFixed(0)} -> end ${end.toFixed(0)} MB: ${max < 400 ? 'under' : 'OVER'} the 400 MB goal (${(max / 400).toFixed(2)}×); RSS each 10 s: ${samples.filter((_, i) => i % 10 === 9).map((x) => x.toFixed(0)).join(' ')}`;
+    return `tui live (the real program in a pty, UDP flood on loopback at ${rate ? `${(rate / 1000).toFixed(0)}k msgs/s` : `its full rate, ${(sent / seconds / 1000).toFixed(0)}k msgs/s,`} for ${seconds} s${extra.length ? `, ${extra.join(' ')}` : ''}): sent ${sent.toLocaleString('en')}, shown ${said ? got.toLocaleString('en') : '? (no exit line)'}${said ? `, lost ${lost.toLocaleString('en')} (${((lost / Math.max(1, sent)) * 100).toFixed(2)}%), ${said[3]} dropped by the capture` : ''}; RSS ${rss0.toFixed(0)} -> max ${max.toFixed(0)} -> end ${end.toFixed(0)} MB: ${max < 400 ? 'under' : 'OVER'} the 400 MB goal (${(max / 400).toFixed(2)}×); RSS each 10 s: ${samples.filter((_, i) => i % 10 === 9).map((x) => x.toFixed(0)).join(' ')}`;
   } finally {
     if (ui.exitCode === null) ui.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -319,3 +332,40 @@ export async function tuiLiveBench(rate: number, seconds: number, cli = join(__d
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** bench/flood.ts to the TUI's port: `rate` datagrams a second (0: as fast as it can) for `seconds`; resolves with how many it sent. */
+function udpFlood(rate: number, seconds: number): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const f = spawn(process.execPath, [join(__dirname, 'flood.js'), String(TUI_LIVE_PORT), String(seconds), String(rate ? Math.ceil(rate * seconds) : 1e9), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    f.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    f.on('exit', () => resolve(Number(text.trim()) || 0));
+  });
+}
+
+/** The reference for the TUI under the full flood: `gamesniff streams` live on the same flood, in the same run: sent, captured, lost. */
+export async function streamsLiveReference(seconds: number, cli = join(__dirname, '..', 'cli', 'main.js')): Promise<{ sent: number; captured: number; line: string }> {
+  const child = spawn(process.execPath, [cli, 'streams', '--port', String(TUI_LIVE_PORT)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  const ready = new Promise<boolean>((resolve) => {
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/capturing on|listening on/.test(err)) resolve(true);
+    });
+    void closed.then(() => resolve(false));
+    setTimeout(() => resolve(false), 15_000);
+  });
+  if (!(await ready)) {
+    child.kill('SIGKILL');
+    await closed;
+    return { sent: 0, captured: NaN, line: `streams live: did not start: ${escapeText(err.trim().split('\n').slice(-1)[0] ?? '')}` };
+  }
+  await sleep(300);
+  const sent = await udpFlood(0, seconds);
+  await sleep(2000);
+  child.kill('SIGINT');
+  await closed;
+  const captured = Number(/(\d+) UDP/.exec(err)?.[1] ?? NaN);
+  return { sent, captured, line: `streams live on the same flood: sent ${sent.toLocaleString('en')} (${(sent / seconds / 1000).toFixed(0)}k msgs/s), captured ${captured.toLocaleString('en')}, lost ${(sent - captured).toLocaleString('en')}` };
+}
