@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { closeInput } from '../input/open';
-import { StreamSummary, type StreamRecord } from '../session/stream-summary';
+import { recordJson, StreamSummary, type StreamRecord } from '../session/stream-summary';
 import { captureOptions, openCliInput, runInput, type CaptureCliOptions } from './common';
 import { LineWriter } from './output';
 import { parsePorts } from '../capture/ports';
@@ -33,8 +33,9 @@ export function streamsCommand(): Command {
     const ports = parsePorts(o.port);
     const input = await openCliInput(o);
     try {
-      const lines = new LineWriter(o.read ? 65536 : 0, !!o.json);
-      const out = (r: StreamRecord): void => lines.line(o.json ? JSON.stringify(r) : textLine(r));
+      const lines = new LineWriter(65536, !!o.json); // live: written after each batch of packets (runInput)
+      // records hold numbers, names and addresses formatted from bytes: nothing to escape
+      const out = (r: StreamRecord): void => lines.safeLine(o.json ? recordJson(r) : textLine(r));
       const summary = new StreamSummary(out, { writeDir: o.write, udp: o.udp, hash: !!o.hash });
       // the summary copies what it keeps (--write): the file can be read into one buffer
       await runInput(o, ports, summary, lines, input, { transient: true });

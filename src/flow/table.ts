@@ -44,6 +44,12 @@ export interface FlowTableOptions {
   maxHalfOpen?: number;
   /** Connections ended by idle eviction whose sequence numbers are kept, so a later packet resumes them exactly. */
   maxEvicted?: number;
+  /**
+   * Closed connections remembered (for LINGER_US of packet time) so that their late packets are not
+   * taken for new connections; beyond this many, the oldest are forgotten early, so that memory
+   * stays flat whatever the number of closed connections.
+   */
+  maxClosed?: number;
 }
 
 export interface FlowTableStats {
@@ -99,7 +105,7 @@ export class FlowTable {
   readonly budget: ReassemblyBudget;
   private readonly tcp = new Map<string, Tracked>();
   /** Connections closed in the last few seconds: their late packets are not a new connection. */
-  private readonly recentlyClosed = new Map<string, Tombstone>();
+  private readonly recentlyClosed = new FifoMap<string, Tombstone>();
   private readonly udp = new Map<string, UdpFlow>();
   /** Bare SYNs not answered yet, oldest first: a connection is made when anything else arrives. */
   private readonly halfOpen = new FifoMap<string, HalfOpen>();
@@ -107,6 +113,7 @@ export class FlowTable {
   private readonly evictedTuples = new FifoMap<string, Evicted>();
   private readonly maxHalfOpen: number;
   private readonly maxEvicted: number;
+  private readonly maxClosed: number;
   private readonly serverPorts: ReadonlySet<number>;
   private readonly idleTimeoutUs: number;
   private readonly dupWindowUs: number;
@@ -126,6 +133,7 @@ export class FlowTable {
     this.budget = new ReassemblyBudget(opts.maxPendingTotal, opts.maxRetainedTotal);
     this.maxHalfOpen = opts.maxHalfOpen ?? 100_000;
     this.maxEvicted = opts.maxEvicted ?? 200_000;
+    this.maxClosed = opts.maxClosed ?? 65_536;
   }
 
   /** Connections and UDP flows currently in the table. */
@@ -270,6 +278,7 @@ export class FlowTable {
       // keep only a small tombstone, so that memory stays flat with many short connections
       this.tcp.delete(key);
       this.recentlyClosed.set(key, tombstone(t, c.closedAt));
+      if (this.recentlyClosed.size > this.maxClosed) this.recentlyClosed.shift();
     }
   }
 
@@ -286,7 +295,7 @@ export class FlowTable {
    * starts at its first byte rather than mid-way.
    */
   private carrySyn(previous: Tombstone, t: Tracked, p: DecodedPacket): void {
-    for (const isn of previous.synIsn) {
+    for (const isn of [previous.clientIsn, previous.serverIsn]) {
       if (isn >= 0 && seqAdd(isn, 1) === p.ack) {
         t.streams[0].segment(isn, true, false, EMPTY, 0, t.c.firstTs);
         return;
@@ -487,10 +496,8 @@ export class FlowTable {
     this.nextSweep = ts + Math.max(1e6, Math.min(idle, LINGER_US) / 4);
     this.defrag.expire(ts);
     const linger = Math.min(idle, LINGER_US);
-    for (const [key, c] of this.recentlyClosed) {
-      if (ts - c.closedAt <= linger) break; // insertion order is closing order
-      this.recentlyClosed.delete(key);
-    }
+    // insertion order is closing order
+    for (let o = this.recentlyClosed.oldest(); o && ts - o[1].closedAt > linger; o = this.recentlyClosed.oldest()) this.recentlyClosed.shift();
     // oldest first, up to the first that is not idle (one kept young by SYN retransmissions holds
     // back those behind it until a later sweep: they are capped by maxHalfOpen meanwhile)
     for (let o = this.halfOpen.oldest(); o && ts - o[1].lastTs > idle; o = this.halfOpen.oldest()) {
@@ -545,16 +552,17 @@ interface Evicted {
   streams: [StreamPoint | null, StreamPoint | null];
 }
 
-/** What is kept of a closed connection while its late packets may still arrive. */
+/** What is kept of a closed connection while its late packets may still arrive (one small object: there may be 65,536). */
 interface Tombstone {
   closedAt: number;
   /** ISNs of SYNs seen each way (-1: none), so that a SYN-ACK reopening the tuple can start from them. */
-  synIsn: [number, number];
+  clientIsn: number;
+  serverIsn: number;
 }
 
 function tombstone(t: Tracked, closedAt: number): Tombstone {
   const [a, b] = t.streams;
-  return { closedAt, synIsn: [a.synSeen ? a.isn : -1, b.synSeen ? b.isn : -1] };
+  return { closedAt, clientIsn: a.synSeen ? a.isn : -1, serverIsn: b.synSeen ? b.isn : -1 };
 }
 
 /** A connection the table follows: its record, and the assemblers the table owns for it. */

@@ -375,11 +375,22 @@ export function tcpTsval(p: DecodedPacket): number {
   return -1;
 }
 
-/** Address and port of the source as a short string key (raw address bytes as latin1, the port as one char). */
+/** Address and port of the source as a short string key (the flow table's; see endpointKey). */
 export function srcKey(p: DecodedPacket): string {
-  return p.buf.toString('latin1', p.srcOff, p.srcOff + p.addrLen) + String.fromCharCode(p.srcPort);
+  return endpointKey(p.buf, p.srcOff, p.addrLen, p.srcPort);
 }
 
 export function dstKey(p: DecodedPacket): string {
-  return p.buf.toString('latin1', p.dstOff, p.dstOff + p.addrLen) + String.fromCharCode(p.dstPort);
+  return endpointKey(p.buf, p.dstOff, p.addrLen, p.dstPort);
+}
+
+/**
+ * An address and port as a short string, two address bytes a UTF-16 code unit: made from numbers,
+ * it costs half of slicing the bytes into a string (per packet, twice).
+ */
+function endpointKey(b: Buffer, o: number, len: number, port: number): string {
+  if (len === 4) return String.fromCharCode((b[o]! << 8) | b[o + 1]!, (b[o + 2]! << 8) | b[o + 3]!, port);
+  let s = '';
+  for (let i = 0; i < len; i += 2) s += String.fromCharCode((b[o + i]! << 8) | b[o + i + 1]!);
+  return s + String.fromCharCode(port);
 }

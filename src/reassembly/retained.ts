@@ -17,7 +17,8 @@ export interface RetainedBudget {
   readonly maxRetained: number;
 }
 
-const FIRST_CAPACITY = 4096;
+/** Small enough to come from Node's buffer pool: most streams of a short connection carry a few hundred bytes. */
+const FIRST_CAPACITY = 256;
 
 export class RetainedWindow {
   private buf: Buffer | null = null;

@@ -23,6 +23,21 @@ function feed(pkts: Buffer[], opts = {}, t0 = 1e15, step = 1000): { col: Collect
 const handshake = [c2s(100, 'S'), s2c(500, 'SA', '', 101), c2s(101, 'A', '', 501)];
 
 describe('flow table', () => {
+  it('remembers at most maxClosed closed connections: late packets of recent ones are late, the forgotten make a new connection', () => {
+    const conn = (port: number) => {
+      const a = (seq: number, flags: string, ack = 0) => tcpSegment({ src: '127.0.0.1', dst: '127.0.0.2', sport: port, dport: 24000, seq, ack, flags });
+      const b = (seq: number, flags: string, ack = 0) => tcpSegment({ src: '127.0.0.2', dst: '127.0.0.1', sport: 24000, dport: port, seq, ack, flags });
+      return { open: [a(100, 'S'), b(500, 'SA', 101), a(101, 'FA', 501), b(501, 'FA', 102)], late: a(102, 'A', 502) };
+    };
+    const conns = Array.from({ length: 300 }, (_, i) => conn(30000 + i));
+    const pkts = [...conns.flatMap((c) => c.open), conns[299]!.late, conns[250]!.late, conns[0]!.late];
+    const { col, table } = feed(pkts, { maxClosed: 100 });
+    // the two recent ones are late packets; the first was forgotten: its late ACK opens a connection
+    expect(table.stats.lateTcpPackets).toBe(2);
+    expect(col.connections).toHaveLength(301);
+    expect(col.connections[300]!.conn.client.port).toBe(30000);
+  });
+
   it('names the client and server from the SYN and delivers both directions', () => {
     const { col } = feed([...handshake, c2s(101, 'PA', 'ping', 501), s2c(501, 'PA', 'pong', 105), c2s(105, 'FA', '', 505), s2c(505, 'FA', '', 106), c2s(106, 'A', '', 506)]);
     expect(col.connections).toHaveLength(1);

@@ -166,7 +166,7 @@ describe('assembler: {segments in, chunks and gaps out}', () => {
     a.segment(2, false, false, Buffer.alloc(10), 10, 0);
     // each held piece also counts PIECE_COST for its bookkeeping; the retained window its capacity
     expect(budget.pending).toBe(50 + PIECE_COST);
-    expect(budget.retained).toBe(4096);
+    expect(budget.retained).toBe(256);
     a.close('rst', 0);
     expect(budget.pending).toBe(0);
     expect(budget.retained).toBe(0);

@@ -91,6 +91,6 @@ describe('RetainedWindow', () => {
     a.free();
     expect(budget.retained).toBe(0);
     b.add(100, Buffer.alloc(100, 2));
-    expect(b.capacity).toBe(4096);
+    expect(b.capacity).toBe(256);
   });
 });
