@@ -107,16 +107,20 @@ class OutputCounter {
   }
 }
 
-/** Resolves once the process's CPU time stops moving (it has caught up), with the ticks then; null once it is gone. */
+/**
+ * Resolves once the process's CPU time stops moving (it has caught up), with the ticks then; null
+ * once it is gone. Not before 1.2 s: tcpdump hands its ring over once a second when it is quiet.
+ */
 async function settled(pid: number, limitSec: number): Promise<{ ticks: number; at: number } | null> {
   const t0 = Date.now();
+  await sleep(1200);
   let last = cpuTicks(pid);
   while (last !== null && Date.now() - t0 < limitSec * 1000) {
     await sleep(300);
     const now = cpuTicks(pid);
     if (now === null) return null;
     // at most 1 tick in 300 ms: idle but for its timers
-    if (now - last <= 1) return { ticks: last, at: Date.now() - 300 };
+    if (now - last <= 1) return { ticks: last, at: Math.max(t0, Date.now() - 300) };
     last = now;
   }
   return last === null ? null : { ticks: last, at: Date.now() };
@@ -178,16 +182,22 @@ function medianSample(xs: Sample[]): Sample {
   return { sent: m('sent'), captured: m('captured'), kernelDrops: m('kernelDrops'), queueDrops: m('queueDrops'), queuePeakMb: m('queuePeakMb'), cpuPct: m('cpuPct'), lagSec: m('lagSec'), messages: m('messages'), raw: m('raw') };
 }
 
-function row(label: string, xs: Sample[], ref: Sample | null): string {
+/** CPU µs per packet captured: the flood's rate differs from run to run (the machine is shared), the cost per packet less. */
+const usPerPacket = (x: Sample): number => (x.cpuPct / 100) * SECONDS * 1e6 / x.captured;
+
+function row(label: string, xs: Sample[], ref: Sample[] | null): string {
   const s = medianSample(xs);
   const lost = xs.map((x) => x.sent - x.captured);
-  const ratio = ref && ref.cpuPct > 0 ? ` (${fmt(s.cpuPct / ref.cpuPct)}× tcpdump)` : '';
+  const us = median(xs.map(usPerPacket));
+  const refUs = ref ? median(ref.map(usPerPacket)) : NaN;
+  const refPct = ref ? medianSample(ref).cpuPct : NaN;
+  const ratio = ref ? ` (${fmt(s.cpuPct / refPct)}× tcpdump's %; ${fmt(us / refUs)}× its µs a packet)` : '';
   return (
     `  ${label.padEnd(22)} sent ${int(s.sent).padStart(9)}, captured ${int(s.captured).padStart(9)}, lost ${lost.map(int).join('/')}, ` +
     `kernel drops ${int(s.kernelDrops)}` +
     (label.startsWith('tcpdump') ? '' : `, queue drops ${int(s.queueDrops)} (peak ${fmt(s.queuePeakMb)} MB), caught up ${fmt(s.lagSec)} s after`) +
     (Number.isFinite(s.messages) ? `, messages ${int(s.messages)}, raw ${int(s.raw)}` : '') +
-    `; CPU ${fmt(s.cpuPct)}%${ratio}\n`
+    `; CPU ${fmt(s.cpuPct)}%, ${fmt(us, 2)} µs a packet${ratio}\n`
   );
 }
 
@@ -225,7 +235,7 @@ async function udpCase(dir: string, tcpdump: boolean): Promise<void> {
       runs.streams.push(await captureOnce('streams', dir, true, rate));
       runs.decode.push(await captureOnce('decode', dir, true, rate));
     }
-    const ref = tcpdump ? medianSample(runs.tcpdump) : null;
+    const ref = tcpdump ? runs.tcpdump : null;
     if (ref) process.stdout.write(row('tcpdump -w /dev/null', runs.tcpdump, null));
     process.stdout.write(row('gamesniff streams', runs.streams, ref));
     process.stdout.write(row('gamesniff decode --json', runs.decode, ref));

@@ -29,6 +29,8 @@ export interface CaptureThreadOptions extends LiveCaptureOptions {
    * output is congested, say). Batches wait in the bounded queue meanwhile, never in the output.
    */
   holdWhile?: () => Promise<unknown> | null;
+  /** Called after each batch was handed on: output buffered meanwhile can be written (live output waits at most a batch). */
+  afterBatch?: () => void;
 }
 
 // src/capture under the tests, dist/capture when built: the worker is always the built one
@@ -145,6 +147,7 @@ export class CaptureThread implements CaptureHandle {
       }
       const b = this.pending.shift()!;
       this.handle(b.records, b.count);
+      this.opts.afterBatch?.();
     }
     if (this.discarding) for (const b of this.pending.splice(0)) this.queue.release(b.records.byteLength);
     if (this.pending.length) this.schedule();

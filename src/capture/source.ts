@@ -70,6 +70,8 @@ export interface LiveSourceOptions {
   queueLimitBytes?: number;
   /** Asked before each batch of packets: a promise holds packets back (in the bounded queue) until it settles. */
   holdWhile?: () => Promise<unknown> | null;
+  /** Called after each batch of packets was handed on (write buffered output: it waits at most a batch). */
+  afterBatch?: () => void;
   /** Called once the capture is open and packets can be sent. */
   onReady?: (capture: CaptureHandle) => void;
 }
@@ -81,7 +83,7 @@ export interface LiveSourceOptions {
  */
 export function liveSource(opts: LiveSourceOptions): CaptureSource {
   const device = chooseDevice(opts.iface);
-  const capture = new CaptureThread({ device, filter: buildFilter(opts.ports, opts.filter), bufferSize: opts.bufferSize, queueLimitBytes: opts.queueLimitBytes, holdWhile: opts.holdWhile });
+  const capture = new CaptureThread({ device, filter: buildFilter(opts.ports, opts.filter), bufferSize: opts.bufferSize, queueLimitBytes: opts.queueLimitBytes, holdWhile: opts.holdWhile, afterBatch: opts.afterBatch });
   let finish: (() => void) | null = null;
   let stopped = false;
   const stop = (): void => {

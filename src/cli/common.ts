@@ -183,7 +183,8 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
  * flush the output and print the summary on stderr. Ctrl-C stops cleanly, with the summary.
  */
 export async function runInput(o: CaptureCliOptions, ports: PortSpec, listener: FlowListener, lines: LineWriter, input: Input | null, extra: Partial<FeedOptions> = {}): Promise<FeedResult> {
-  const f = feed(input, listener, feedOptions(o, ports, extra));
+  // live: lines are buffered and written after each batch of packets, not one write each
+  const f = feed(input, listener, feedOptions(o, ports, { afterBatch: () => lines.flush(), ...extra }));
   const release = stopOnSignal(f);
   try {
     const result = await f.run();

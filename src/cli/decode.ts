@@ -108,7 +108,7 @@ export function decodeCommand(): Command {
       const protocol = protocolForInput(o.protocol, input);
       if (!protocol) throw new GamesniffError('USAGE', 'decode needs -p PROTOCOL (only a recording made with -p names its own)');
       const ports = portsWithDefault(o.port, protocol);
-      const lines = new LineWriter(o.read ? 65536 : 0, !!o.json);
+      const lines = new LineWriter(65536, !!o.json); // live: written after each batch of packets (runInput)
       const coverage = new Coverage();
       const limits = o.full ? FULL : DEFAULT_LIMITS;
       const printMessage = messagePrinter(o, protocol, limits, lines);

@@ -30,6 +30,8 @@ export interface FeedOptions {
   onReady?: (capture: CaptureHandle) => void;
   /** Live: asked before each batch of packets; a promise holds packets back until it settles (the output is congested). */
   holdWhile?: () => Promise<unknown> | null;
+  /** Live: called after each batch of packets was handed on (write buffered output: it waits at most a batch). */
+  afterBatch?: () => void;
   /** Connections idle this long (µs of packet time) are flushed; a later packet resumes them. */
   idleTimeoutUs?: number;
   /**
@@ -74,7 +76,7 @@ export function feed(input: Input | null, listener: FlowListener, opts: FeedOpti
   const source: CaptureSource =
     input?.kind === 'capture'
       ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient })
-      : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady, holdWhile: opts.holdWhile });
+      : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady, holdWhile: opts.holdWhile, afterBatch: opts.afterBatch });
   // following a process: every packet is captured, its flows chosen here as its ports come and go
   const follow = input ? undefined : opts.follow;
   const table = new FlowTable(follow ? followPorts(listener, follow.ports) : listener, { serverPorts: follow ? follow.ports : opts.serverPorts.set, idleTimeoutUs: opts.idleTimeoutUs });
