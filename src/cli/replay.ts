@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { GamesniffError } from '../core/errors';
 import { closeInput } from '../input/open';
 import { reportJson, reportLines } from '../replay/report';
-import { loadScript } from '../replay/script';
+import { loadScript, ScriptStream } from '../replay/script';
 import { parseHostPort, runReplay, type HostPort } from '../replay/sockets';
 import { positiveNumber } from './common';
 import { keylogOption, keysFromLog } from './keylog-option';
@@ -81,8 +81,12 @@ async function replay(input: Awaited<ReturnType<typeof openRecordingArg>>, o: Re
         if (o.udpListen) udpAddress = parseHostPort(o.udpListen, '--udp-listen');
       }
       // the recorded connections' keys: replayed, their key exchanges give the live sessions the same keys
-      const script = await loadScript(input.recording, protocol, keysFromLog(o.keylog));
-      if (script.read.warning) say(`warning: ${script.read.warning}`);
+      // as the client, the recording is read as it is replayed (its steps are not all held, the first
+      // message goes out at once); the server needs all of it first, to tell which recorded client connected
+      const keys = keysFromLog(o.keylog);
+      const script = o.as === 'client' ? new ScriptStream(input.recording, protocol, keys) : await loadScript(input.recording, protocol, keys);
+      const warn = (read: { warning?: string }): void => void (read.warning && say(`warning: ${read.warning}`));
+      if (!(script instanceof ScriptStream)) warn(script.read);
       const report = await runReplay(script, {
         role: o.as,
         speed: o.fast ? null : (positiveNumber('--speed', o.speed) ?? 1),
@@ -97,6 +101,8 @@ async function replay(input: Awaited<ReturnType<typeof openRecordingArg>>, o: Re
           if (o.as === 'server') say(`replay listening on ${tcp.host}:${tcp.port}${udp ? `, udp ${udp.host}:${udp.port}` : ''}`);
         },
       });
+      // (a replay that stopped early left the rest unread)
+      if (script instanceof ScriptStream && script.script.complete) warn(script.script.read);
       if (o.json) printJson(reportJson(report));
       else print(reportLines(report, file).join('\n'));
       if (report.error) throw new GamesniffError('FAILED', report.error, 2);

@@ -39,13 +39,15 @@ export interface ReadRecordingOptions {
   migrations?: Migration[];
   /** The version to migrate to (default: this build's FORMAT_VERSION; tests set it to exercise a chain). */
   targetVersion?: number;
+  /** Awaited before each read of more bytes: a consumer that takes records at its own pace (replay) holds reading back. */
+  ready?: () => Promise<void>;
 }
 
 /** A recording whose header has been read and checked; `read` streams its records. */
 export interface RecordingInput {
   readonly name: string;
   readonly header: RecordingHeader;
-  read(onRecord: (r: EventRecord) => void, opts?: { signal?: AbortSignal }): Promise<RecordingReadResult>;
+  read(onRecord: (r: EventRecord) => void, opts?: { signal?: AbortSignal; ready?: () => Promise<void> }): Promise<RecordingReadResult>;
   close(): void;
 }
 
@@ -119,7 +121,9 @@ export async function openRecording(input: string | ByteSource, opts: ReadRecord
       read: (onRecord, ro = {}) => {
         if (used) throw new Error('a recording is read once');
         used = true;
-        return readRecords(src, header, chain, onRecord, ro.signal ?? opts.signal);
+        const ready = ro.ready ?? opts.ready;
+        const from = ready ? Object.assign(Object.create(src) as ByteSource, { read: async () => (await ready(), src.read()) }) : src;
+        return readRecords(from, header, chain, onRecord, ro.signal ?? opts.signal);
       },
       close: () => src.close(),
     };

@@ -106,22 +106,41 @@ class Conn {
   weClosed = false;
   peerClosed = false;
   openStep: PeerStep | null = null;
+  /** The first recorded message on this connection (undefined before one is read). */
+  first: ScriptMessage | undefined = undefined;
+  /** The keys given to the live conversation (a streamed recording may learn them on the way). */
+  keys: Record<string, unknown> | undefined;
+  /**
+   * Streamed recording: what the live peer did before the recorded steps it matches were read
+   * (a message, or its close), handled in order once they are.
+   */
+  backlog: ({ m: ConversationMessage<null>; now: number } | { how: 'fin' | 'rst'; now: number })[] | null = null;
   constructor(
     readonly rec: ScriptConnection,
     protocol: Protocol,
     onMessage: (c: Conn, m: ConversationMessage<null>) => void,
   ) {
     // a recorded connection's keys are the live one's too: replayed, its key exchange gives the same keys
+    this.keys = rec.keys;
     this.conv = new Conversation(protocol, rec.transport, (m) => onMessage(this, m), { flow: null, state: rec.keys });
   }
 }
+
+/** Steps behind this many are dropped from the lists that walk them. */
+const COMPACT_AT = 1024;
 
 const other = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
 
 export class ReplayEngine {
   private readonly conns = new Map<number, Conn>();
-  private readonly steps: Step[];
-  private readonly ours: boolean[];
+  /** The steps taken from the script so far, in recorded order; those behind the cursor are let go (null). */
+  private readonly steps: (Step | null)[] = [];
+  private readonly ours: boolean[] = [];
+  /** How many of script.steps were taken (a complete script's are left in place). */
+  private taken = 0;
+  private loadedAll = false;
+  /** Connections with a backlog (streamed recordings). */
+  private readonly waiting = new Set<Conn>();
   /** Every peer step, in recorded order. */
   private readonly peerSteps: PeerStep[] = [];
   private firstPending = 0;
@@ -160,22 +179,93 @@ export class ReplayEngine {
     );
     this.rules = [...fromFile, ...(opts.rewrite ?? [])].map((r) => parseRewrite(r, p));
     for (const r of this.rules) this.ignore.add(`${r.dir ? `${r.dir}.` : ''}${r.message}.${r.path}`);
-    let gaps = 0;
-    for (const c of script.connections.values()) {
-      gaps += c.gaps;
-      if (p.transport(c.transport)) this.conns.set(c.conn, new Conn(c, p, (conn, m) => this.live(conn, m, this.now)));
+    this.report = { role: opts.role, connections: 0, sent: 0, rewritten: 0, received: 0, compared: 0, divergences: [], recordingGaps: 0, ignored: [] };
+    // a complete script's connections are all known now, in recorded order
+    if (script.complete !== false) for (const c of script.connections.values()) this.conn(c.conn);
+    this.extend();
+  }
+
+  /** Whether the whole recording is read (a streamed one is read as the replay goes). */
+  private get complete(): boolean {
+    return this.script.complete !== false;
+  }
+
+  /** Streamed recording: steps read and not yet walked past (the reader keeps this bounded). */
+  get ahead(): number {
+    return this.steps.length - this.cursor + this.script.steps.length - this.taken;
+  }
+
+  /** Streamed recording: more steps were read (or the last). */
+  more(now: number): ReplayCommand[] {
+    if (this.finished) return [];
+    this.extend();
+    return this.advance(now);
+  }
+
+  /** The engine's connection for a recorded one, made when first seen; undefined for a transport the protocol lacks. */
+  private conn(id: number): Conn | undefined {
+    let c = this.conns.get(id);
+    if (c) return c;
+    const rec = this.script.connections.get(id);
+    if (!rec || !this.script.protocol.transport(rec.transport)) return undefined;
+    c = new Conn(rec, this.script.protocol, (conn, m) => this.live(conn, m, this.now));
+    this.conns.set(id, c);
+    this.report.connections = this.conns.size;
+    return c;
+  }
+
+  /** Take the steps the script has that the engine does not yet; then what the live peer did ahead of them. */
+  private extend(): void {
+    const fresh = this.script.steps;
+    for (let i = this.taken; i < fresh.length; i++) this.take(fresh[i]!);
+    // a streamed script's steps are the engine's now (it lets them go once walked past)
+    if (this.script.complete === false) {
+      fresh.length = 0;
+      this.taken = 0;
+    } else this.taken = fresh.length;
+    if (this.complete && !this.loadedAll) {
+      this.loadedAll = true;
+      for (const c of this.script.connections.values()) this.report.recordingGaps += c.gaps;
     }
-    this.steps = script.steps.filter((s) => this.conns.has(s.kind === 'message' ? s.m.conn : s.conn));
-    this.ours = this.steps.map((s) => this.isOurs(s));
-    this.steps.forEach((s, at) => {
-      if (this.ours[at]) return;
-      const ps: PeerStep = { at, step: s, done: false };
-      this.peerSteps.push(ps);
-      const c = this.conns.get(s.kind === 'message' ? s.m.conn : s.conn)!;
-      if (s.kind === 'open') c.openStep = ps;
-      else c.expected.push(ps);
-    });
-    this.report = { role: opts.role, connections: this.conns.size, sent: 0, rewritten: 0, received: 0, compared: 0, divergences: [], recordingGaps: gaps, ignored: [] };
+    if (!this.waiting.size) return;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const c of waiting) {
+      const backlog = c.backlog!;
+      c.backlog = null;
+      for (const e of backlog) {
+        if ('m' in e) this.live(c, e.m, e.now);
+        else this.closeMatched(c, e.how, e.now);
+      }
+    }
+  }
+
+  private take(s: Step): void {
+    const c = this.conn(s.kind === 'message' ? s.m.conn : s.conn);
+    if (!c) return;
+    if (s.kind === 'message') {
+      if (c.first === undefined) c.first = s.m;
+      // keys a streamed recording learnt since the connection opened
+      if (c.rec.keys !== c.keys) {
+        c.keys = c.rec.keys;
+        Object.assign(c.conv.state, c.keys);
+      }
+    }
+    const at = this.steps.length;
+    this.steps.push(s);
+    const ours = this.isOurs(s);
+    this.ours.push(ours);
+    if (ours) return;
+    const ps: PeerStep = { at, step: s, done: false };
+    this.peerSteps.push(ps);
+    if (s.kind === 'open') c.openStep = ps;
+    else c.expected.push(ps);
+  }
+
+  /** Keep what the live peer did on `c` until the recorded steps it matches are read. */
+  private defer(c: Conn, e: NonNullable<Conn['backlog']>[number]): void {
+    (c.backlog ??= []).push(e);
+    this.waiting.add(c);
   }
 
   private isOurs(s: Step): boolean {
@@ -232,8 +322,8 @@ export class ReplayEngine {
 
   /** The recorded client's first message on `c`, when the client spoke before the server did; else null. */
   private firstClientMessage(c: Conn): ScriptMessage | null {
-    const first = this.steps.find((s) => s.kind === 'message' && s.m.conn === c.rec.conn);
-    return first?.kind === 'message' && first.m.dir === 'c2s' && first.m.name ? first.m : null;
+    const first = c.first;
+    return first && first.dir === 'c2s' && first.name ? first : null;
   }
 
   private judge(cand: Candidate, free: Conn[], dm: ConversationMessage<null>): void {
@@ -315,6 +405,18 @@ export class ReplayEngine {
     this.now = now;
     c.conv.end(other(this.ourDir), now);
     c.peerClosed = true;
+    // streamed: matched once the recorded end (or the whole recording) is read
+    if (!this.complete && (c.backlog || !c.expected.some((ps, i) => i >= c.next && !ps.done && ps.step.kind === 'end'))) {
+      this.defer(c, { how, now });
+      return this.advance(now);
+    }
+    this.closeMatched(c, how, now);
+    return this.advance(now);
+  }
+
+  /** The live peer's close against the recording: what it had before its end is missing, a close it does not have diverges. */
+  private closeMatched(c: Conn, how: 'fin' | 'rst', now: number): void {
+    const conn = c.rec.conn;
     let expectedEnd = false;
     for (; c.next < c.expected.length; c.next++) {
       const ps = c.expected[c.next]!;
@@ -331,7 +433,6 @@ export class ReplayEngine {
     if (!expectedEnd && !c.weClosed) {
       this.diverge({ kind: 'closed', conn, transport: c.rec.transport, dir: other(this.ourDir), index: c.liveIndex, name: null, message: `the live peer closed the connection (${how}); the recording has it open` });
     }
-    return this.advance(now);
   }
 
   /** A connection could not be made: the replay cannot go on. */
@@ -345,9 +446,15 @@ export class ReplayEngine {
   private advance(now: number): ReplayCommand[] {
     const out: ReplayCommand[] = [];
     if (this.finished) return out;
-    while (this.cursor < this.steps.length) {
+    for (;;) {
+      if (this.cursor >= this.steps.length) {
+        this.extend();
+        if (this.cursor >= this.steps.length) break;
+      }
       const at = this.cursor;
       if (!this.ours[at]) {
+        // a peer step's PeerStep holds it until it happened
+        this.steps[at] = null;
         this.cursor++;
         continue;
       }
@@ -364,8 +471,11 @@ export class ReplayEngine {
       this.execute(s, out);
       this.anchorWall = now;
       this.anchorTs = ts;
+      this.steps[at] = null;
       this.cursor++;
     }
+    // streamed: more steps to come
+    if (!this.complete) return out;
     if (!this.waitFor(this.steps.length, now, out)) return out;
     for (const c of this.conns.values()) {
       if (c.open && c.rec.transport === 'tcp' && !c.weClosed && !c.peerClosed) {
@@ -381,6 +491,11 @@ export class ReplayEngine {
   /** True when every peer step recorded before `at` has happened; else asks for a timer, or reports what timed out. */
   private waitFor(at: number, now: number, out: ReplayCommand[]): boolean {
     while (this.firstPending < this.peerSteps.length && this.peerSteps[this.firstPending]!.done) this.firstPending++;
+    // let go of what happened (a long recording's steps are not all held)
+    if (this.firstPending >= COMPACT_AT && this.firstPending * 2 >= this.peerSteps.length) {
+      this.peerSteps.splice(0, this.firstPending);
+      this.firstPending = 0;
+    }
     const first = this.peerSteps[this.firstPending];
     if (!first || first.at >= at) {
       this.waitStart = null;
@@ -485,6 +600,10 @@ export class ReplayEngine {
 
   /** A message from the live peer: match it to the next recorded one on its connection. */
   private live(c: Conn, m: ConversationMessage<null>, now: number): void {
+    if (!this.complete) {
+      while (c.next < c.expected.length && c.expected[c.next]!.done) c.next++;
+      if (c.backlog || c.next >= c.expected.length) return this.defer(c, { m, now });
+    }
     const rawReason = m.raw ?? null;
     const dm = rawReason === null ? m : null;
     const bytes = m.frame;
@@ -500,6 +619,10 @@ export class ReplayEngine {
       return;
     }
     c.next++;
+    if (c.next >= COMPACT_AT && c.next * 2 >= c.expected.length) {
+      c.expected.splice(0, c.next);
+      c.next = 0;
+    }
     const rec = ps.step.m;
     this.satisfy(ps, now);
     this.report.compared++;

@@ -5,7 +5,8 @@
 import type { Direction, Endpoint } from '../core/types';
 import { UdpFlow, type TcpConnection } from '../flow/connection';
 import type { Protocol, Transport } from '../protocol/protocol';
-import { playRecording } from '../recording/player';
+import type { EventRecord } from '../recording/format';
+import { playRecording, RecordingPlayer } from '../recording/player';
 import type { RecordingInput, RecordingReadResult } from '../recording/reader';
 import { MessageDecoder, type Message } from '../session/messages';
 
@@ -130,35 +131,122 @@ export type Step =
 export interface ReplayScript {
   protocol: Protocol;
   connections: Map<number, ScriptConnection>;
+  /** In capture order. Streamed (streamScript): the steps decoded and not yet taken by the engine, which takes them out. */
   steps: Step[];
+  /** Known once the whole recording is read. */
   read: RecordingReadResult;
+  /** False while a streamed recording is still being read; absent: the steps are all there. */
+  complete?: boolean;
 }
 
-/** A recording (a path, or one opened with openRecording), decoded with `protocol`, as replay steps. `keys`: a key log's state for a connection. */
-export async function loadScript(input: string | RecordingInput, protocol: Protocol, keys?: (flow: TcpConnection | UdpFlow) => Record<string, unknown> | undefined): Promise<ReplayScript> {
-  const connections = new Map<number, ScriptConnection>();
-  const flows = new Map<number, TcpConnection | UdpFlow>();
-  const steps: Step[] = [];
+type Keys = (flow: TcpConnection | UdpFlow) => Record<string, unknown> | undefined;
+
+/** The decoder that turns a recording's records into `script`'s steps, as they are read. */
+function scriptDecoder(script: ReplayScript, keys?: Keys, flows?: Map<number, TcpConnection | UdpFlow>): MessageDecoder {
+  const { protocol, connections } = script;
   const add = (f: TcpConnection | UdpFlow, ts: number): void => {
     if (connections.has(f.id)) return;
     const transport = f instanceof UdpFlow ? 'udp' : 'tcp';
-    connections.set(f.id, { conn: f.id, transport, client: f.client, server: f.server, gaps: 0 });
-    flows.set(f.id, f);
-    steps.push({ kind: 'open', conn: f.id, ts });
+    connections.set(f.id, { conn: f.id, transport, client: f.client, server: f.server, gaps: 0, keys: keys?.(f) ?? f.keys });
+    flows?.set(f.id, f);
+    script.steps.push({ kind: 'open', conn: f.id, ts });
   };
-  const decoder = new MessageDecoder(protocol, {
+  return new MessageDecoder(protocol, {
     open: add,
     message: (m: Message) => {
       add(m.flow, m.ts);
-      steps.push({ kind: 'message', m: new RecordedMessage(m, protocol.transport(m.transport) ?? null) });
+      // a connection's keys: the key log's, or those the recording holds (a keys record comes before the data it opens)
+      const sc = connections.get(m.flow.id)!;
+      if (!sc.keys || (!keys && sc.keys !== m.flow.keys)) sc.keys = keys?.(m.flow) ?? m.flow.keys;
+      script.steps.push({ kind: 'message', m: new RecordedMessage(m, protocol.transport(m.transport) ?? null) });
     },
     gap: (c) => void (connections.get(c.id)!.gaps += 1),
     end: (c, dir, reason, ts) => {
-      if (reason === 'fin' || reason === 'rst') steps.push({ kind: 'end', conn: c.id, dir, how: reason, ts });
+      if (reason === 'fin' || reason === 'rst') script.steps.push({ kind: 'end', conn: c.id, dir, how: reason, ts });
     },
   }, { keys });
-  const { read } = await playRecording(input, decoder);
+}
+
+const emptyRead = (input: RecordingInput | string): RecordingReadResult => ({ header: typeof input === 'string' ? ({} as RecordingReadResult['header']) : input.header, records: 0, finished: false, fileBytes: 0 });
+
+/** A recording (a path, or one opened with openRecording), decoded with `protocol`, as replay steps. `keys`: a key log's state for a connection. */
+export async function loadScript(input: string | RecordingInput, protocol: Protocol, keys?: Keys): Promise<ReplayScript> {
+  const script: ReplayScript = { protocol, connections: new Map(), steps: [], read: emptyRead(input) };
+  const flows = new Map<number, TcpConnection | UdpFlow>();
+  const { read } = await playRecording(input, scriptDecoder(script, keys, flows));
+  script.read = read;
   // a connection's keys: the key log's, or those the recording holds (known by the end)
-  for (const [id, f] of flows) connections.get(id)!.keys = keys?.(f) ?? f.keys;
-  return { protocol, connections, steps, read };
+  for (const [id, f] of flows) script.connections.get(id)!.keys = keys?.(f) ?? f.keys;
+  return script;
+}
+
+/** How many records are decoded at a time, between which the replay's sockets are served. */
+const SLICE = 64;
+
+/**
+ * A recording read as the replay walks it, so that neither the whole recording's steps are held
+ * nor their decoding waits before the first message goes out: records are decoded a slice at a
+ * time while `wanted()` says the engine has few steps ahead of it (between slices the event loop
+ * serves the sockets), and reading pauses meanwhile. `onSteps` is told after each slice;
+ * `poke()` after the engine took steps. `done` settles once the whole recording is read
+ * (`script.complete` is true then).
+ */
+export class ScriptStream {
+  readonly script: ReplayScript;
+  readonly done: Promise<RecordingReadResult>;
+  onSteps: () => void = () => {};
+  wanted: () => boolean = () => true;
+  private readonly queue: EventRecord[] = [];
+  private head = 0;
+  private readonly player: RecordingPlayer;
+  /** The reader waits on this for the queue to empty. */
+  private drained: (() => void) | null = null;
+  private pumping = false;
+
+  constructor(input: RecordingInput, protocol: Protocol, keys?: Keys) {
+    this.script = { protocol, connections: new Map(), steps: [], read: emptyRead(input), complete: false };
+    this.player = new RecordingPlayer(scriptDecoder(this.script, keys));
+    this.done = input
+      .read((r) => void this.queue.push(r), { ready: () => this.whenDrained() })
+      .then((read) => this.finish(read));
+  }
+
+  private whenDrained(): Promise<void> {
+    this.poke();
+    if (this.head >= this.queue.length) return Promise.resolve();
+    return new Promise<void>((r) => (this.drained = r));
+  }
+
+  /** Decode more when the engine wants it (called after it took steps, and by the reader). */
+  poke(): void {
+    if (this.pumping || this.head >= this.queue.length || !this.wanted()) return;
+    this.pumping = true;
+    setImmediate(() => this.pump());
+  }
+
+  private pump(): void {
+    this.pumping = false;
+    const end = Math.min(this.queue.length, this.head + SLICE);
+    while (this.head < end) this.player.record(this.queue[this.head++]!);
+    if (this.head >= this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+      const d = this.drained;
+      this.drained = null;
+      d?.();
+    }
+    this.onSteps();
+    this.poke();
+  }
+
+  private async finish(read: RecordingReadResult): Promise<RecordingReadResult> {
+    // what the reader gave last, all of it now
+    while (this.head < this.queue.length) this.player.record(this.queue[this.head++]!);
+    this.queue.length = 0;
+    this.player.finish();
+    this.script.read = read;
+    this.script.complete = true;
+    this.onSteps();
+    return read;
+  }
 }

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { endpointString } from '../core/types';
 import { ReplayEngine, type ReplayCommand, type ReplayOptions, type ReplayReport } from './engine';
-import type { ReplayScript } from './script';
+import { ScriptStream, type ReplayScript } from './script';
 import { parseHostPort, type HostPort } from '../client/net';
 
 export { parseHostPort, type HostPort };
@@ -29,16 +29,29 @@ const CONNECT_RETRY_MS = 5000;
 
 /** Recorded server port -> live port: the first TCP server port maps to `address`, others keep their distance from it. */
 function portMapper(script: ReplayScript, address: HostPort, udpAddress?: HostPort): (conn: number) => HostPort {
-  const conns = [...script.connections.values()];
-  const primary = conns.find((c) => c.transport === 'tcp')?.server.port ?? conns[0]?.server.port ?? address.port;
+  let primary: number | null = null;
+  const primaryPort = (): number => {
+    if (primary !== null) return primary;
+    const conns = [...script.connections.values()];
+    const tcp = conns.find((c) => c.transport === 'tcp');
+    // a streamed recording's first TCP connection may not be read yet
+    if (tcp || script.complete !== false) primary = tcp?.server.port ?? conns[0]?.server.port ?? address.port;
+    return primary ?? conns[0]?.server.port ?? address.port;
+  };
   return (conn) => {
     const c = script.connections.get(conn)!;
     if (c.transport === 'udp' && udpAddress) return udpAddress;
-    return { host: address.host, port: address.port + (c.server.port - primary) };
+    return { host: address.host, port: address.port + (c.server.port - primaryPort()) };
   };
 }
 
-export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise<ReplayReport> {
+/** Steps a streamed recording may have read ahead of the replay (more are read as it walks them). */
+const READ_AHEAD = 2048;
+
+/** Replay a script, or a recording streamed as it is replayed (ScriptStream: its steps are read as the replay walks them). */
+export function runReplay(input: ReplayScript | ScriptStream, o: ReplaySocketOptions): Promise<ReplayReport> {
+  const stream = input instanceof ScriptStream ? input : null;
+  const script = stream ? stream.script : (input as ReplayScript);
   const engine = new ReplayEngine(script, o);
   const now = (): number => performance.now();
   const tcp = new Map<number, net.Socket>();
@@ -126,7 +139,15 @@ export function runReplay(script: ReplayScript, o: ReplaySocketOptions): Promise
             return;
         }
       }
+      stream?.poke();
     };
+    if (stream) {
+      stream.wanted = () => engine.ahead < READ_AHEAD;
+      stream.onSteps = () => {
+        if (!ended) run(engine.more(now()));
+      };
+      stream.done.catch((e: Error) => run(engine.failed(`cannot read the recording: ${e.message}`)));
+    }
 
     // which recorded connection a socket plays can change once (a candidate adopted): handlers read it here
     const refs = new Map<number, { conn: number }>();
