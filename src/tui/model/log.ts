@@ -54,6 +54,7 @@ export const EMPTY = Buffer.alloc(0);
 type Flow = TcpConnection | UdpFlow;
 
 interface Kind {
+  transport: 'tcp' | 'udp';
   name: string | undefined;
   label: string | undefined;
   redo: Transport | null;
@@ -126,6 +127,9 @@ export class MessageLog implements Iterable<Message> {
   private readonly flowNo = new Map<Flow, number>();
   private readonly kinds: Kind[] = [];
   private readonly kindNo = new Map<string, number>();
+  private lastKind = -1;
+  private lastFlow: Flow | null = null;
+  private lastFlowNo = 0;
   private readonly cache = new Map<number, Message>();
   /** The last record found: a walk in order finds the next without hopping. */
   private lastAt = -1;
@@ -327,25 +331,32 @@ export class MessageLog implements Iterable<Message> {
   }
 
   private numberOfFlow(f: Flow): number {
+    if (f === this.lastFlow) return this.lastFlowNo;
     let n = this.flowNo.get(f);
     if (n === undefined) {
       n = this.flows.length;
       this.flows.push(f);
       this.flowNo.set(f, n);
     }
+    this.lastFlow = f;
+    this.lastFlowNo = n;
     return n;
   }
 
   private numberOfKind(m: Message): number {
+    // most messages are of the kind before them: no key to build
+    const last = this.kinds[this.lastKind];
+    if (last && last.name === m.name && last.label === m.label && last.transport === m.transport && (last.redo !== null || m.name === undefined)) return this.lastKind;
     const key = `${m.transport}\0${m.name ?? ''}\0${m.label ?? ''}`;
     let n = this.kindNo.get(key);
     if (n === undefined) {
       n = this.kinds.length;
-      this.kinds.push({ name: m.name, label: m.label, redo: null });
+      this.kinds.push({ transport: m.transport, name: m.name, label: m.label, redo: null });
       this.kindNo.set(key, n);
     }
     // the transport that decodes its fields again, from the first message that has one
     if (this.kinds[n]!.redo === null && m.name !== undefined) this.kinds[n]!.redo = redoOf(m);
+    this.lastKind = n;
     return n;
   }
 }

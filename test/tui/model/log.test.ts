@@ -76,6 +76,29 @@ describe('TUI message log: memory that does not grow with the session', () => {
   });
 });
 
+describe('TUI message log: fields that read the state', () => {
+  it('are held when the message leaves the window, copied out of the delivery; its bytes come back from the spill', () => {
+    const yaml = ['protocol: stateful', 'state:', '  width: 2', 'tcp:', '  framing: { length: u16le }', '  id: u8', '  messages:', '    blob:', '      id: 1', '      fields:', '        data: { type: bytes, length: width }', ''].join('\n');
+    const p = compileProtocol(yaml, 'stateful.yaml');
+    const model = new SessionModel(p, { keepBytes: 2 });
+    const dec = new MessageDecoder(p, model);
+    const flow = new TcpConnection(0, 'k', { addr: '127.0.0.1', port: 40000 }, { addr: '127.0.0.1', port: 24000 }, 'x', 0);
+    dec.open(flow, 1);
+    // not from Buffer's shared pool: a view of it is told apart from a copy by its memory
+    const delivery = Buffer.alloc(50);
+    for (let i = 0; i < 10; i++) Buffer.from([3, 0, 1, i, i + 1]).copy(delivery, i * 5);
+    dec.data(flow, 'c2s', delivery, 0, 2);
+    expect(model.messages.length).toBe(10);
+    const old = model.messages.at(1)!;
+    const data = (old.fields as { data: Buffer }).data;
+    expect(data).toEqual(Buffer.from([1, 2]));
+    expect(data.buffer).not.toBe(delivery.buffer);
+    expect(old.wire).toEqual(delivery.subarray(5, 10));
+    expect(old.wire.buffer).not.toBe(delivery.buffer);
+    expect(model.retained().objects).toBeLessThanOrEqual(2 + 2048);
+  });
+});
+
 describe('packet ring', () => {
   const packet = (sport: number, payload: Buffer): Buffer => {
     const l4 = Buffer.alloc(20 + payload.length);
