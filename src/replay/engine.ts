@@ -12,9 +12,9 @@
  */
 import { Conversation, type ConversationMessage } from '../conversation/conversation';
 import type { Direction } from '../core/types';
-import { valueDiffs, type ValueDiff } from '../protocol/diff';
+import type { ValueDiff } from '../protocol/diff';
 import type { Protocol } from '../protocol/protocol';
-import { hasLeafIn, IgnoreList, leafKey, parseRewrite, sameMessage, substitute, valueAt, withValueAt, type RewriteRule } from './match';
+import { fieldDiffs, hasLeafIn, IgnoreList, leafKey, parseRewrite, sameMessage, substitute, valueAt, withValueAt, type RewriteRule } from './match';
 import type { ReplayScript, ScriptConnection, ScriptMessage, Step } from './script';
 
 export type Role = 'client' | 'server';
@@ -217,17 +217,20 @@ export class ReplayEngine {
   /** Take the steps the script has that the engine does not yet; then what the live peer did ahead of them. */
   private extend(): void {
     const fresh = this.script.steps;
+    const took = fresh.length - this.taken;
     for (let i = this.taken; i < fresh.length; i++) this.take(fresh[i]!);
     // a streamed script's steps are the engine's now (it lets them go once walked past)
     if (this.script.complete === false) {
       fresh.length = 0;
       this.taken = 0;
     } else this.taken = fresh.length;
-    if (this.complete && !this.loadedAll) {
+    const completed = this.complete && !this.loadedAll;
+    if (completed) {
       this.loadedAll = true;
       for (const c of this.script.connections.values()) this.report.recordingGaps += c.gaps;
     }
-    if (!this.waiting.size) return;
+    // what waited for steps: again, now that some were read
+    if (!this.waiting.size || (took === 0 && !completed)) return;
     const waiting = [...this.waiting];
     this.waiting.clear();
     for (const c of waiting) {
@@ -235,7 +238,7 @@ export class ReplayEngine {
       c.backlog = null;
       for (const e of backlog) {
         if ('m' in e) this.live(c, e.m, e.now);
-        else this.closeMatched(c, e.how, e.now);
+        else this.closeOrDefer(c, e.how, e.now);
       }
     }
   }
@@ -405,13 +408,14 @@ export class ReplayEngine {
     this.now = now;
     c.conv.end(other(this.ourDir), now);
     c.peerClosed = true;
-    // streamed: matched once the recorded end (or the whole recording) is read
-    if (!this.complete && (c.backlog || !c.expected.some((ps, i) => i >= c.next && !ps.done && ps.step.kind === 'end'))) {
-      this.defer(c, { how, now });
-      return this.advance(now);
-    }
-    this.closeMatched(c, how, now);
+    this.closeOrDefer(c, how, now);
     return this.advance(now);
+  }
+
+  /** Streamed: a close is matched once the recorded end (or the whole recording) is read, after what came before it. */
+  private closeOrDefer(c: Conn, how: 'fin' | 'rst', now: number): void {
+    if (!this.complete && (c.backlog || !c.expected.some((ps, i) => i >= c.next && !ps.done && ps.step.kind === 'end'))) this.defer(c, { how, now });
+    else this.closeMatched(c, how, now);
   }
 
   /** The live peer's close against the recording: what it had before its end is missing, a close it does not have diverges. */
@@ -643,9 +647,8 @@ export class ReplayEngine {
     }
     const recorded = rec.fields;
     this.capture(rec, recorded, dm.fields ?? {});
-    const expected = hasLeafIn(recorded, this.byValue) ? (substitute(recorded, this.byValue).value as Record<string, unknown>) : recorded;
-    for (const v of valueDiffs(dm.fields, expected)) {
-      if (this.ignore.ignored(rec.name!, rec.dir, v.path)) continue;
+    // compared with the carried values where the recorded ones were
+    for (const v of fieldDiffs(dm.fields, recorded, this.byValue, (path) => !this.ignore.ignored(rec.name!, rec.dir, path))) {
       this.diverge({ ...d, kind: 'field', path: `${rec.name}${v.path ? (v.path.startsWith('[') ? '' : '.') + v.path : ''}`, diff: v.kind, recorded: v.expected, live: v.actual, message: fieldMessage(v.kind) });
     }
   }

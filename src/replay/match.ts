@@ -6,6 +6,7 @@ import { GamesniffError } from '../core/errors';
 import type { Direction } from '../core/types';
 import type { Protocol } from '../protocol/protocol';
 import { WS_VOLATILE } from '../conversation/websocket';
+import { valueDiffs, type ValueDiff } from '../protocol/diff';
 
 /**
  * An ignore pattern is `message.path`, `c2s.message.path` (one direction of a name used both
@@ -186,4 +187,99 @@ export function substitute(v: unknown, map: Map<string, unknown>): { value: unkn
   };
   const value = walk(v);
   return { value, changed };
+}
+
+/** A decoded value the comparison walks as plain data (objects, arrays, leaves); anything else takes the exact, slower way. */
+const plain = (v: object): boolean => {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null || Array.isArray(v);
+};
+
+class Unusual extends Error {}
+
+/**
+ * What `valueDiffs(actual, substitute(expected, carried).value)` gives, in the same order, less
+ * the differences whose path `keep` refuses; without copying the expected value or making a path
+ * for what is equal (replay compares every message this way).
+ */
+export function fieldDiffs(actual: unknown, expected: unknown, carried: Map<string, unknown>, keep: (path: string) => boolean): ValueDiff[] {
+  const kinds = new Set<string>();
+  for (const k of carried.keys()) kinds.add(k[0]!);
+  const out: ValueDiff[] = [];
+  const parts: (string | number)[] = [];
+  const pathOf = (): string => {
+    let p = '';
+    for (const x of parts) p = typeof x === 'number' ? `${p}[${x}]` : p ? `${p}.${x}` : x;
+    return p;
+  };
+  const found = (kind: ValueDiff['kind'], a: unknown, e: unknown): void => {
+    const path = pathOf();
+    if (keep(path)) out.push({ path, kind, actual: a, expected: e });
+  };
+  // the carried value where the recorded one was (substitute's replacement of a leaf)
+  const sub = (e: unknown): unknown => {
+    if (kinds.size === 0) return e;
+    const kind = leafKind(e);
+    if (kind === null || !kinds.has(kind)) return e;
+    const key = leafKey(e)!;
+    return carried.has(key) ? carried.get(key) : e;
+  };
+  const walk = (a: unknown, e0: unknown): void => {
+    const e = sub(e0);
+    if (Buffer.isBuffer(a)) {
+      if (Buffer.isBuffer(e)) {
+        if (!a.equals(e)) found('value', a, e);
+        return;
+      }
+      const exp = typeof e === 'string' ? e.replace(/\s+/g, '').toLowerCase() : e;
+      if (a.toString('hex') !== exp) found('value', a, e);
+      return;
+    }
+    if (typeof a === 'bigint' && (typeof e === 'number' || typeof e === 'bigint' || typeof e === 'string')) {
+      let same = false;
+      try {
+        same = a === BigInt(e);
+      } catch {
+        // not an integer: different
+      }
+      if (!same) found('value', a, e);
+      return;
+    }
+    if (e && typeof e === 'object' && !Buffer.isBuffer(e) && !plain(e)) throw new Unusual();
+    if (Array.isArray(a) && Array.isArray(e)) {
+      if (a.length !== e.length) found('length', a.length, e.length);
+      const n = Math.min(a.length, e.length);
+      for (let i = 0; i < n; i++) {
+        parts.push(i);
+        walk(a[i], e[i]);
+        parts.pop();
+      }
+      return;
+    }
+    if (a && e && typeof a === 'object' && typeof e === 'object' && !Array.isArray(a) && !Array.isArray(e) && !Buffer.isBuffer(e)) {
+      const ao = a as Record<string, unknown>;
+      const eo = e as Record<string, unknown>;
+      const visit = (k: string): void => {
+        parts.push(k);
+        if (eo[k] === undefined) found('extra', ao[k], undefined);
+        else if (ao[k] === undefined) found('missing', undefined, valueOf(eo[k]));
+        else walk(ao[k], eo[k]);
+        parts.pop();
+      };
+      // valueDiffs' order: the live keys, then the recorded ones the live value lacks
+      for (const k of Object.keys(ao)) if (ao[k] !== undefined) visit(k);
+      for (const k of Object.keys(eo)) if (eo[k] !== undefined && !(Object.prototype.hasOwnProperty.call(ao, k) && ao[k] !== undefined)) visit(k);
+      return;
+    }
+    if (!(Object.is(a, e) || a === e)) found('value', a, e);
+  };
+  // a missing value as substitute would have made it
+  const valueOf = (e: unknown): unknown => (leafKind(e) !== null ? sub(e) : kinds.size && e && typeof e === 'object' ? substitute(e, carried).value : e);
+  try {
+    walk(actual, expected);
+    return out;
+  } catch (e) {
+    if (!(e instanceof Unusual)) throw e;
+    return valueDiffs(actual, substitute(expected, carried).value).filter((d) => keep(d.path));
+  }
 }

@@ -197,3 +197,62 @@ describe('replay engine, scripted', () => {
     expect(silent).toBeLessThan(-1);
   });
 });
+
+/** The same script streamed: its steps handed to the engine a few at a time, as ScriptStream reads them. */
+function streamed(full: ReplayScript): { script: ReplayScript; feed: (n: number) => void; finish: () => void } {
+  const rest = [...full.steps];
+  const script: ReplayScript = { ...full, steps: [], complete: false };
+  return {
+    script,
+    feed: (n) => void script.steps.push(...rest.splice(0, n)),
+    finish: () => {
+      script.steps.push(...rest.splice(0));
+      script.complete = true;
+    },
+  };
+}
+
+describe('replay engine, a streamed recording', () => {
+  it('walks the steps as they come, holds a reply that came before its recorded step was read, and ends only once all is read', () => {
+    const s = streamed(session().end('c2s').build());
+    const e = new ReplayEngine(s.script, opts());
+    // nothing read yet: nothing to do
+    expect(e.start(0)).toEqual([]);
+    s.feed(2); // open, hello
+    const first = e.more(1);
+    expect(first[0]).toEqual({ kind: 'connect', conn: 0 });
+    expect(sends(first)).toEqual(['hello']);
+    // the live hello_ack before the recorded one is read: kept, not unexpected
+    expect(sends(e.received(0, wire('hello_ack', helloAck('hi', 99n)), 2))).toEqual([]);
+    expect(e.report.divergences).toEqual([]);
+    s.feed(2); // hello_ack, login
+    expect(sends(e.more(3))).toEqual(['login']);
+    expect(e.report).toMatchObject({ received: 1, compared: 1, divergences: [] });
+    s.feed(2); // login_ok, ack_login
+    const last = e.received(0, wire('login_ok', loginOk()), 4);
+    expect(sends(last)).toEqual(['ack_login']);
+    // the recording is not all read: not done yet
+    expect(e.done).toBe(false);
+    expect(last.some((c) => c.kind === 'done')).toBe(false);
+    s.finish();
+    expect(e.more(5).slice(-2)).toEqual([{ kind: 'close', conn: 0, how: 'fin' }, { kind: 'done' }]);
+    expect(e.report).toMatchObject({ connections: 1, sent: 3, received: 2, compared: 2, divergences: [] });
+  });
+
+  it('a live difference held back is still reported, field by field, once its step is read; a close before the recorded end waits too', () => {
+    const s = streamed(session().end('s2c').build());
+    const e = new ReplayEngine(s.script, opts());
+    s.feed(2);
+    e.start(0);
+    e.received(0, wire('hello_ack', helloAck('changed', 1n)), 1);
+    e.peerClosed(0, 'fin', 2);
+    expect(e.report.divergences).toEqual([]);
+    s.feed(1);
+    e.more(3);
+    expect(e.report.divergences.map((d) => `${d.kind} ${d.path ?? d.name}`)).toEqual(['field hello_ack.motd']);
+    s.finish();
+    e.more(4);
+    // the close matched the recorded end: what was recorded before it is missing, and no 'closed'
+    expect(e.report.divergences.map((d) => `${d.kind} ${d.path ?? d.name}`)).toEqual(['field hello_ack.motd', 'missing login_ok']);
+  });
+});

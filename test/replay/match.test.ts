@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProtocol } from '../../src/protocol/protocol';
-import { IgnoreList, parseRewrite } from '../../src/replay/match';
+import { fieldDiffs, IgnoreList, leafKey, parseRewrite, substitute } from '../../src/replay/match';
+import { valueDiffs } from '../../src/protocol/diff';
 
 const p = loadProtocol(join(__dirname, '../fixtures/protocols/constructs/protocol.yaml'));
 
@@ -29,5 +30,29 @@ describe('names used both ways in ignore patterns and rewrite rules', () => {
     expect(t.encode('s2c.chat', { from: 1, text: 'x' }, p.newState()).toString('hex')).toBe('21000101' + '78');
     expect(t.encode('chat', { text: 'x' }, p.newState(), { dir: 'c2s' }).toString('hex')).toBe('200178');
     expect(t.decode('s2c', Buffer.from('21000101' + '78', 'hex'), p.newState())).toMatchObject({ name: 'chat', label: 's2c.chat' });
+  });
+});
+
+describe('fieldDiffs: what valueDiffs gives against the carried values, without the copies', () => {
+  const TOKEN = Buffer.from('00112233', 'hex');
+  const LIVE = Buffer.from('aabbccdd', 'hex');
+  const carried = new Map<string, unknown>([[leafKey(TOKEN)!, LIVE], [leafKey(7)!, 8]]);
+  const cases: [unknown, unknown][] = [
+    [{ a: 1, b: { c: [1, 2, 3], d: 'x' } }, { a: 1, b: { c: [1, 2], d: 'y' } }],
+    [{ t: LIVE, n: 8, s: [8, 7] }, { t: TOKEN, n: 7, s: [7, 7] }],
+    [{ t: TOKEN }, { t: TOKEN }],
+    [{ big: 5n, hex: Buffer.from('0a0b', 'hex'), other: 5n }, { big: 5, hex: '0A 0B', other: 'x' }],
+    [{ only: 1, gone: undefined }, { missing: { deep: TOKEN }, gone: 2 }],
+    [[{ x: 1 }, 2], [{ x: 2 }, [2]]],
+    [{ when: new Map([[1, 2]]) }, { when: new Map([[1, 3]]) }],
+    [null, { a: 1 }],
+  ];
+  it('gives the same differences, in the same order, and keeps only what keep() keeps', () => {
+    for (const [live, recorded] of cases) {
+      const want = valueDiffs(live, substitute(recorded, carried).value);
+      expect(fieldDiffs(live, recorded, carried, () => true), JSON.stringify(want.map((d) => d.path))).toEqual(want);
+      expect(fieldDiffs(live, recorded, carried, (p) => !p.startsWith('b'))).toEqual(want.filter((d) => !d.path.startsWith('b')));
+      expect(fieldDiffs(live, recorded, new Map(), () => true)).toEqual(valueDiffs(live, recorded));
+    }
   });
 });
