@@ -108,19 +108,22 @@ class OutputCounter {
 }
 
 /**
- * Resolves once the process's CPU time stops moving (it has caught up), with the ticks then; null
- * once it is gone. Not before 1.2 s: tcpdump hands its ring over once a second when it is quiet.
+ * Resolves once the process's CPU time stops moving (it has caught up) with the ticks then and
+ * when they last moved; null once it is gone. Not before 1.2 s: tcpdump hands its ring over once a
+ * second when it is quiet.
  */
 async function settled(pid: number, limitSec: number): Promise<{ ticks: number; at: number } | null> {
   const t0 = Date.now();
-  await sleep(1200);
   let last = cpuTicks(pid);
+  let moved = t0;
   while (last !== null && Date.now() - t0 < limitSec * 1000) {
     await sleep(300);
     const now = cpuTicks(pid);
     if (now === null) return null;
     // at most 1 tick in 300 ms: idle but for its timers
-    if (now - last <= 1) return { ticks: last, at: Math.max(t0, Date.now() - 300) };
+    if (now - last <= 1) {
+      if (Date.now() - t0 >= 1200) return { ticks: now, at: moved };
+    } else moved = Date.now();
     last = now;
   }
   return last === null ? null : { ticks: last, at: Date.now() };

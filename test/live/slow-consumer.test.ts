@@ -86,4 +86,41 @@ describe.skipIf(!isRoot)('live capture with a slow consumer', () => {
     expect(seqs.length + live.queue!.droppedPackets).toBe(count);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]!);
   }, 60_000);
+
+  it('holdWhile holds packets back in the queue (congested output) until it settles; afterBatch follows every batch handed on', async () => {
+    const port = 25393;
+    const count = 2000;
+    let congested = true;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let asked = 0;
+    let delivered = 0;
+    let batches = 0;
+    let deliveredAtLastBatch = -1;
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const source = liveSource({
+      ports: parsePorts([String(port)]),
+      onReady: () => ready(),
+      durationSec: 30,
+      holdWhile: () => (asked++, congested ? released : null),
+      afterBatch: () => {
+        batches++;
+        deliveredAtLastBatch = delivered;
+      },
+    });
+    const running = source.run(() => void delivered++);
+    await isReady;
+    await burst(port, count);
+    expect(asked).toBeGreaterThan(0);
+    expect(delivered).toBe(0); // nothing handed on while the output is congested
+    congested = false;
+    release();
+    source.stop();
+    const summary = await running;
+    expect(delivered).toBe(count);
+    expect(summary.live!.queue!.peakBytes).toBeGreaterThan(count * SIZE); // the whole burst waited in the queue
+    expect(batches).toBeGreaterThan(0);
+    expect(deliveredAtLastBatch).toBe(count);
+  }, 60_000);
 });
