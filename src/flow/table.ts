@@ -14,7 +14,7 @@ import {
   type DecodedPacket,
   type DecodeStatus,
 } from '../packet/packet';
-import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget, TcpStreamAssembler, type AssemblerOptions, type StreamSink } from '../reassembly/assembler';
+import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget, TcpStreamAssembler, type AssemblerOptions, type GapReason, type StreamSink } from '../reassembly/assembler';
 import { FifoMap } from '../core/fifo-map';
 import { PacketSignature, TcpConnection, UdpFlow, type FlowListener } from './connection';
 
@@ -374,26 +374,8 @@ export class FlowTable {
 
   /** A connection record and the table's two assemblers for it, their facts on the record. */
   private track(c: TcpConnection): Tracked {
-    const asm = (dir: Direction) => new TcpStreamAssembler(this.sinkFor(c, dir), this.budget, this.asmOpts, c.stream(dir));
+    const asm = (dir: Direction) => new TcpStreamAssembler(new DirectionSink(this.listener, c, dir), this.budget, this.asmOpts, c.stream(dir));
     return { c, streams: [asm('c2s'), asm('s2c')] };
-  }
-
-  private sinkFor(c: TcpConnection, dir: Direction): StreamSink {
-    const l = this.listener;
-    return {
-      data: (chunk, offset, ts) => l.data?.(c, dir, chunk, offset, ts),
-      gap: (length, offset, ts, reason) => l.gap?.(c, dir, length, offset, ts, reason),
-      end: (reason, ts) => {
-        l.end?.(c, dir, reason, ts);
-        if (c.c2s.ended !== null && c.s2c.ended !== null) {
-          c.closedAt = ts;
-          if (c.state !== 'reset') c.state = 'closed';
-          l.close?.(c, ts);
-        } else if (c.state !== 'reset') {
-          c.state = 'closing';
-        }
-      },
-    };
   }
 
   private addHalfOpen(p: DecodedPacket, key: string, sk: string, dk: string, ts: number): void {
@@ -525,6 +507,35 @@ export class FlowTable {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Where one direction's assembler delivers: the listener, told which connection and way (one small object, not closures: there may be 100,000 connections). */
+class DirectionSink implements StreamSink {
+  constructor(
+    private readonly l: FlowListener,
+    private readonly c: TcpConnection,
+    private readonly dir: Direction,
+  ) {}
+
+  data(chunk: Buffer, offset: number, ts: number): void {
+    this.l.data?.(this.c, this.dir, chunk, offset, ts);
+  }
+
+  gap(length: number, offset: number, ts: number, reason: GapReason): void {
+    this.l.gap?.(this.c, this.dir, length, offset, ts, reason);
+  }
+
+  end(reason: StreamEnd, ts: number): void {
+    const c = this.c;
+    this.l.end?.(c, this.dir, reason, ts);
+    if (c.c2s.ended !== null && c.s2c.ended !== null) {
+      c.closedAt = ts;
+      if (c.state !== 'reset') c.state = 'closed';
+      this.l.close?.(c, ts);
+    } else if (c.state !== 'reset') {
+      c.state = 'closing';
+    }
+  }
+}
 
 /** A bare SYN nobody answered yet: what is needed to make it a connection later. */
 interface HalfOpen {

@@ -69,7 +69,7 @@ export class ReassemblyBudget {
   retained = 0;
   constructor(
     readonly maxPending = 256 * 1024 * 1024,
-    readonly maxRetained = 64 * 1024 * 1024,
+    readonly maxRetained = 32 * 1024 * 1024,
   ) {}
 }
 

@@ -6,7 +6,9 @@
  * that a reader may reuse, and keeping a copy of each chunk cost a fresh allocation per segment
  * (most of reassembly's time on large segments). The buffer grows by doubling up to the per-stream
  * limit while the shared budget allows, and never shrinks while the stream lives: its capacity is
- * what it costs, counted against the budget. Over the limit the oldest bytes go, so the window is
+ * what it costs, counted against the budget. Buffers a window outgrew or a stream let go of wait
+ * for the next window of their size (a few megabytes at most): over many connections windows
+ * are reused instead of becoming garbage. Over the limit the oldest bytes go, so the window is
  * the most recent unacknowledged bytes; a stream left without room checks nothing (as Zeek's
  * bounded old-block window).
  */
@@ -19,6 +21,20 @@ export interface RetainedBudget {
 
 /** Small enough to come from Node's buffer pool: most streams of a short connection carry a few hundred bytes. */
 const FIRST_CAPACITY = 256;
+
+/** Buffers let go of, by capacity (a power of two), and how many bytes of each size may wait. */
+const spare = new Map<number, Buffer[]>();
+const SPARE_BYTES = 1 << 20;
+
+function takeBuffer(size: number): Buffer {
+  return spare.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+}
+
+function giveBack(b: Buffer): void {
+  let list = spare.get(b.length);
+  if (!list) spare.set(b.length, (list = []));
+  if ((list.length + 1) * b.length <= SPARE_BYTES) list.push(b);
+}
 
 export class RetainedWindow {
   private buf: Buffer | null = null;
@@ -106,7 +122,10 @@ export class RetainedWindow {
 
   /** Let go of the buffer (the stream ended). */
   free(): void {
-    if (this.buf) this.budget.retained -= this.buf.length;
+    if (this.buf) {
+      this.budget.retained -= this.buf.length;
+      giveBack(this.buf);
+    }
     this.buf = null;
     this.len = 0;
   }
@@ -125,13 +144,14 @@ export class RetainedWindow {
     while (want < need && want < this.max) want *= 2;
     want = Math.min(want, this.max);
     if (this.budget.retained + want - cap > this.budget.maxRetained) return cap;
-    const grown = Buffer.allocUnsafe(want);
+    const grown = takeBuffer(want);
     if (this.buf && this.len > 0) {
       // linearise: oldest byte first
       const first = Math.min(this.len, cap - this.head);
       this.buf.copy(grown, 0, this.head, this.head + first);
       if (first < this.len) this.buf.copy(grown, first, 0, this.len - first);
     }
+    if (this.buf) giveBack(this.buf);
     this.head = 0;
     this.budget.retained += want - cap;
     this.buf = grown;

@@ -617,9 +617,10 @@ export class ReplayEngine {
     while (c.next < c.expected.length && c.expected[c.next]!.done) c.next++;
     const ps = c.expected[c.next];
     const liveName = dm?.name ?? null;
-    const base = { conn: c.rec.conn, transport: c.rec.transport, dir: peerDir };
+    // made only for a divergence (most messages have none)
+    const base = (): Pick<Divergence, 'conn' | 'transport' | 'dir'> => ({ conn: c.rec.conn, transport: c.rec.transport, dir: peerDir });
     if (!ps || ps.step.kind !== 'message') {
-      this.diverge({ ...base, kind: 'unexpected', index: liveIndex, name: null, liveName, message: `${liveName ?? `${bytes.length} raw bytes`} came live; the recording has ${ps ? 'the connection closing' : 'nothing more'} here` });
+      this.diverge({ ...base(), kind: 'unexpected', index: liveIndex, name: null, liveName, message: `${liveName ?? `${bytes.length} raw bytes`} came live; the recording has ${ps ? 'the connection closing' : 'nothing more'} here` });
       return;
     }
     c.next++;
@@ -630,26 +631,26 @@ export class ReplayEngine {
     const rec = ps.step.m;
     this.satisfy(ps, now);
     this.report.compared++;
-    const d = { ...base, index: rec.index, name: rec.name ?? null, liveName };
+    const d = (): Pick<Divergence, 'conn' | 'transport' | 'dir' | 'index' | 'name' | 'liveName'> => ({ ...base(), index: rec.index, name: rec.name ?? null, liveName });
     if (rec.raw) {
       const same = !dm?.name && bytes.equals(rec.frame ?? rec.wire);
-      if (!same) this.diverge({ ...d, kind: 'bytes', recorded: rec.wire, live: bytes, message: `recorded bytes that did not decode (${rec.raw}); live ${liveName ?? 'bytes'} differ` });
+      if (!same) this.diverge({ ...d(), kind: 'bytes', recorded: rec.wire, live: bytes, message: `recorded bytes that did not decode (${rec.raw}); live ${liveName ?? 'bytes'} differ` });
       return;
     }
     if (rawReason || !dm || dm.error || !dm.name) {
       const why = rawReason ?? dm?.error?.message ?? `unknown message id ${dm?.id}`;
-      this.diverge({ ...d, kind: 'undecodable', live: bytes, message: `live bytes do not decode: ${why}${dm?.error?.path ? ` at ${dm.error.path}` : ''}` });
+      this.diverge({ ...d(), kind: 'undecodable', live: bytes, message: `live bytes do not decode: ${why}${dm?.error?.path ? ` at ${dm.error.path}` : ''}` });
       return;
     }
     if (dm.name !== rec.name) {
-      this.diverge({ ...d, kind: 'name', recorded: rec.name, live: dm.name, message: `recorded ${rec.name}, live ${dm.name}` });
+      this.diverge({ ...d(), kind: 'name', recorded: rec.name, live: dm.name, message: `recorded ${rec.name}, live ${dm.name}` });
       return;
     }
     const recorded = rec.fields;
     this.capture(rec, recorded, dm.fields ?? {});
     // compared with the carried values where the recorded ones were
     for (const v of fieldDiffs(dm.fields, recorded, this.byValue, (path) => !this.ignore.ignored(rec.name!, rec.dir, path))) {
-      this.diverge({ ...d, kind: 'field', path: `${rec.name}${v.path ? (v.path.startsWith('[') ? '' : '.') + v.path : ''}`, diff: v.kind, recorded: v.expected, live: v.actual, message: fieldMessage(v.kind) });
+      this.diverge({ ...d(), kind: 'field', path: `${rec.name}${v.path ? (v.path.startsWith('[') ? '' : '.') + v.path : ''}`, diff: v.kind, recorded: v.expected, live: v.actual, message: fieldMessage(v.kind) });
     }
   }
 

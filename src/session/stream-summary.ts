@@ -42,7 +42,7 @@ class DirectionState {
   readonly hash: Hash | null;
   end: StreamEnd = 'open';
   bytes = 0;
-  private parts: Buffer[] = [];
+  private parts: Buffer[] | null = null;
   private held = 0;
 
   constructor(
@@ -57,13 +57,13 @@ class DirectionState {
     this.hash?.update(chunk);
     this.bytes += chunk.length;
     if (!this.file) return;
-    this.parts.push(Buffer.from(chunk));
+    (this.parts ??= []).push(Buffer.from(chunk));
     this.held += chunk.length;
     if (this.held >= WRITE_BATCH) this.flush();
   }
 
   flush(): void {
-    if (!this.file || this.held === 0) return;
+    if (!this.file || !this.parts || this.held === 0) return;
     fs.appendFileSync(this.file, Buffer.concat(this.parts, this.held));
     this.parts = [];
     this.held = 0;
