@@ -159,10 +159,21 @@ export class MessageLog implements Iterable<Message> {
       this.cache.set(i, m);
       return m;
     }
-    m = this.read(i);
+    m = this.read(i, true);
     this.cache.set(i, m);
     if (this.cache.size > CACHED) this.cache.delete(this.cache.keys().next().value!);
     return m;
+  }
+
+  /**
+   * Message i for a walk over many (a filter, a search): made again without a copy of its bytes
+   * (they are views of the spill's blocks, which are never written over) and not cached, so
+   * that a walk costs an object a message and no more.
+   */
+  peek(i: number): Message | undefined {
+    if (i < 0 || i >= this.length || !Number.isInteger(i)) return undefined;
+    if (i >= this.length - this.ring.length) return this.ring[i % this.ring.length];
+    return this.cache.get(i) ?? this.read(i, false);
   }
 
   /** Whether message i's object is in memory already (in the window, held, or made again recently). */
@@ -176,7 +187,7 @@ export class MessageLog implements Iterable<Message> {
   }
 
   *[Symbol.iterator](): Iterator<Message> {
-    for (let i = 0; i < this.length; i++) yield this.at(i)!;
+    for (let i = 0; i < this.length; i++) yield this.peek(i)!;
   }
 
   /** The message's number, or -1: a search from the newest (where a selection usually is). */
@@ -186,18 +197,18 @@ export class MessageLog implements Iterable<Message> {
   }
 
   find(test: (m: Message, i: number) => boolean): Message | undefined {
-    for (let i = 0; i < this.length; i++) if (test(this.at(i)!, i)) return this.at(i);
+    for (let i = 0; i < this.length; i++) if (test(this.peek(i)!, i)) return this.at(i);
     return undefined;
   }
 
   findIndex(test: (m: Message, i: number) => boolean): number {
-    for (let i = 0; i < this.length; i++) if (test(this.at(i)!, i)) return i;
+    for (let i = 0; i < this.length; i++) if (test(this.peek(i)!, i)) return i;
     return -1;
   }
 
   filter(test: (m: Message, i: number) => boolean): Message[] {
     const out: Message[] = [];
-    for (let i = 0; i < this.length; i++) if (test(this.at(i)!, i)) out.push(this.at(i)!);
+    for (let i = 0; i < this.length; i++) if (test(this.peek(i)!, i)) out.push(this.at(i)!);
     return out;
   }
 
@@ -206,12 +217,12 @@ export class MessageLog implements Iterable<Message> {
   }
 
   forEach(f: (m: Message, i: number) => void): void {
-    for (let i = 0; i < this.length; i++) f(this.at(i)!, i);
+    for (let i = 0; i < this.length; i++) f(this.peek(i)!, i);
   }
 
   map<T>(f: (m: Message, i: number) => T): T[] {
     const out: T[] = [];
-    for (let i = 0; i < this.length; i++) out.push(f(this.at(i)!, i));
+    for (let i = 0; i < this.length; i++) out.push(f(this.peek(i)!, i));
     return out;
   }
 
@@ -224,8 +235,7 @@ export class MessageLog implements Iterable<Message> {
   /** The flow of message i, without making the message (follow stream walks every one). */
   flowOf(i: number): Flow | undefined {
     if (i >= this.length - this.ring.length) return this.ring[i % this.ring.length]?.flow;
-    const rec = this.spill.read(this.position(i), HEADER);
-    return this.flows[rec.readUInt32LE(FLOW)];
+    return this.flows[this.spill.record(this.position(i)).readUInt32LE(FLOW)];
   }
 
   close(): void {
@@ -279,17 +289,17 @@ export class MessageLog implements Iterable<Message> {
       k = i - (i % SPARSE);
       pos = this.sparse[k / SPARSE]!;
     }
-    for (; k < i; k++) pos += this.spill.read(pos, 4).readUInt32LE(0);
+    for (; k < i; k++) pos += this.spill.lengthAt(pos);
     this.lastAt = i;
     this.lastPos = pos;
     return pos;
   }
 
-  private read(i: number): Message {
+  /** Message i made again from its record; `copy`: its bytes its own (else views of the spill's, copied only when still in its write buffer). */
+  private read(i: number, copy: boolean): Message {
     const pos = this.position(i);
-    const n = this.spill.read(pos, 4).readUInt32LE(0);
-    // a copy: the spill's buffers are reused; the message's bytes are views of this one
-    const rec = Buffer.from(this.spill.read(pos, n));
+    const view = this.spill.record(pos);
+    const rec = copy || this.spill.pending(pos) ? Buffer.from(view) : view;
     const bits = rec[BITS]!;
     const kind = this.kinds[rec.readUInt32LE(KIND)]!;
     const size = rec.readUInt32LE(SIZE);

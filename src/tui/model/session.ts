@@ -288,7 +288,7 @@ export class SessionModel implements MessageSink {
     for (let i = 0; i < this.messages.length; i++) {
       // the flow alone first: most messages are another connection's, and need not be made again
       if (this.messages.flowOf(i) !== flow) continue;
-      const m = this.messages.at(i)!;
+      const m = this.messages.peek(i)!;
       const arrow = m.dir === 'c2s' ? '->' : '<-';
       if (m.transport === 'tcp' && next[m.dir] >= 0 && m.offset > next[m.dir]) put(m.dir, `   ${arrow} … gap of ${m.offset - next[m.dir]} bytes (lost by the capture)`);
       if (m.transport === 'tcp') next[m.dir] = m.offset + m.size;
@@ -382,7 +382,7 @@ export class SessionModel implements MessageSink {
     const from = this.selected;
     for (let k = 1; k <= n; k++) {
       const vi = (((from + dir * k) % n) + n) % n;
-      if (hit(this.messages.at(this.view.at(vi)!)!)) {
+      if (hit(this.messages.peek(this.view.at(vi)!)!)) {
         this.selected = vi;
         this.follow = false;
         this.fieldSelected = 0;
@@ -537,7 +537,7 @@ export class SessionModel implements MessageSink {
     const picked: Message[] = [];
     let total = 0;
     for (let i = this.messages.length - 1; i >= 0; i--) {
-      const m = this.messages.at(i)!;
+      const m = this.messages.peek(i)!;
       if (!like(m) || this.bytesDropped(m)) continue;
       total++;
       if (picked.length < MAX_PROPOSAL_SAMPLES) picked.push(m);
@@ -685,7 +685,7 @@ export class SessionModel implements MessageSink {
     // a step also ends after 40 ms: old messages' fields are decoded again to be tested
     const deadline = this.chunk > 0 ? performance.now() + 40 : Infinity;
     for (let i = p.next; i < end; i++) {
-      if (!f || f.test(this.messages.at(i)!)) p.view.push(i);
+      if (!f || f.test(this.messages.peek(i)!)) p.view.push(i);
       if ((i & 1023) === 1023 && performance.now() > deadline) end = i + 1;
     }
     p.next = end;

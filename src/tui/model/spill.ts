@@ -101,19 +101,52 @@ export class SpillFile {
   }
 
   /**
-   * The bytes at [pos, pos + n): a view valid until the next read or write (copy what is kept).
-   * Reads `n` past the end of what was written are cut short.
+   * The bytes at [pos, pos + n): a view (see record()). Reads `n` past the end of what was
+   * written are cut short.
    */
   read(pos: number, n: number): Buffer {
     if (pos >= this.flushed) return this.out.subarray(pos - this.flushed, Math.min(this.used, pos - this.flushed + n));
-    for (const b of this.blocks) if (pos >= b.at && pos + n <= b.at + b.data.length) return b.data.subarray(pos - b.at, pos - b.at + n);
+    const b = this.block(pos, n);
+    return b.data.subarray(pos - b.at, pos - b.at + n);
+  }
+
+  /** Whether the bytes at `pos` are still in the write buffer: a view of them is good only until the next write. */
+  pending(pos: number): boolean {
+    return pos >= this.flushed;
+  }
+
+  /** The length of the record at `pos` (its first 4 bytes, little-endian, itself included). */
+  lengthAt(pos: number): number {
+    if (pos >= this.flushed) return this.out.readUInt32LE(pos - this.flushed);
+    const b = this.block(pos, 4);
+    return b.data.readUInt32LE(pos - b.at);
+  }
+
+  /**
+   * The record at `pos`, whole: a view. A view of the file's blocks stays good (a block read is
+   * never written over); one of the write buffer (pending) only until the next write.
+   */
+  record(pos: number): Buffer {
+    if (pos >= this.flushed) {
+      const at = pos - this.flushed;
+      return this.out.subarray(at, at + this.out.readUInt32LE(at));
+    }
+    const b = this.block(pos, 4);
+    const at = pos - b.at;
+    const n = b.data.readUInt32LE(at);
+    return at + n <= b.data.length ? b.data.subarray(at, at + n) : this.read(pos, n);
+  }
+
+  /** The cached block holding [pos, pos + n), read from the file when none does. */
+  private block(pos: number, n: number): { at: number; data: Buffer } {
+    for (const b of this.blocks) if (pos >= b.at && pos + n <= b.at + b.data.length) return b;
     if (pos + n > this.flushed) this.flush();
     const data = Buffer.allocUnsafe(Math.max(BLOCK, n));
     const got = readSync(this.fd(), data, 0, data.length, pos);
     const block = { at: pos, data: data.subarray(0, got) };
     this.blocks.unshift(block);
     if (this.blocks.length > CACHED_BLOCKS) this.blocks.pop();
-    return block.data.subarray(0, n);
+    return block;
   }
 
   close(): void {
