@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GamesniffError } from '../core/errors';
 import type { PacketCallback } from '../core/types';
@@ -55,8 +54,6 @@ const ROOT = resolve(__dirname, '../..');
 export const BINDING_PATH = join(ROOT, 'dist/native/cap/build/Release/cap.node');
 const INSTALL_SCRIPT = join(ROOT, 'src/capture/native/install.js');
 const STATUS_FILE = join(ROOT, 'dist/native/status.json');
-
-const LE = endianness() === 'LE';
 
 export interface CaptureDrops {
   received: number;
@@ -176,19 +173,21 @@ export function openError(device: string, filter: string, msg: string): Gamesnif
 }
 
 /**
- * The packets of one batch as cap lays them out: per record a 16-byte header in host byte order
- * (seconds, microseconds, captured length, original length), the bytes, padding to 4. Packets are
- * views into `batch`. `open()` false stops the walk (the capture was stopped by a packet).
+ * The packets of one batch as cap lays them out: per record a 16-byte header of four u32 in host
+ * byte order (seconds, microseconds, captured length, original length), the bytes, padding to 4.
+ * Packets are views into `batch`. `open()` false stops the walk (the capture was stopped by a
+ * packet). The headers are read through a Uint32Array (host order, as written; about half the
+ * cost of readUInt32 per packet): `batch` must start 4-byte aligned, as a batch's own memory does.
  */
 export function forEachRecord(batch: Buffer, count: number, linkType: number, onPacket: PacketCallback, open: () => boolean): void {
-  let off = 0;
+  if (batch.byteOffset & 3) batch = Buffer.from(new Uint8Array(batch)); // not expected: copy to memory of its own
+  const words = new Uint32Array(batch.buffer, batch.byteOffset, batch.length >>> 2);
+  let w = 0;
   for (let i = 0; i < count && open(); i++) {
-    const sec = LE ? batch.readUInt32LE(off) : batch.readUInt32BE(off);
-    const usec = LE ? batch.readUInt32LE(off + 4) : batch.readUInt32BE(off + 4);
-    const capLen = LE ? batch.readUInt32LE(off + 8) : batch.readUInt32BE(off + 8);
-    const origLen = LE ? batch.readUInt32LE(off + 12) : batch.readUInt32BE(off + 12);
-    onPacket(linkType, batch.subarray(off + 16, off + 16 + capLen), origLen, sec * 1e6 + usec, 0);
-    off += 16 + ((capLen + 3) & ~3);
+    const capLen = words[w + 2]!;
+    const off = w * 4 + 16;
+    onPacket(linkType, batch.subarray(off, off + capLen), words[w + 3]!, words[w]! * 1e6 + words[w + 1]!, 0);
+    w += 4 + ((capLen + 3) >>> 2);
   }
 }
 
