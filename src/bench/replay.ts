@@ -183,5 +183,11 @@ export async function replayBench(): Promise<void> {
   };
   const c = line('test game client      ', client);
   const r = line('gamesniff replay --fast', replay);
-  process.stdout.write(`  replay / client: speed ${fmt(r.rate / c.rate, 2)}x (goal >= 1.0), RSS ${fmt(r.rss / c.rss, 2)}x (${fmt(r.rss, 0)} MB, goal < 120 MB)\n`);
+  // each replay against the client run just before it (the load of a shared machine comes and goes), and CPU, which load moves less
+  const paired = median(replay.map((x, i) => x.messages / x.run.seconds / (client[i]!.messages / client[i]!.run.seconds)));
+  const cpu = median(client.map((x) => x.run.cpuSeconds)) / median(replay.map((x) => x.run.cpuSeconds));
+  process.stdout.write(
+    `  replay / client: speed ${fmt(r.rate / c.rate, 2)}x (median of pairs ${fmt(paired, 2)}x; goal >= 1.0), CPU per message ${fmt(1 / cpu, 2)}x the client's, ` +
+      `RSS ${fmt(r.rss / c.rss, 2)}x (${fmt(r.rss, 0)} MB, goal < 120 MB)\n`,
+  );
 }
