@@ -144,8 +144,8 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
       screen?.destroy();
       model.messages.close();
       // what the session saw, as tcpdump says at exit (the screen is gone: this stays in the terminal)
-      const drops = capture ? capture.stats().dropped : 0;
-      process.stderr.write(`gamesniff: ${model.messages.length} messages, ${model.figures.packets} packets, ${drops} dropped by the capture\n`);
+      const drops = capture ? `, ${dropsOf(capture)} dropped by the capture` : '';
+      process.stderr.write(`gamesniff: ${model.messages.length} messages${ring ? `, ${model.figures.packets} packets` : ''}${drops}\n`);
       resolve();
     };
     finished.catch((e: unknown) => {
@@ -185,11 +185,17 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
     }
     // Figures that change without messages: capture drops, recording size.
     figures = setInterval(() => {
-      if (capture) model.figures.drops = capture.stats().dropped;
+      if (capture) model.figures.drops = dropsOf(capture);
       if (recording && model.figures.recording) model.figures.recording.bytes = recording.writer.bytes;
     }, 500);
     figures.unref();
   });
+}
+
+/** Packets lost: by the kernel, and by the capture thread's queue when the UI fell behind. */
+function dropsOf(capture: CaptureHandle): number {
+  const s = capture.stats();
+  return s.dropped + (s.queue?.droppedPackets ?? 0);
 }
 
 /**
