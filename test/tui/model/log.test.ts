@@ -7,6 +7,11 @@ import { PacketRing } from '../../../src/tui/model/packets';
 import { buildIpPacket } from '../../../src/packet/build';
 import { LINKTYPE } from '../../../src/capture/linktypes';
 import { TcpConnection } from '../../../src/flow/connection';
+import { join } from 'node:path';
+import { loadProtocol } from '../../../src/protocol/protocol';
+import { playRecording } from '../../../src/recording/player';
+import { renderDetails, renderMessages } from '../../../src/tui/render';
+import { ROOT } from '../../helpers/cli';
 
 const MOVE = compileProtocol(
   ['protocol: move', 'tcp:', '  framing: { length: u16le }', '  id: u8', '  messages:', '    move:', '      id: 0x11', '      fields:', '        x: u32le', '        name: { type: string, prefix: u8 }', ''].join('\n'),
@@ -96,6 +101,40 @@ describe('TUI message log: fields that read the state', () => {
     expect(old.wire).toEqual(delivery.subarray(5, 10));
     expect(old.wire.buffer).not.toBe(delivery.buffer);
     expect(model.retained().objects).toBeLessThanOrEqual(2 + 2048);
+  });
+});
+
+describe('TUI message log: a session read back from the spill', () => {
+  const tg = loadProtocol('testgame', ROOT);
+  const load = async (keepBytes?: number): Promise<{ model: SessionModel; decoder: MessageDecoder }> => {
+    const model = new SessionModel(tg, { keepBytes });
+    const decoder = new MessageDecoder(tg, model);
+    await playRecording(join(ROOT, 'recordings', 'testgame-duo.gsrec'), decoder);
+    return { model, decoder };
+  };
+
+  it('shows what a session held whole shows: rows, details, filter, search, follow stream, statistics, and a reload', async () => {
+    const whole = await load();
+    const spilled = await load(5);
+    expect(spilled.model.retained().objects).toBeLessThan(whole.model.retained().objects);
+    const same = (f: (m: SessionModel) => unknown): void => expect(f(spilled.model)).toEqual(f(whole.model));
+    for (const m of [whole.model, spilled.model]) m.first();
+    same((m) => renderMessages(m, 150, 30));
+    same((m) => renderDetails(m, 90, 40, null));
+    for (const m of [whole.model, spilled.model]) m.move(17);
+    same((m) => renderDetails(m, 90, 40, null));
+    same((m) => m.followStream(4, 160) && m.overlay);
+    same((m) => m.find('ann', 1));
+    same((m) => m.selected);
+    same((m) => (m.showStatistics(), m.overlay));
+    same((m) => (m.setFilter('chat || snapshot.entities.length > 1'), [...m.view]));
+    same((m) => renderMessages(m, 150, 30));
+    same((m) => m.messageAs('json'));
+    for (const { model, decoder } of [whole, spilled]) {
+      const { flows, kept } = model.redecodeInput();
+      model.reload(tg, decoder.redecode(tg, flows), kept);
+    }
+    same((m) => m.messages.map((x) => [x.name, x.wire.toString('hex'), x.fields]));
   });
 });
 
