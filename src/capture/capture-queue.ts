@@ -31,6 +31,8 @@ export interface QueueFigures {
   /** Whole packets dropped because the reader was more than the bound behind. */
   droppedPackets: number;
   droppedBatches: number;
+  /** Captured packets never handed on: the capture was stopped a second time while they waited. */
+  unread?: number;
 }
 
 export interface KernelFigures {

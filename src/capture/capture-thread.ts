@@ -47,6 +47,9 @@ export class CaptureThread implements CaptureHandle {
   readonly queue: CaptureQueue;
   private worker: Worker | null = null;
   private discarding = false;
+  /** Captured packets left unread because the capture was stopped twice (stats().queue.unread). */
+  private unread = 0;
+  private tallyUnread = false;
   private ended: Promise<void> = Promise.resolve();
   private readonly pending: Array<{ records: ArrayBuffer; count: number }> = [];
   private scheduled = false;
@@ -99,7 +102,7 @@ export class CaptureThread implements CaptureHandle {
       w.on('message', (m: CaptureWorkerMessage) => {
         switch (m.kind) {
           case 'batch':
-            if (this.discarding) this.queue.release(m.records.byteLength);
+            if (this.discarding) this.drop(m);
             else this.pending.push(m);
             this.schedule();
             return;
@@ -149,7 +152,7 @@ export class CaptureThread implements CaptureHandle {
       this.handle(b.records, b.count);
       this.opts.afterBatch?.();
     }
-    if (this.discarding) for (const b of this.pending.splice(0)) this.queue.release(b.records.byteLength);
+    if (this.discarding) for (const b of this.pending.splice(0)) this.drop(b);
     if (this.pending.length) this.schedule();
     else if (this.workerDone) this.endedNow();
   }
@@ -160,8 +163,17 @@ export class CaptureThread implements CaptureHandle {
     return this.ended;
   }
 
-  /** Hand no more packets on: what is still queued is released unread. Then stop(). */
-  discard(): void {
+  private drop(b: { records: ArrayBuffer; count: number }): void {
+    if (this.tallyUnread) this.unread += b.count;
+    this.queue.release(b.records.byteLength);
+  }
+
+  /**
+   * Hand no more packets on: what is still queued is released unread, and counted as unread
+   * when `tally` (the user would not wait for it; a packet limit reached is no loss). Then stop().
+   */
+  discard(tally = false): void {
+    this.tallyUnread ||= tally;
     this.discarding = true;
     this.worker?.postMessage('stop');
     this.schedule();
@@ -169,6 +181,6 @@ export class CaptureThread implements CaptureHandle {
 
   /** The kernel's counters as the capture thread last read them, and the queue's. */
   stats(): CaptureStats {
-    return { ...this.queue.kernel(), queue: this.queue.figures() };
+    return { ...this.queue.kernel(), queue: { ...this.queue.figures(), unread: this.unread } };
   }
 }

@@ -31,7 +31,7 @@ export interface CaptureSource {
  * packets it leaves out are counted, not handed on. `transient`: onPacket keeps nothing it is
  * handed beyond the call, so the file is read into one buffer again and again.
  */
-export function fileSource(input: string | ByteSource, filter = '', opts: { transient?: boolean } = {}): CaptureSource {
+export function fileSource(input: string | ByteSource, filter = '', opts: { transient?: boolean; ready?: () => Promise<void> } = {}): CaptureSource {
   const abort = new AbortController();
   const name = typeof input === 'string' ? input : input.name;
   // a bad expression is a usage error before anything is read
@@ -48,7 +48,7 @@ export function fileSource(input: string | ByteSource, filter = '', opts: { tran
           else filtered++;
         };
       }
-      const file = await readCaptureFile(input, cb, { signal: abort.signal, transient: opts.transient });
+      const file = await readCaptureFile(input, cb, { signal: abort.signal, transient: opts.transient, ready: opts.ready });
       return { kind: 'file', name, file: { ...file, filter, filtered } };
     },
     stop() {
@@ -79,15 +79,17 @@ export interface LiveSourceOptions {
 /**
  * A live capture: the device is read on a thread of its own (capture-thread.ts), so that a slow
  * onPacket delays packets instead of losing them. stop() (or the duration) still hands on every
- * packet captured before it; the packet limit and an error stop at once.
+ * packet captured before it, a second stop() not (they are counted: live.queue.unread); the
+ * packet limit and an error stop at once.
  */
 export function liveSource(opts: LiveSourceOptions): CaptureSource {
   const device = chooseDevice(opts.iface);
   const capture = new CaptureThread({ device, filter: buildFilter(opts.ports, opts.filter), bufferSize: opts.bufferSize, queueLimitBytes: opts.queueLimitBytes, holdWhile: opts.holdWhile, afterBatch: opts.afterBatch });
   let finish: (() => void) | null = null;
   let stopped = false;
+  // stopped twice (a second Ctrl-C): what still waits in the queue is counted and left unread
   const stop = (): void => {
-    if (stopped) return;
+    if (stopped) return capture.discard(true);
     stopped = true;
     finish?.();
   };

@@ -106,8 +106,9 @@ export function feedOptions(o: CaptureCliOptions, ports: PortSpec, extra: Partia
 }
 
 /**
- * Live: packets wait while stdout has more than 1 MB not yet written (a pipe read slowly), so
- * that output never piles up in memory: the capture's queue, bounded and counted, takes the wait.
+ * Input waits while stdout has more than 1 MB not yet written (a pipe read slowly), so that output
+ * never piles up in memory: live, the capture's queue, bounded and counted, takes the wait; a file
+ * is simply read later.
  */
 function stdoutBacklog(): Promise<unknown> | null {
   const out = process.stdout;
@@ -172,7 +173,8 @@ export function summaryLines(src: SourceSummary, st: FlowTableStats): string[] {
         (l.ifDropped ? `, interface dropped ${l.ifDropped}` : '') +
         (l.oversize ? `, ${l.oversize} packets larger than the capture buffer (cut, reported as gaps)` : '') +
         (l.queue ? `; queue peak ${mb(l.queue.peakBytes)} MB of ${mb(l.queue.limitBytes)} MB` : '') +
-        (l.queue?.droppedPackets ? `, ${l.queue.droppedPackets} packets dropped by the queue (the decoding fell more than its bound behind; lost as if the kernel had dropped them)` : ''),
+        (l.queue?.droppedPackets ? `, ${l.queue.droppedPackets} packets dropped by the queue (the decoding fell more than its bound behind; lost as if the kernel had dropped them)` : '') +
+        (l.queue?.unread ? `; stopped twice: ${l.queue.unread} captured packets left unread` : ''),
     );
   }
   return lines;
