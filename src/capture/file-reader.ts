@@ -1,4 +1,4 @@
-import { feed, feedReusing, openBytes, type ByteSource } from '../core/byte-source';
+import { feed, feedReusing, openBytes, paced, type ByteSource } from '../core/byte-source';
 import { GamesniffError } from '../core/errors';
 import type { PacketCallback } from '../core/types';
 import { isSupportedLinkType, linkTypeName } from './linktypes';
@@ -397,9 +397,10 @@ export class CaptureParser {
 export async function readCaptureFile(
   input: string | ByteSource,
   onPacket: PacketCallback,
-  opts: { signal?: AbortSignal; transient?: boolean } = {},
+  opts: { signal?: AbortSignal; transient?: boolean; ready?: () => Promise<void> } = {},
 ): Promise<CaptureFileStats> {
-  const src = typeof input === 'string' ? await openBytes(input) : input;
+  const opened = typeof input === 'string' ? await openBytes(input) : input;
+  const src = opts.ready ? paced(opened, opts.ready) : opened;
   const parser = new CaptureParser(src.name, onPacket);
   const halt = (): void => parser.halt();
   opts.signal?.addEventListener('abort', halt);
@@ -414,7 +415,7 @@ export async function readCaptureFile(
     if (src.warning) parser.stats.truncatedFile = `${src.name}: ${src.warning}; ${parser.stats.packets} packets read before it`;
   } finally {
     opts.signal?.removeEventListener('abort', halt);
-    if (typeof input === 'string') src.close();
+    if (typeof input === 'string') opened.close();
   }
   return parser.stats;
 }

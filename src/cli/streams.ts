@@ -34,8 +34,7 @@ export function streamsCommand(): Command {
     const input = await openCliInput(o);
     try {
       const lines = new LineWriter(65536, !!o.json); // live: written after each batch of packets (runInput)
-      // records hold numbers, names and addresses formatted from bytes: nothing to escape
-      const out = (r: StreamRecord): void => lines.safeLine(o.json ? recordJson(r) : textLine(r));
+      const out = (r: StreamRecord): void => lines.line(o.json ? recordJson(r) : textLine(r));
       const summary = new StreamSummary(out, { writeDir: o.write, udp: o.udp, hash: !!o.hash });
       // the summary copies what it keeps (--write): the file can be read into one buffer
       await runInput(o, ports, summary, lines, input, { transient: true });

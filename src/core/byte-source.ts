@@ -315,3 +315,14 @@ export async function feedReusing(src: ByteSource, push: (buf: Buffer) => number
   }
   return { leftover: have, stopped: false };
 }
+
+/**
+ * `src`, each read waiting first for `ready` (when it gives a promise): a reader paced by its
+ * consumer, e.g. output that a slow pipe holds back, so that nothing piles up in memory.
+ */
+export function paced(src: ByteSource, ready: () => Promise<void>): ByteSource {
+  return Object.assign(Object.create(src) as ByteSource, {
+    read: async () => (await ready(), src.read()),
+    readInto: async (target: Buffer, offset: number) => (await ready(), src.readInto(target, offset)),
+  });
+}

@@ -28,7 +28,10 @@ export interface FeedOptions {
   durationSec?: number;
   count?: number;
   onReady?: (capture: CaptureHandle) => void;
-  /** Live: asked before each batch of packets; a promise holds packets back until it settles (the output is congested). */
+  /**
+   * Asked before each batch of packets (live) or each chunk of a file or recording; a promise holds
+   * the input back until it settles (the output is congested: a pipe read slowly).
+   */
   holdWhile?: () => Promise<unknown> | null;
   /** Live: called after each batch of packets was handed on (write buffered output: it waits at most a batch). */
   afterBatch?: () => void;
@@ -69,13 +72,13 @@ export function feed(input: Input | null, listener: FlowListener, opts: FeedOpti
     return {
       name: input.name,
       kind: 'recording',
-      run: () => playRecording(input.recording, chosen, { signal: abort.signal }).then(({ read, player }) => ({ kind: 'recording', read, player })),
+      run: () => playRecording(input.recording, chosen, { signal: abort.signal, ready: holdOf(opts) }).then(({ read, player }) => ({ kind: 'recording', read, player })),
       stop: () => abort.abort(),
     };
   }
   const source: CaptureSource =
     input?.kind === 'capture'
-      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient })
+      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient, ready: holdOf(opts) })
       : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady, holdWhile: opts.holdWhile, afterBatch: opts.afterBatch });
   // following a process: every packet is captured, its flows chosen here as its ports come and go
   const follow = input ? undefined : opts.follow;
@@ -134,3 +137,9 @@ export function followPorts(listener: FlowListener, ports: ReadonlySet<number>):
   };
 }
 
+
+/** holdWhile as a file reader's pace: a promise to wait for, or nothing. */
+function holdOf(opts: FeedOptions): (() => Promise<void>) | undefined {
+  const hold = opts.holdWhile;
+  return hold && (async () => void (await hold()));
+}
