@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { feed, feedReusing, openBytes } from '../../src/core/byte-source';
+import { feed, feedReusing, openBytes, paced } from '../../src/core/byte-source';
 import { Rng } from '../../src/core/rng';
 
 /** Records of a u32 length and that many bytes, some larger than one read. */
@@ -66,6 +66,30 @@ describe('feedReusing', () => {
         expect(r.sums).toEqual(sums);
         expect(res).toEqual({ leftover: 3, stopped: false });
       }
+    }
+  });
+});
+
+describe('paced', () => {
+  it('reads only once ready lets it: nothing is read while the consumer is held back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gs-paced-'));
+    const file = join(dir, 'r.bin');
+    writeFileSync(file, records(3).file);
+    let release: () => void = () => undefined;
+    let held = true;
+    const ready = (): Promise<void> => (held ? new Promise<void>((r) => (release = r)) : Promise.resolve());
+    for (const how of [feed, feedReusing]) {
+      held = true;
+      const src = paced(await openBytes(file), ready);
+      const r = reader();
+      const done = how(src, r.push);
+      await new Promise((res) => setTimeout(res, 50));
+      expect(r.sums).toEqual([]);
+      held = false;
+      release();
+      await done;
+      src.close();
+      expect(r.sums).toEqual(records(3).sums);
     }
   });
 });
