@@ -292,7 +292,7 @@ export class SessionModel implements MessageSink {
       const arrow = m.dir === 'c2s' ? '->' : '<-';
       if (m.transport === 'tcp' && next[m.dir] >= 0 && m.offset > next[m.dir]) put(m.dir, `   ${arrow} … gap of ${m.offset - next[m.dir]} bytes (lost by the capture)`);
       if (m.transport === 'tcp') next[m.dir] = m.offset + m.size;
-      const mark = m === sel ? '*' : ' ';
+      const mark = i === this.view.at(this.selected) ? '*' : ' ';
       put(m.dir, `${mark}${arrow} [${i}] ${m.label ?? m.name ?? 'raw'} ${m.size} B at ${m.transport === 'tcp' ? `offset ${m.offset}` : `datagram ${m.index}`}${m.raw ? ` (raw: ${m.raw})` : m.error ? ` (error: ${m.error.message})` : ''}`);
       if (this.bytesDropped(m)) put(m.dir, '      (bytes left the view)');
       else for (const d of hexRows(m.wire, { per, maxRows: maxLinesPerMessage })) put(m.dir, `      ${d}`);
@@ -473,14 +473,17 @@ export class SessionModel implements MessageSink {
   /** Whether the details pane shows the inspector (a cursor key opens it, escape closes it). */
   inspecting = false;
   private cursor = 0;
-  /** The message the cursor is in: another one selected puts the cursor back at 0. */
-  private cursorIn: Message | null = null;
+  /**
+   * The number of the message the cursor is in: another one selected puts the cursor back at 0.
+   * A number, not the object: a message leaving the window is made again as another object.
+   */
+  private cursorIn = -1;
 
   /** The byte cursor in the selected message's payload (0 when the selection changed since it moved). */
   byteCursor(): number {
-    const m = this.selectedMessage();
-    if (m !== this.cursorIn) {
-      this.cursorIn = m;
+    const at = this.view.at(this.selected) ?? -1;
+    if (at !== this.cursorIn) {
+      this.cursorIn = at;
       this.cursor = 0;
     }
     return this.cursor;

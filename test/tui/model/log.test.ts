@@ -104,6 +104,25 @@ describe('TUI message log: fields that read the state', () => {
   });
 });
 
+describe('TUI message log: a message leaving the window', () => {
+  it('keeps the inspector where it was (the message is the same number, made again as another object)', () => {
+    const model = new SessionModel(MOVE, { keepBytes: 3 });
+    const dec = new MessageDecoder(MOVE, model);
+    const flow = new TcpConnection(0, 'k', { addr: '127.0.0.1', port: 40000 }, { addr: '127.0.0.1', port: 24000 }, 'x', 0);
+    dec.open(flow, 1);
+    const frame = (i: number): Buffer => Buffer.from([8, 0, 0x11, i, 0, 0, 0, 2, 0x61, 0x62]);
+    dec.data(flow, 'c2s', Buffer.concat([0, 1, 2].map(frame)), 0, 2);
+    model.last();
+    model.moveCursor(4);
+    const before = model.selectedMessage();
+    dec.data(flow, 'c2s', Buffer.concat([3, 4, 5, 6, 7].map(frame)), 30, 3);
+    expect(model.selectedMessage()).not.toBe(before);
+    expect(model.selectedMessage()!.fields).toEqual({ x: 2, name: 'ab' });
+    expect(model.byteCursor()).toBe(4);
+    expect(model.inspection()).not.toBeNull();
+  });
+});
+
 describe('TUI message log: a session read back from the spill', () => {
   const tg = loadProtocol('testgame', ROOT);
   const load = async (keepBytes?: number): Promise<{ model: SessionModel; decoder: MessageDecoder }> => {
