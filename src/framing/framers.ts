@@ -117,6 +117,8 @@ export class LengthFramer implements Framer {
   private skip = 0;
   /** Why the stream is unframed from here on ('' while in sync). */
   private lost = '';
+  /** Lost to a gap: a later chunk whose lengths chain exactly to its end is taken as frames again. */
+  private resync = false;
   private readonly maxHdr: number;
 
   constructor(
@@ -147,8 +149,15 @@ export class LengthFramer implements Framer {
     const len = chunk.length;
     let i = 0;
     if (this.lost) {
-      this.sink.raw(chunk, offset, ts, this.lost);
-      return;
+      // A capture that lost packets (a gap) costs the frames it held, not the rest of the
+      // connection: segments start where the sender's writes start, so a chunk whose lengths
+      // chain exactly to its end starts with a frame.
+      if (!this.resync || !this.chains(chunk)) {
+        this.sink.raw(chunk, offset, ts, this.lost);
+        return;
+      }
+      this.lost = '';
+      this.resync = false;
     }
     if (this.skip > 0) {
       const n = Math.min(this.skip, len);
@@ -210,6 +219,17 @@ export class LengthFramer implements Framer {
     return takeCarry(this.carry);
   }
 
+  /** The chunk is whole frames: each length lands on the next, the last on its end. */
+  private chains(b: Buffer): boolean {
+    let p = 0;
+    while (p < b.length) {
+      const total = this.header(b, p, b.length);
+      if (total <= 0 || p + total > b.length) return false;
+      p += total;
+    }
+    return p > 0;
+  }
+
   private loseSync(chunk: Buffer, i: number, offset: number, ts: number, why: string): void {
     this.lost = `unframed after an ${why} at stream offset ${this.carry.length ? this.carry.offset : offset + i}`;
     if (this.carry.length) {
@@ -229,6 +249,7 @@ export class LengthFramer implements Framer {
       }
       this.skip = 0;
       this.lost = `unframed after a ${length}-byte gap at stream offset ${offset}`;
+      this.resync = true;
       return;
     }
     const c = this.carry;
@@ -247,6 +268,7 @@ export class LengthFramer implements Framer {
       this.sink.raw(c.take(), off, ts, `frame header cut by a ${length}-byte gap`);
     }
     this.lost = `unframed after a ${length}-byte gap at stream offset ${offset} (the frames it held are unknown)`;
+    this.resync = true;
   }
 
   end(ts: number): void {

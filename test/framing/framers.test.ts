@@ -76,6 +76,20 @@ describe('length-prefixed framing', () => {
     expect(out.map((o) => o.raw).join('')).toBe('\x05\x00h' + wire.subarray(11).toString('latin1'));
   });
 
+  it('after a gap that swallows a frame boundary, framing starts again at a chunk that is whole frames', () => {
+    // the chunk right after the gap starts mid-frame (raw); the next one starts at a frame
+    const out = run(LEN, [['data', wire.subarray(0, 3)], ['gap', 8], ['data', wire.subarray(11, 12)], ['data', wire.subarray(12)], ['data', lenFrame('more')]]);
+    expect(out.slice(0, 2).map((o) => o.frame)).toEqual([undefined, undefined]);
+    expect(out[1]).toMatchObject({ raw: 'a', offset: 11 });
+    expect(out.slice(2)).toEqual([
+      { frame: 'world!!', offset: 12 },
+      { frame: 'more', offset: 21 },
+    ]);
+    // a chunk whose lengths do not chain to its end stays raw
+    const bad = run(LEN, [['data', wire.subarray(0, 3)], ['gap', 9], ['data', Buffer.concat([wire.subarray(12), Buffer.from([9])])]]);
+    expect(bad.every((o) => o.frame === undefined)).toBe(true);
+  });
+
   it('an implausible length turns the rest raw', () => {
     const out = run(LEN, [['data', Buffer.concat([lenFrame('ok'), Buffer.from([0xff, 0xff]), Buffer.from('zz')])]]);
     expect(out[0]).toEqual({ frame: 'ok', offset: 0 });
