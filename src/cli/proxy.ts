@@ -20,6 +20,7 @@ import { messageTemplate } from '../protocol/template';
 import { DEFAULT_LIMITS, FULL, messageJson, toJsonValue } from '../session/format';
 import type { InterceptHooks } from '../tui/screen';
 import { runTuiOnSource } from './tui';
+import { DEFAULT_WINDOW } from '../tui/model/session';
 
 interface ProxyCliOptions {
   listen: string;
@@ -55,7 +56,7 @@ export function proxyCommand(): Command {
     .option('--json', 'one JSON object a line per message instead of the terminal UI')
     .option('-o, --output <file>', 'record what passes to this .gsrec (as record does)')
     .option('--duration <s>', 'stop after this many seconds (default: until Ctrl-C or q)')
-    .option('--keep <messages>', 'the UI keeps the bytes of this many recent messages', '200000')
+    .option('--keep <messages>', 'the UI keeps this many most recent messages whole in memory; older ones are read back from a spill file in the temp directory when shown', String(DEFAULT_WINDOW))
     .addOption(keylogOption())
     .action(async (o: ProxyCliOptions) => {
       if (!o.target) throw new GamesniffError('USAGE', 'give --target HOST:PORT: the real server the proxy connects to');
