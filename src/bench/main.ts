@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -16,19 +15,20 @@ import {
 } from './adversarial';
 import { captureDecodeBench, decodeBench, printDecodeFigures } from './decode';
 import { outputBench } from './output';
-import { generateCapture } from './generate';
+import { benchCapture as capture } from './generate';
 import { parquetBench } from './parquet';
 import { liveBench } from './live';
 import { have, measure, type Run } from './tools';
 import { proxyBench } from './proxy';
 import { replayBench } from './replay';
+import { streamsBench } from './streams';
 import { tuiBench, tuiRows } from './tui';
 
 /**
  * `npm run bench`: figures, not pass/fail.
- * 1. Reassembly of a deterministic >= 200 MB capture of game-like loopback
- *    traffic (`gamesniff streams`): MB/s, packets/s, peak RSS; the same for
- *    tcpflow when it is installed, with the ratio.
+ * 1. Streams (./streams.ts): `gamesniff streams` on captures shaped like issue 18's rows (200 long
+ *    connections, 100k and 400k short ones, 25,000 open at once) against tcpflow and the Node
+ *    floor (walking pcap headers): speed and peak RSS ratios, medians of interleaved runs.
  * 2. Decode: 1,000,000 small messages by the compiled decoder, binary-parser and a DataView loop;
  *    then reassembly + framing + decoding of the capture of (1), in-process.
  * 2b. The TUI model with 1,000,000 messages: ingest rate, heap, draw/page/filter times.
@@ -44,68 +44,15 @@ import { tuiBench, tuiRows } from './tui';
  * 2c. Parquet (./parquet.ts): rows/s written by decode --parquet and the file's size against JSON
  *    lines, for 1,000,000 small messages and for the capture of (1).
  *
- * GAMESNIFF_BENCH=reassembly,decode,output,tui,parquet,live,adversarial,proxy runs only the sections named (default:
- * all); GAMESNIFF_BENCH_CASES=syn-flood,gap-flood,storm,bomb,long-idle only those adversarial
+ * GAMESNIFF_BENCH=streams,decode,output,tui,parquet,live,adversarial,proxy runs only the sections named (default:
+ * all); GAMESNIFF_BENCH_SHAPES=long-200,short-100k,short-400k,open-25k only those streams captures;
+ * GAMESNIFF_BENCH_RUNS=N runs per figure (default 3); GAMESNIFF_BENCH_CASES=syn-flood,gap-flood,storm,bomb,long-idle only those adversarial
  * captures; GAMESNIFF_BENCH_LIMIT=SECONDS the adversarial time limit per run (default 120).
  */
 
 const CLI = join(__dirname, '../cli/main.js');
-const GENERATOR_VERSION = 1;
 
 const fmt = (n: number, d = 1): string => n.toFixed(d);
-
-function capture(name: string, opts: Parameters<typeof generateCapture>[1]): string {
-  const file = join(tmpdir(), `gamesniff-bench-v${GENERATOR_VERSION}-${name}.pcap`);
-  if (!existsSync(file)) {
-    process.stdout.write(`generating ${file} ...\n`);
-    const g = generateCapture(file, opts);
-    process.stdout.write(`  ${g.packets} packets, ${g.connections} connections, ${fmt(g.payloadBytes / 1e6)} MB of payload\n`);
-  }
-  return file;
-}
-
-async function offline(): Promise<void> {
-  // the benchmark capture: 400 game sessions and 100,000 short connections
-  const mixed = capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 });
-  await reassembly(mixed);
-  // bulk only: 400 sessions, large loopback segments (per-byte cost rather than per-connection)
-  await reassembly(capture('bulk', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 0, seed: 5 }));
-}
-
-async function reassembly(file: string): Promise<void> {
-  const size = statSync(file).size;
-  const small = join(mkdtempSync(join(tmpdir(), 'gamesniff-bench-')), 'small.pcap');
-  generateCapture(small, { sessionBytes: 4 << 20, sessions: 8, shortConnections: 1000, seed: 2 });
-
-  process.stdout.write(`\nreassembly: ${file} (${fmt(size / 1e6)} MB)\n`);
-  const base = await measure(process.execPath, [CLI, 'streams', '-r', small, '--json'], { stdoutToNull: true });
-  const gs = await measure(process.execPath, [CLI, 'streams', '-r', file, '--json'], { stdoutToNull: true });
-  const packets = Number(/^(\d+) packets/m.exec(gs.stderr)?.[1] ?? 0);
-  const connections = Number(/(\d+) TCP connections/.exec(gs.stderr)?.[1] ?? 0);
-  if (gs.code !== 0) process.stdout.write(`  gamesniff failed: ${gs.stderr}\n`);
-  const gsMbs = size / 1e6 / gs.seconds;
-  process.stdout.write(
-    `  gamesniff streams: ${fmt(gs.seconds, 2)} s, ${fmt(gsMbs)} MB/s, ${fmt(packets / gs.seconds / 1e3)} k packets/s, ` +
-      `${connections} connections, peak RSS ${fmt(gs.peakRssMb)} MB (${fmt(base.peakRssMb)} MB on a ${fmt(statSync(small).size / 1e6)} MB capture)\n`,
-  );
-  const probe = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'heap-probe.js'), file], { encoding: 'utf8' });
-  const heap = JSON.parse(probe.stdout || '{}') as { maxHeapMb?: number; maxOpen?: number };
-  process.stdout.write(
-    `  live heap after GC, at most ${fmt(heap.maxHeapMb ?? NaN)} MB over the whole capture; at most ${heap.maxOpen} connections open at once\n`,
-  );
-  if (have('tcpflow')) {
-    const out = mkdtempSync(join(tmpdir(), 'tcpflow-'));
-    const tf = await measure('tcpflow', ['-r', file, '-o', out], { stdoutToNull: true });
-    rmSync(out, { recursive: true, force: true });
-    const tfMbs = size / 1e6 / tf.seconds;
-    process.stdout.write(
-      `  tcpflow:           ${fmt(tf.seconds, 2)} s, ${fmt(tfMbs)} MB/s, ${fmt(packets / tf.seconds / 1e3)} k packets/s, peak RSS ${fmt(tf.peakRssMb)} MB\n` +
-        `  gamesniff / tcpflow speed: ${fmt(gsMbs / tfMbs, 2)}x\n`,
-    );
-  } else {
-    process.stdout.write('  tcpflow: not installed (apt-get install tcpflow) - no comparison\n');
-  }
-}
 
 // ---- 4. adversarial captures --------------------------------------------------------------------
 
@@ -345,7 +292,7 @@ async function adversarial(): Promise<void> {
   await guard('syn-flood', async () => {
     const s: SynFloodSummary = hostile('syn-flood-1000000', (f) => synFlood(f, 1_000_000));
     const ref = await reference(s.file);
-    await hostileRun(`SYN flood, 1,000,000 SYNs (${size(s)})`, ['streams', '-r', s.file, '--json'], 0, (tap, r) => {
+    await hostileRun(`SYN flood, 1,000,000 SYNs (${size(s)})`, ['streams', '-r', s.file, '--json', '--hash'], 0, (tap, r) => {
       const conns = Number(/(\d+) TCP connections/.exec(r.stderr)?.[1] ?? NaN);
       if (tap.count === 2 * s.connections && conns === s.connections) return '';
       const said = r.stderr.split('\n').find((l) => /half-open|SYN/i.test(l));
@@ -358,7 +305,7 @@ async function adversarial(): Promise<void> {
 
   await guard('gap-flood', async () => {
     const s = hostile('gap-flood-1000000', (f) => gapFlood(f, 1_000_000));
-    await hostileRun(`gap flood, 1,000,000 holes (${size(s)})`, ['streams', '-r', s.file, '--json'], 4096, streamsCheck(s), await reference(s.file));
+    await hostileRun(`gap flood, 1,000,000 holes (${size(s)})`, ['streams', '-r', s.file, '--json', '--hash'], 4096, streamsCheck(s), await reference(s.file));
   });
 
   await guard('storm', async () => {
@@ -366,7 +313,7 @@ async function adversarial(): Promise<void> {
     for (const n of [100_000, 200_000]) {
       const s = hostile(`storm-${n}`, (f) => outOfOrderStorm(f, n));
       const ref = await reference(s.file);
-      runs.push({ gs: await hostileRun(`out-of-order storm, ${int(n)} segments (${size(s)})`, ['streams', '-r', s.file, '--json'], 4096, streamsCheck(s), ref), ref });
+      runs.push({ gs: await hostileRun(`out-of-order storm, ${int(n)} segments (${size(s)})`, ['streams', '-r', s.file, '--json', '--hash'], 4096, streamsCheck(s), ref), ref });
     }
     const [a, b] = runs as [(typeof runs)[0], (typeof runs)[0]];
     const scale = (small: Run, big: Run): string =>
@@ -382,7 +329,7 @@ async function adversarial(): Promise<void> {
     const s: ZlibBombSummary = hostile('zlib-bomb-64', (f) => zlibBomb(f, 64));
     const ref = await reference(s.file);
     const label = `zlib bomb, ${int(s.compressedBytes)} B inflating to ${fmt(s.inflatedBytes / 1048576, 0)} MiB (${size(s)})`;
-    await hostileRun(label, ['streams', '-r', s.file, '--json'], 4096, streamsCheck(s), ref);
+    await hostileRun(label, ['streams', '-r', s.file, '--json', '--hash'], 4096, streamsCheck(s), ref);
     let bomb = '';
     await hostileRun(label, ['decode', '-p', 'testgame', '-r', s.file, '--json'], 4096, (tap) => {
       const c = checkBombDecode(s, tap.lines);
@@ -394,18 +341,18 @@ async function adversarial(): Promise<void> {
 
   await guard('long-idle', async () => {
     const s = hostile('long-idle-1000', (f) => longIdle(f, 1000));
-    await hostileRun(`long idle, 1,000 connections silent ${s.idleSeconds} s mid-stream (${size(s)})`, ['streams', '-r', s.file, '--json'], 4096, streamsCheck(s), await reference(s.file));
+    await hostileRun(`long idle, 1,000 connections silent ${s.idleSeconds} s mid-stream (${size(s)})`, ['streams', '-r', s.file, '--json', '--hash'], 4096, streamsCheck(s), await reference(s.file));
   });
 }
 
-const SECTIONS = ['reassembly', 'decode', 'output', 'tui', 'parquet', 'live', 'adversarial', 'proxy', 'replay'];
+const SECTIONS = ['streams', 'decode', 'output', 'tui', 'parquet', 'live', 'adversarial', 'proxy', 'replay'];
 
 async function bench(): Promise<void> {
   const only = (process.env.GAMESNIFF_BENCH ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   const unknown = only.filter((x) => !SECTIONS.includes(x));
   if (unknown.length) process.stdout.write(`GAMESNIFF_BENCH: unknown ${unknown.join(', ')} (sections: ${SECTIONS.join(', ')})\n`);
   const want = (section: string): boolean => only.length === 0 || only.includes(section);
-  if (want('reassembly')) await offline();
+  if (want('streams')) await streamsBench((process.env.GAMESNIFF_BENCH_SHAPES ?? '').split(',').map((x) => x.trim()).filter(Boolean));
   if (want('decode')) printDecodeFigures(decodeBench());
   if (want('tui')) for (const line of [...tuiBench(), ...(await tuiRows())]) console.log(line);
   if (want('decode')) await captureDecodeBench(capture('mixed', { sessionBytes: 200 << 20, sessions: 400, shortConnections: 100_000, seed: 1 }));
