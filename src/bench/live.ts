@@ -33,12 +33,13 @@ const median = (xs: number[]): number => {
   return s.length ? s[(s.length - 1) >> 1]! : NaN;
 };
 
-/** A description that decodes the floods: the UDP datagrams (64 × 0x47) and the TCP frames (u16le length, 62 × 0x47). */
-const PROTOCOL = `protocol: flood
-description: the live bench's floods
-endian: le
-tcp:
-  ports: [${TCP_PORT}]
+/**
+ * A description that decodes the floods: the UDP datagrams (64 × 0x47) on `udpPort` and, with
+ * `tcpPort`, the TCP frames (u16le length, 62 × 0x47) there.
+ */
+export function floodProtocol(udpPort: number, tcpPort?: number): string {
+  const tcp = `tcp:
+  ports: [${tcpPort}]
   framing: { length: u16le }
   id: u8
   messages:
@@ -48,8 +49,12 @@ tcp:
         a: u32
         b: u16
         rest: { type: bytes, until: end }
-udp:
-  ports: [${UDP_PORT}]
+`;
+  return `protocol: flood
+description: the live bench's floods
+endian: le
+${tcpPort === undefined ? '' : tcp}udp:
+  ports: [${udpPort}]
   framing: datagram
   id: u8
   messages:
@@ -60,6 +65,7 @@ udp:
         b: u16
         rest: { type: bytes, until: end }
 `;
+}
 
 type Tool = 'tcpdump' | 'streams' | 'decode';
 
@@ -211,7 +217,7 @@ export async function liveBench(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'gamesniff-live-'));
   try {
-    writeFileSync(join(dir, 'protocol.yaml'), PROTOCOL);
+    writeFileSync(join(dir, 'protocol.yaml'), floodProtocol(UDP_PORT, TCP_PORT));
     const tcpdump = have('tcpdump');
     if (CASES.includes('udp')) await udpCase(dir, tcpdump);
     if (CASES.includes('tcp')) await tcpCase(dir);

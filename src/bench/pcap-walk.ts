@@ -14,26 +14,24 @@ let off = 24;
 let packets = 0;
 let bytes = 0;
 let touch = 0;
+/** Move the partial record to the front and read on; false at the end of the file. */
+function refill(): boolean {
+  buf.copy(buf, 0, off, have);
+  have -= off;
+  off = 0;
+  const n = readSync(fd, buf, have, buf.length - have, null);
+  have += n;
+  return n > 0;
+}
 for (;;) {
   if (have - off < 16) {
-    // move the partial record to the front and read on
-    buf.copy(buf, 0, off, have);
-    have -= off;
-    off = 0;
-    const n = readSync(fd, buf, have, buf.length - have, null);
-    if (n === 0) break;
-    have += n;
+    if (!refill()) break;
     continue;
   }
   const incl = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
   if (have - off < 16 + incl) {
     if (off === 0) throw new Error(`record of ${incl} bytes is larger than the read buffer`);
-    buf.copy(buf, 0, off, have);
-    have -= off;
-    off = 0;
-    const n = readSync(fd, buf, have, buf.length - have, null);
-    if (n === 0) break;
-    have += n;
+    if (!refill()) break;
     continue;
   }
   touch ^= buf[off + 16]!;

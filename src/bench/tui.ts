@@ -9,6 +9,7 @@ import { MessageDecoder } from '../session/messages';
 import { SessionModel } from '../tui/model/session';
 import { renderDetails, renderMessages, renderStatus } from '../tui/render';
 import { MOVE_PROTOCOL, moveMessages } from './decode';
+import { floodProtocol } from './live';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -265,20 +266,6 @@ export async function tuiRows(): Promise<string[]> {
   return out;
 }
 
-/** The UDP flood's datagrams (64 × 0x47, bench/flood.ts) as messages of a protocol. */
-const FLOOD_PROTOCOL = (port: number): string => `protocol: flood
-udp:
-  ports: [${port}]
-  framing: datagram
-  id: u8
-  messages:
-    flood:
-      id: 0x47
-      fields:
-        a: u32
-        b: u16
-        rest: { type: bytes, until: end }
-`;
 
 const TUI_LIVE_PORT = 24996;
 
@@ -300,7 +287,7 @@ export async function tuiLiveBench(rate: number, seconds: number, cli = join(__d
   if (!have('script') || process.platform !== 'linux') return 'tui live: skipped (needs script(1) and /proc: Linux)';
   const dir = mkdtempSync(join(tmpdir(), 'gamesniff-bench-tui-'));
   const yaml = join(dir, 'flood.yaml');
-  writeFileSync(yaml, FLOOD_PROTOCOL(TUI_LIVE_PORT));
+  writeFileSync(yaml, floodProtocol(TUI_LIVE_PORT));
   const cmd = `stty cols 160 rows 45 2>/dev/null; exec ${process.execPath} ${cli} --port ${TUI_LIVE_PORT} -p ${yaml} ${extra.join(' ')}`;
   const ui = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TERM: 'xterm-256color' } });
   let out = '';
