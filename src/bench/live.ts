@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, have, TICKS } from './tools';
+import { captureStarted, cpuTicks, have, TICKS } from './tools';
 
 /**
  * Live capture under a flood on loopback: `tcpdump -w /dev/null` first (at the flood's full
@@ -143,23 +143,14 @@ async function captureOnce(tool: Tool, dir: string, udp: boolean, rate: number):
       ? ['tcpdump', ['-i', 'lo', '-w', '/dev/null', `${proto} port ${port}`]]
       : [process.execPath, [CLI, tool, ...(tool === 'decode' ? ['-p', join(dir, 'protocol.yaml')] : []), '--port', String(port), '--json']];
   const child = spawn(cmd, args as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
   const counter = new OutputCounter();
   child.stdout.on('data', (d: Buffer) => counter.add(d));
-  const closed = new Promise<void>((r) => child.on('close', () => r()));
-  const ready = new Promise<boolean>((resolve) => {
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (/capturing on|listening on/.test(err)) resolve(true);
-    });
-    void closed.then(() => resolve(false));
-    setTimeout(() => resolve(false), 15_000);
-  });
+  const { ready, closed, stderr } = captureStarted(child);
   const none: Sample = { sent: 0, captured: NaN, kernelDrops: NaN, queueDrops: NaN, queuePeakMb: NaN, cpuPct: NaN, lagSec: NaN, messages: NaN, raw: NaN };
   if (!(await ready)) {
     child.kill('SIGKILL');
     await closed;
-    process.stdout.write(`  ${tool}: did not start: ${err.trim().split('\n').slice(-2).join(' / ')}\n`);
+    process.stdout.write(`  ${tool}: did not start: ${stderr().trim().split('\n').slice(-2).join(' / ')}\n`);
     return none;
   }
   await sleep(300);
@@ -169,8 +160,8 @@ async function captureOnce(tool: Tool, dir: string, udp: boolean, rate: number):
   const caughtUp = await settled(child.pid!, 120);
   child.kill('SIGINT');
   await closed;
-  if (process.env.GAMESNIFF_BENCH_LIVE_DEBUG) process.stdout.write(`  [${tool}] ${counter.lines} lines; ${err.trim().replace(/\n/g, '\n  | ')}\n`);
-  const num = (re: RegExp): number => Number(re.exec(err)?.[1] ?? NaN);
+  if (process.env.GAMESNIFF_BENCH_LIVE_DEBUG) process.stdout.write(`  [${tool}] ${counter.lines} lines; ${stderr().trim().replace(/\n/g, '\n  | ')}\n`);
+  const num = (re: RegExp): number => Number(re.exec(stderr())?.[1] ?? NaN);
   const captured =
     tool === 'tcpdump' ? num(/(\d+) packets? captured/) : udp ? num(/(\d+) UDP/) : num(/(\d+) TCP,/);
   return {

@@ -88,3 +88,21 @@ export function cpuTicks(pid: number): number | null {
     return null;
   }
 }
+
+/**
+ * A capturing child: `ready` is true once it says it captures (gamesniff's "capturing on",
+ * tcpdump's "listening on"), false when it exits or 15 s pass first; its stderr is kept.
+ */
+export function captureStarted(child: ChildProcess): { ready: Promise<boolean>; closed: Promise<void>; stderr: () => string } {
+  let err = '';
+  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  const ready = new Promise<boolean>((resolve) => {
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/capturing on|listening on/.test(err)) resolve(true);
+    });
+    void closed.then(() => resolve(false));
+    setTimeout(() => resolve(false), 15_000);
+  });
+  return { ready, closed, stderr: () => err };
+}

@@ -25,7 +25,7 @@ import { PcapWriter } from '../capture/file-writer';
 import { parsePorts } from '../capture/ports';
 import { closeInput, openInput } from '../input/open';
 import { feed } from '../input/feed';
-import { have, measure } from './tools';
+import { captureStarted, have, measure } from './tools';
 import { escapeText } from '../core/terminal';
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -333,26 +333,17 @@ function udpFlood(rate: number, seconds: number): Promise<number> {
 /** The reference for the TUI under the full flood: `gamesniff streams` live on the same flood, in the same run: sent, captured, lost. */
 export async function streamsLiveReference(seconds: number, cli = join(__dirname, '..', 'cli', 'main.js')): Promise<{ sent: number; captured: number; line: string }> {
   const child = spawn(process.execPath, [cli, 'streams', '--port', String(TUI_LIVE_PORT)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const closed = new Promise<void>((r) => child.on('close', () => r()));
-  const ready = new Promise<boolean>((resolve) => {
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (/capturing on|listening on/.test(err)) resolve(true);
-    });
-    void closed.then(() => resolve(false));
-    setTimeout(() => resolve(false), 15_000);
-  });
+  const { ready, closed, stderr } = captureStarted(child);
   if (!(await ready)) {
     child.kill('SIGKILL');
     await closed;
-    return { sent: 0, captured: NaN, line: `streams live: did not start: ${escapeText(err.trim().split('\n').slice(-1)[0] ?? '')}` };
+    return { sent: 0, captured: NaN, line: `streams live: did not start: ${escapeText(stderr().trim().split('\n').slice(-1)[0] ?? '')}` };
   }
   await sleep(300);
   const sent = await udpFlood(0, seconds);
   await sleep(2000);
   child.kill('SIGINT');
   await closed;
-  const captured = Number(/(\d+) UDP/.exec(err)?.[1] ?? NaN);
+  const captured = Number(/(\d+) UDP/.exec(stderr())?.[1] ?? NaN);
   return { sent, captured, line: `streams live on the same flood: sent ${sent.toLocaleString('en')} (${(sent / seconds / 1000).toFixed(0)}k msgs/s), captured ${captured.toLocaleString('en')}, lost ${(sent - captured).toLocaleString('en')}` };
 }
