@@ -102,10 +102,15 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
   const ring = recordingFile || external ? null : new PacketRing();
 
   let capture: CaptureHandle | null = null;
+  let captureOpen: () => void = () => undefined;
+  const opened = new Promise<void>((r) => (captureOpen = r));
   let lastTs = 0;
   if (!input && !external && !o.process && !o.pid && ports.set.size === 0) throw new GamesniffError('USAGE', 'give --port PORT (the application\'s server port), -p with a protocol that declares ports, or -r FILE');
   const source = external ? external.start(tee) : feed(input, tee, feedOptions(o, ports, {
-    onReady: (c) => (capture = c),
+    onReady: (c) => {
+      capture = c;
+      captureOpen();
+    },
     onPacket: ring
       ? (lt, data, orig, ts) => {
           ring.push(lt, data, ts);
@@ -117,8 +122,10 @@ async function runTuiOn(o: TuiOptions, input: Input | null, external?: TuiSource
   }));
   model.figures.source = input || external ? (input?.name ?? source.name) : `${source.name} (${buildFilter(ports, o.filter)})`;
   const running = source.run();
-  // A live capture that cannot start (no privilege, no device) fails here, before the screen opens.
-  if (!input) await Promise.race([running, new Promise<void>((r) => setImmediate(r))]);
+  // A live capture that cannot start (no privilege, no device) fails here, before the screen opens;
+  // one that can is open before the screen says it waits for messages (it opens on a thread of its
+  // own: a client started on that word must not lose its first packets).
+  if (!input) await Promise.race([running, external ? new Promise<void>((r) => setImmediate(r)) : opened]);
   const finished = running.then(() => (model.figures.live = false));
 
   let recording: { writer: RecordingWriter; recorder: Recorder } | null = null;
