@@ -31,12 +31,10 @@ const COMMANDS: Array<[string, () => Command]> = [
 
 /*
  * Memory flat over a long run: a capture allocates without end (packet views, records, messages)
- * while little of it lives long, and V8 sizes its heap by allocation: the young generation grows
- * to 16 MB a half, the old generation's limit up to 4x what lives. Keeping the young generation
- * at its first size and the old limit at 1.5x what lives held `streams` over 400,000 connections
- * at 110 MB instead of 215 MB, for no more CPU (npm run bench, streams section).
+ * while little of it lives long, and V8 lets the old generation grow to up to 4x what lives
+ * before it collects. 1.5x keeps every command's memory near what it holds (streams also keeps
+ * its young generation small: see there).
  */
-setFlagsFromString('--semi-space-growth-factor=1');
 setFlagsFromString('--heap-growing-percent=50');
 
 const pkg = require('../../package.json') as { version: string };

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { closeInput } from '../input/open';
 import { recordJson, StreamSummary, type StreamRecord } from '../session/stream-summary';
@@ -30,6 +31,10 @@ export function streamsCommand(): Command {
     .option('--no-udp', 'leave UDP flows out');
   for (const o of captureOptions()) cmd.addOption(o);
   cmd.action(async (o: StreamsOptions) => {
+    // The young generation kept at its first size (it grows to 16 MB a half): over 400,000
+    // connections RSS stays at 110 MB instead of 160, for no more CPU here. Not for every command:
+    // decoding 100,000 connections spent a fifth more CPU collecting it so often.
+    setFlagsFromString('--semi-space-growth-factor=1');
     const ports = parsePorts(o.port);
     const input = await openCliInput(o);
     try {
