@@ -8,8 +8,11 @@
  * text (bidi overrides and isolates, zero-width characters, the line and paragraph separators).
  */
 
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-const UNSAFE_TEST = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+/** The characters above, as the inside of a RegExp character class (for escapers that add their own). */
+export const UNSAFE_CLASS = '\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff';
+const UNSAFE = new RegExp(`[${UNSAFE_CLASS}]`, 'g');
+/** Whether a string holds any of them. */
+export const UNSAFE_TEST = new RegExp(`[${UNSAFE_CLASS}]`);
 
 function hex(c: string): string {
   const n = c.charCodeAt(0);

@@ -8,7 +8,7 @@
  * Fields of messages the description declares go through serialisers generated from it
  * (./json-codegen.ts); anything else through `jsonValue`, the generic walk.
  */
-import { escapeJson } from '../core/terminal';
+import { escapeJson, UNSAFE_CLASS } from '../core/terminal';
 import { endpointString, type Endpoint } from '../core/types';
 import type { Protocol } from '../protocol/protocol';
 import { boundedHex, DEFAULT_LIMITS, type OutputLimits } from './format';
@@ -16,7 +16,7 @@ import { fieldWriters, type FieldsWriter } from './json-codegen';
 import type { Message } from './messages';
 
 /** What JSON.stringify escapes (quote, backslash, C0, lone surrogates) and escapeJson after it. */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]/;
+const NEEDS_ESCAPE = new RegExp(`["\\\\${UNSAFE_CLASS}\\ud800-\\udfff]`);
 
 /** A string as a terminal-safe JSON string literal. */
 export function jsonString(s: string): string {

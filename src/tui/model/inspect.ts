@@ -4,6 +4,7 @@
  * as text, so a person writing a protocol description sees what a field at that offset would
  * decode to. Pure: bytes in, readings out (the renderer lays them out, ../render.ts).
  */
+import { UNSAFE_TEST } from '../../core/terminal';
 
 /** One reading: `u16le 65535`, or, when the bytes run out, `u32: needs 4 bytes, 2 left`. */
 export interface Reading {
@@ -81,9 +82,6 @@ export function zigzag(v: bigint): bigint {
   return (v >> 1n) ^ -(v & 1n);
 }
 
-/** Characters that would move the cursor, hide text or flip its direction, as escapes. */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
-
 function escapeChar(ch: string): string {
   switch (ch) {
     case '"':
@@ -97,7 +95,8 @@ function escapeChar(ch: string): string {
     case '\t':
       return '\\t';
   }
-  if (!UNSAFE.test(ch)) return ch;
+  // characters that would move the cursor, hide text or flip its direction, as escapes
+  if (!UNSAFE_TEST.test(ch)) return ch;
   const n = ch.codePointAt(0)!;
   return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
 }
