@@ -45,6 +45,74 @@ export function readCounter(t: Counter, b: Buffer, p: number, end = b.length): {
   return { value, next: p + t.size };
 }
 
+/**
+ * readCounter for the per-frame paths (framers, id dispatch): no object per read. read() gives
+ * the value, or NaN when the bytes run out, and leaves where the counter ended in `next`.
+ */
+export class CounterReader {
+  next = 0;
+  /** 1 u8, 2 u16le, 3 u16be, 4 u32le, 5 u32be, 6 unsigned varint, 0 anything else. */
+  private readonly kind: number;
+
+  constructor(readonly t: Counter) {
+    if (t.k === 'varint') this.kind = !t.zigzag && t.width === undefined ? 6 : 0;
+    else if (t.signed) this.kind = 0;
+    else this.kind = t.size === 1 ? 1 : t.size === 2 ? (t.le ? 2 : 3) : t.size === 4 ? (t.le ? 4 : 5) : 0;
+  }
+
+  /** Small on purpose, so that it inlines where it is called: the rarer kinds are out of line. */
+  read(b: Buffer, p: number, end: number): number {
+    switch (this.kind) {
+      case 1:
+        if (p + 1 > end) return NaN;
+        this.next = p + 1;
+        return b[p];
+      case 2:
+        if (p + 2 > end) return NaN;
+        this.next = p + 2;
+        return b[p] | (b[p + 1] << 8);
+      case 3:
+        if (p + 2 > end) return NaN;
+        this.next = p + 2;
+        return (b[p] << 8) | b[p + 1];
+      case 4:
+        if (p + 4 > end) return NaN;
+        this.next = p + 4;
+        return b.readUInt32LE(p);
+      case 5:
+        if (p + 4 > end) return NaN;
+        this.next = p + 4;
+        return b.readUInt32BE(p);
+      case 6:
+        return this.varint(b, p, end);
+      default:
+        return this.other(b, p, end);
+    }
+  }
+
+  private varint(b: Buffer, p: number, end: number): number {
+    let v = 0;
+    let mul = 1;
+    for (let i = p; i < end && i < p + 8; i++) {
+      const x = b[i];
+      v += (x & 0x7f) * mul;
+      if (x < 0x80) {
+        this.next = i + 1;
+        return v;
+      }
+      mul *= 0x80;
+    }
+    return NaN;
+  }
+
+  private other(b: Buffer, p: number, end: number): number {
+    const r = readCounter(this.t, b, p, end);
+    if (!r) return NaN;
+    this.next = r.next;
+    return r.value;
+  }
+}
+
 /** The counter's bytes for `v`. */
 export function writeCounter(t: Counter, v: number): Buffer {
   if (!Number.isSafeInteger(v)) throw new EncodeError(`a counter cannot hold ${v}`, '');

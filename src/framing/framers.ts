@@ -12,7 +12,7 @@
  * caller takes them with takeRest() and sends them on through the new layers.
  */
 import type { Counter } from './counter';
-import { readCounter } from './counter';
+import { CounterReader } from './counter';
 import type { FrameHeaderCodec, FramingSpec } from './spec';
 
 export interface FrameSink {
@@ -120,9 +120,10 @@ export class LengthFramer implements Framer {
   /** Lost to a gap: a later chunk whose lengths chain exactly to its end is taken as frames again. */
   private resync = false;
   private readonly maxHdr: number;
+  private readonly length: CounterReader;
 
   constructor(
-    private readonly t: Counter,
+    t: Counter,
     private readonly includesLength: boolean,
     private readonly adjust: number,
     private readonly max: number,
@@ -130,15 +131,15 @@ export class LengthFramer implements Framer {
     private readonly offset = 0,
   ) {
     this.maxHdr = offset + (t.k === 'varint' ? 8 : t.size);
+    this.length = new CounterReader(t);
   }
 
   /** Frame size from a header at b[p..end): >0 size, 0 header incomplete, -1 implausible. */
   private header(b: Buffer, p: number, end: number): number {
-    const r = readCounter(this.t, b, p + this.offset, end);
+    const v = this.length.read(b, p + this.offset, end);
     // Incomplete, unless 8 bytes are there and still no varint end: that is garbage.
-    if (!r) return end - p - this.offset >= 8 ? -1 : 0;
-    const v = r.value;
-    const field = r.next - p;
+    if (Number.isNaN(v)) return end - p - this.offset >= 8 ? -1 : 0;
+    const field = this.length.next - p;
     // the bytes passed on start after the length field, or at the frame's start with an offset
     this.hdrLen = this.offset > 0 ? 0 : field;
     const total = (this.includesLength ? v : field + v) + this.adjust;
