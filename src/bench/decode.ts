@@ -99,7 +99,7 @@ export function decodeBench(): Figure[] {
       const state = protocol.newState();
       const framer = createFramer(t.spec, {
         frame: (buf, _s, bodyStart, bodyEnd) => {
-          const d = t.decode('c2s', buf.subarray(bodyStart, bodyEnd), state);
+          const d = t.decodeAt('c2s', buf, bodyStart, bodyEnd, state);
           check += (d.fields!.seq as number) + (d.fields!.name as string).length;
           n++;
         },

@@ -20,6 +20,7 @@
  * decode (CFB8: 16) or that nothing after it can (a compressed stream), and then the rest of that
  * direction comes out raw with the reason; nothing is made up.
  */
+import { bytesIn } from '../core/bytes';
 import type { Direction } from '../core/types';
 import { createFramer, type Framer } from '../framing/framers';
 import { wrapFrame, type FramingSpec } from '../framing/spec';
@@ -192,7 +193,7 @@ class Message<F> implements ConversationMessage<F> {
   spans?: Span[];
   private fl: Record<string, unknown> | undefined;
   private p: Buffer | null;
-  /** Where the payload lies in src once chill() dropped its view (-1 before). */
+  /** Where the payload lies in src when it is not held as a view (p null). */
   private ps = -1;
   private pl = 0;
   private w: Buffer | null;
@@ -212,6 +213,8 @@ class Message<F> implements ConversationMessage<F> {
     private readonly e: number,
     wire: Buffer | null,
     payload: Buffer,
+    ps: number,
+    pe: number,
     readonly header: Record<string, unknown> | undefined,
     readonly compressed: boolean,
     dm: DecodedMessage | null,
@@ -219,7 +222,12 @@ class Message<F> implements ConversationMessage<F> {
     readonly error: ConversationMessage['error'],
   ) {
     this.w = wire;
-    this.p = payload;
+    // the payload in src: kept as positions (the view is made when asked for)
+    if (payload === src) {
+      this.p = null;
+      this.ps = ps;
+      this.pl = pe - ps;
+    } else this.p = bytesIn(payload, ps, pe);
     this.size = wire ? wire.length : e - s;
     this.name = dm?.name;
     this.label = dm?.label;
@@ -236,7 +244,7 @@ class Message<F> implements ConversationMessage<F> {
 
   /** The frame's body after the frame transforms. */
   get payload(): Buffer {
-    return this.p ?? this.src.subarray(this.ps, this.ps + this.pl);
+    return this.p ?? bytesIn(this.src, this.ps, this.ps + this.pl);
   }
   set payload(b: Buffer) {
     this.p = b;
@@ -267,7 +275,7 @@ class Message<F> implements ConversationMessage<F> {
   }
 
   get frame(): Buffer {
-    return (this.f ??= this.s === 0 && this.e === this.src.length ? this.src : this.src.subarray(this.s, this.e));
+    return (this.f ??= bytesIn(this.src, this.s, this.e));
   }
   set frame(b: Buffer) {
     this.f = b;
@@ -414,7 +422,7 @@ export class Conversation<F = unknown> {
   /** One datagram of `dir` (udp). */
   datagram(dir: Direction, bytes: Buffer, ts: number): void {
     const c = this.chains[dir === 'c2s' ? 0 : 1];
-    this.frameArrived(c, bytes, 0, bytes.length, null, bytes, c.count, ts, undefined);
+    this.frameArrived(c, bytes, 0, bytes.length, null, bytes, 0, bytes.length, c.count, ts, undefined);
   }
 
   /** A datagram the capture cut short: not decodable, shown raw with the reason. */
@@ -520,8 +528,7 @@ export class Conversation<F = unknown> {
       frame: (buf: Buffer, start: number, bodyStart: number, bodyEnd: number, end: number, offset: number, ts: number, header?: Record<string, unknown>): boolean => {
         // under a stream transform the bytes as captured come from the wire queue; else they are the frame
         const wire = c.stream.length === 0 ? null : c.exact && c.wire ? c.wire.take(offset, end - start) : null;
-        const body = bodyStart === 0 && bodyEnd === buf.length ? buf : buf.subarray(bodyStart, bodyEnd);
-        this.frameArrived(c, buf, start, end, wire, body, offset, ts, header);
+        this.frameArrived(c, buf, start, end, wire, buf, bodyStart, bodyEnd, offset, ts, header);
         return c.stopped;
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string): void => {
@@ -532,11 +539,13 @@ export class Conversation<F = unknown> {
   }
 
   /**
-   * A frame (src[s, e), after the stream transforms; `wire` the captured bytes when they differ):
-   * through the frame transforms, then the inner framer or the message codec.
+   * A frame (src[s, e), after the stream transforms; `wire` the captured bytes when they differ)
+   * with its body body[bs, be) (body is src, or the bytes a layer made): through the frame
+   * transforms, then the inner framer or the message codec.
    */
-  private frameArrived(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, body: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, inflated = false): void {
-    let payload = body;
+  private frameArrived(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, body: Buffer, bs: number, be: number, offset: number, ts: number, header: Record<string, unknown> | undefined, inflated = false): void {
+    if (c.frame.length === 0 && !c.inner) return this.decodeFrame(c, src, s, e, wire, body, bs, be, offset, ts, header, inflated);
+    let payload = bytesIn(body, bs, be);
     let compressed = inflated;
     for (const f of c.frame) {
       try {
@@ -551,7 +560,7 @@ export class Conversation<F = unknown> {
         }
       } catch (err) {
         const why = err instanceof TransformError ? err.message : `${f.use.name}: ${(err as Error).message}`;
-        this.emit(c, src, s, e, wire, payload, offset, ts, header, compressed, null, undefined, { message: why, path: '', offset: 0 });
+        this.emit(c, src, s, e, wire, payload, 0, payload.length, offset, ts, header, compressed, null, undefined, { message: why, path: '', offset: 0 });
         return;
       }
     }
@@ -561,15 +570,16 @@ export class Conversation<F = unknown> {
       c.inner.push(payload, at, ts);
       return;
     }
-    this.decodeFrame(c, src, s, e, wire, payload, offset, ts, header, compressed);
+    this.decodeFrame(c, src, s, e, wire, payload, 0, payload.length, offset, ts, header, compressed);
   }
 
-  private decodeFrame(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean): void {
+  /** The message in payload[ps, pe) (payload is src, or the bytes the frame transforms made), decoded in place. */
+  private decodeFrame(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, ps: number, pe: number, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean): void {
     const opts = header ? { ...this.decodeOpts, frame: header } : this.decodeOpts;
-    let dm = this.transport.decode(DIRS[c.d]!, payload, this.state, opts);
+    let dm = this.transport.decodeAt(DIRS[c.d]!, payload, ps, pe, this.state, opts);
     // a field keyed from the state may need a key the key log got since
-    if (dm.error && this.learnKeys()) dm = this.transport.decode(DIRS[c.d]!, payload, this.state, opts);
-    this.emit(c, src, s, e, wire, payload, offset, ts, header, compressed, dm, undefined, dm.error, this.redo);
+    if (dm.error && this.learnKeys()) dm = this.transport.decodeAt(DIRS[c.d]!, payload, ps, pe, this.state, opts);
+    this.emit(c, src, s, e, wire, payload, ps, pe, offset, ts, header, compressed, dm, undefined, dm.error, this.redo);
     if (this.dynamic) this.checkLayers(this.kind === 'tcp' ? c : null);
   }
 
@@ -578,10 +588,10 @@ export class Conversation<F = unknown> {
     return {
       own: (name, fields, wire, payload, offset, ts, header) => {
         const dm: DecodedMessage = { name, label: name, fields, body: payload, trailing: 0 };
-        this.emit(c, wire, 0, wire.length, null, payload, offset, ts, header, false, dm, undefined, undefined);
+        this.emit(c, wire, 0, wire.length, null, payload, 0, payload.length, offset, ts, header, false, dm, undefined, undefined);
       },
       data: (wire, payload, offset, ts, header) => {
-        if (this.wsMessages) return this.frameArrived(c, wire, 0, wire.length, null, payload, offset, ts, header, header.compressed === true);
+        if (this.wsMessages) return this.frameArrived(c, wire, 0, wire.length, null, payload, 0, payload.length, offset, ts, header, header.compressed === true);
         c.framer!.push(payload, c.wsPos, ts);
         c.wsPos += payload.length;
       },
@@ -590,12 +600,12 @@ export class Conversation<F = unknown> {
   }
 
   private emitRaw(c: Chain, wire: Buffer, plain: Buffer, offset: number, ts: number, reason: string): void {
-    this.emit(c, plain, 0, plain.length, wire === plain ? null : wire, plain, offset, ts, undefined, false, null, reason, undefined);
+    this.emit(c, plain, 0, plain.length, wire === plain ? null : wire, plain, 0, plain.length, offset, ts, undefined, false, null, reason, undefined);
   }
 
   /** Every message is built here. */
-  private emit(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean, dm: DecodedMessage | null, raw: string | undefined, error: ConversationMessage['error'], redo: Transport | null = null): void {
-    const m = new Message(this.flow, this.kind, DIRS[c.d]!, c.count++, offset, ts, src, s, e, wire, payload, header, compressed, dm, raw, error);
+  private emit(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, ps: number, pe: number, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean, dm: DecodedMessage | null, raw: string | undefined, error: ConversationMessage['error'], redo: Transport | null = null): void {
+    const m = new Message(this.flow, this.kind, DIRS[c.d]!, c.count++, offset, ts, src, s, e, wire, payload, ps, pe, header, compressed, dm, raw, error);
     if (redo && dm?.fields && !error) m.redo = redo;
     this.handler(m);
   }
@@ -641,7 +651,7 @@ export class Conversation<F = unknown> {
   /** A frame body as a framer would cut it (tests, vectors): through the frame transforms and the codec; emits its message. */
   frameBody(dir: Direction, body: Buffer, header?: Record<string, unknown>, ts = 0): void {
     const c = this.chains[dir === 'c2s' ? 0 : 1];
-    this.frameArrived(c, body, 0, body.length, null, body, c.count, ts, header);
+    this.frameArrived(c, body, 0, body.length, null, body, 0, body.length, c.count, ts, header);
     if (c.stopped) this.restart(c, ts);
   }
 
@@ -776,7 +786,7 @@ export class Conversation<F = unknown> {
   private innerSink(c: Chain) {
     return {
       frame: (buf: Buffer, start: number, bodyStart: number, bodyEnd: number, end: number, offset: number, ts: number): boolean => {
-        this.decodeFrame(c, buf, start, end, null, buf.subarray(bodyStart, bodyEnd), offset, ts, undefined, false);
+        this.decodeFrame(c, buf, start, end, null, buf, bodyStart, bodyEnd, offset, ts, undefined, false);
         return false;
       },
       raw: (bytes: Buffer, offset: number, ts: number, reason: string): void => this.emitRaw(c, bytes, bytes, offset, ts, `inner framing: ${reason}`),

@@ -5,9 +5,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { bytesIn } from '../core/bytes';
 import type { Direction } from '../core/types';
 import { generate, messageList, type MessageRef } from './codegen';
-import { readCounter, writeCounter } from '../framing/counter';
+import { CounterReader, readCounter, writeCounter } from '../framing/counter';
 import { wrapFrame, type FrameHeaderCodec, type FramingSpec } from '../framing/spec';
 import type { Framing, ProtocolDef, TransformUse, TransportDef } from './ir';
 import { ProtocolError, parseProtocol } from './load';
@@ -42,6 +43,32 @@ export interface DecodedMessage {
   /** Bytes after the last field that the description does not cover. */
   trailing: number;
   spans?: Span[];
+}
+
+/**
+ * A message decoded whole: its body is a view made when asked for (most callers never do: a
+ * conversation keeps positions), of the bytes it was decoded in place from.
+ */
+class Decoded implements DecodedMessage {
+  // set only on the messages that have them (no slot written on every message)
+  declare head?: Record<string, unknown>;
+  declare frame?: Record<string, unknown>;
+  declare spans?: Span[];
+
+  constructor(
+    readonly name: string,
+    readonly label: string,
+    readonly id: number | undefined,
+    readonly fields: Record<string, unknown>,
+    public trailing: number,
+    private readonly src: Buffer,
+    private readonly s: number,
+    private readonly e: number,
+  ) {}
+
+  get body(): Buffer {
+    return bytesIn(this.src, this.s, this.e);
+  }
 }
 
 export interface EncodeOptions {
@@ -89,6 +116,9 @@ export interface DecodeOptions {
   frame?: Record<string, unknown>;
 }
 
+const NO_OPTIONS: DecodeOptions = {};
+const SMALL_IDS = 4096;
+
 export class Transport {
   readonly kind: 'tcp' | 'udp';
   /** The framing as described (with a header's fields and length expression). */
@@ -102,9 +132,20 @@ export class Transport {
   readonly ports: number[];
   /** Candidates per direction and id (or -1 without ids), in file order. */
   private readonly table: Record<Direction, Map<number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
+  /**
+   * Ids below SMALL_IDS that name one message whatever the state, at id + 1 (0: the message of a
+   * transport without ids): a lookup per message that is an index, not a hash and a walk.
+   */
+  private readonly c2sOnly: (MessageRef | undefined)[] = [];
+  private readonly s2cOnly: (MessageRef | undefined)[] = [];
   /** Keyed msgpack transports: candidates per direction and naming value. */
   private readonly keyed: Record<Direction, Map<string | number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
   private readonly ctx = newCtx({}, false);
+  /** The message id's reader (the transport's `id:` counter), and each message's label by index. */
+  private readonly idReader: CounterReader | null;
+  /** A head, an id expression or msgpack: decodeFramed's path. */
+  private readonly general: boolean;
+  private readonly labels: string[] = [];
   /** The compiled head, id expression and frame header (see codegen's generate). */
   private readonly fn: {
     H?: DecodeFn;
@@ -144,7 +185,10 @@ export class Transport {
       frame: def.frame,
       inner: def.inner ? this.specOf(def.inner) : null,
     };
+    this.idReader = def.id ? new CounterReader(def.id) : null;
+    this.general = !!(def.msgpack || this.fn.H || this.fn.IDX);
     for (const r of refs) {
+      this.labels[r.index] = protocol.label(r);
       if (def.msgpack) {
         for (const dir of ['c2s', 's2c'] as const) {
           if (r.def.dir && r.def.dir !== dir) continue;
@@ -163,77 +207,135 @@ export class Transport {
         }
       }
     }
+    for (const dir of ['c2s', 's2c'] as const) {
+      const only = dir === 'c2s' ? this.c2sOnly : this.s2cOnly;
+      for (const [key, list] of this.table[dir]) if (key >= -1 && key < SMALL_IDS && list.length === 1 && !fast.W?.[list[0]!.index]) only[key + 1] = list[0];
+    }
   }
 
   /** Decode one frame body (what the framer produced). Never throws on bad traffic. */
   decode(dir: Direction, frame: Buffer, state: Record<string, unknown>, opts: DecodeOptions = {}): DecodedMessage {
+    return this.decodeAt(dir, frame, 0, frame.length, state, opts);
+  }
+
+  /**
+   * Decode the frame body buf[start, end) in place: no view of it is made unless asked for (the
+   * result's body), or the message fails (errors and spans are relative to the body).
+   *
+   * The common case (an id that names one message whatever the state, or none, and it decodes) is
+   * written out flat here: every call that V8 does not inline costs about as much as the
+   * dispatch itself. Everything else, failures included, goes through decodeFrame.
+   */
+  decodeAt(dir: Direction, buf: Buffer, start: number, end: number, state: Record<string, unknown>, opts: DecodeOptions = NO_OPTIONS): DecodedMessage {
     const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
     const c = this.freshCtx(state, limits, opts.frame);
+    if (this.general || opts.spans) return this.decodeFrame(dir, buf, start, end, state, opts, limits);
+    let p = start;
+    let id: number | undefined;
+    const r = this.idReader;
+    if (r) {
+      id = r.read(buf, start, end);
+      p = r.next;
+    }
+    // read() gives NaN when the id is cut short: no ref, and decodeFrame says why
+    const ref = (dir === 'c2s' ? this.c2sOnly : this.s2cOnly)[id === undefined ? 0 : id + 1];
+    if (ref === undefined) return this.decodeFrame(dir, buf, start, end, state, opts, limits);
+    c.p = p;
+    c.e = end;
+    let fields: Record<string, unknown>;
     try {
-      const out = this.decodeFrame(dir, frame, state, opts, limits);
-      if (opts.frame) out.frame = opts.frame;
-      return out;
+      fields = this.fast.M[ref.index](buf, c);
+    } catch (err) {
+      const failed = this.messageFailed(err, ref, id, undefined, bytesIn(buf, start, end), p - start, state, opts, limits);
+      if (opts.budget) opts.budget.inflated += c.inflated;
+      return failed;
+    }
+    if (opts.budget) opts.budget.inflated += c.inflated;
+    const out = new Decoded(ref.def.name, this.labels[ref.index]!, id, fields, end - c.p, buf, start, end);
+    if (opts.frame) out.frame = opts.frame;
+    return out;
+  }
+
+  /** Any frame body (decodeAt's common case included), from a fresh context. */
+  private decodeFrame(dir: Direction, buf: Buffer, s: number, e: number, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
+    const c = this.ctx;
+    let out: DecodedMessage;
+    try {
+      out = this.decodeFrameIn(dir, buf, s, e, state, opts, limits);
     } finally {
       if (opts.budget) opts.budget.inflated += c.inflated;
     }
+    if (opts.frame) out.frame = opts.frame;
+    return out;
   }
 
-  private decodeFrame(dir: Direction, body: Buffer, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
+  private decodeFrameIn(dir: Direction, buf: Buffer, s: number, e: number, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
     const c = this.ctx;
-    if (this.def.msgpack) return this.decodeKeyed(dir, body, opts);
-    let start = 0;
+    if (this.def.msgpack) return this.decodeKeyed(dir, bytesIn(buf, s, e), opts);
+    let start = s;
     let head: Record<string, unknown> | undefined;
     if (this.fn.H) {
-      c.p = 0;
-      c.e = body.length;
+      c.p = s;
+      c.e = e;
       try {
-        head = this.fn.H(body, c);
+        head = this.fn.H(buf, c);
       } catch {
-        return this.headFailed(body, state, opts, limits);
+        return this.headFailed(bytesIn(buf, s, e), state, opts, limits);
       }
       start = c.p;
       c.hd = head;
     }
     let id: number | undefined;
-    if (this.def.id) {
-      const r = readCounter(this.def.id, body, start);
-      if (!r) return { ...this.failed(body, 'message id cut short', start), head };
-      id = r.value;
-      start = r.next;
+    if (this.idReader) {
+      const v = this.idReader.read(buf, start, e);
+      if (Number.isNaN(v)) return { ...this.failed(bytesIn(buf, s, e), 'message id cut short', start - s), head };
+      id = v;
+      start = this.idReader.next;
     } else if (this.fn.IDX) {
       const v = this.fn.IDX(c);
-      if (typeof v !== 'number' || !Number.isInteger(v)) return { ...this.failed(body, `the id expression gives ${String(v)}`, 0), head };
+      if (typeof v !== 'number' || !Number.isInteger(v)) return { ...this.failed(bytesIn(buf, s, e), `the id expression gives ${String(v)}`, 0), head };
       id = v;
     }
     const ref = this.pick(dir, id ?? -1, c);
-    if (!ref) {
-      const why = id === undefined ? `no ${dir} message applies in this state` : `unknown ${dir} id ${id} (0x${id.toString(16)})`;
-      return { id, head, body, trailing: 0, error: { message: why, path: '', offset: 0 } };
-    }
-    const name = ref.def.name;
-    const label = this.protocol.label(ref);
+    if (!ref) return this.unknown(dir, id, head, buf, s, e);
+    return this.decodeMessage(ref, id, head, buf, s, start, e, state, opts, limits);
+  }
+
+  private unknown(dir: Direction, id: number | undefined, head: Record<string, unknown> | undefined, buf: Buffer, s: number, e: number): DecodedMessage {
+    const why = id === undefined ? `no ${dir} message applies in this state` : `unknown ${dir} id ${id} (0x${id.toString(16)})`;
+    return { id, head, body: bytesIn(buf, s, e), trailing: 0, error: { message: why, path: '', offset: 0 } };
+  }
+
+  /** The message ref's fields from buf[start, e) (its frame body buf[s, e)). */
+  private decodeMessage(ref: MessageRef, id: number | undefined, head: Record<string, unknown> | undefined, buf: Buffer, s: number, start: number, e: number, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
+    const c = this.ctx;
     c.p = start;
-    c.e = body.length;
+    c.e = e;
     try {
-      const fields = this.fast.M[ref.index](body, c);
-      const out: DecodedMessage = { name, label, id, fields, body, trailing: body.length - c.p };
+      const out = new Decoded(ref.def.name, this.labels[ref.index]!, id, this.fast.M[ref.index](buf, c), 0, buf, s, e);
+      out.trailing = e - c.p;
       if (head) out.head = head;
-      if (opts.spans) out.spans = this.spans(ref, body, start, state, head, opts.frame);
+      if (opts.spans) out.spans = this.spans(ref, out.body, start - s, state, head, opts.frame);
       return out;
-    } catch (e) {
-      // Rerun with the debug variant: it knows the field path. State is left untouched.
-      const d = newCtx(state, !!opts.spans, limits);
-      d.noSet = true;
-      d.hd = head ?? null;
-      d.fr = opts.frame ?? null;
-      d.p = start;
-      d.e = body.length;
-      d.path.push(name);
-      const { message, path, offset } = this.explain(e, () => this.debug.M[ref.index](body, d), d, name, start);
-      const out: DecodedMessage = { name, label, id, body, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
-      if (head) out.head = head;
-      return out;
+    } catch (err) {
+      return this.messageFailed(err, ref, id, head, bytesIn(buf, s, e), start - s, state, opts, limits);
     }
+  }
+
+  /** Rerun with the debug variant on the body alone (offsets and spans are the body's): it knows the field path. State is left untouched. */
+  private messageFailed(err: unknown, ref: MessageRef, id: number | undefined, head: Record<string, unknown> | undefined, body: Buffer, start: number, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
+    const name = ref.def.name;
+    const d = newCtx(state, !!opts.spans, limits);
+    d.noSet = true;
+    d.hd = head ?? null;
+    d.fr = opts.frame ?? null;
+    d.p = start;
+    d.e = body.length;
+    d.path.push(name);
+    const { message, path, offset } = this.explain(err, () => this.debug.M[ref.index](body, d), d, name, start);
+    const out: DecodedMessage = { name, label: this.labels[ref.index], id, body, trailing: 0, error: { message, path, offset }, spans: d.spans ?? undefined };
+    if (head) out.head = head;
+    return out;
   }
 
   /** A keyed msgpack message: one map, named by the value at the transport's key (see keyed.ts). */
@@ -334,7 +436,7 @@ export class Transport {
         c.hd = this.fn.H(body, c);
         start = c.p;
       }
-      if (this.def.id) start = readCounter(this.def.id, body, start)?.next ?? start;
+      if (this.idReader && !Number.isNaN(this.idReader.read(body, start, body.length))) start = this.idReader.next;
       c.p = start;
       c.e = body.length;
       return this.fast.M[ref.index](body, c);
@@ -344,6 +446,8 @@ export class Transport {
   }
 
   private readonly scratch: Record<string, unknown> = {};
+  /** The limits ctx holds. */
+  private ctxLimits: DecodeLimits | null = null;
 
   /** The one context every message is decoded with, set for another: decoding is synchronous and not re-entered. */
   private freshCtx(state: Record<string, unknown>, limits: DecodeLimits, frame: Record<string, unknown> | undefined): Ctx {
@@ -352,9 +456,12 @@ export class Transport {
     c.n = 0;
     c.inflated = 0;
     c.depth = 0;
-    c.maxN = limits.elements;
-    c.maxInflate = limits.inflate;
-    c.maxDepth = limits.depth;
+    if (limits !== this.ctxLimits) {
+      this.ctxLimits = limits;
+      c.maxN = limits.elements;
+      c.maxInflate = limits.inflate;
+      c.maxDepth = limits.depth;
+    }
     c.hd = null;
     c.fr = frame ?? null;
     return c;
