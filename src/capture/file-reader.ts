@@ -393,11 +393,12 @@ export class CaptureParser {
  * source already opened) and hand every packet to onPacket. Memory stays constant: one chunk plus
  * one record at a time. Packets are views into fresh chunks, which onPacket may keep; with
  * `transient`, into one buffer read into again and again: onPacket copies what it keeps.
+ * `afterChunk` is called once the packets of a chunk were all handed on, before it is reused.
  */
 export async function readCaptureFile(
   input: string | ByteSource,
   onPacket: PacketCallback,
-  opts: { signal?: AbortSignal; transient?: boolean; ready?: () => Promise<void> } = {},
+  opts: { signal?: AbortSignal; transient?: boolean; ready?: () => Promise<void>; afterChunk?: () => void } = {},
 ): Promise<CaptureFileStats> {
   const opened = typeof input === 'string' ? await openBytes(input) : input;
   const src = opts.ready ? paced(opened, opts.ready) : opened;
@@ -405,7 +406,15 @@ export async function readCaptureFile(
   const halt = (): void => parser.halt();
   opts.signal?.addEventListener('abort', halt);
   try {
-    const r = await (opts.transient ? feedReusing : feed)(src, (buf) => parser.push(buf), opts.signal);
+    const after = opts.afterChunk;
+    const push = after
+      ? (buf: Buffer) => {
+          const used = parser.push(buf);
+          after();
+          return used;
+        }
+      : (buf: Buffer) => parser.push(buf);
+    const r = await (opts.transient ? feedReusing : feed)(src, push, opts.signal);
     if (r.stopped || opts.signal?.aborted) {
       parser.stats.stopped = true;
       return parser.stats;

@@ -29,9 +29,10 @@ export interface CaptureSource {
  * A capture file (a path, '-', or an opened source) as a packet source. `filter` is a BPF
  * expression applied as a live capture would apply it (libpcap's compiler and semantics);
  * packets it leaves out are counted, not handed on. `transient`: onPacket keeps nothing it is
- * handed beyond the call, so the file is read into one buffer again and again.
+ * handed beyond the call, so the file is read into one buffer again and again. `afterChunk`: the
+ * packets of a chunk were all handed on (before it is reused).
  */
-export function fileSource(input: string | ByteSource, filter = '', opts: { transient?: boolean; ready?: () => Promise<void> } = {}): CaptureSource {
+export function fileSource(input: string | ByteSource, filter = '', opts: { transient?: boolean; ready?: () => Promise<void>; afterChunk?: () => void } = {}): CaptureSource {
   const abort = new AbortController();
   const name = typeof input === 'string' ? input : input.name;
   // a bad expression is a usage error before anything is read
@@ -48,7 +49,7 @@ export function fileSource(input: string | ByteSource, filter = '', opts: { tran
           else filtered++;
         };
       }
-      const file = await readCaptureFile(input, cb, { signal: abort.signal, transient: opts.transient, ready: opts.ready });
+      const file = await readCaptureFile(input, cb, { signal: abort.signal, transient: opts.transient, ready: opts.ready, afterChunk: opts.afterChunk });
       return { kind: 'file', name, file: { ...file, filter, filtered } };
     },
     stop() {

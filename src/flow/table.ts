@@ -50,6 +50,12 @@ export interface FlowTableOptions {
    * stays flat whatever the number of closed connections.
    */
   maxClosed?: number;
+  /**
+   * The buffers of pushed packets stay valid until `returnPackets()` (which the caller calls
+   * before it reuses them): bytes kept to check retransmissions against are copied only then,
+   * and only those not acknowledged by that time. Without it they are copied as they come.
+   */
+  lentPackets?: boolean;
 }
 
 export interface FlowTableStats {
@@ -130,7 +136,7 @@ export class FlowTable {
     this.idleTimeoutUs = opts.idleTimeoutUs ?? 300e6;
     this.dupWindowUs = opts.duplicateWindowUs ?? 2000;
     this.asmOpts = { ...DEFAULT_ASSEMBLER_OPTIONS, ...opts.assembler };
-    this.budget = new ReassemblyBudget(opts.maxPendingTotal, opts.maxRetainedTotal);
+    this.budget = new ReassemblyBudget(opts.maxPendingTotal, opts.maxRetainedTotal, opts.lentPackets);
     this.maxHalfOpen = opts.maxHalfOpen ?? 100_000;
     this.maxEvicted = opts.maxEvicted ?? 200_000;
     this.maxClosed = opts.maxClosed ?? 65_536;
@@ -177,6 +183,11 @@ export class FlowTable {
         st.otherPackets++;
     }
     return status;
+  }
+
+  /** With lentPackets: the buffers of the packets pushed so far are about to be reused. */
+  returnPackets(): void {
+    this.budget.returnLent();
   }
 
   /** End of input: every connection still open is flushed (gaps for holes) and closed as 'open'. */

@@ -78,11 +78,13 @@ export function feed(input: Input | null, listener: FlowListener, opts: FeedOpti
   }
   const source: CaptureSource =
     input?.kind === 'capture'
-      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient, ready: holdOf(opts) })
-      : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady, holdWhile: opts.holdWhile, afterBatch: opts.afterBatch });
+      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient, ready: holdOf(opts), afterChunk: () => table.returnPackets() })
+      : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady, holdWhile: opts.holdWhile, afterBatch: () => (table.returnPackets(), opts.afterBatch?.()) });
   // following a process: every packet is captured, its flows chosen here as its ports come and go
   const follow = input ? undefined : opts.follow;
-  const table = new FlowTable(follow ? followPorts(listener, follow.ports) : listener, { serverPorts: follow ? follow.ports : opts.serverPorts.set, idleTimeoutUs: opts.idleTimeoutUs });
+  // packets are lent to the table until the chunk or batch they came in is done with: it copies
+  // only the retained bytes still unacknowledged then
+  const table = new FlowTable(follow ? followPorts(listener, follow.ports) : listener, { serverPorts: follow ? follow.ports : opts.serverPorts.set, idleTimeoutUs: opts.idleTimeoutUs, lentPackets: true });
   if (follow) follow.poll(1000, (added, removed) => opts.onPortsChange?.(added, removed));
   const onPacket = opts.onPacket;
   const run = async (): Promise<FeedResult> => {

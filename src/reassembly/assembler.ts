@@ -67,10 +67,26 @@ export interface StreamStats {
 export class ReassemblyBudget {
   pending = 0;
   retained = 0;
+  /**
+   * With lent packets, the retained windows holding views of them (retained.ts): the caller
+   * calls returnLent() before it reuses the buffers delivered chunks came from.
+   */
+  readonly lent: RetainedWindow[] | null;
   constructor(
     readonly maxPending = 256 * 1024 * 1024,
     readonly maxRetained = 32 * 1024 * 1024,
-  ) {}
+    lentPackets = false,
+  ) {
+    this.lent = lentPackets ? [] : null;
+  }
+
+  /** The buffers of lent packets are about to be reused: the windows copy what they still hold of them. */
+  returnLent(): void {
+    const lent = this.lent;
+    if (!lent || lent.length === 0) return;
+    for (let i = 0; i < lent.length; i++) lent[i]!.copyLent();
+    lent.length = 0;
+  }
 }
 
 export interface AssemblerOptions {

@@ -11,16 +11,31 @@
  * are reused instead of becoming garbage. Over the limit the oldest bytes go, so the window is
  * the most recent unacknowledged bytes; a stream left without room checks nothing (as Zeek's
  * bounded old-block window).
+ *
+ * Lent packets (the budget has a `lent` list): the caller promises that delivered chunks stay valid
+ * until it calls copyLent() on the windows listed there (before it reuses its buffers). A window
+ * then holds views of the chunks and copies only what is still unacknowledged when they are
+ * taken back: most bytes are acknowledged within a few packets, so most are never copied.
  */
 
 /** What all streams' retained bytes may cost together. */
 export interface RetainedBudget {
   retained: number;
   readonly maxRetained: number;
+  /** Windows holding views of lent chunks, to copyLent() before the chunks are reused; null: copy at once. */
+  readonly lent?: RetainedWindow[] | null;
 }
 
 /** Small enough to come from Node's buffer pool: most streams of a short connection carry a few hundred bytes. */
 const FIRST_CAPACITY = 256;
+
+/** How many of `run` bytes differ between a (from aOff) and b (from bOff). */
+function differing(a: Buffer, aOff: number, b: Buffer, bOff: number, run: number): number {
+  if (a.compare(b, bOff, bOff + run, aOff, aOff + run) === 0) return 0;
+  let n = 0;
+  for (let k = 0; k < run; k++) if (a[aOff + k] !== b[bOff + k]) n++;
+  return n;
+}
 
 /** Buffers let go of, by capacity (a power of two), and how many bytes of each size may wait. */
 const spare = new Map<number, Buffer[]>();
@@ -38,20 +53,28 @@ function giveBack(b: Buffer): void {
 
 export class RetainedWindow {
   private buf: Buffer | null = null;
-  /** Stream offset of the oldest byte held. */
+  /** Stream offset of the oldest byte held (in buf, else in the views). */
   private start = 0;
+  /** Bytes held in buf. */
   private len = 0;
   /** Index in buf of the oldest byte held. */
   private head = 0;
+  /** Lent chunks, oldest first, that follow the bytes in buf (lent packets only). */
+  private views: Buffer[] = [];
+  /** Bytes held in views (what precedes viewSkip in the first is released). */
+  private viewLen = 0;
+  private viewSkip = 0;
+  /** On the budget's lent list since the last copyLent(). */
+  private listed = false;
 
   constructor(
     private readonly max: number,
     private readonly budget: RetainedBudget,
   ) {}
 
-  /** Bytes held. */
+  /** Bytes held (the newest max of them). */
   get size(): number {
-    return this.len;
+    return Math.min(this.len + this.viewLen, this.max);
   }
 
   /** What this window costs the budget. */
@@ -62,6 +85,36 @@ export class RetainedWindow {
   /** `data` was delivered at stream offset `off`: held after what is held when it follows it, else instead. */
   add(off: number, data: Buffer): void {
     if (this.max === 0 || data.length === 0) return;
+    const lent = this.budget.lent;
+    if (!lent) return this.copyIn(off, data);
+    if (this.len + this.viewLen > 0 && off !== this.start + this.len + this.viewLen) this.dropAll();
+    if (this.len + this.viewLen === 0) {
+      this.start = off;
+      this.head = 0;
+    }
+    this.views.push(data);
+    this.viewLen += data.length;
+    if (!this.listed) {
+      this.listed = true;
+      lent.push(this);
+    }
+  }
+
+  /** The lent chunks are taken back: what of them is still unacknowledged is copied in. */
+  copyLent(): void {
+    this.listed = false;
+    if (this.viewLen === 0) return;
+    const views = this.views;
+    let off = this.start + this.len;
+    for (let i = 0; i < views.length; i++) {
+      const v = i === 0 && this.viewSkip > 0 ? views[0]!.subarray(this.viewSkip) : views[i]!;
+      this.copyIn(off, v);
+      off += v.length;
+    }
+    this.clearViews();
+  }
+
+  private copyIn(off: number, data: Buffer): void {
     if (this.len > 0 && off !== this.start + this.len) this.len = 0;
     if (this.len === 0) {
       this.start = off;
@@ -94,15 +147,61 @@ export class RetainedWindow {
 
   /** The peer acknowledged everything before `upTo`. */
   release(upTo: number): void {
-    if (upTo <= this.start || this.len === 0) return;
-    this.drop(Math.min(this.len, upTo - this.start));
+    if (upTo <= this.start) return;
+    let n = upTo - this.start;
+    if (this.len > 0) {
+      const inBuf = Math.min(this.len, n);
+      this.drop(inBuf);
+      n -= inBuf;
+    }
+    if (n <= 0 || this.viewLen === 0) return;
+    if (n >= this.viewLen) {
+      // the common case: everything lent was acknowledged before it had to be copied
+      this.start += this.viewLen;
+      this.clearViews();
+      return;
+    }
+    this.start += n;
+    this.viewLen -= n;
+    const views = this.views;
+    let skip = this.viewSkip + n;
+    let k = 0;
+    while (skip >= views[k]!.length) skip -= views[k++]!.length;
+    if (k > 0) views.splice(0, k);
+    this.viewSkip = skip;
   }
 
   /** How many bytes of `data` (a copy of stream bytes from `off`) differ from the bytes held there. */
   conflicts(off: number, data: Buffer): number {
+    if (this.viewLen === 0) return this.conflictsInBuf(off, data, off);
+    // the newest max bytes, as a window that had copied the views would hold
+    const from = this.start + this.len + this.viewLen - this.max;
+    return this.conflictsInBuf(off, data, from) + this.conflictsInViews(off, data, from);
+  }
+
+  private conflictsInViews(off: number, data: Buffer, from: number): number {
+    const end = this.start + this.len + this.viewLen;
+    let o = Math.max(off, this.start + this.len, from);
+    const e = Math.min(off + data.length, end);
+    let n = 0;
+    let at = this.start + this.len - this.viewSkip; // stream offset of views[i]'s first byte
+    for (let i = 0; i < this.views.length && o < e; i++) {
+      const v = this.views[i]!;
+      const vEnd = at + v.length;
+      if (o < vEnd) {
+        const stop = Math.min(e, vEnd);
+        n += differing(v, o - at, data, o - off, stop - o);
+        o = stop;
+      }
+      at = vEnd;
+    }
+    return n;
+  }
+
+  private conflictsInBuf(off: number, data: Buffer, from: number): number {
     const buf = this.buf;
     if (!buf || this.len === 0) return 0;
-    const s = Math.max(off, this.start);
+    const s = Math.max(off, this.start, from);
     const e = Math.min(off + data.length, this.start + this.len);
     if (s >= e) return 0;
     const cap = buf.length;
@@ -111,9 +210,7 @@ export class RetainedWindow {
     // at most two runs: up to the end of the circle, then from its start
     for (let o = s; o < e; ) {
       const run = Math.min(e - o, cap - i);
-      const held = buf.subarray(i, i + run);
-      const again = data.subarray(o - off, o - off + run);
-      if (!held.equals(again)) for (let k = 0; k < run; k++) if (held[k] !== again[k]) n++;
+      n += differing(buf, i, data, o - off, run);
       o += run;
       i = 0;
     }
@@ -128,6 +225,19 @@ export class RetainedWindow {
     }
     this.buf = null;
     this.len = 0;
+    this.clearViews();
+  }
+
+  private clearViews(): void {
+    this.views.length = 0;
+    this.viewLen = 0;
+    this.viewSkip = 0;
+  }
+
+  private dropAll(): void {
+    this.len = 0;
+    this.head = 0;
+    this.clearViews();
   }
 
   private drop(n: number): void {

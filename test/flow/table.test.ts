@@ -195,6 +195,28 @@ describe('flow table', () => {
     expect(table.stats.connections).toBe(20_000);
   });
 
+  it('lent packets: retained bytes still unacknowledged are copied before the caller reuses its buffer', () => {
+    const run = (again: string): number => {
+      const col = new Collector();
+      const table = new FlowTable(col, { lentPackets: true });
+      // one buffer for every packet, as a reader that reads into the same buffer again and again
+      const slot = Buffer.alloc(2048);
+      const pkts = [...handshake, c2s(101, 'PA', 'hello', 501), s2c(501, 'A', '', 103), c2s(101, 'PA', again, 501), c2s(106, 'FA', '', 501), s2c(501, 'FA', '', 107)];
+      pkts.forEach((p, i) => {
+        slot.fill(0x55);
+        p.copy(slot);
+        table.push(RAW, slot.subarray(0, p.length), p.length, 1e15 + i * 1e6);
+        table.returnPackets();
+      });
+      table.finish();
+      expect(data(col.connections[0]!.c2s).toString()).toBe('hello');
+      return col.connections[0]!.conn.c2s.stats.overlapConflicts;
+    };
+    // 'he' acknowledged, 'llo' retained: the retransmission is compared with the copy, not with the reused buffer
+    expect(run('hello')).toBe(0);
+    expect(run('heLLo')).toBe(2);
+  });
+
   it('UDP datagrams are units, grouped into flows by the same key', () => {
     const col = new Collector();
     const got: string[] = [];

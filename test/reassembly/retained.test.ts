@@ -78,6 +78,79 @@ describe('RetainedWindow', () => {
     );
   });
 
+  it('with lent chunks, copies what is unacknowledged when they are taken back, and counts as the model does', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1200 }), fc.array(fc.oneof(op, fc.constant({ kind: 'return' as const })), { maxLength: 60 }), (max, ops) => {
+        const budget = { retained: 0, maxRetained: 1 << 30, lent: [] as RetainedWindow[] };
+        const w = new RetainedWindow(max, budget);
+        const m = new Model(max);
+        let next = 1000;
+        const stream = new Map<number, number>();
+        // the caller's buffers: overwritten once taken back, as a reader reusing them would
+        let lent: Buffer[] = [];
+        const takeBack = (): void => {
+          for (const l of budget.lent) l.copyLent();
+          budget.lent.length = 0;
+          for (const b of lent) b.fill(0xee);
+          lent = [];
+        };
+        for (const o of ops) {
+          if (o.kind === 'return') takeBack();
+          else if (o.kind === 'add') {
+            const off = next + o.jump;
+            const data = Buffer.from(o.data);
+            data.forEach((b, i) => stream.set(off + i, b));
+            lent.push(data);
+            w.add(off, data);
+            m.add(off, data);
+            next = off + data.length;
+          } else if (o.kind === 'release') {
+            w.release(next - o.back);
+            m.release(next - o.back);
+          } else {
+            const off = next - o.back;
+            const data = Buffer.from(o.data.map((b, i) => (stream.get(off + i) ?? b) ^ (i % 4 === 0 ? o.flip : 0)));
+            expect(w.conflicts(off, data)).toBe(m.conflicts(off, data));
+          }
+          expect(w.size).toBe(m.end - m.start);
+        }
+        takeBack();
+        expect(w.size).toBe(m.end - m.start);
+        w.free();
+        expect(budget.retained).toBe(0);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('copies nothing from lent chunks that were acknowledged before they were taken back', () => {
+    const budget = { retained: 0, maxRetained: 1 << 20, lent: [] as RetainedWindow[] };
+    const w = new RetainedWindow(65536, budget);
+    w.add(0, Buffer.alloc(1000, 1));
+    w.add(1000, Buffer.alloc(1000, 2));
+    expect(budget.lent).toEqual([w]);
+    w.release(2000);
+    w.copyLent();
+    expect(w.capacity).toBe(0);
+    w.add(2000, Buffer.alloc(1000, 3));
+    w.release(2500);
+    w.copyLent();
+    expect(w.size).toBe(500);
+    expect(w.capacity).toBe(512);
+  });
+
+  it('checks only the newest max bytes of lent chunks, as a window that had copied them', () => {
+    const budget = { retained: 0, maxRetained: 1 << 20, lent: [] as RetainedWindow[] };
+    const w = new RetainedWindow(100, budget);
+    w.add(0, Buffer.alloc(200, 1));
+    w.add(200, Buffer.alloc(100, 2));
+    expect(w.size).toBe(100);
+    expect(w.conflicts(0, Buffer.alloc(300, 9))).toBe(100);
+    w.copyLent();
+    expect(w.conflicts(0, Buffer.alloc(300, 9))).toBe(100);
+    expect(w.conflicts(150, Buffer.alloc(100, 1))).toBe(50);
+  });
+
   it('retains nothing once the shared budget is spent, and gives its capacity back when freed', () => {
     const budget = { retained: 0, maxRetained: 8192 };
     const a = new RetainedWindow(65536, budget);
