@@ -1,4 +1,4 @@
-import { Unpackr } from 'msgpackr';
+import type { Unpackr } from 'msgpackr';
 import { feed, openBytes, type ByteSource } from '../core/byte-source';
 import { GamesniffError } from '../core/errors';
 import { FORMAT_NAME, FORMAT_VERSION, headerProblem, recordProblem, type EventRecord, type RecordingHeader } from './format';
@@ -54,7 +54,11 @@ export interface RecordingInput {
 /** The longest header read (it holds the protocol description's text). */
 const MAX_HEADER = 16 << 20;
 
-const unpackr = new Unpackr({ useRecords: false, moreTypes: false });
+let unpackrMade: Unpackr | null = null;
+/** msgpackr takes 20-40 ms to load (a native part found through the file system): loaded when a recording is read, not by every command that might read one. */
+function unpackr(): Unpackr {
+  return (unpackrMade ??= new (require('msgpackr') as typeof import('msgpackr')).Unpackr({ useRecords: false, moreTypes: false }));
+}
 
 /** Do these first bytes of a file start a recording (rather than a capture)? */
 export function looksLikeRecording(head: Buffer): boolean {
@@ -102,7 +106,7 @@ export async function openRecording(input: string | ByteSource, opts: ReadRecord
       if (size === 0) throw new GamesniffError('INPUT', `${name}: not a gamesniff recording (empty file)`);
       let incomplete = false;
       try {
-        unpackr.unpackMultiple(head, (v: unknown) => {
+        unpackr().unpackMultiple(head, (v: unknown) => {
           first = v;
           return false;
         });
@@ -148,7 +152,7 @@ async function readRecords(src: ByteSource, header: RecordingHeader, chain: Migr
     const ends: number[] = [];
     let failure: string | null = null;
     try {
-      unpackr.unpackMultiple(buf, (value: unknown, _start?: number, end?: number) => {
+      unpackr().unpackMultiple(buf, (value: unknown, _start?: number, end?: number) => {
         values.push(value);
         ends.push(end!);
       });

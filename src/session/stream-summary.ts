@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { endpointString, type Direction, type StreamEnd } from '../core/types';
@@ -49,7 +49,8 @@ class DirectionState {
     readonly file: string | null,
     hash: boolean,
   ) {
-    this.hash = hash ? createHash('sha256') : null;
+    // node:crypto takes 10 ms to load: only with --hash
+    this.hash = hash ? (require('node:crypto') as typeof import('node:crypto')).createHash('sha256') : null;
     if (file) fs.writeFileSync(file, '');
   }
 
