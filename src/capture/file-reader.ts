@@ -187,10 +187,11 @@ export class CaptureParser {
     const link = this.pcapLinkType;
     const cb = this.onPacket;
     while (off + 16 <= len && !this.halted) {
-      const sec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
-      const frac = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4);
-      const capLen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
-      const origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
+      // bytes read by index: Buffer#readUInt32LE was a tenth of the time per packet here
+      const sec = le ? u32le(buf, off) : u32be(buf, off);
+      const frac = le ? u32le(buf, off + 4) : u32be(buf, off + 4);
+      const capLen = le ? u32le(buf, off + 8) : u32be(buf, off + 8);
+      const origLen = le ? u32le(buf, off + 12) : u32be(buf, off + 12);
       if (capLen > MAX_RECORD) {
         throw new GamesniffError(
           'INPUT',
@@ -386,6 +387,15 @@ export class CaptureParser {
     }
     return -1;
   }
+}
+
+/** Unsigned 32-bit integers at an offset known to be in bounds. */
+function u32le(b: Buffer, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
+}
+
+function u32be(b: Buffer, o: number): number {
+  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
 }
 
 /**
