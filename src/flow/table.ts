@@ -126,6 +126,8 @@ export class FlowTable {
   private readonly asmOpts: AssemblerOptions;
   private nextId = 0;
   private nextSweep = -Infinity;
+  /** Set by tupleKey: the packet's source is the first endpoint of its key. */
+  private srcLow = false;
   private lastTs = 0;
 
   constructor(
@@ -204,9 +206,8 @@ export class FlowTable {
 
   private tcpPacket(p: DecodedPacket, ts: number): void {
     const buf = p.buf;
-    const sk = srcKey(p);
-    const dk = dstKey(p);
-    const key = sk < dk ? sk + dk : dk + sk;
+    const key = this.tupleKey(p);
+    const srcLow = this.srcLow;
     const flags = p.tcpFlags;
     const syn = (flags & TCP_SYN) !== 0;
     const ackFlag = (flags & TCP_ACK) !== 0;
@@ -219,6 +220,9 @@ export class FlowTable {
       previous = tombstone(t, ts);
       t = undefined;
     }
+    // the endpoints as keys: only for a packet of no connection yet
+    const sk = t ? '' : srcKey(p);
+    const dk = t ? '' : dstKey(p);
     if (!t) {
       const closed = this.recentlyClosed.get(key);
       if (closed) {
@@ -260,8 +264,7 @@ export class FlowTable {
       if (previous && syn && ackFlag) this.carrySyn(previous, t, p);
     }
     const c = t.c;
-    const dir: Direction = sk === c.clientKey ? 'c2s' : 's2c';
-    const di = dir === 'c2s' ? 0 : 1;
+    const di = srcLow === t.clientLow ? 0 : 1;
     c.lastTs = ts;
     if (this.isDuplicate(c.lastSig[di]!, p, ts)) {
       c.duplicates[di]++;
@@ -291,6 +294,33 @@ export class FlowTable {
       this.recentlyClosed.set(key, tombstone(t, c.closedAt));
       if (this.recentlyClosed.size > this.maxClosed) this.recentlyClosed.shift();
     }
+  }
+
+  /**
+   * The key of the packet's connection: both endpoints' keys, the lower first (`sk <= dk ? sk + dk :
+   * dk + sk`), and in srcLow whether the source is the first. IPv4 (nearly every packet) is made
+   * from numbers in one string, without the two endpoint strings and their concatenation.
+   */
+  private tupleKey(p: DecodedPacket): string {
+    if (p.addrLen !== 4) {
+      const sk = srcKey(p);
+      const dk = dstKey(p);
+      this.srcLow = sk <= dk;
+      return this.srcLow ? sk + dk : dk + sk;
+    }
+    const b = p.buf;
+    const so = p.srcOff;
+    const dO = p.dstOff;
+    const s0 = (b[so]! << 8) | b[so + 1]!;
+    const s1 = (b[so + 2]! << 8) | b[so + 3]!;
+    const d0 = (b[dO]! << 8) | b[dO + 1]!;
+    const d1 = (b[dO + 2]! << 8) | b[dO + 3]!;
+    const sp = p.srcPort;
+    const dp = p.dstPort;
+    // compared as the strings are: code unit by code unit
+    const low = s0 !== d0 ? s0 < d0 : s1 !== d1 ? s1 < d1 : sp <= dp;
+    this.srcLow = low;
+    return low ? String.fromCharCode(s0, s1, sp, d0, d1, dp) : String.fromCharCode(d0, d1, dp, s0, s1, sp);
   }
 
   /** A SYN without ACK starts a new connection when its ISN differs and data already flowed. */
@@ -386,7 +416,8 @@ export class FlowTable {
   /** A connection record and the table's two assemblers for it, their facts on the record. */
   private track(c: TcpConnection): Tracked {
     const asm = (dir: Direction) => new TcpStreamAssembler(new DirectionSink(this.listener, c, dir), this.budget, this.asmOpts, c.stream(dir));
-    return { c, streams: [asm('c2s'), asm('s2c')] };
+    // the client's key is the first half of the connection's (both, when the halves are equal)
+    return { c, streams: [asm('c2s'), asm('s2c')], clientLow: c.key.startsWith(c.clientKey) };
   }
 
   private addHalfOpen(p: DecodedPacket, key: string, sk: string, dk: string, ts: number): void {
@@ -591,6 +622,8 @@ function tombstone(t: Tracked, closedAt: number): Tombstone {
 interface Tracked {
   readonly c: TcpConnection;
   readonly streams: [TcpStreamAssembler, TcpStreamAssembler];
+  /** The client is the lower endpoint of the key: a packet whose source is the lower one goes c2s. */
+  readonly clientLow: boolean;
 }
 
 function closeBoth(t: Tracked, reason: StreamEnd, ts: number): void {

@@ -59,8 +59,10 @@ export class RetainedWindow {
   private len = 0;
   /** Index in buf of the oldest byte held. */
   private head = 0;
-  /** Lent chunks, oldest first, that follow the bytes in buf (lent packets only). */
-  private views: Buffer[] = [];
+  /** Lent chunks, oldest first, that follow the bytes in buf (lent packets only): views[firstView, endView). */
+  private readonly views: Buffer[] = [];
+  private firstView = 0;
+  private endView = 0;
   /** Bytes held in views (what precedes viewSkip in the first is released). */
   private viewLen = 0;
   private viewSkip = 0;
@@ -92,7 +94,7 @@ export class RetainedWindow {
       this.start = off;
       this.head = 0;
     }
-    this.views.push(data);
+    this.views[this.endView++] = data;
     this.viewLen += data.length;
     if (!this.listed) {
       this.listed = true;
@@ -106,12 +108,14 @@ export class RetainedWindow {
     if (this.viewLen === 0) return;
     const views = this.views;
     let off = this.start + this.len;
-    for (let i = 0; i < views.length; i++) {
-      const v = i === 0 && this.viewSkip > 0 ? views[0]!.subarray(this.viewSkip) : views[i]!;
+    for (let i = this.firstView; i < this.endView; i++) {
+      const v = i === this.firstView && this.viewSkip > 0 ? views[i]!.subarray(this.viewSkip) : views[i]!;
       this.copyIn(off, v);
       off += v.length;
     }
     this.clearViews();
+    // the slots past endView still point at lent chunks: let go of them
+    views.length = 0;
   }
 
   private copyIn(off: number, data: Buffer): void {
@@ -165,9 +169,9 @@ export class RetainedWindow {
     this.viewLen -= n;
     const views = this.views;
     let skip = this.viewSkip + n;
-    let k = 0;
+    let k = this.firstView;
     while (skip >= views[k]!.length) skip -= views[k++]!.length;
-    if (k > 0) views.splice(0, k);
+    this.firstView = k;
     this.viewSkip = skip;
   }
 
@@ -185,7 +189,7 @@ export class RetainedWindow {
     const e = Math.min(off + data.length, end);
     let n = 0;
     let at = this.start + this.len - this.viewSkip; // stream offset of views[i]'s first byte
-    for (let i = 0; i < this.views.length && o < e; i++) {
+    for (let i = this.firstView; i < this.endView && o < e; i++) {
       const v = this.views[i]!;
       const vEnd = at + v.length;
       if (o < vEnd) {
@@ -226,10 +230,11 @@ export class RetainedWindow {
     this.buf = null;
     this.len = 0;
     this.clearViews();
+    this.views.length = 0;
   }
 
   private clearViews(): void {
-    this.views.length = 0;
+    this.firstView = this.endView = 0;
     this.viewLen = 0;
     this.viewSkip = 0;
   }

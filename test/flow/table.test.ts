@@ -195,6 +195,13 @@ describe('flow table', () => {
     expect(table.stats.connections).toBe(20_000);
   });
 
+  it('a connection from an endpoint to itself (both halves of its key equal) carries its bytes one way', () => {
+    const self = (seq: number, flags: string, payload = '', ack = 0) => tcpSegment({ src: '10.0.0.1', dst: '10.0.0.1', sport: 5000, dport: 5000, seq, ack, flags, payload: Buffer.from(payload) });
+    const { col } = feed([self(100, 'S'), self(101, 'PA', 'ab', 0), self(103, 'PA', 'cd', 0)], {}, 1e15, 1e6);
+    expect(col.connections).toHaveLength(1);
+    expect(data(col.connections[0]!.c2s).toString()).toBe('abcd');
+  });
+
   it('lent packets: retained bytes still unacknowledged are copied before the caller reuses its buffer', () => {
     const run = (again: string): number => {
       const col = new Collector();
