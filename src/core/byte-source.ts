@@ -25,6 +25,11 @@ export interface ByteSource {
   readonly warning?: string;
   /** Like read(), into `target` from `offset` (the caller reuses target): bytes read, 0 at the end. */
   readInto(target: Buffer, offset: number): Promise<number>;
+  /**
+   * readInto on a thread of the pool, for a source that can (a regular file): the read runs
+   * while the caller works on what it read before. Absent: reads are no faster ahead.
+   */
+  readAhead?(target: Buffer, offset: number): Promise<number>;
   close(): void;
 }
 
@@ -78,6 +83,8 @@ interface Chunks {
   next(): Promise<Buffer | null>;
   /** Reads straight into target (no fresh buffer), where the source can. */
   nextInto?(target: Buffer, offset: number): Promise<number>;
+  /** nextInto off the main thread, where the source can. */
+  nextIntoAhead?(target: Buffer, offset: number): Promise<number>;
   warning?: string;
   close(): void;
 }
@@ -85,11 +92,26 @@ interface Chunks {
 /** Chunks read from a file descriptor: synchronously for regular files (fast), asynchronously for pipes and terminals. */
 class FdChunks implements Chunks {
   private done = false;
+  readonly nextIntoAhead?: (target: Buffer, offset: number) => Promise<number>;
   constructor(
     private readonly fd: number,
     private readonly owned: boolean,
     private readonly regular: boolean,
-  ) {}
+  ) {
+    if (regular) this.nextIntoAhead = (target, offset) => this.readFileAhead(target, offset);
+  }
+
+  private async readFileAhead(buf: Buffer, offset: number): Promise<number> {
+    if (this.done) return 0;
+    let n: number;
+    try {
+      n = await readAsync(this.fd, buf.subarray(offset));
+    } catch (e) {
+      throw new GamesniffError('INPUT', `cannot read: ${(e as Error).message}`);
+    }
+    if (n === 0) this.done = true;
+    return n;
+  }
 
   async next(): Promise<Buffer | null> {
     if (this.done) return null;
@@ -179,11 +201,16 @@ class GunzipChunks implements Chunks {
 class Buffered implements ByteSource {
   private readonly ahead: Buffer[] = [];
   private aheadLen = 0;
+  readonly readAhead?: (target: Buffer, offset: number) => Promise<number>;
 
   constructor(
     readonly name: string,
     private readonly chunks: Chunks,
-  ) {}
+  ) {
+    const next = chunks.nextIntoAhead;
+    // what head() looked at is handed out first, by readInto
+    if (next) this.readAhead = (target, offset) => (this.ahead.length > 0 ? this.readInto(target, offset) : next(target, offset));
+  }
 
   get warning(): string | undefined {
     return this.chunks.warning;
@@ -292,8 +319,71 @@ const REUSED_CHUNK = 4 << 20;
  * and given again with the next bytes.
  */
 export async function feedReusing(src: ByteSource, push: (buf: Buffer) => number | null, signal?: AbortSignal): Promise<FeedResult> {
-  let buf = Buffer.allocUnsafe(REUSED_CHUNK);
-  let have = 0;
+  return src.readAhead ? feedTwoBuffers(src, src.readAhead, push, signal) : feedOneBuffer(src, push, signal);
+}
+
+/** Room kept before the bytes read into each of feedTwoBuffers' buffers, for the record the other one left unfinished. */
+const CARRY_ROOM = 1 << 20;
+
+/**
+ * feedReusing with two buffers, for a source that reads ahead: while `push` takes the records
+ * of one, the next bytes are read into the other (reading a file costs as much as the rest of
+ * `streams`). The record the last buffer left unfinished is copied in front of the next bytes;
+ * one larger than CARRY_ROOM goes on with one buffer that grows.
+ */
+async function feedTwoBuffers(src: ByteSource, readAhead: (target: Buffer, offset: number) => Promise<number>, push: (buf: Buffer) => number | null, signal?: AbortSignal): Promise<FeedResult> {
+  let buf = Buffer.allocUnsafe(CARRY_ROOM + REUSED_CHUNK);
+  let prev = Buffer.allocUnsafe(CARRY_ROOM + REUSED_CHUNK);
+  // the read in flight, if any: always waited for before returning, so that none outlives the
+  // source (a read left queued could run once its descriptor is closed, or reused)
+  let pending: Promise<number> | null = readAhead(buf, CARRY_ROOM);
+  // the unfinished record: prev[carryAt, carryAt + carry)
+  let carryAt = 0;
+  let carry = 0;
+  try {
+    for (;;) {
+      const got = await pending;
+      pending = null;
+      if (signal?.aborted) return { leftover: 0, stopped: true };
+      if (got === 0) break;
+      if (carry > CARRY_ROOM) {
+        // a record larger than the room: one buffer from here on
+        const joined = Buffer.allocUnsafe(carry + got + REUSED_CHUNK);
+        prev.copy(joined, 0, carryAt, carryAt + carry);
+        buf.copy(joined, carry, CARRY_ROOM, CARRY_ROOM + got);
+        return await feedOneBuffer(src, push, signal, joined, carry + got);
+      }
+      const start = CARRY_ROOM - carry;
+      if (carry > 0) prev.copy(buf, start, carryAt, carryAt + carry);
+      // prev is free (push kept nothing of it): the next bytes go there while this buffer is pushed
+      pending = readAhead(prev, CARRY_ROOM);
+      const end = CARRY_ROOM + got;
+      const used = push(buf.subarray(start, end));
+      if (used === null) return { leftover: 0, stopped: false };
+      carryAt = start + used;
+      carry = end - carryAt;
+      const b = buf;
+      buf = prev;
+      prev = b;
+    }
+    return { leftover: carry, stopped: false };
+  } finally {
+    if (pending) await pending.catch(() => 0);
+  }
+}
+
+/** feedReusing with one buffer read into (after what push left of it) when the last push returned. */
+async function feedOneBuffer(src: ByteSource, push: (buf: Buffer) => number | null, signal?: AbortSignal, first?: Buffer, firstLen = 0): Promise<FeedResult> {
+  let buf = first ?? Buffer.allocUnsafe(REUSED_CHUNK);
+  let have = firstLen;
+  if (have > 0) {
+    const used = push(buf.subarray(0, have));
+    if (used === null) return { leftover: 0, stopped: false };
+    if (used > 0) {
+      buf.copyWithin(0, used, have);
+      have -= used;
+    }
+  }
   for (let n = 0; ; n++) {
     if (n % 8 === 7) await tick();
     if (signal?.aborted) return { leftover: 0, stopped: true };
@@ -324,5 +414,6 @@ export function paced(src: ByteSource, ready: () => Promise<void>): ByteSource {
   return Object.assign(Object.create(src) as ByteSource, {
     read: async () => (await ready(), src.read()),
     readInto: async (target: Buffer, offset: number) => (await ready(), src.readInto(target, offset)),
+    readAhead: src.readAhead && (async (target: Buffer, offset: number) => (await ready(), src.readAhead!(target, offset))),
   });
 }
