@@ -112,7 +112,7 @@ export class FlowTable {
   private readonly tcp = new Map<string, Tracked>();
   /** Connections closed in the last few seconds: their late packets are not a new connection. */
   private readonly recentlyClosed = new FifoMap<string, Tombstone>();
-  private readonly udp = new Map<string, UdpFlow>();
+  private readonly udp = new Map<string, TrackedUdp>();
   /** Bare SYNs not answered yet, oldest first: a connection is made when anything else arrives. */
   private readonly halfOpen = new FifoMap<string, HalfOpen>();
   /** Connections idle eviction ended, oldest first: where their streams stood. */
@@ -200,7 +200,7 @@ export class FlowTable {
     for (const t of this.tcp.values()) closeBoth(t, 'open', ts);
     this.tcp.clear();
     this.recentlyClosed.clear();
-    for (const f of this.udp.values()) this.closeUdp(f, ts);
+    for (const u of this.udp.values()) this.closeUdp(u.f, ts);
     this.udp.clear();
   }
 
@@ -461,19 +461,22 @@ export class FlowTable {
 
   private udpPacket(p: DecodedPacket, ts: number): void {
     const buf = p.buf;
-    const sk = srcKey(p);
-    const dk = dstKey(p);
-    const key = sk < dk ? sk + dk : dk + sk;
-    let f = this.udp.get(key);
-    if (!f) {
+    const key = this.tupleKey(p);
+    const srcLow = this.srcLow;
+    let u = this.udp.get(key);
+    if (!u) {
+      const sk = srcKey(p);
+      const dk = dstKey(p);
       const srcIsServer = this.srcIsServer(p, false);
       const [client, server] = this.endpoints(p, srcIsServer);
-      f = new UdpFlow(this.nextId++, key, client, server, srcIsServer ? dk : sk, ts);
-      this.udp.set(key, f);
+      const flow = new UdpFlow(this.nextId++, key, client, server, srcIsServer ? dk : sk, ts);
+      u = { f: flow, clientLow: key.startsWith(flow.clientKey) };
+      this.udp.set(key, u);
       this.stats.udpFlows++;
-      this.listener.udpOpen?.(f, ts);
+      this.listener.udpOpen?.(flow, ts);
     }
-    const di = sk === f.clientKey ? 0 : 1;
+    const f = u.f;
+    const di = srcLow === u.clientLow ? 0 : 1;
     f.lastTs = ts;
     // datagrams have no sequence number: the signature uses the IP id and a hash of the first bytes
     const sig = f.lastSig[di]!;
@@ -537,7 +540,7 @@ export class FlowTable {
         this.keepEvicted(key, t);
       }
     }
-    for (const [key, f] of this.udp) {
+    for (const [key, { f }] of this.udp) {
       if (ts - f.lastTs > idle) {
         f.end = 'timeout';
         this.closeUdp(f, ts);
@@ -616,6 +619,12 @@ interface Tombstone {
 function tombstone(t: Tracked, closedAt: number): Tombstone {
   const [a, b] = t.streams;
   return { closedAt, clientIsn: a.synSeen ? a.isn : -1, serverIsn: b.synSeen ? b.isn : -1 };
+}
+
+/** A UDP flow the table follows, and which way a packet goes (as Tracked's clientLow). */
+interface TrackedUdp {
+  readonly f: UdpFlow;
+  readonly clientLow: boolean;
 }
 
 /** A connection the table follows: its record, and the assemblers the table owns for it. */
