@@ -117,7 +117,29 @@ export interface DecodeOptions {
 }
 
 const NO_OPTIONS: DecodeOptions = {};
-const SMALL_IDS = 4096;
+
+/** A transport's dispatch for one direction: the fields of the message at key (id + 1, 0 without ids), or undefined when no route. */
+type RouteFn = (b: Buffer, c: Ctx, key: number) => Record<string, unknown> | undefined;
+
+/**
+ * The dispatch over the ids that name one message whatever the state, as code: a switch whose
+ * cases call their message's decoder directly (V8 can inline a call it knows the target of; one
+ * call through an array of decoders it cannot, and that cost as much as the dispatch). Only
+ * numbers reach the source: the keys, and indices into the decoders.
+ */
+function routeFunction(table: Map<number, MessageRef[]>, fast: Module): RouteFn {
+  const used = new Set<number>();
+  const cases: string[] = [];
+  for (const [id, list] of table) {
+    const ref = list[0]!;
+    if (list.length > 1 || fast.W?.[ref.index] || !Number.isSafeInteger(id) || id < -1) continue;
+    if (!Number.isSafeInteger(ref.index) || ref.index < 0) throw new Error(`message index ${ref.index}`);
+    used.add(ref.index);
+    cases.push(`case ${id + 1}: c.mi = ${ref.index}; return M${ref.index}(b, c);`);
+  }
+  const src = `"use strict";\n${[...used].map((i) => `const M${i} = M[${i}];`).join('\n')}\nreturn function route(b, c, key) {\nswitch (key) {\n${cases.join('\n')}\n}\nreturn undefined;\n};`;
+  return new Function('M', src)(fast.M) as RouteFn;
+}
 
 export class Transport {
   readonly kind: 'tcp' | 'udp';
@@ -132,12 +154,11 @@ export class Transport {
   readonly ports: number[];
   /** Candidates per direction and id (or -1 without ids), in file order. */
   private readonly table: Record<Direction, Map<number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
-  /**
-   * Ids below SMALL_IDS that name one message whatever the state, at id + 1 (0: the message of a
-   * transport without ids): a lookup per message that is an index, not a hash and a walk.
-   */
-  private readonly c2sOnly: (MessageRef | undefined)[] = [];
-  private readonly s2cOnly: (MessageRef | undefined)[] = [];
+  /** The ids that name one message whatever the state, per direction, as code: see routeFunction. */
+  private readonly c2sRoute: RouteFn;
+  private readonly s2cRoute: RouteFn;
+  /** Messages by index in the protocol's list (what a route leaves in ctx.mi). */
+  private readonly byIndex: MessageRef[] = [];
   /** Keyed msgpack transports: candidates per direction and naming value. */
   private readonly keyed: Record<Direction, Map<string | number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
   private readonly ctx = newCtx({}, false);
@@ -207,10 +228,9 @@ export class Transport {
         }
       }
     }
-    for (const dir of ['c2s', 's2c'] as const) {
-      const only = dir === 'c2s' ? this.c2sOnly : this.s2cOnly;
-      for (const [key, list] of this.table[dir]) if (key >= -1 && key < SMALL_IDS && list.length === 1 && !fast.W?.[list[0]!.index]) only[key + 1] = list[0];
-    }
+    for (const r of refs) this.byIndex[r.index] = r;
+    this.c2sRoute = routeFunction(this.table.c2s, fast);
+    this.s2cRoute = routeFunction(this.table.s2c, fast);
   }
 
   /** Decode one frame body (what the framer produced). Never throws on bad traffic. */
@@ -237,20 +257,20 @@ export class Transport {
       id = r.read(buf, start, end);
       p = r.next;
     }
-    // read() gives NaN when the id is cut short: no ref, and decodeFrame says why
-    const ref = (dir === 'c2s' ? this.c2sOnly : this.s2cOnly)[id === undefined ? 0 : id + 1];
-    if (ref === undefined) return this.decodeFrame(dir, buf, start, end, state, opts, limits);
     c.p = p;
     c.e = end;
-    let fields: Record<string, unknown>;
+    let fields: Record<string, unknown> | undefined;
     try {
-      fields = this.fast.M[ref.index](buf, c);
+      // read() gives NaN when the id is cut short: no route, and decodeFrame says why
+      fields = (dir === 'c2s' ? this.c2sRoute : this.s2cRoute)(buf, c, id === undefined ? 0 : id + 1);
     } catch (err) {
-      const failed = this.messageFailed(err, ref, id, undefined, bytesIn(buf, start, end), p - start, state, opts, limits);
+      const failed = this.messageFailed(err, this.byIndex[c.mi]!, id, undefined, bytesIn(buf, start, end), p - start, state, opts, limits);
       if (opts.budget) opts.budget.inflated += c.inflated;
       return failed;
     }
+    if (fields === undefined) return this.decodeFrame(dir, buf, start, end, state, opts, limits);
     if (opts.budget) opts.budget.inflated += c.inflated;
+    const ref = this.byIndex[c.mi]!;
     const out = new Decoded(ref.def.name, this.labels[ref.index]!, id, fields, end - c.p, buf, start, end);
     if (opts.frame) out.frame = opts.frame;
     return out;

@@ -66,6 +66,8 @@ export interface Ctx {
   fr: Record<string, unknown> | null;
   /** Encoding again a decoded message: its values and the bytes of each field (by path). */
   orig: Original | null;
+  /** The message a transport's dispatch picked (its index in the protocol's message list). */
+  mi: number;
 }
 
 /** A decoded message being encoded again: fields equal to these are written as these bytes. */
@@ -95,6 +97,7 @@ export function newCtx(st: Record<string, unknown>, spans: boolean, limits: Deco
     hd: null,
     fr: null,
     orig: null,
+    mi: -1,
   };
 }
 
