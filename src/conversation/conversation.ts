@@ -194,12 +194,10 @@ class Message<F> implements ConversationMessage<F> {
   private fl: Record<string, unknown> | undefined;
   private p: Buffer | null;
   /** Where the payload lies in src when it is not held as a view (p null). */
-  private ps = -1;
-  private pl = 0;
+  private ps: number;
+  private pl: number;
   private w: Buffer | null;
-  private f: Buffer | null = null;
-  /** Decodes the fields again from the payload after chill(); null when that would not be exact. */
-  redo: Transport | null = null;
+  private f: Buffer | null;
 
   constructor(
     readonly flow: F,
@@ -220,14 +218,17 @@ class Message<F> implements ConversationMessage<F> {
     dm: DecodedMessage | null,
     readonly raw: string | undefined,
     readonly error: ConversationMessage['error'],
+    /** Decodes the fields again from the payload after chill(); null when that would not be exact. */
+    public redo: Transport | null,
   ) {
     this.w = wire;
-    // the payload in src: kept as positions (the view is made when asked for)
-    if (payload === src) {
-      this.p = null;
-      this.ps = ps;
-      this.pl = pe - ps;
-    } else this.p = bytesIn(payload, ps, pe);
+    this.f = null;
+    // the payload in src: kept as positions (the view is made when asked for); every field
+    // assigned once, in one order, so that every message has one shape
+    const inSrc = payload === src;
+    this.p = inSrc ? null : bytesIn(payload, ps, pe);
+    this.ps = inSrc ? ps : -1;
+    this.pl = inSrc ? pe - ps : 0;
     this.size = wire ? wire.length : e - s;
     this.name = dm?.name;
     this.label = dm?.label;
@@ -605,9 +606,7 @@ export class Conversation<F = unknown> {
 
   /** Every message is built here. */
   private emit(c: Chain, src: Buffer, s: number, e: number, wire: Buffer | null, payload: Buffer, ps: number, pe: number, offset: number, ts: number, header: Record<string, unknown> | undefined, compressed: boolean, dm: DecodedMessage | null, raw: string | undefined, error: ConversationMessage['error'], redo: Transport | null = null): void {
-    const m = new Message(this.flow, this.kind, DIRS[c.d]!, c.count++, offset, ts, src, s, e, wire, payload, ps, pe, header, compressed, dm, raw, error);
-    if (redo && dm?.fields && !error) m.redo = redo;
-    this.handler(m);
+    this.handler(new Message(this.flow, this.kind, DIRS[c.d]!, c.count++, offset, ts, src, s, e, wire, payload, ps, pe, header, compressed, dm, raw, error, redo && dm?.fields && !error ? redo : null));
   }
 
   // ---- sending --------------------------------------------------------------------------------
