@@ -33,7 +33,8 @@ import type { StreamEnd } from '../core/types';
  * Cost: the out-of-order buffer is a RangeStore, so any arrival order costs
  * O(log n) a segment; delivered bytes not yet acknowledged are copied into one
  * circular window per stream (retained.ts), so in-order data costs a copy and no
- * allocation. Each buffered piece counts PIECE_COST bytes on top of its length
+ * allocation; with lent packets (the budget's `lent`), only the bytes still
+ * unacknowledged when the caller takes its buffers back. Each buffered piece counts PIECE_COST bytes on top of its length
  * against the budgets, so a flood of one-byte pieces is bounded like bytes are;
  * a retained window counts its capacity.
  */
