@@ -39,13 +39,16 @@ export function messageText(m: Message, n?: number): string {
 
 /**
  * How decode prints a message, numbered `n` (from 0, in the order printed: what `vectors add
- * --message` takes): a JSON line written by MessageJsonWriter (terminal-safe as it comes: the
- * LineWriter does not scan it again), or a text line (escaped by the LineWriter).
+ * --message` takes): a JSON line MessageJsonWriter writes into the LineWriter's block (terminal-safe
+ * as it comes: nothing scans it again), or a text line (escaped by the LineWriter).
  */
 function messagePrinter(o: DecodeOptions, protocol: Protocol, limits: OutputLimits, lines: LineWriter): (m: Message, n: number) => void {
   if (!o.json) return (m, n) => lines.line(messageText(m, n));
   const json = new MessageJsonWriter(protocol, o.spans, limits);
-  return (m, n) => lines.safeLine(json.line(m, n));
+  return (m, n) => {
+    json.write(m, n, lines.block);
+    lines.block.endLine();
+  };
 }
 
 /**

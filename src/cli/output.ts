@@ -2,6 +2,7 @@
  * Everything the CLI prints goes through here: text lines are escaped (traffic and files may hold
  * terminal escape sequences), JSON lines are escaped the JSON way, and stdout is written in blocks.
  */
+import { LineBlock } from '../core/line-block';
 import { escapeJson, escapeLines, escapeText } from '../core/terminal';
 
 /** A line (or lines) on stderr, escaped. */
@@ -22,45 +23,37 @@ export function printJson(value: unknown): void {
 /**
  * Buffered line output to stdout: lines are encoded into a block as they come and the block goes
  * out in one write when full (no array of strings joined into one more string, then encoded).
+ * Writers that make their lines as bytes (session/json-line.ts) write into `block` directly.
  */
 export class LineWriter {
-  private block: Buffer | null = null;
-  private pos = 0;
+  readonly block: LineBlock;
 
   /** flushAt 0 writes every line at once (live output should not wait). `json`: lines are JSON. */
   constructor(
     private readonly flushAt = 65536,
     private readonly json = false,
-  ) {}
+  ) {
+    this.block = new LineBlock((chunk) => process.stdout.write(chunk), flushAt, Math.max(flushAt, 65536));
+  }
 
   line(text: string): void {
     this.safeLine(this.json ? escapeJson(text) : escapeText(text));
   }
 
-  /** A line already safe to print (escaped as it was written: session/json-line.ts). */
+  /** A line already safe to print (escaped as it was written). */
   safeLine(safe: string): void {
     // at most 3 bytes of UTF-8 per UTF-16 unit, and the newline
-    const most = safe.length * 3 + 1;
-    if (most > this.flushAt) {
+    if (safe.length * 3 + 1 > this.flushAt) {
       // a big line (or every line, unbuffered) goes out on its own, in one write
       this.flush();
       process.stdout.write(`${safe}\n`);
       return;
     }
-    if (this.block === null) this.block = Buffer.allocUnsafe(Math.max(this.flushAt, 65536));
-    else if (this.pos + most > this.block.length) {
-      this.flush();
-      this.block = Buffer.allocUnsafe(Math.max(this.flushAt, 65536));
-    }
-    this.pos += this.block.write(safe, this.pos);
-    this.block[this.pos++] = 10;
+    this.block.text(safe);
+    this.block.endLine();
   }
 
   flush(): void {
-    if (this.pos === 0 || this.block === null) return;
-    // the stream may keep the block until it is written: the next lines go to a new one
-    process.stdout.write(this.block.subarray(0, this.pos));
-    this.block = null;
-    this.pos = 0;
+    this.block.flush();
   }
 }

@@ -2,9 +2,10 @@
  * Per-message JSON serialisers generated from the IR, as the decoders are (fast-json-stringify's
  * idea): a message's fields are an object literal the decoder built from the same IR, so its keys
  * and their order are known, and each value's type too. The generated function writes the keys as
- * literals and each value by its type, without asking Object.entries or typeof what it is.
+ * literals and each value by its type, without asking Object.entries or typeof what it is, as
+ * bytes straight into the output block (./json-bytes.ts: hex and numbers make no string each).
  *
- * Output: exactly what `jsonValue` (./json-line.ts) gives for the same value. Every typed path
+ * Output: exactly the UTF-8 of what `jsonValue` (./json-line.ts) gives for the same value. Every typed path
  * checks the value has the type the IR says and otherwise hands it to `jsonValue` (the generic
  * walk), so a surprise costs speed, never correctness.
  *
@@ -13,16 +14,28 @@
  * as a JavaScript string literal with JSON.stringify, and numbers made by this generator. Values
  * come only from the decoded message, at run time.
  */
+import type { LineBlock } from '../core/line-block';
 import type { Field, ProtocolDef, Ty } from '../protocol/ir';
 import type { OutputLimits } from './format';
-import { jsonArray, jsonHex, jsonString, jsonText, jsonValue } from './json-line';
+import { putArray, putFinite, putHex, putText } from './json-bytes';
+import { jsonString, jsonValue } from './json-line';
 
-/** A message's fields (the decoder's object) as JSON, within the limits. */
-export type FieldsWriter = (fields: unknown, limits: OutputLimits) => string;
+/** Writes a message's fields (the decoder's object) as JSON into the block, within the limits; false where JSON leaves them out. */
+export type FieldsWriter = (fields: unknown, limits: OutputLimits, block: LineBlock) => boolean;
+
+/** Text already JSON and terminal-safe. */
+function putLiteral(B: LineBlock, s: string): true {
+  B.text(s);
+  return true;
+}
 
 class JsonGen {
   out: string[] = [];
+  /** Numbers the locals, from 0 in each message's function (see `emit`). */
   n = 0;
+  private fns = 0;
+  /** Functions emitted, by their text with `$` for their name: one function for each shape. */
+  private readonly emitted = new Map<string, string>();
   /** The generated function of each named type, made on first use (types may refer to themselves). */
   readonly typeFn = new Map<string, string>();
   private readonly pending: { name: string; fn: string }[] = [];
@@ -33,50 +46,71 @@ class JsonGen {
     return `${prefix}${this.n++}`;
   }
 
+  fn(prefix: string): string {
+    return `${prefix}${this.fns++}`;
+  }
+
   /**
-   * An expression giving JSON text (or undefined, where JSON leaves the value out) for the value
-   * in variable `x` of type `ty`. May emit statements first, into `body`.
+   * A function writing `ret` after `body`, by name. Messages (and arrays) of the same shape get the
+   * same text, and so one function: each generated function is one more to warm up before the JIT
+   * compiles it, and a capture spreads its messages over all of them (40 messages of one shape
+   * took 1.5 µs a message more than one function for all, on 145k messages).
+   */
+  emit(prefix: string, params: string, body: string[], ret: string): string {
+    const text = [`function $(${params}) {`, ...body, `return ${ret};`, '}'].join('\n');
+    let name = this.emitted.get(text);
+    if (!name) {
+      name = this.fn(prefix);
+      this.emitted.set(text, name);
+      this.out.push(text.replace('$', name));
+    }
+    return name;
+  }
+
+  /**
+   * An expression that writes the value in variable `x` of type `ty` into the block `B` and is
+   * true, or writes nothing and is false (where JSON leaves the value out). May emit statements
+   * first, into `body`.
    */
   value(ty: Ty, x: string, body: string[]): string {
     switch (ty.k) {
       case 'int':
         // up to 32 bits the decoder gives numbers; 64-bit ones are bigints (the generic path)
-        return ty.size <= 4 ? `(typeof ${x} === "number" ? "" + ${x} : G(${x}, L))` : `G(${x}, L)`;
+        return ty.size <= 4 ? `(typeof ${x} === "number" && ${x} - ${x} === 0 ? N(B, ${x}) : G(B, ${x}, L))` : `G(B, ${x}, L)`;
       case 'float':
-        return `(typeof ${x} === "number" && ${x} - ${x} === 0 ? "" + ${x} : G(${x}, L))`;
+        return `(typeof ${x} === "number" && ${x} - ${x} === 0 ? N(B, ${x}) : G(B, ${x}, L))`;
       case 'bool':
-        return `(${x} === true ? "true" : ${x} === false ? "false" : G(${x}, L))`;
+        return `(${x} === true ? W(B, "true") : ${x} === false ? W(B, "false") : G(B, ${x}, L))`;
       case 'str':
-        return `(typeof ${x} === "string" ? S(${x}, L) : G(${x}, L))`;
+        return `(typeof ${x} === "string" ? S(B, ${x}, L) : G(B, ${x}, L))`;
       case 'bytes':
-        return `(${x} instanceof Uint8Array ? X(${x}, L) : G(${x}, L))`;
+        return `(${x} instanceof Uint8Array ? X(B, ${x}, L) : G(B, ${x}, L))`;
       case 'array': {
-        const f = this.v('A');
         const e = this.v('e');
         const inner: string[] = [];
         const w = this.value(ty.of, e, inner);
-        this.out.push(`function ${f}(${e}, L) {`, ...inner, `return ${w};`, '}');
-        return `(Array.isArray(${x}) ? R(${x}, L, ${f}) : G(${x}, L))`;
+        const f = this.emit('A', `${e}, L, B`, inner, w);
+        return `(Array.isArray(${x}) ? R(B, ${x}, L, ${f}) : G(B, ${x}, L))`;
       }
       case 'struct':
         return this.struct(ty.fields, x, body);
       case 'ref': {
         const t = this.def.types.get(ty.name);
-        if (!t) return `G(${x}, L)`;
+        if (!t) return `G(B, ${x}, L)`;
         let fn = this.typeFn.get(ty.name);
         if (!fn) {
-          fn = this.v('T');
+          fn = this.fn('T');
           this.typeFn.set(ty.name, fn);
           this.pending.push({ name: ty.name, fn });
         }
-        return `${fn}(${x}, L)`;
+        return `${fn}(${x}, L, B)`;
       }
       case 'window':
         return this.value(ty.inner, x, body);
       default:
         // enums (a name or an unknown number), flags and bits (objects with an _other),
         // varints, constants, msgpack, switches: the generic walk
-        return `G(${x}, L)`;
+        return `G(B, ${x}, L)`;
     }
   }
 
@@ -84,27 +118,33 @@ class JsonGen {
   struct(fields: Field[], x: string, body: string[]): string {
     const visible = fields.filter((f) => !f.hidden);
     // a name given twice would make the literal keep the first place and the last value
-    if (new Set(visible.map((f) => f.name)).size !== visible.length) return `G(${x}, L)`;
+    if (new Set(visible.map((f) => f.name)).size !== visible.length) return `G(B, ${x}, L)`;
     const s = this.v('s');
+    const first = this.v('o');
     const isObj = `(${x} !== null && typeof ${x} === "object" && !Array.isArray(${x}) && !(${x} instanceof Uint8Array))`;
     // Only an object with exactly these keys, in this order, is written by the plan; anything else by G.
-    body.push(`let ${s};`);
+    body.push(`let ${s} = true;`);
     body.push(`if (${isObj} && K(${x}, ${JSON.stringify(visible.map((f) => f.name))})) {`);
-    body.push(`${s} = "{";`);
+    body.push('W(B, "{");');
+    // where the first field would start: a field after it is written with its comma
+    body.push(`const ${first} = B.mark();`);
     for (const f of visible) {
       const y = this.v('y');
-      const w = this.v('w');
+      const at = this.v('m');
       const inner: string[] = [];
+      const key = `${jsonString(f.name)}:`;
       body.push(`const ${y} = ${x}[${JSON.stringify(f.name)}];`);
       body.push(`if (${y} !== undefined) {`);
+      body.push(`const ${at} = B.mark();`);
+      body.push(`W(B, ${at} > ${first} ? ${JSON.stringify(`,${key}`)} : ${JSON.stringify(key)});`);
       const expr = this.value(f.ty, y, inner);
       body.push(...inner);
-      body.push(`const ${w} = ${expr};`);
-      body.push(`if (${w} !== undefined) ${s} += (${s}.length > 1 ? "," : "") + ${JSON.stringify(`${jsonString(f.name)}:`)} + ${w};`);
+      // JSON leaves the field out: so does the line, key and all
+      body.push(`if (!${expr}) B.cut(${at});`);
       body.push('}');
     }
-    body.push(`${s} += "}";`);
-    body.push(`} else ${s} = G(${x}, L);`);
+    body.push('W(B, "}");');
+    body.push(`} else ${s} = G(B, ${x}, L);`);
     return s;
   }
 
@@ -112,8 +152,9 @@ class JsonGen {
   types(): void {
     for (let p = this.pending.shift(); p; p = this.pending.shift()) {
       const body: string[] = [];
+      this.n = 0;
       const w = this.value(this.def.types.get(p.name)!.ty, 'v', body);
-      this.out.push(`function ${p.fn}(v, L) {`, ...body, `return ${w};`, '}');
+      this.out.push(`function ${p.fn}(v, L, B) {`, ...body, `return ${w};`, '}');
     }
   }
 }
@@ -146,9 +187,9 @@ export function fieldWriters(def: ProtocolDef, generic: typeof jsonValue = jsonV
     for (const m of t.messages) {
       if (m.mapFields) continue;
       const body: string[] = [];
+      g.n = 0;
       const w = g.struct(m.fields, 'v', body);
-      const fn = g.v('M');
-      g.out.push(`function ${fn}(v, L) {`, ...body, `return ${w};`, '}');
+      const fn = g.emit('M', 'v, L, B', body, w);
       for (const dir of m.dir ? [m.dir] : ['c2s', 's2c']) {
         const key = `${t.kind} ${dir} ${m.name}`;
         seen.set(key, (seen.get(key) ?? 0) + 1);
@@ -158,7 +199,13 @@ export function fieldWriters(def: ProtocolDef, generic: typeof jsonValue = jsonV
   }
   g.types();
   const src = `"use strict";\n${g.out.join('\n')}\nreturn { ${entries.map((e, i) => `${JSON.stringify(String(i))}: ${e.fn}`).join(', ')} };`;
-  const fns = new Function('G', 'S', 'X', 'R', 'K', src)(generic, jsonText, jsonHex, jsonArray, sameKeys) as Record<string, FieldsWriter>;
+  const G = (B: LineBlock, v: unknown, L: OutputLimits): boolean => {
+    const s = generic(v, L);
+    if (s === undefined) return false;
+    B.text(s);
+    return true;
+  };
+  const fns = new Function('G', 'S', 'X', 'R', 'K', 'N', 'W', src)(G, putText, putHex, putArray, sameKeys, putFinite, putLiteral) as Record<string, FieldsWriter>;
   const out = new Map<string, FieldsWriter>();
   entries.forEach((e, i) => {
     if (seen.get(e.key) === 1) out.set(e.key, fns[String(i)]);

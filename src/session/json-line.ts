@@ -1,22 +1,25 @@
 /**
- * `decode --json` lines written straight to text: byte for byte what
+ * `decode --json` lines written straight into the output block (core/line-block, through
+ * ./json-bytes.ts): byte for byte the UTF-8 of what
  * `escapeJson(JSON.stringify({ n, ...messageJson(m, spans, limits) }))` gives, without the
- * intermediate objects, without JSON.stringify scanning every hex digit, and without escapeJson
+ * intermediate objects, without a string per value, without JSON.stringify scanning every hex digit, and without escapeJson
  * scanning the whole line again. Each piece is escaped as it is written: hex and numbers need
  * nothing, a string only when a quick test finds a character that needs it, and then through
  * JSON.stringify and escapeJson themselves (so the rare case is exact by construction).
  * Fields of messages the description declares go through serialisers generated from it
  * (./json-codegen.ts); anything else through `jsonValue`, the generic walk.
  */
+import { LineBlock } from '../core/line-block';
 import { escapeJson, UNSAFE_CLASS } from '../core/terminal';
 import { endpointString, type Endpoint } from '../core/types';
 import type { Protocol } from '../protocol/protocol';
 import { boundedHex, DEFAULT_LIMITS, type OutputLimits } from './format';
+import { putHex, putMicros, putNumberOrNull, putString, putValue } from './json-bytes';
 import { fieldWriters, type FieldsWriter } from './json-codegen';
 import type { Message } from './messages';
 
 /** What JSON.stringify escapes (quote, backslash, C0, lone surrogates) and escapeJson after it. */
-const NEEDS_ESCAPE = new RegExp(`["\\\\${UNSAFE_CLASS}\\ud800-\\udfff]`);
+export const NEEDS_ESCAPE = new RegExp(`["\\\\${UNSAFE_CLASS}\\ud800-\\udfff]`);
 
 /** A string as a terminal-safe JSON string literal. */
 export function jsonString(s: string): string {
@@ -89,9 +92,27 @@ function plain(v: unknown): string | undefined {
   return v === undefined ? undefined : escapeJson(JSON.stringify(v));
 }
 
-function prop(key: string, v: unknown): string {
-  const w = plain(v);
-  return w === undefined ? '' : `,"${key}":${w}`;
+/** `,"key":value` for a top-level value (`comma_key` is `,"key":`), nothing where JSON.stringify leaves it out. */
+function putProp(B: LineBlock, commaKey: string, v: unknown): void {
+  if (typeof v === 'number') {
+    B.text(commaKey);
+    putNumberOrNull(B, v);
+  } else if (typeof v === 'string') {
+    B.text(commaKey);
+    putString(B, v);
+  } else {
+    const w = plain(v);
+    if (w === undefined) return;
+    B.text(commaKey);
+    B.text(w);
+  }
+}
+
+/** `,"key":` then the value by the generic walk; the key taken back where JSON leaves the value out. */
+function putPart(B: LineBlock, commaKey: string, v: unknown, L: OutputLimits): void {
+  const at = B.mark();
+  B.text(commaKey);
+  if (!putValue(B, v, L)) B.cut(at);
 }
 
 /** Where a message's connection is, as JSON (the same for every message of a connection). */
@@ -102,12 +123,19 @@ interface FlowPart {
   json: string;
 }
 
+/** A declared message's serialiser and its name as a JSON literal. */
+interface Declared {
+  fields: FieldsWriter;
+  name: string;
+}
+
 /**
- * Messages as `decode --json` lines. `line(m, n)` is the line without its newline, terminal-safe
- * (LineWriter.safeLine takes it as it is).
+ * Messages as `decode --json` lines, written into the output block (`write`) or as a string
+ * (`line`, without its newline). Either is terminal-safe as it comes.
  */
 export class MessageJsonWriter {
-  private readonly writers: Map<string, FieldsWriter>;
+  /** Declared messages by name, for tcp c2s, tcp s2c, udp c2s, udp s2c (see `declared`). */
+  private readonly byDir: Map<string, Declared>[] = [new Map(), new Map(), new Map(), new Map()];
   /** The connection's part of the line, rebuilt when its ends change (the table may learn who the server is). */
   private readonly flows = new WeakMap<object, FlowPart>();
 
@@ -116,7 +144,16 @@ export class MessageJsonWriter {
     private readonly spans = false,
     private readonly limits: OutputLimits = DEFAULT_LIMITS,
   ) {
-    this.writers = protocol ? fieldWriters(protocol.def) : new Map();
+    if (!protocol) return;
+    for (const [key, fields] of fieldWriters(protocol.def)) {
+      // `tcp c2s name`: the name may hold spaces
+      const name = key.slice(8);
+      this.byDir[(key.startsWith('udp') ? 2 : 0) + (key.slice(4, 7) === 's2c' ? 1 : 0)].set(name, { fields, name: jsonString(name) });
+    }
+  }
+
+  private declared(m: Message): Declared | undefined {
+    return m.name === undefined ? undefined : this.byDir[(m.transport === 'udp' ? 2 : 0) + (m.dir === 's2c' ? 1 : 0)].get(m.name);
   }
 
   private flowPart(m: Message): string {
@@ -128,29 +165,62 @@ export class MessageJsonWriter {
       p.json = `${prop('client', endpointString(f.client))}${prop('server', endpointString(f.server))}`;
       this.flows.set(f, p);
     }
-    return `${prop('conn', f.id)}${prop('transport', m.transport)}${p.json}`;
+    return p.json;
   }
 
-  line(m: Message, n: number): string {
+  /** The line of message `n`, without its newline, into the block (the caller ends the line). */
+  write(m: Message, n: number, B: LineBlock): void {
     const L = this.limits;
-    let s = `{"n":${plain(n)}${prop('ts', m.ts / 1e6)}${this.flowPart(m)}${prop('dir', m.dir)}${prop('index', m.index)}`;
-    s += `,"name":${m.name === undefined || m.name === null ? 'null' : plain(m.name)},"id":${m.id === undefined || m.id === null ? 'null' : plain(m.id)}${prop('size', m.size)}`;
-    if (m.header) s += part('frame', jsonValue(m.header, L));
-    if (m.head) s += part('head', jsonValue(m.head, L));
+    B.text('{"n":');
+    putNumberOrNull(B, n);
+    B.text(',"ts":');
+    putMicros(B, m.ts);
+    const flow = (m.flow as unknown as { id: unknown }).id;
+    putProp(B, ',"conn":', flow);
+    putProp(B, ',"transport":', m.transport);
+    B.text(this.flowPart(m));
+    putProp(B, ',"dir":', m.dir);
+    putProp(B, ',"index":', m.index);
+    const d = this.declared(m);
+    B.text(',"name":');
+    if (d) B.text(d.name);
+    else if (m.name === undefined || m.name === null) B.text('null');
+    else B.text(plain(m.name)!);
+    B.text(',"id":');
+    if (m.id === undefined || m.id === null) B.text('null');
+    else if (typeof m.id === 'number') putNumberOrNull(B, m.id);
+    else B.text(plain(m.id)!);
+    putProp(B, ',"size":', m.size);
+    if (m.header) putPart(B, ',"frame":', m.header, L);
+    if (m.head) putPart(B, ',"head":', m.head, L);
     if (m.fields) {
-      const w = m.name === undefined ? undefined : this.writers.get(`${m.transport} ${m.dir} ${m.name}`);
-      s += part('fields', w ? w(m.fields, L) : jsonValue(m.fields, L));
+      if (d) {
+        const at = B.mark();
+        B.text(',"fields":');
+        if (!d.fields(m.fields, L, B)) B.cut(at);
+      } else putPart(B, ',"fields":', m.fields, L);
     }
-    if (m.trailing) s += prop('trailing', m.trailing);
-    if (m.compressed) s += ',"compressed":true';
-    if (m.raw) s += prop('raw', m.raw);
-    if (m.error) s += prop('error', m.error);
-    if (m.raw || m.error) s += `,"hex":${jsonHex(m.payload, L)}`;
-    if (this.spans && m.spans) s += prop('spans', m.spans);
-    return `${s}}`;
+    if (m.trailing) putProp(B, ',"trailing":', m.trailing);
+    if (m.compressed) B.text(',"compressed":true');
+    if (m.raw) putProp(B, ',"raw":', m.raw);
+    if (m.error) putProp(B, ',"error":', m.error);
+    if (m.raw || m.error) {
+      B.text(',"hex":');
+      putHex(B, m.payload, L);
+    }
+    if (this.spans && m.spans) putProp(B, ',"spans":', m.spans);
+    B.text('}');
+  }
+
+  /** The line of message `n` as a string, without its newline. */
+  line(m: Message, n: number): string {
+    const B = new LineBlock(() => {}, Infinity, 1024);
+    this.write(m, n, B);
+    return B.buf.toString('utf8', 0, B.pos);
   }
 }
 
-function part(key: string, w: string | undefined): string {
+function prop(key: string, v: unknown): string {
+  const w = plain(v);
   return w === undefined ? '' : `,"${key}":${w}`;
 }

@@ -4,10 +4,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Conversation, type ConversationMessage } from '../../src/conversation/conversation';
 import { hexBytes, loadVectors } from '../../src/conversation/vectors';
+import { LineBlock } from '../../src/core/line-block';
 import { escapeJson } from '../../src/core/terminal';
 import { compileProtocol, loadProtocol, type Protocol } from '../../src/protocol/protocol';
 import { DEFAULT_LIMITS, FULL, messageJson, toJsonValue, type OutputLimits } from '../../src/session/format';
-import { fieldWriters } from '../../src/session/json-codegen';
+import { putMicros } from '../../src/session/json-bytes';
+import { fieldWriters, type FieldsWriter } from '../../src/session/json-codegen';
 import { jsonString, jsonValue, MessageJsonWriter } from '../../src/session/json-line';
 import type { Message } from '../../src/session/messages';
 
@@ -20,6 +22,21 @@ const LIMITS: [string, OutputLimits][] = [
   ['full', FULL],
   ['tiny', TINY],
 ];
+
+/** What a generated serialiser writes, as text (undefined where it writes nothing). */
+function text(w: FieldsWriter, v: unknown, l: OutputLimits): string | undefined {
+  const B = new LineBlock(() => {}, Infinity, 16);
+  return w(v, l, B) ? B.buf.toString('utf8', 0, B.pos) : undefined;
+}
+
+/** Lines written into blocks of `size` bytes, as the sink got them. */
+function blocks(size: number, write: (B: LineBlock) => void): Buffer {
+  const chunks: Buffer[] = [];
+  const B = new LineBlock((c) => chunks.push(c), size, size);
+  write(B);
+  B.flush();
+  return Buffer.concat(chunks);
+}
 
 const flow = { id: 7, client: { addr: '127.0.0.1', port: 50000 }, server: { addr: '::1', port: 24000 } };
 
@@ -63,6 +80,28 @@ describe('decode --json lines', () => {
     expect(compared).toBeGreaterThan(100);
   });
 
+  it('written into small blocks, are the same bytes, line after line', () => {
+    for (const dir of descriptions) {
+      const protocol = loadProtocol(dir);
+      const messages = vectorMessages(protocol, join(dir, 'vectors.yaml'));
+      for (const [name, limits] of LIMITS) {
+        const w = new MessageJsonWriter(protocol, true, limits);
+        const expected = Buffer.from(messages.map((m, n) => `${reference(m, n, true, limits)}\n`).join(''));
+        // blocks smaller than a line: every line moves to a new block as it is written
+        for (const size of [7, 100, 65536])
+          expect(
+            blocks(size, (B) =>
+              messages.forEach((m, n) => {
+                w.write(m, n, B);
+                B.endLine();
+              }),
+            ).equals(expected),
+            `${dir} ${name} ${size}`,
+          ).toBe(true);
+      }
+    }
+  });
+
   it('raw and failed messages, text and flags: the same as JSON.stringify', () => {
     const protocol = loadProtocol(join(ROOT, 'testgame'));
     const w = new MessageJsonWriter(protocol, true, DEFAULT_LIMITS);
@@ -76,6 +115,19 @@ describe('decode --json lines', () => {
       like({ flow: { ...flow, id: 8, client: { addr: 'a\u202eb', port: 1 } } as never }),
     ];
     variants.forEach((m, n) => expect(w.line(m, n)).toBe(reference(m, n, true, DEFAULT_LIMITS)));
+  });
+
+  it('timestamps: µs as seconds, as JSON.stringify writes t / 1e6', () => {
+    const edges = [0, 1, 9, 10, 999_999, 1_000_000, 1_000_001, 1_700_000_000_000_039, 1_700_000_000_100_000, 2147483647999999, 2147483648e6, 2147483648e6 + 1, 4294967296e6 - 1, 2 ** 53, -1, -1_500_000, 0.5, 1e21, Number.NaN, Infinity];
+    const ts = fc.oneof(fc.integer({ min: 0, max: 2147483648e6 + 10 }), fc.nat(), fc.double(), fc.integer({ min: 1_600_000_000_000_000, max: 1_800_000_000_000_000 }), fc.constantFrom(...edges));
+    fc.assert(
+      fc.property(ts, (t) => {
+        const B = new LineBlock(() => {}, Infinity, 4);
+        putMicros(B, t);
+        expect(B.buf.toString('latin1', 0, B.pos)).toBe(JSON.stringify(t / 1e6));
+      }),
+      { numRuns: 20000, examples: edges.map((e) => [e]) },
+    );
   });
 });
 
@@ -206,11 +258,18 @@ describe('generated serialisers', () => {
         const expected = escapeJson(JSON.stringify(toJsonValue(d.fields, l)));
         // NaN and infinite floats are the one typed value the generated code hands on
         const finite = Number.isFinite(d.fields!.f) && Number.isFinite(d.fields!.d);
-        if (finite) expect(typed(d.fields, l)).toBe(expected);
-        expect(fieldWriters(protocol.def).get('tcp c2s all')!(d.fields, l)).toBe(expected);
+        if (finite) expect(text(typed, d.fields, l)).toBe(expected);
+        expect(text(fieldWriters(protocol.def).get('tcp c2s all')!, d.fields, l)).toBe(expected);
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('are one function for messages of one shape', () => {
+    const p = compileProtocol(`protocol: shapes\ntcp:\n  framing: { length: u16be }\n  id: u8\n  messages:\n    a: { id: 1, fields: { x: u8, y: { array: u8, prefix: u8 } } }\n    b: { id: 2, fields: { x: u8, y: { array: u8, prefix: u8 } } }\n    c: { id: 3, fields: { x: u16, z: { type: bytes, until: end } } }\n`, 'shapes.yaml');
+    const w = fieldWriters(p.def);
+    expect(w.get('tcp c2s a')).toBe(w.get('tcp s2c b'));
+    expect(w.get('tcp c2s a')).not.toBe(w.get('tcp c2s c'));
   });
 
   it('hand a reshaped or mistyped value to the generic walk', () => {
@@ -223,7 +282,7 @@ describe('generated serialisers', () => {
       [1, 2],
       null,
     ];
-    for (const v of odd) for (const [, l] of LIMITS) expect(w(v, l)).toBe(JSON.stringify(toJsonValue(v, l)) === undefined ? undefined : escapeJson(JSON.stringify(toJsonValue(v, l))));
+    for (const v of odd) for (const [, l] of LIMITS) expect(text(w, v, l)).toBe(JSON.stringify(toJsonValue(v, l)) === undefined ? undefined : escapeJson(JSON.stringify(toJsonValue(v, l))));
   });
 
 });

@@ -1,0 +1,110 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LineBlock } from '../../src/core/line-block';
+
+/** A block of `size` bytes whose sink records each chunk, and a copy of it as it was when handed on. */
+function recorded(size: number, flushAt = size) {
+  const chunks: Buffer[] = [];
+  const copies: Buffer[] = [];
+  const B = new LineBlock(
+    (c) => {
+      chunks.push(c);
+      copies.push(Buffer.from(c));
+    },
+    flushAt,
+    size,
+  );
+  return { B, chunks, copies, all: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+describe('LineBlock', () => {
+  it('writes integers as String does', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: -2147483647, max: 2147483647 }), fc.constantFrom(0, -0, 9, 10, 99, 100, -1, -10, 2147483647, -2147483647, 1073741824)), (n) => {
+        const { B } = recorded(4);
+        B.int32(n);
+        expect(B.buf.toString('latin1', 0, B.pos)).toBe(String(n));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('writes six-digit fractions without their trailing zeros', () => {
+    for (const [n, s] of [
+      [1, '000001'],
+      [10, '00001'],
+      [100000, '1'],
+      [120000, '12'],
+      [999999, '999999'],
+      [39, '000039'],
+    ] as const) {
+      const { B } = recorded(4);
+      B.micros(n);
+      expect(B.buf.toString('latin1', 0, B.pos)).toBe(s);
+    }
+  });
+
+  it('writes hex as Buffer#toString does, at any offset and length', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(5), (bytes, lead) => {
+        const { B } = recorded(8);
+        B.text('x'.repeat(lead));
+        B.hex(bytes, bytes.length);
+        expect(B.buf.toString('latin1', lead, B.pos)).toBe(Buffer.from(bytes).toString('hex'));
+        const { B: C } = recorded(8);
+        C.hex(bytes, bytes.length >> 1);
+        expect(C.buf.toString('latin1', 0, C.pos)).toBe(Buffer.from(bytes).subarray(0, bytes.length >> 1).toString('hex'));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('writes text as UTF-8, short and long, ASCII or not', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 100 }), { maxLength: 6 }), (lines) => {
+        const { B, all } = recorded(16);
+        for (const l of lines) {
+          B.text(l);
+          B.endLine();
+        }
+        B.flush();
+        expect(all()).toBe(Buffer.from(lines.map((l) => `${l}\n`).join('')).toString('utf8'));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('hands on whole lines only, and never writes again into what it handed on', () => {
+    const { B, chunks, copies, all } = recorded(16);
+    const want: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const line = `${i}:${'ab'.repeat(i % 13)}`;
+      B.text(`${i}:`);
+      const at = B.mark();
+      B.text('thrown away, and long enough to move the line to another block');
+      B.cut(at);
+      B.text('ab'.repeat(i % 13));
+      B.endLine();
+      want.push(line);
+    }
+    B.flush();
+    expect(all()).toBe(want.map((l) => `${l}\n`).join(''));
+    expect(chunks.length).toBeGreaterThan(10);
+    chunks.forEach((c, i) => {
+      expect(c.equals(copies[i])).toBe(true);
+      expect(c[c.length - 1]).toBe(10);
+    });
+  });
+
+  it('with flushAt 0, hands on every line as it ends', () => {
+    const { B, chunks } = recorded(65536, 0);
+    B.text('one');
+    B.endLine();
+    expect(chunks.map(String)).toEqual(['one\n']);
+    B.text('two');
+    B.flush(); // a line begun is not handed on
+    expect(chunks.length).toBe(1);
+    B.endLine();
+    expect(chunks.map(String)).toEqual(['one\n', 'two\n']);
+  });
+});
