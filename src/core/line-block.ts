@@ -84,6 +84,13 @@ export class LineBlock {
     this.start = 0;
   }
 
+  /** Bytes as they are (text made safe and encoded once, kept for many lines). */
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   /** Text as UTF-8, as it is (the caller has made it safe). */
   text(s: string): void {
     const n = s.length;

@@ -120,14 +120,20 @@ interface FlowPart {
   client: Endpoint;
   server: Endpoint;
   id: unknown;
-  json: string;
+  transport: string;
+  /** `,"conn":…,"transport":…,"client":…,"server":…` as UTF-8. */
+  bytes: Buffer;
 }
 
-/** A declared message's serialiser and its name as a JSON literal. */
+/** A declared message's serialiser, and `,"name":<its name>,"id":` (what comes before its id). */
 interface Declared {
   fields: FieldsWriter;
-  name: string;
+  nameThenId: string;
 }
+
+/** What comes between the connection and the index, for the two directions. */
+const DIR_C2S = ',"dir":"c2s","index":';
+const DIR_S2C = ',"dir":"s2c","index":';
 
 /**
  * Messages as `decode --json` lines, written into the output block (`write`) or as a string
@@ -148,7 +154,7 @@ export class MessageJsonWriter {
     for (const [key, fields] of fieldWriters(protocol.def)) {
       // `tcp c2s name`: the name may hold spaces
       const name = key.slice(8);
-      this.byDir[(key.startsWith('udp') ? 2 : 0) + (key.slice(4, 7) === 's2c' ? 1 : 0)].set(name, { fields, name: jsonString(name) });
+      this.byDir[(key.startsWith('udp') ? 2 : 0) + (key.slice(4, 7) === 's2c' ? 1 : 0)].set(name, { fields, nameThenId: `,"name":${jsonString(name)},"id":` });
     }
   }
 
@@ -156,16 +162,16 @@ export class MessageJsonWriter {
     return m.name === undefined ? undefined : this.byDir[(m.transport === 'udp' ? 2 : 0) + (m.dir === 's2c' ? 1 : 0)].get(m.name);
   }
 
-  private flowPart(m: Message): string {
+  private flowPart(m: Message): Buffer {
     const f = m.flow as unknown as { id: unknown; client: Endpoint; server: Endpoint };
     let p = this.flows.get(f);
-    if (!p || p.client !== f.client || p.server !== f.server || p.id !== f.id) {
-      p = { client: f.client, server: f.server, id: f.id, json: '' };
-      // the same keys in the same order as messageJson: conn, transport (written apart), client, server
-      p.json = `${prop('client', endpointString(f.client))}${prop('server', endpointString(f.server))}`;
+    if (!p || p.client !== f.client || p.server !== f.server || p.id !== f.id || p.transport !== m.transport) {
+      // the same keys in the same order as messageJson: conn, transport, client, server
+      const json = `${prop('conn', f.id)}${prop('transport', m.transport)}${prop('client', endpointString(f.client))}${prop('server', endpointString(f.server))}`;
+      p = { client: f.client, server: f.server, id: f.id, transport: m.transport, bytes: Buffer.from(json) };
       this.flows.set(f, p);
     }
-    return p.json;
+    return p.bytes;
   }
 
   /** The line of message `n`, without its newline, into the block (the caller ends the line). */
@@ -175,18 +181,22 @@ export class MessageJsonWriter {
     putNumberOrNull(B, n);
     B.text(',"ts":');
     putMicros(B, m.ts);
-    const flow = (m.flow as unknown as { id: unknown }).id;
-    putProp(B, ',"conn":', flow);
-    putProp(B, ',"transport":', m.transport);
-    B.text(this.flowPart(m));
-    putProp(B, ',"dir":', m.dir);
-    putProp(B, ',"index":', m.index);
+    B.bytes(this.flowPart(m));
+    if ((m.dir === 'c2s' || m.dir === 's2c') && typeof m.index === 'number') {
+      B.text(m.dir === 'c2s' ? DIR_C2S : DIR_S2C);
+      putNumberOrNull(B, m.index);
+    } else {
+      putProp(B, ',"dir":', m.dir);
+      putProp(B, ',"index":', m.index);
+    }
     const d = this.declared(m);
-    B.text(',"name":');
-    if (d) B.text(d.name);
-    else if (m.name === undefined || m.name === null) B.text('null');
-    else B.text(plain(m.name)!);
-    B.text(',"id":');
+    if (d) B.text(d.nameThenId);
+    else {
+      B.text(',"name":');
+      if (m.name === undefined || m.name === null) B.text('null');
+      else B.text(plain(m.name)!);
+      B.text(',"id":');
+    }
     if (m.id === undefined || m.id === null) B.text('null');
     else if (typeof m.id === 'number') putNumberOrNull(B, m.id);
     else B.text(plain(m.id)!);
