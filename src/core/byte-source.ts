@@ -323,7 +323,7 @@ export async function feedReusing(src: ByteSource, push: (buf: Buffer) => number
 }
 
 /** Room kept before the bytes read into each of feedTwoBuffers' buffers, for the record the other one left unfinished. */
-const CARRY_ROOM = 1 << 20;
+const CARRY_ROOM = 256 << 10;
 
 /**
  * feedReusing with two buffers, for a source that reads ahead: while `push` takes the records
