@@ -323,7 +323,7 @@ export async function feedReusing(src: ByteSource, push: (buf: Buffer) => number
 }
 
 /** Room kept before the bytes read into each of feedTwoBuffers' buffers, for the record the other one left unfinished. */
-const CARRY_ROOM = 256 << 10;
+const CARRY_ROOM = 320 << 10; // a record at libpcap's largest snap length (256 KiB) and its header fit
 
 /**
  * feedReusing with two buffers, for a source that reads ahead: while `push` takes the records
