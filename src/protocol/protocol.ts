@@ -162,10 +162,11 @@ export class Transport {
   /** Keyed msgpack transports: candidates per direction and naming value. */
   private readonly keyed: Record<Direction, Map<string | number, MessageRef[]>> = { c2s: new Map(), s2c: new Map() };
   private readonly ctx = newCtx({}, false);
-  /** The message id's reader (the transport's `id:` counter), and each message's label by index. */
+  /** The message id's reader (the transport's `id:` counter). */
   private readonly idReader: CounterReader | null;
-  /** A head, an id expression or msgpack: decodeFramed's path. */
+  /** A head, an id expression or msgpack: decodeAt always takes decodeFrame. */
   private readonly general: boolean;
+  /** Each message's label (Protocol.label), by index. */
   private readonly labels: string[] = [];
   /** The compiled head, id expression and frame header (see codegen's generate). */
   private readonly fn: {
