@@ -6,7 +6,9 @@
  *   - tshark with the Lua dissector `gamesniff export-dissector` makes from the same description,
  *     its decoded fields as JSON (`-T ek -e ...`), on the first PREFIX_PACKETS packets (it is
  *     ~10× slower), gamesniff timed on that prefix too so that the ratio compares the same bytes.
- * Output cost = (json − quiet) / quiet (goal ≤ 1); gamesniff / tshark in messages a second (goal ≥ 20).
+ * Output cost = (json − quiet) / quiet (goal ≤ 1); gamesniff / tshark in messages a second (goal ≥ 20),
+ * as timed on the prefix, and without each tool's start-up (its time on a capture with no packet,
+ * measured in the same runs): on a prefix of seconds, loading the program weighs on both.
  */
 import { closeSync, existsSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -160,19 +162,32 @@ export async function outputBench(capture: string): Promise<void> {
     const ex = await measure(process.execPath, [CLI, 'export-dissector', protocol, '-o', lua]);
     if (ex.code !== 0) throw new Error(`export-dissector failed: ${ex.stderr.slice(-400)}`);
     const fields = ['benchcapture.name', 'benchcapture.dir', 'benchcapture.id', ...Array.from({ length: 40 }, (_, i) => `benchcapture.m${i + 1}.payload`)];
+    const empty = pcapPrefix(capture, 0)!;
     const ts: Rate[] = [];
     const gp: Rate[] = [];
+    const ts0: Rate[] = [];
+    const gp0: Rate[] = [];
     for (let i = 0; i < runs; i++) {
       ts.push(await tshark(lua, fields, prefix, 'benchcapture'));
       gp.push(await gamesniff(protocol, prefix, 'json'));
+      ts0.push(await tshark(lua, fields, empty, 'benchcapture'));
+      gp0.push(await gamesniff(protocol, empty, 'json'));
     }
     const t = med(ts);
     const g = med(gp);
+    const t0 = med(ts0);
+    const g0 = med(gp0);
     process.stdout.write(`  on the first ${int(PREFIX_PACKETS)} packets (${fmt(statSync(prefix).size / 1e6, 0)} MB): tshark is too slow for the whole capture\n`);
     row('tshark -T ek + Lua dissector', t, `${int(t.messages)} messages decoded`);
     row('gamesniff decode --json (piped)', g, `${int(g.messages)} messages`);
     const speed = g.messages / g.seconds / (t.messages / t.seconds);
     process.stdout.write(`  gamesniff / tshark: ${fmt(speed, 1)}× the messages a second on the prefix (goal ≥ 20); whole capture vs prefix tshark: ${fmt(j.messages / j.seconds / (t.messages / t.seconds), 1)}×\n`);
+    // start-up: each tool on a capture with no packet (tshark loads its dissectors and the Lua file)
+    const steady = (r: Rate, start: Rate): number => r.messages / Math.max(1e-3, r.seconds - start.seconds);
+    process.stdout.write(
+      `  start-up (a capture with no packet): tshark ${fmt(t0.seconds, 2)} s, gamesniff ${fmt(g0.seconds, 2)} s; without it, tshark ${int(steady(t, t0))} msgs/s, ` +
+        `gamesniff ${int(steady(g, g0))} msgs/s: ${fmt(steady(g, g0) / steady(t, t0), 1)}× (goal ≥ 20)\n`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
