@@ -42,6 +42,34 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('check' as const), back: fc.integer({ min: 1, max: 600 }), data: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 200 }), flip: fc.integer({ min: 0, max: 3 }) }),
 );
 
+/** The stream so far (so that a check can repeat it, with some bytes changed) and where it ends. */
+interface Run {
+  next: number;
+  stream: Map<number, number>;
+}
+
+/** One op on the window and the model alike; an added chunk is returned (the caller may lend it). */
+function step(w: RetainedWindow, m: Model, run: Run, o: Op): Buffer | null {
+  if (o.kind === 'add') {
+    const off = run.next + o.jump;
+    const data = Buffer.from(o.data);
+    data.forEach((b, i) => run.stream.set(off + i, b));
+    w.add(off, data);
+    m.add(off, data);
+    run.next = off + data.length;
+    return data;
+  }
+  if (o.kind === 'release') {
+    w.release(run.next - o.back);
+    m.release(run.next - o.back);
+  } else {
+    const off = run.next - o.back;
+    const data = Buffer.from(o.data.map((b, i) => (run.stream.get(off + i) ?? b) ^ (i % 4 === 0 ? o.flip : 0)));
+    expect(w.conflicts(off, data)).toBe(m.conflicts(off, data));
+  }
+  return null;
+}
+
 describe('RetainedWindow', () => {
   it('holds the newest unacknowledged bytes and counts differing copies as the model does', () => {
     fc.assert(
@@ -49,25 +77,9 @@ describe('RetainedWindow', () => {
         const budget = { retained: 0, maxRetained: 1 << 30 };
         const w = new RetainedWindow(max, budget);
         const m = new Model(max);
-        let next = 1000;
-        // what the stream carried, so that a check can repeat it (with some bytes changed)
-        const stream = new Map<number, number>();
+        const run: Run = { next: 1000, stream: new Map() };
         for (const o of ops) {
-          if (o.kind === 'add') {
-            const off = next + o.jump;
-            const data = Buffer.from(o.data);
-            data.forEach((b, i) => stream.set(off + i, b));
-            w.add(off, data);
-            m.add(off, data);
-            next = off + data.length;
-          } else if (o.kind === 'release') {
-            w.release(next - o.back);
-            m.release(next - o.back);
-          } else {
-            const off = next - o.back;
-            const data = Buffer.from(o.data.map((b, i) => (stream.get(off + i) ?? b) ^ (i % 4 === 0 ? o.flip : 0)));
-            expect(w.conflicts(off, data)).toBe(m.conflicts(off, data));
-          }
+          step(w, m, run, o);
           expect(w.size).toBe(m.end - m.start);
           expect(w.capacity).toBeLessThanOrEqual(Math.max(max, 0) * 2);
         }
@@ -84,8 +96,7 @@ describe('RetainedWindow', () => {
         const budget = { retained: 0, maxRetained: 1 << 30, lent: [] as RetainedWindow[] };
         const w = new RetainedWindow(max, budget);
         const m = new Model(max);
-        let next = 1000;
-        const stream = new Map<number, number>();
+        const run: Run = { next: 1000, stream: new Map() };
         // the caller's buffers: overwritten once taken back, as a reader reusing them would
         let lent: Buffer[] = [];
         const takeBack = (): void => {
@@ -96,21 +107,9 @@ describe('RetainedWindow', () => {
         };
         for (const o of ops) {
           if (o.kind === 'return') takeBack();
-          else if (o.kind === 'add') {
-            const off = next + o.jump;
-            const data = Buffer.from(o.data);
-            data.forEach((b, i) => stream.set(off + i, b));
-            lent.push(data);
-            w.add(off, data);
-            m.add(off, data);
-            next = off + data.length;
-          } else if (o.kind === 'release') {
-            w.release(next - o.back);
-            m.release(next - o.back);
-          } else {
-            const off = next - o.back;
-            const data = Buffer.from(o.data.map((b, i) => (stream.get(off + i) ?? b) ^ (i % 4 === 0 ? o.flip : 0)));
-            expect(w.conflicts(off, data)).toBe(m.conflicts(off, data));
+          else {
+            const added = step(w, m, run, o);
+            if (added) lent.push(added);
           }
           expect(w.size).toBe(m.end - m.start);
         }
