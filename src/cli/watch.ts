@@ -6,7 +6,7 @@
  * first rename.
  */
 import { basename } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { clockTime } from '../session/format';
 import { say } from './output';
 
@@ -53,7 +53,8 @@ export async function watchFiles(o: WatchOptions): Promise<void> {
     const pending = new Set<string>();
     let timer: NodeJS.Timeout | null = null;
     const settle = o.settleMs ?? 100;
-    watcher = watch(o.files, { ignoreInitial: true, atomic: true, persistent: true });
+    // loaded here: every decode and check would load it otherwise, watching or not
+    watcher = (require('chokidar') as typeof import('chokidar')).watch(o.files, { ignoreInitial: true, atomic: true, persistent: true });
     watcher.on('all', (_event, path) => {
       pending.add(path);
       if (timer) clearTimeout(timer);

@@ -2,7 +2,7 @@
  * Helpers that compiled decoders and encoders call (as `rt`). Kept small: the generated code
  * inlines fixed-size reads and uses these for the rest.
  */
-import { Packr } from 'msgpackr';
+import type { Packr } from 'msgpackr';
 import { EncodeError } from '../core/errors';
 import { argsProblem, asBytes, transformKind, TransformError, type Transform, type TransformArgs } from '../transform/registry';
 import { exprRuntime } from './expr';
@@ -137,7 +137,9 @@ export class DecodeError extends Error {
 
 
 // Plain msgpack (no records extension), so other tools read what we write.
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true });
+/** msgpackr, loaded when a msgpack field is first read or written (most protocols have none: 120 KB of modules and a native part a start-up). */
+let packrMade: Packr | null = null;
+const packr = (): Packr => (packrMade ??= new (require('msgpackr') as typeof import('msgpackr')).Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true }));
 
 function fail(c: Ctx, msg: string, p: number): never {
   throw new DecodeError(msg, p, pathString(c.path), c.inner > 0);
@@ -373,13 +375,13 @@ export const runtime = {
   },
   unpack(b: Buffer, p: number, end: number, c: Ctx): unknown {
     try {
-      return packr.unpack(b.subarray(p, end));
+      return packr().unpack(b.subarray(p, end));
     } catch (e) {
       return fail(c, `msgpack: ${(e as Error).message}`, p);
     }
   },
   pack(v: unknown): Buffer {
-    return packr.pack(v);
+    return packr().pack(v);
   },
   /** Undo a field's transforms, in order (`process:`, `xor:`, `compress:`), within what is left of the inflate budget. */
   unprocess(b: Buffer, p: number, end: number, steps: [string, Record<string, unknown>][], c: Ctx): Buffer {
@@ -541,7 +543,7 @@ export const runtime = {
     if (kind === 'count') n = Array.isArray(target) ? target.length : NaN;
     else if (kind.startsWith('str:')) n = typeof target === 'string' ? Buffer.byteLength(target, kind.slice(4) as BufferEncoding) : NaN;
     else if (kind === 'bytes') n = target instanceof Uint8Array ? target.length : typeof target === 'string' && /^([0-9a-fA-F]{2})*$/.test(target) ? target.length / 2 : NaN;
-    else n = packr.pack(target).length;
+    else n = packr().pack(target).length;
     if (Number.isNaN(n)) return given;
     return typeof given === 'bigint' ? BigInt(n + k) : n + k;
   },

@@ -3,7 +3,11 @@
  * bound); a compressed stream, and per-message deflate with context takeover, need an inflate
  * context that lives across calls, which Node's synchronous zlib does not keep: those use pako.
  */
-import * as pako from 'pako';
+import type * as Pako from 'pako';
+
+/** pako, loaded when a context is first made (most runs use none: 230 KB of modules a start-up). */
+let pakoLoaded: typeof Pako | null = null;
+const pakoLib = (): typeof Pako => (pakoLoaded ??= require('pako') as typeof Pako);
 import { constants, deflateRawSync, deflateSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { tooLarge, TransformError, type Place, type Transform, type TransformArgs, type TransformKind, type TransformLimits } from './types';
 
@@ -23,7 +27,8 @@ export function inflateWithin(data: Buffer, algorithm: 'zlib' | 'deflate', room:
 
 /** A pako context fed piece by piece, each piece sync-flushed; output bounded per piece. */
 class Context {
-  private readonly engine: pako.Inflate | pako.Deflate;
+  private readonly engine: Pako.Inflate | Pako.Deflate;
+  private readonly inflate: boolean;
   private out: Buffer[] = [];
   private size = 0;
   private broken = '';
@@ -37,6 +42,8 @@ class Context {
     private readonly limit: number,
     windowBits = 15,
   ) {
+    const pako = pakoLib();
+    this.inflate = inflate;
     this.engine = inflate ? new pako.Inflate({ raw }) : new pako.Deflate({ raw, windowBits });
     this.engine.onData = (c: Uint8Array) => {
       this.size += c.length;
@@ -50,7 +57,7 @@ class Context {
     this.out = [];
     this.size = 0;
     try {
-      this.engine.push(b, pako.constants.Z_SYNC_FLUSH);
+      this.engine.push(b, constants.Z_SYNC_FLUSH); // 2 in zlib and pako alike
     } catch (e) {
       this.broken = `${this.what}: ${(e as Error).message}; the context is lost for the rest of the direction`;
       throw e instanceof TransformError ? e : new TransformError(this.broken);
@@ -59,7 +66,7 @@ class Context {
       this.broken = `${this.what}: ${this.engine.msg || `error ${this.engine.err}`}; the context is lost for the rest of the direction`;
       throw new TransformError(this.broken);
     }
-    if (this.engine instanceof pako.Inflate && (this.engine as unknown as { ended: boolean }).ended) this.ended = true;
+    if (this.inflate && (this.engine as unknown as { ended: boolean }).ended) this.ended = true;
     return this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.size);
   }
 
