@@ -52,7 +52,6 @@ export interface DecodedMessage {
 class Decoded implements DecodedMessage {
   // set only on the messages that have them (no slot written on every message)
   declare head?: Record<string, unknown>;
-  declare frame?: Record<string, unknown>;
   declare spans?: Span[];
 
   constructor(
@@ -64,6 +63,7 @@ class Decoded implements DecodedMessage {
     private readonly src: Buffer,
     private readonly s: number,
     private readonly e: number,
+    public frame: Record<string, unknown> | undefined,
   ) {}
 
   get body(): Buffer {
@@ -248,41 +248,44 @@ export class Transport {
    * dispatch itself. Everything else, failures included, goes through decodeFrame.
    */
   decodeAt(dir: Direction, buf: Buffer, start: number, end: number, state: Record<string, unknown>, opts: DecodeOptions = NO_OPTIONS): DecodedMessage {
-    const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
-    const c = this.freshCtx(state, limits, opts.frame);
-    if (this.general || opts.spans) return this.decodeFrame(dir, buf, start, end, state, opts, limits);
-    let p = start;
+    // kept under V8's inlining limit (460 bytes of bytecode): the rare cases are calls
+    const c = this.freshCtx(state, opts);
+    if (this.general || opts.spans) return this.decodeFrame(dir, buf, start, end, state, opts);
     let id: number | undefined;
     const r = this.idReader;
+    c.p = start;
     if (r) {
       id = r.read(buf, start, end);
-      p = r.next;
+      c.p = r.next;
     }
-    c.p = p;
     c.e = end;
     let fields: Record<string, unknown> | undefined;
     try {
       // read() gives NaN when the id is cut short: no route, and decodeFrame says why
       fields = (dir === 'c2s' ? this.c2sRoute : this.s2cRoute)(buf, c, id === undefined ? 0 : id + 1);
     } catch (err) {
-      const failed = this.messageFailed(err, this.byIndex[c.mi]!, id, undefined, bytesIn(buf, start, end), p - start, state, opts, limits);
-      if (opts.budget) opts.budget.inflated += c.inflated;
-      return failed;
+      return this.routeFailed(err, id, buf, start, end, r ? r.next : start, state, opts);
     }
-    if (fields === undefined) return this.decodeFrame(dir, buf, start, end, state, opts, limits);
+    if (fields === undefined) return this.decodeFrame(dir, buf, start, end, state, opts);
     if (opts.budget) opts.budget.inflated += c.inflated;
     const ref = this.byIndex[c.mi]!;
-    const out = new Decoded(ref.def.name, this.labels[ref.index]!, id, fields, end - c.p, buf, start, end);
-    if (opts.frame) out.frame = opts.frame;
-    return out;
+    return new Decoded(ref.def.name, this.labels[ref.index]!, id, fields, end - c.p, buf, start, end, opts.frame);
+  }
+
+  /** The message a route picked threw: why, from the debug variant (see messageFailed). */
+  private routeFailed(err: unknown, id: number | undefined, buf: Buffer, start: number, end: number, p: number, state: Record<string, unknown>, opts: DecodeOptions): DecodedMessage {
+    const c = this.ctx;
+    const failed = this.messageFailed(err, this.byIndex[c.mi]!, id, undefined, bytesIn(buf, start, end), p - start, state, opts, opts.limits ?? DEFAULT_DECODE_LIMITS);
+    if (opts.budget) opts.budget.inflated += c.inflated;
+    return failed;
   }
 
   /** Any frame body (decodeAt's common case included), from a fresh context. */
-  private decodeFrame(dir: Direction, buf: Buffer, s: number, e: number, state: Record<string, unknown>, opts: DecodeOptions, limits: DecodeLimits): DecodedMessage {
+  private decodeFrame(dir: Direction, buf: Buffer, s: number, e: number, state: Record<string, unknown>, opts: DecodeOptions): DecodedMessage {
     const c = this.ctx;
     let out: DecodedMessage;
     try {
-      out = this.decodeFrameIn(dir, buf, s, e, state, opts, limits);
+      out = this.decodeFrameIn(dir, buf, s, e, state, opts, opts.limits ?? DEFAULT_DECODE_LIMITS);
     } finally {
       if (opts.budget) opts.budget.inflated += c.inflated;
     }
@@ -333,7 +336,7 @@ export class Transport {
     c.p = start;
     c.e = e;
     try {
-      const out = new Decoded(ref.def.name, this.labels[ref.index]!, id, this.fast.M[ref.index](buf, c), 0, buf, s, e);
+      const out = new Decoded(ref.def.name, this.labels[ref.index]!, id, this.fast.M[ref.index](buf, c), 0, buf, s, e, undefined);
       out.trailing = e - c.p;
       if (head) out.head = head;
       if (opts.spans) out.spans = this.spans(ref, out.body, start - s, state, head, opts.frame);
@@ -448,7 +451,7 @@ export class Transport {
     const ref = this.protocol.message(name, dir);
     if (!ref || ref.transport !== this.kind) return undefined;
     // nothing reads the state; a message's set: writes to it
-    const c = this.freshCtx(this.scratch, DEFAULT_DECODE_LIMITS, frame);
+    const c = this.freshCtx(this.scratch, frame ? { frame } : NO_OPTIONS);
     try {
       let start = 0;
       if (this.fn.H) {
@@ -471,8 +474,9 @@ export class Transport {
   private ctxLimits: DecodeLimits | null = null;
 
   /** The one context every message is decoded with, set for another: decoding is synchronous and not re-entered. */
-  private freshCtx(state: Record<string, unknown>, limits: DecodeLimits, frame: Record<string, unknown> | undefined): Ctx {
+  private freshCtx(state: Record<string, unknown>, opts: DecodeOptions): Ctx {
     const c = this.ctx;
+    const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
     c.st = state;
     c.n = 0;
     c.inflated = 0;
@@ -484,7 +488,7 @@ export class Transport {
       c.maxDepth = limits.depth;
     }
     c.hd = null;
-    c.fr = frame ?? null;
+    c.fr = opts.frame ?? null;
     return c;
   }
 
