@@ -30,7 +30,7 @@ export interface RetainedBudget {
 const FIRST_CAPACITY = 256;
 
 /** How many of `run` bytes differ between a (from aOff) and b (from bOff). */
-function differing(a: Buffer, aOff: number, b: Buffer, bOff: number, run: number): number {
+export function differing(a: Buffer, aOff: number, b: Buffer, bOff: number, run: number): number {
   if (a.compare(b, bOff, bOff + run, aOff, aOff + run) === 0) return 0;
   let n = 0;
   for (let k = 0; k < run; k++) if (a[aOff + k] !== b[bOff + k]) n++;
@@ -119,8 +119,6 @@ export class RetainedWindow {
       off += d.length;
     }
     this.clearViews();
-    // slots past restEnd may still point at lent chunks: let go of them
-    if (this.rest) this.rest.length = 0;
   }
 
   /** The k-th lent chunk held (0: the oldest), or null. */
@@ -247,6 +245,8 @@ export class RetainedWindow {
 
   private clearViews(): void {
     this.firstView = null;
+    // let go of the lent chunks now: an acknowledged window may wait long for its next copyLent
+    if (this.rest) this.rest.length = 0;
     this.restStart = this.restEnd = 0;
     this.viewLen = 0;
     this.viewSkip = 0;

@@ -138,6 +138,19 @@ describe('RetainedWindow', () => {
     expect(w.capacity).toBe(512);
   });
 
+  it('keeps no lent chunk once all of it is acknowledged (an idle connection would pin its reads)', () => {
+    const budget = { retained: 0, maxRetained: 1 << 20, lent: [] as RetainedWindow[] };
+    const w = new RetainedWindow(65536, budget);
+    const chunks = [Buffer.alloc(100, 1), Buffer.alloc(100, 2), Buffer.alloc(100, 3)];
+    chunks.forEach((c, i) => w.add(i * 100, c));
+    w.release(150);
+    w.release(300);
+    w.copyLent();
+    // what the window still refers to (its fields, and the array of the chunks after the first)
+    const held = Object.values(w as unknown as Record<string, unknown>).flatMap((v) => (Array.isArray(v) ? v : [v]));
+    for (const c of chunks) expect(held).not.toContain(c);
+  });
+
   it('checks only the newest max bytes of lent chunks, as a window that had copied them', () => {
     const budget = { retained: 0, maxRetained: 1 << 20, lent: [] as RetainedWindow[] };
     const w = new RetainedWindow(100, budget);
