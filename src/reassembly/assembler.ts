@@ -1,5 +1,5 @@
 import { RangeStore } from '../core/ranges';
-import { RetainedWindow } from './retained';
+import { differing, RetainedWindow } from './retained';
 import { seqAdd, seqDiff } from '../core/seq';
 import type { StreamEnd } from '../core/types';
 
@@ -411,9 +411,6 @@ export class TcpStreamAssembler {
   }
 
   private countConflicts(first: Buffer, again: Buffer): void {
-    if (first.equals(again)) return;
-    let n = 0;
-    for (let i = 0; i < first.length; i++) if (first[i] !== again[i]) n++;
-    this.facts.stats.overlapConflicts += n;
+    this.facts.stats.overlapConflicts += differing(first, 0, again, 0, first.length);
   }
 }
