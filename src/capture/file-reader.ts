@@ -1,4 +1,5 @@
 import { feed, feedReusing, openBytes, paced, type ByteSource } from '../core/byte-source';
+import { u32be, u32le } from '../core/bytes';
 import { GamesniffError } from '../core/errors';
 import type { PacketCallback } from '../core/types';
 import { isSupportedLinkType, linkTypeName } from './linktypes';
@@ -389,14 +390,6 @@ export class CaptureParser {
   }
 }
 
-/** Unsigned 32-bit integers at an offset known to be in bounds. */
-function u32le(b: Buffer, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
-}
-
-function u32be(b: Buffer, o: number): number {
-  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-}
 
 /**
  * Read a pcap or pcapng capture (optionally gzip-compressed; a path, '-' for standard input, or a
