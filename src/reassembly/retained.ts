@@ -189,7 +189,9 @@ export class RetainedWindow {
   /** How many bytes of `data` (a copy of stream bytes from `off`) differ from the bytes held there. */
   conflicts(off: number, data: Buffer): number {
     if (this.viewLen === 0) return this.conflictsInBuf(off, data, off);
-    // the newest max bytes, as a window that had copied the views would hold
+    // the newest max bytes, as a window that had copied the views would hold (lent views are not
+    // charged to the shared budget: once it is spent, a lent window still checks what a copying
+    // one could not have kept, so overlapConflicts may count more there, never fewer)
     const from = this.start + this.len + this.viewLen - this.max;
     return this.conflictsInBuf(off, data, from) + this.conflictsInViews(off, data, from);
   }
