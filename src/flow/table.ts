@@ -1,3 +1,4 @@
+import { u16be } from '../core/bytes';
 import { seqAdd } from '../core/seq';
 import type { Direction, Endpoint, StreamEnd } from '../core/types';
 import { formatIp } from '../packet/address';
@@ -311,10 +312,11 @@ export class FlowTable {
     const b = p.buf;
     const so = p.srcOff;
     const dO = p.dstOff;
-    const s0 = (b[so]! << 8) | b[so + 1]!;
-    const s1 = (b[so + 2]! << 8) | b[so + 3]!;
-    const d0 = (b[dO]! << 8) | b[dO + 1]!;
-    const d1 = (b[dO + 2]! << 8) | b[dO + 3]!;
+    // the code units packet's endpointKey makes: each address as two 16-bit halves, then the port
+    const s0 = u16be(b, so);
+    const s1 = u16be(b, so + 2);
+    const d0 = u16be(b, dO);
+    const d1 = u16be(b, dO + 2);
     const sp = p.srcPort;
     const dp = p.dstPort;
     // compared as the strings are: code unit by code unit

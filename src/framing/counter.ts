@@ -3,6 +3,7 @@
  * message this is, read and written outside compiled code (framing, id dispatch, compression
  * headers). Counters are at most 32 bits (the loader refuses wider ones).
  */
+import { u16be, u32be, u32le } from '../core/bytes';
 import { EncodeError } from '../core/errors';
 
 export interface IntType {
@@ -74,15 +75,15 @@ export class CounterReader {
       case 3:
         if (p + 2 > end) return NaN;
         this.next = p + 2;
-        return (b[p] << 8) | b[p + 1];
+        return u16be(b, p);
       case 4:
         if (p + 4 > end) return NaN;
         this.next = p + 4;
-        return b.readUInt32LE(p);
+        return u32le(b, p);
       case 5:
         if (p + 4 > end) return NaN;
         this.next = p + 4;
-        return b.readUInt32BE(p);
+        return u32be(b, p);
       case 6:
         return this.varint(b, p, end);
       default:

@@ -390,8 +390,8 @@ export function dstKey(p: DecodedPacket): string {
  * it costs half of slicing the bytes into a string (per packet, twice).
  */
 function endpointKey(b: Buffer, o: number, len: number, port: number): string {
-  if (len === 4) return String.fromCharCode((b[o]! << 8) | b[o + 1]!, (b[o + 2]! << 8) | b[o + 3]!, port);
+  if (len === 4) return String.fromCharCode(u16be(b, o), u16be(b, o + 2), port);
   let s = '';
-  for (let i = 0; i < len; i += 2) s += String.fromCharCode((b[o + i]! << 8) | b[o + i + 1]!);
+  for (let i = 0; i < len; i += 2) s += String.fromCharCode(u16be(b, o + i));
   return s + String.fromCharCode(port);
 }
