@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { bytesIn } from '../core/bytes';
 import type { Direction } from '../core/types';
 import { generate, messageList, type MessageRef } from './codegen';
-import { CounterReader, readCounter, writeCounter } from '../framing/counter';
+import { CounterReader, writeCounter } from '../framing/counter';
 import { wrapFrame, type FrameHeaderCodec, type FramingSpec } from '../framing/spec';
 import type { Framing, ProtocolDef, TransformUse, TransportDef } from './ir';
 import { ProtocolError, parseProtocol } from './load';
@@ -460,8 +460,7 @@ export class Transport {
         c.hd = this.fn.H(body, c);
         start = c.p;
       }
-      if (this.idReader && !Number.isNaN(this.idReader.read(body, start, body.length))) start = this.idReader.next;
-      c.p = start;
+      c.p = this.afterId(body, start);
       c.e = body.length;
       return this.fast.M[ref.index](body, c);
     } catch {
@@ -502,8 +501,12 @@ export class Transport {
       this.fn.dH(body, d);
       p = d.p;
     }
-    if (this.def.id) p = readCounter(this.def.id, body, p)?.next ?? p;
-    return p;
+    return this.afterId(body, p);
+  }
+
+  /** Past the message id at p, when the transport has one and it is whole. */
+  private afterId(body: Buffer, p: number): number {
+    return this.idReader && !Number.isNaN(this.idReader.read(body, p, body.length)) ? this.idReader.next : p;
   }
 
   private failed(body: Buffer, message: string, offset: number): DecodedMessage {
