@@ -49,10 +49,12 @@ describe('gamesniff --port N -p testgame in a terminal', () => {
     session('live', `${process.execPath} ${CLI} --port ${server.port},${server.udpPort} -p testgame`);
     await until('the TUI opening', 'live', (t) => t.includes('protocol testgame') && t.includes('waiting for messages'));
     await runGameClient(loadProtocol('testgame', ROOT), { port: server.port, udpPort: server.udpPort, name: 'tux', seed: 4, rounds: 9, timeout: 10_000 });
-    const shown = await until('decoded messages', 'live', (t) => t.includes('<- snapshot tick=9') && t.includes('-> bye'));
+    // the connection closes (FIN) after the last message shows: wait for that too, not just the messages
+    const closed = /#0 tcp 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ closed/;
+    const shown = await until('decoded messages and the close', 'live', (t) => t.includes('<- snapshot tick=9') && t.includes('-> bye') && closed.test(t));
     expect(shown).toMatch(/#0\s+-> move seq=9 pos=/);
     expect(shown).toMatch(/#1u\s+-> position player_id=/);
-    expect(shown).toMatch(/#0 tcp 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ closed/);
+    expect(shown).toMatch(closed);
 
     tmux('send-keys', '-t', 'live', '/');
     // the filter line starts reading on blessed's next tick: keys typed in the same instant can be lost
