@@ -50,8 +50,9 @@ describe.skipIf(!hasScript)('gamesniff demo', () => {
     const r = await demo(['--port', '24690'], 5, [[1200, 'F'], [2700, 'x'], [3100, 'S'], [4300, 'x']], { NO_COLOR: '1' }, 'login');
     expect(r.code).toBe(0);
     for (const name of ['hello', 'login', 'snapshot']) expect(r.screen).toContain(name);
-    // the screen is drawn in pieces (cursor moves stand for unchanged spaces)
-    expect(r.screen).toMatch(/stream\s*#\d+\s*(tcp|udp):/);
+    // the screen is drawn in pieces: blessed skips cells that did not change (spaces, and a digit
+    // the screen already had there), so the stream's number may be missing from the output
+    expect(r.screen).toMatch(/stream\s*#\d*\s*(tcp|udp):\s*\d*\s*bytes \(any key closes\)/);
     expect(r.screen).toMatch(/coverage\W*\d+\s*messages/);
   }, 30_000);
 });
