@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { GamesniffError } from '../core/errors';
-import type { PacketCallback } from '../core/types';
+import type { PacketAtCallback } from '../core/types';
 import { CaptureQueue, DEFAULT_QUEUE_LIMIT } from './capture-queue';
 import type { CaptureWorkerData, CaptureWorkerMessage } from './capture-worker';
 import { forEachRecord, type CaptureHandle, type CaptureStats, type LiveCaptureOptions } from './live';
@@ -68,7 +68,7 @@ export class CaptureThread implements CaptureHandle {
    * PRIVILEGE or USAGE), nothing left running. Once open, an exception thrown by `onPacket` or a
    * capture failure (the device went away) discards what is queued and goes to `onError`.
    */
-  start(onPacket: PacketCallback, onError: (e: unknown) => void): Promise<void> {
+  start(onPacket: PacketAtCallback, onError: (e: unknown) => void): Promise<void> {
     if (this.worker) return Promise.reject(new GamesniffError('CAPTURE', `already capturing on ${this.device}`));
     const data: CaptureWorkerData = {
       device: this.device,

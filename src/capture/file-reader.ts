@@ -1,7 +1,7 @@
 import { feed, feedReusing, openBytes, paced, type ByteSource } from '../core/byte-source';
 import { u32be, u32le } from '../core/bytes';
 import { GamesniffError } from '../core/errors';
-import type { PacketCallback } from '../core/types';
+import { packetViews, type PacketAtCallback, type PacketCallback } from '../core/types';
 import { isSupportedLinkType, linkTypeName } from './linktypes';
 
 /**
@@ -97,7 +97,7 @@ export class CaptureParser {
 
   constructor(
     private readonly name: string,
-    private readonly onPacket: PacketCallback,
+    private readonly onPacket: PacketAtCallback,
   ) {}
 
   /** Parse whole records from buf; returns the number of bytes consumed. */
@@ -200,12 +200,11 @@ export class CaptureParser {
         );
       }
       if (off + 16 + capLen > len) break;
-      const data = buf.subarray(off + 16, off + 16 + capLen);
       const ts = this.checkTs(units === 1e6 ? sec * 1e6 + frac : sec * 1e6 + frac / 1e3);
       this.stats.packets++;
       this.stats.bytes += capLen;
       if (capLen < origLen) this.stats.truncatedPackets++;
-      cb(link, data, Math.max(origLen, capLen), ts, 0);
+      cb(link, buf, off + 16, off + 16 + capLen, Math.max(origLen, capLen), ts, 0);
       off += 16 + capLen;
     }
     return off;
@@ -356,7 +355,7 @@ export class CaptureParser {
       return;
     }
     const ts = hi < 0 ? this.lastTs : this.checkTs(((hi * 2 ** 32 + lo) / iface.tsUnitsPerSec + iface.tsOffsetSec) * 1e6);
-    this.onPacket(iface.linkType, buf.subarray(dataOff, dataOff + capLen), Math.max(origLen, capLen), ts, ifIndex);
+    this.onPacket(iface.linkType, buf, dataOff, dataOff + capLen, Math.max(origLen, capLen), ts, ifIndex);
   }
 
   private ifaceOptions(buf: Buffer, off: number, end: number, iface: Iface): void {
@@ -398,11 +397,19 @@ export class CaptureParser {
  * `transient`, into one buffer read into again and again: onPacket copies what it keeps.
  * `afterChunk` is called once the packets of a chunk were all handed on, before it is reused.
  */
-export async function readCaptureFile(
-  input: string | ByteSource,
-  onPacket: PacketCallback,
-  opts: { signal?: AbortSignal; transient?: boolean; ready?: () => Promise<void>; afterChunk?: () => void } = {},
-): Promise<CaptureFileStats> {
+export function readCaptureFile(input: string | ByteSource, onPacket: PacketCallback, opts: ReadCaptureOptions = {}): Promise<CaptureFileStats> {
+  return readCaptureFileAt(input, packetViews(onPacket), opts);
+}
+
+export interface ReadCaptureOptions {
+  signal?: AbortSignal;
+  transient?: boolean;
+  ready?: () => Promise<void>;
+  afterChunk?: () => void;
+}
+
+/** readCaptureFile() handing each packet where it lies in the chunk (or record) read, with no view made of it. */
+export async function readCaptureFileAt(input: string | ByteSource, onPacket: PacketAtCallback, opts: ReadCaptureOptions = {}): Promise<CaptureFileStats> {
   const opened = typeof input === 'string' ? await openBytes(input) : input;
   const src = opts.ready ? paced(opened, opts.ready) : opened;
   const parser = new CaptureParser(src.name, onPacket);

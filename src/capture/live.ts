@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GamesniffError } from '../core/errors';
-import type { PacketCallback } from '../core/types';
+import { packetViews, type PacketAtCallback, type PacketCallback } from '../core/types';
 import type { QueueFigures } from './capture-queue';
 
 /**
@@ -175,18 +175,18 @@ export function openError(device: string, filter: string, msg: string): Gamesnif
 /**
  * The packets of one batch as cap lays them out: per record a 16-byte header of four u32 in host
  * byte order (seconds, microseconds, captured length, original length), the bytes, padding to 4.
- * Packets are views into `batch`. `open()` false stops the walk (the capture was stopped by a
+ * Packets are handed on where they lie in `batch`. `open()` false stops the walk (the capture was stopped by a
  * packet). The headers are read through a Uint32Array (host order, as written; about half the
  * cost of readUInt32 per packet): `batch` must start 4-byte aligned, as a batch's own memory does.
  */
-export function forEachRecord(batch: Buffer, count: number, linkType: number, onPacket: PacketCallback, open: () => boolean): void {
+export function forEachRecord(batch: Buffer, count: number, linkType: number, onPacket: PacketAtCallback, open: () => boolean): void {
   if (batch.byteOffset & 3) batch = Buffer.from(new Uint8Array(batch)); // not expected: copy to memory of its own
   const words = new Uint32Array(batch.buffer, batch.byteOffset, batch.length >>> 2);
   let w = 0;
   for (let i = 0; i < count && open(); i++) {
     const capLen = words[w + 2]!;
     const off = w * 4 + 16;
-    onPacket(linkType, batch.subarray(off, off + capLen), words[w + 3]!, words[w]! * 1e6 + words[w + 1]!, 0);
+    onPacket(linkType, batch, off, off + capLen, words[w + 3]!, words[w]! * 1e6 + words[w + 1]!, 0);
     w += 4 + ((capLen + 3) >>> 2);
   }
 }
@@ -214,10 +214,11 @@ export class LiveCapture implements CaptureHandle {
    * there is none).
    */
   start(onPacket: PacketCallback, onError?: (e: GamesniffError) => void): void {
+    const views = packetViews(onPacket);
     this.startBatches((records, count) => {
       const batch = Buffer.from(records); // the one copy at the boundary
       try {
-        forEachRecord(batch, count, this.linkType, onPacket, () => this.cap !== null);
+        forEachRecord(batch, count, this.linkType, views, () => this.cap !== null);
       } catch (e) {
         this.stop();
         throw e;

@@ -1,7 +1,7 @@
 import type { ByteSource } from '../core/byte-source';
-import type { PacketCallback } from '../core/types';
+import type { PacketAtCallback } from '../core/types';
 import { compileOfflineFilter, offlineFilter } from './bpf';
-import { readCaptureFile, type CaptureFileStats } from './file-reader';
+import { readCaptureFileAt, type CaptureFileStats } from './file-reader';
 import { LINKTYPE } from './linktypes';
 import { CaptureThread } from './capture-thread';
 import { chooseDevice, type CaptureHandle, type CaptureStats } from './live';
@@ -21,7 +21,7 @@ export interface SourceSummary {
 
 export interface CaptureSource {
   readonly name: string;
-  run(onPacket: PacketCallback): Promise<SourceSummary>;
+  run(onPacket: PacketAtCallback): Promise<SourceSummary>;
   stop(): void;
 }
 
@@ -44,12 +44,12 @@ export function fileSource(input: string | ByteSource, filter = '', opts: { tran
       let cb = onPacket;
       if (filter.trim()) {
         const match = offlineFilter(filter);
-        cb = (lt, data, orig, ts, ifi) => {
-          if (match(lt, data, orig)) onPacket(lt, data, orig, ts, ifi);
+        cb = (lt, buf, start, end, orig, ts, ifi) => {
+          if (match(lt, buf.subarray(start, end), orig)) onPacket(lt, buf, start, end, orig, ts, ifi);
           else filtered++;
         };
       }
-      const file = await readCaptureFile(input, cb, { signal: abort.signal, transient: opts.transient, ready: opts.ready, afterChunk: opts.afterChunk });
+      const file = await readCaptureFileAt(input, cb, { signal: abort.signal, transient: opts.transient, ready: opts.ready, afterChunk: opts.afterChunk });
       return { kind: 'file', name, file: { ...file, filter, filtered } };
     },
     stop() {
@@ -120,8 +120,8 @@ export function liveSource(opts: LiveSourceOptions): CaptureSource {
           void capture.stop().then(() => reject(e));
         };
         capture
-          .start((lt, data, orig, ts, ifi) => {
-            onPacket(lt, data, orig, ts, ifi);
+          .start((lt, buf, start, end, orig, ts, ifi) => {
+            onPacket(lt, buf, start, end, orig, ts, ifi);
             if (++seen >= max) {
               capture.discard();
               stop();

@@ -26,3 +26,23 @@ export type PacketCallback = (
   ts: number,
   ifIndex: number,
 ) => void;
+
+/**
+ * A PacketCallback that is handed the packet where it lies: buf[start, end) of a capture batch or
+ * file chunk, with no view made of it (a Buffer per packet was a fifth of live capture's CPU).
+ * What the callback keeps beyond the call it views or copies itself.
+ */
+export type PacketAtCallback = (
+  linkType: number,
+  buf: Buffer,
+  start: number,
+  end: number,
+  origLen: number,
+  ts: number,
+  ifIndex: number,
+) => void;
+
+/** A PacketAtCallback that gives `onPacket` a view of each packet. */
+export function packetViews(onPacket: PacketCallback): PacketAtCallback {
+  return (lt, buf, start, end, origLen, ts, ifi) => onPacket(lt, buf.subarray(start, end), origLen, ts, ifi);
+}

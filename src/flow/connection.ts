@@ -20,6 +20,12 @@ export interface FlowListener {
   udpOpen?(f: UdpFlow, ts: number): void;
   /** One UDP datagram; `declaredLen` exceeds payload.length when the capture truncated it. */
   datagram?(f: UdpFlow, dir: Direction, payload: Buffer, declaredLen: number, ts: number): void;
+  /**
+   * datagram() with the payload where it lies, buf[start, end) of the capture's buffer, valid during
+   * the call only: no view of it is made (a listener that counts bytes pays for none). The flow table
+   * calls it instead of datagram() when a listener has it.
+   */
+  datagramAt?(f: UdpFlow, dir: Direction, buf: Buffer, start: number, end: number, declaredLen: number, ts: number): void;
   udpClose?(f: UdpFlow, ts: number): void;
 }
 

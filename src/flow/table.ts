@@ -1,4 +1,4 @@
-import { u16be } from '../core/bytes';
+import { u32be } from '../core/bytes';
 import { seqAdd } from '../core/seq';
 import type { Direction, Endpoint, StreamEnd } from '../core/types';
 import { formatIp } from '../packet/address';
@@ -129,6 +129,11 @@ export class FlowTable {
   private nextSweep = -Infinity;
   /** Set by tupleKey: the packet's source is the first endpoint of its key. */
   private srcLow = false;
+  /** tupleKey's last IPv4 key and what it was made of (ports: the first's × 65536 + the second's). */
+  private key = '';
+  private keyA = -1;
+  private keyZ = -1;
+  private keyPorts = -1;
   private lastTs = 0;
 
   constructor(
@@ -151,12 +156,17 @@ export class FlowTable {
   }
 
   push(linkType: number, data: Buffer, origLen: number, ts: number): DecodeStatus {
+    return this.pushAt(linkType, data, 0, data.length, origLen, ts);
+  }
+
+  /** push() of the packet at buf[start, end), read in place (a capture batch, a file chunk). */
+  pushAt(linkType: number, buf: Buffer, start: number, end: number, origLen: number, ts: number): DecodeStatus {
     const st = this.stats;
     st.packets++;
-    if (origLen > data.length) st.truncatedPackets++;
+    if (origLen > end - start) st.truncatedPackets++;
     if (ts > this.lastTs) this.lastTs = ts;
     if (ts >= this.nextSweep) this.sweep(ts);
-    let status = this.decoder.decode(linkType, data);
+    let status = this.decoder.decode(linkType, buf, start, end);
     if (status === 'fragment') {
       const whole = this.defrag.push(this.decoder.pkt, ts);
       if (!whole) return status;
@@ -309,20 +319,23 @@ export class FlowTable {
       this.srcLow = sk <= dk;
       return this.srcLow ? sk + dk : dk + sk;
     }
-    const b = p.buf;
-    const so = p.srcOff;
-    const dO = p.dstOff;
-    // the code units packet's endpointKey makes: each address as two 16-bit halves, then the port
-    const s0 = u16be(b, so);
-    const s1 = u16be(b, so + 2);
-    const d0 = u16be(b, dO);
-    const d1 = u16be(b, dO + 2);
+    const s = u32be(p.buf, p.srcOff);
+    const d = u32be(p.buf, p.dstOff);
     const sp = p.srcPort;
     const dp = p.dstPort;
-    // compared as the strings are: code unit by code unit
-    const low = s0 !== d0 ? s0 < d0 : s1 !== d1 ? s1 < d1 : sp <= dp;
+    // compared as the strings are, code unit by code unit: the address halves, then the port
+    const low = s !== d ? s < d : sp <= dp;
     this.srcLow = low;
-    return low ? String.fromCharCode(s0, s1, sp, d0, d1, dp) : String.fromCharCode(d0, d1, dp, s0, s1, sp);
+    const a = low ? s : d;
+    const z = low ? d : s;
+    const ports = low ? sp * 65536 + dp : dp * 65536 + sp;
+    // the packet before was most likely of the same flow: its key string, hash computed, again
+    if (a === this.keyA && z === this.keyZ && ports === this.keyPorts) return this.key;
+    this.keyA = a;
+    this.keyZ = z;
+    this.keyPorts = ports;
+    // the code units packet's endpointKey makes: each address as two 16-bit halves, then the port
+    return (this.key = String.fromCharCode(a >>> 16, a & 0xffff, ports >>> 16, z >>> 16, z & 0xffff, ports & 0xffff));
   }
 
   /** A SYN without ACK starts a new connection when its ISN differs and data already flowed. */
@@ -502,8 +515,12 @@ export class FlowTable {
     f.packets[di]++;
     f.bytes[di] += p.payloadLen;
     if (p.capPayloadLen < p.payloadLen) f.truncated[di]++;
-    const payload = buf.subarray(p.payloadOff, p.payloadOff + p.capPayloadLen);
-    this.listener.datagram?.(f, di === 0 ? 'c2s' : 's2c', payload, p.payloadLen, ts);
+    const l = this.listener;
+    const dir = di === 0 ? 'c2s' : 's2c';
+    const start = p.payloadOff;
+    const end = start + p.capPayloadLen;
+    if (l.datagramAt) l.datagramAt(f, dir, buf, start, end, p.payloadLen, ts);
+    else l.datagram?.(f, dir, buf.subarray(start, end), p.payloadLen, ts);
   }
 
   /** Where the streams of an evicted connection stood, for a later packet on its 4-tuple. */

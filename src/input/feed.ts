@@ -88,7 +88,11 @@ export function feed(input: Input | null, listener: FlowListener, opts: FeedOpti
   if (follow) follow.poll(1000, (added, removed) => opts.onPortsChange?.(added, removed));
   const onPacket = opts.onPacket;
   const run = async (): Promise<FeedResult> => {
-    const summary = await source.run(onPacket ? (lt, d, orig, ts, ifi) => (onPacket(lt, d, orig, ts, ifi), table.push(lt, d, orig, ts)) : (lt, d, orig, ts) => table.push(lt, d, orig, ts));
+    const summary = await source.run(
+      onPacket
+        ? (lt, b, start, end, orig, ts, ifi) => (onPacket(lt, b.subarray(start, end), orig, ts, ifi), table.pushAt(lt, b, start, end, orig, ts))
+        : (lt, b, start, end, orig, ts) => table.pushAt(lt, b, start, end, orig, ts),
+    );
     table.finish();
     follow?.stop();
     return { kind: 'packets', source: summary, table: table.stats };

@@ -76,7 +76,7 @@ export class Defragmenter {
       this.table.set(key, e);
     }
     if (e.broken) return null; // kept so later fragments are recognised, holding no data
-    if (dataEnd > buf.length || dataEnd < dataStart) return this.breakOff(e, 'truncated');
+    if (dataEnd > p.end || dataEnd < dataStart) return this.breakOff(e, 'truncated');
     const off = p.fragOffset;
     const end = off + (dataEnd - dataStart);
     if (!p.mf) {

@@ -43,7 +43,10 @@ function pppToEtherType(proto: number): number {
 }
 
 export class DecodedPacket {
+  /** Holds the packet at [start, end): every offset below is an index into buf, not from start. */
   buf: Buffer = Buffer.alloc(0);
+  start = 0;
+  end = 0;
   linkType = 0;
   /** EtherType (or equivalent) of the layer-3 payload; -1 when the link layer has none. */
   etherType = -1;
@@ -56,7 +59,7 @@ export class DecodedPacket {
   ipVersion = 0;
   ipHdrLen = 0; // IPv4 IHL*4; IPv6: 40 plus extension headers
   ipTotalLen = 0; // as declared (0 in the header means "take what was captured")
-  ipEnd = 0; // declared end of the IP packet in buf (may exceed buf.length when truncated)
+  ipEnd = 0; // declared end of the IP packet in buf (may exceed end when truncated)
   tos = 0;
   ipId = 0;
   df = false;
@@ -88,7 +91,7 @@ export class DecodedPacket {
   payloadOff = 0;
   /** Payload length as the headers declare it. */
   payloadLen = 0;
-  /** Payload bytes actually present in buf (less than payloadLen when truncated). */
+  /** Payload bytes actually captured (less than payloadLen when truncated). */
   capPayloadLen = 0;
 
   malformed = '';
@@ -97,10 +100,15 @@ export class DecodedPacket {
 export class PacketDecoder {
   readonly pkt = new DecodedPacket();
 
-  /** Decode buf (captured with the given link type) into this.pkt. */
-  decode(linkType: number, buf: Buffer): DecodeStatus {
+  /**
+   * Decode the packet at buf[start, end) (captured with the given link type) into this.pkt. A
+   * packet in a larger buffer (a capture batch, a file chunk) is read in place: no view of it is made.
+   */
+  decode(linkType: number, buf: Buffer, start = 0, end = buf.length): DecodeStatus {
     const p = this.pkt;
     p.buf = buf;
+    p.start = start;
+    p.end = end;
     p.linkType = linkType;
     p.etherType = -1;
     p.vlan = -1;
@@ -108,32 +116,33 @@ export class PacketDecoder {
     p.ipVersion = 0;
     p.malformed = '';
     p.frag6Off = -1;
-    const len = buf.length;
-    let off = 0;
+    const s = start;
+    const len = end - s;
+    let off = s;
     let et = -1;
     switch (linkType) {
       case LINKTYPE.ETHERNET: {
         if (len < 14) return this.bad('truncated Ethernet header');
-        et = u16be(buf, 12);
-        off = 14;
+        et = u16be(buf, s + 12);
+        off = s + 14;
         while (et === 0x8100 || et === 0x88a8 || et === 0x9100) {
-          if (off + 4 > len) return this.bad('truncated VLAN tag');
+          if (off + 4 > end) return this.bad('truncated VLAN tag');
           if (p.vlan < 0) p.vlan = u16be(buf, off) & 0x0fff;
           et = u16be(buf, off + 2);
           off += 4;
         }
         if (et === ETH_PPPOE_SESSION) {
           // PPPoE header (6 bytes), then the PPP protocol number
-          if (off + 8 > len) return this.bad('truncated PPPoE header');
+          if (off + 8 > end) return this.bad('truncated PPPoE header');
           et = pppToEtherType(u16be(buf, off + 6));
           off += 8;
         } else if (et === ETH_MPLS || et === ETH_MPLS_MC) {
           // skip the label stack to the entry with bottom-of-stack set; the payload's version tells IPv4 from IPv6
           do {
-            if (off + 4 > len) return this.bad('truncated MPLS label stack');
+            if (off + 4 > end) return this.bad('truncated MPLS label stack');
             off += 4;
           } while ((buf[off - 2]! & 0x01) === 0);
-          if (off >= len) return this.bad('truncated MPLS payload');
+          if (off >= end) return this.bad('truncated MPLS payload');
           const v = buf[off]! >> 4;
           et = v === 4 ? ETH_IPV4 : v === 6 ? ETH_IPV6 : -1;
         }
@@ -143,9 +152,9 @@ export class PacketDecoder {
       case LINKTYPE.LOOP: {
         if (len < 4) return this.bad('truncated loopback header');
         // the family is in the capturing host's byte order: accept either
-        let fam = buf.readUInt32LE(0);
-        if (fam > 0xffff) fam = buf.readUInt32BE(0);
-        off = 4;
+        let fam = buf.readUInt32LE(s);
+        if (fam > 0xffff) fam = buf.readUInt32BE(s);
+        off = s + 4;
         if (fam === 2) et = ETH_IPV4;
         else if (fam === 10 || fam === 24 || fam === 28 || fam === 30) et = ETH_IPV6;
         else return this.other(-1);
@@ -153,22 +162,22 @@ export class PacketDecoder {
       }
       case LINKTYPE.LINUX_SLL: {
         if (len < 16) return this.bad('truncated Linux SLL header');
-        p.sllPacketType = u16be(buf, 0);
-        et = u16be(buf, 14);
-        off = 16;
+        p.sllPacketType = u16be(buf, s);
+        et = u16be(buf, s + 14);
+        off = s + 16;
         break;
       }
       case LINKTYPE.LINUX_SLL2: {
         if (len < 20) return this.bad('truncated Linux SLL2 header');
-        et = u16be(buf, 0);
-        p.sllPacketType = buf[10]!;
-        off = 20;
+        et = u16be(buf, s);
+        p.sllPacketType = buf[s + 10]!;
+        off = s + 20;
         break;
       }
       case LINKTYPE.PPP: {
         if (len < 2) return this.bad('truncated PPP header');
-        if (buf[0] === 0xff && buf[1] === 0x03) off = 2;
-        if (off + 2 > len) return this.bad('truncated PPP header');
+        if (buf[s] === 0xff && buf[s + 1] === 0x03) off = s + 2;
+        if (off + 2 > end) return this.bad('truncated PPP header');
         et = pppToEtherType(u16be(buf, off));
         off += 2;
         break;
@@ -179,7 +188,7 @@ export class PacketDecoder {
       case LINKTYPE.IPV4:
       case LINKTYPE.IPV6: {
         if (len < 1) return this.bad('empty packet');
-        const v = buf[0]! >> 4;
+        const v = buf[s]! >> 4;
         et = v === 4 ? ETH_IPV4 : v === 6 ? ETH_IPV6 : -1;
         if (et < 0) return this.bad(`raw IP packet with version ${v}`);
         break;
@@ -213,18 +222,19 @@ export class PacketDecoder {
   private ipv4(off: number): DecodeStatus {
     const p = this.pkt;
     const buf = p.buf;
-    if (off + 20 > buf.length) return this.bad('truncated IPv4 header');
+    const end = p.end;
+    if (off + 20 > end) return this.bad('truncated IPv4 header');
     const vihl = buf[off]!;
     if (vihl >> 4 !== 4) return this.bad(`IPv4 header with version ${vihl >> 4}`);
     const ihl = (vihl & 0x0f) * 4;
     if (ihl < 20) return this.bad(`IPv4 header length ${ihl} < 20`);
-    if (off + ihl > buf.length) return this.bad('truncated IPv4 options');
+    if (off + ihl > end) return this.bad('truncated IPv4 options');
     const total = u16be(buf, off + 2);
     p.ipVersion = 4;
     p.ipHdrLen = ihl;
     p.ipTotalLen = total;
     // total length 0 appears on captured TSO segments: take what was captured
-    p.ipEnd = total === 0 ? buf.length : off + total;
+    p.ipEnd = total === 0 ? end : off + total;
     if (total !== 0 && total < ihl) return this.bad(`IPv4 total length ${total} < header length ${ihl}`);
     p.tos = buf[off + 1]!;
     p.ipId = u16be(buf, off + 4);
@@ -245,7 +255,8 @@ export class PacketDecoder {
   private ipv6(off: number): DecodeStatus {
     const p = this.pkt;
     const buf = p.buf;
-    if (off + 40 > buf.length) return this.bad('truncated IPv6 header');
+    const end = p.end;
+    if (off + 40 > end) return this.bad('truncated IPv6 header');
     const w0 = u32be(buf, off);
     if (w0 >>> 28 !== 6) return this.bad(`IPv6 header with version ${w0 >>> 28}`);
     const plen = u16be(buf, off + 4);
@@ -253,7 +264,7 @@ export class PacketDecoder {
     p.tos = (w0 >>> 20) & 0xff;
     p.flowLabel = w0 & 0xfffff;
     p.ipTotalLen = 40 + plen;
-    p.ipEnd = plen === 0 ? buf.length : off + 40 + plen;
+    p.ipEnd = plen === 0 ? end : off + 40 + plen;
     p.ttl = buf[off + 7]!;
     p.addrLen = 16;
     p.srcOff = off + 8;
@@ -268,12 +279,12 @@ export class PacketDecoder {
     // walk extension headers: hop-by-hop, routing, fragment, destination options, AH
     for (let guard = 0; guard < 16; guard++) {
       if (next === 0 || next === 43 || next === 60 || next === 135 || next === 139 || next === 140) {
-        if (l4 + 8 > buf.length) return this.bad('truncated IPv6 extension header');
+        if (l4 + 8 > end) return this.bad('truncated IPv6 extension header');
         const hl = (buf[l4 + 1]! + 1) * 8;
         next = buf[l4]!;
         l4 += hl;
       } else if (next === 44) {
-        if (l4 + 8 > buf.length) return this.bad('truncated IPv6 fragment header');
+        if (l4 + 8 > end) return this.bad('truncated IPv6 fragment header');
         const fo = u16be(buf, l4 + 2);
         p.frag6Off = l4;
         p.fragOffset = fo & 0xfff8;
@@ -282,7 +293,7 @@ export class PacketDecoder {
         next = buf[l4]!;
         l4 += 8;
       } else if (next === 51) {
-        if (l4 + 8 > buf.length) return this.bad('truncated IPv6 AH header');
+        if (l4 + 8 > end) return this.bad('truncated IPv6 AH header');
         const hl = (buf[l4 + 1]! + 2) * 4;
         next = buf[l4]!;
         l4 += hl;
@@ -299,13 +310,14 @@ export class PacketDecoder {
     const buf = p.buf;
     p.l4Off = off;
     const end = p.ipEnd;
+    const have = p.end;
     if (end < off) return this.bad('IP length shorter than its headers');
     switch (p.protocol) {
       case PROTO_TCP: {
-        if (off + 20 > buf.length) return this.bad('truncated TCP header');
+        if (off + 20 > have) return this.bad('truncated TCP header');
         const doff = (buf[off + 12]! >> 4) * 4;
         if (doff < 20) return this.bad(`TCP data offset ${doff} < 20`);
-        if (off + doff > buf.length) return this.bad('truncated TCP options');
+        if (off + doff > have) return this.bad('truncated TCP options');
         if (off + doff > end) return this.bad(`TCP header (${doff} bytes) longer than the IP payload`);
         p.srcPort = u16be(buf, off);
         p.dstPort = u16be(buf, off + 2);
@@ -320,7 +332,7 @@ export class PacketDecoder {
         return 'tcp';
       }
       case PROTO_UDP: {
-        if (off + 8 > buf.length) return this.bad('truncated UDP header');
+        if (off + 8 > have) return this.bad('truncated UDP header');
         p.srcPort = u16be(buf, off);
         p.dstPort = u16be(buf, off + 2);
         const ulen = u16be(buf, off + 4);
@@ -333,7 +345,7 @@ export class PacketDecoder {
       }
       case PROTO_ICMP:
       case PROTO_ICMPV6: {
-        if (off + 4 > buf.length) return this.bad('truncated ICMP header');
+        if (off + 4 > have) return this.bad('truncated ICMP header');
         p.icmpType = buf[off]!;
         p.icmpCode = buf[off + 1]!;
         p.l4Checksum = u16be(buf, off + 2);
@@ -350,7 +362,7 @@ export class PacketDecoder {
     const p = this.pkt;
     p.payloadOff = off;
     p.payloadLen = end - off;
-    const avail = p.buf.length - off;
+    const avail = p.end - off;
     p.capPayloadLen = avail <= 0 ? 0 : avail < p.payloadLen ? avail : p.payloadLen;
   }
 }

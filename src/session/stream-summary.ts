@@ -55,8 +55,15 @@ class DirectionState {
   }
 
   add(chunk: Buffer): void {
+    this.addAt(chunk, 0, chunk.length);
+  }
+
+  /** The bytes at buf[start, end), kept only as copies. */
+  addAt(buf: Buffer, start: number, end: number): void {
+    this.bytes += end - start;
+    if (!this.hash && !this.file) return;
+    const chunk = buf.subarray(start, end);
     this.hash?.update(chunk);
-    this.bytes += chunk.length;
     if (!this.file) return;
     (this.parts ??= []).push(Buffer.from(chunk));
     this.held += chunk.length;
@@ -82,6 +89,9 @@ export interface StreamSummaryOptions {
 
 export class StreamSummary implements FlowListener {
   private readonly state = new Map<TcpConnection | UdpFlow, [DirectionState, DirectionState]>();
+  /** datagramAt's last flow and its state (undefined: not tracked). */
+  private lastFlow: UdpFlow | null = null;
+  private lastState: [DirectionState, DirectionState] | undefined;
 
   constructor(
     private readonly onRecord: (r: StreamRecord) => void,
@@ -98,6 +108,7 @@ export class StreamSummary implements FlowListener {
     };
     const hash = !!this.opts.hash;
     this.state.set(f, [new DirectionState(base('c2s'), hash), new DirectionState(base('s2c'), hash)]);
+    if (this.lastFlow === f) this.lastFlow = null;
   }
 
   open(c: TcpConnection): void {
@@ -136,7 +147,16 @@ export class StreamSummary implements FlowListener {
   }
 
   datagram(f: UdpFlow, dir: Direction, payload: Buffer): void {
-    this.state.get(f)?.[dir === 'c2s' ? 0 : 1].add(payload);
+    this.datagramAt(f, dir, payload, 0, payload.length);
+  }
+
+  datagramAt(f: UdpFlow, dir: Direction, buf: Buffer, start: number, end: number): void {
+    // most datagrams are of the flow the one before was of
+    if (f !== this.lastFlow) {
+      this.lastFlow = f;
+      this.lastState = this.state.get(f);
+    }
+    this.lastState?.[dir === 'c2s' ? 0 : 1].addAt(buf, start, end);
   }
 
   udpClose(f: UdpFlow): void {
@@ -162,6 +182,7 @@ export class StreamSummary implements FlowListener {
     const s = this.state.get(f);
     if (!s) return;
     this.state.delete(f);
+    if (this.lastFlow === f) this.lastFlow = null;
     for (const [i, dir] of [[0, 'c2s'], [1, 's2c']] as const) {
       const d = s[i];
       d.flush();

@@ -1,6 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LINKTYPE } from '../../src/capture/linktypes';
 import { FlowTable } from '../../src/flow/table';
+import type { UdpFlow } from '../../src/flow/connection';
+import { selectPorts } from '../../src/input/feed';
+import { StreamSummary, type StreamRecord } from '../../src/session/stream-summary';
 import { Collector, data, type CollectedConnection } from '../helpers/collect';
 import { tcpSegment, udpDatagram } from '../helpers/packets';
 
@@ -236,5 +240,60 @@ describe('flow table', () => {
     expect(got).toEqual(['c2s:pos1', 's2c:ack1']);
     expect(table.stats.udpFlows).toBe(1);
     expect(table.stats.loopbackDuplicates).toBe(1);
+  });
+
+  it('datagrams of flows interleaved one by one each reach their own flow, in the right direction', () => {
+    const hosts = ['127.0.0.1', '127.0.0.2', '10.0.0.1'];
+    const ports = [24001, 24001, 50000, 50001];
+    const endpoint = fc.tuple(fc.constantFrom(...hosts), fc.constantFrom(...ports));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(endpoint, endpoint), { minLength: 1, maxLength: 60 }), (pairs) => {
+        const seen: [UdpFlow, string, number][] = [];
+        const table = new FlowTable({ datagram: (f, dir, payload) => seen.push([f, dir, payload.readUInt32BE(0)]) }, { serverPorts: new Set([24001]) });
+        pairs.forEach(([[src, sport], [dst, dport]], i) => {
+          const payload = Buffer.alloc(4);
+          payload.writeUInt32BE(i);
+          const d = udpDatagram({ src, dst, sport, dport, payload, ipId: i });
+          table.pushAt(RAW, Buffer.concat([Buffer.alloc(i % 5), d]), i % 5, (i % 5) + d.length, d.length, 1e6 + i);
+        });
+        expect(seen.map((x) => x[2])).toEqual(pairs.map((_, i) => i));
+        const key = (a: string, b: string): string => [a, b].sort().join(' ');
+        const flows = new Map<string, UdpFlow>();
+        seen.forEach(([f, dir], i) => {
+          const [[src, sport], [dst, dport]] = pairs[i]!;
+          const from = `${src}:${sport}`;
+          const to = `${dst}:${dport}`;
+          const [client, server] = dir === 'c2s' ? [from, to] : [to, from];
+          expect(`${f.client.addr}:${f.client.port}`).toBe(client);
+          expect(`${f.server.addr}:${f.server.port}`).toBe(server);
+          const k = key(from, to);
+          if (!flows.has(k)) flows.set(k, f);
+          expect(f).toBe(flows.get(k));
+        });
+        expect(table.stats.udpFlows).toBe(flows.size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a listener told datagrams where they lie sums them up as one handed views does', () => {
+    const run = (wrap: boolean): StreamRecord[] => {
+      const records: StreamRecord[] = [];
+      const summary = new StreamSummary((r) => records.push(r), { udp: true, hash: true });
+      // selectPorts forwards datagram() only: the table hands that listener views
+      const table = new FlowTable(wrap ? selectPorts(summary, new Set([24001])) : summary, { serverPorts: new Set([24001]) });
+      for (let i = 0; i < 40; i++) {
+        const sport = 50000 + (i % 3);
+        const up = i % 2 === 0;
+        const d = udpDatagram({ sport: up ? sport : 24001, dport: up ? 24001 : sport, payload: Buffer.from(`datagram ${i}`), ipId: i });
+        table.pushAt(RAW, Buffer.concat([Buffer.from('pad'), d, Buffer.from('tail')]), 3, 3 + d.length, d.length, 1e6 + i);
+      }
+      table.finish();
+      return records;
+    };
+    const direct = run(false);
+    expect(direct).toHaveLength(6);
+    expect(direct.every((r) => r.bytes > 0 && r.sha256)).toBe(true);
+    expect(direct).toEqual(run(true));
   });
 });

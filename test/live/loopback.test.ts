@@ -57,7 +57,7 @@ describe.skipIf(!isRoot)('live capture on loopback', () => {
     let ready!: () => void;
     const isReady = new Promise<void>((r) => (ready = r));
     const source = liveSource({ ports, onReady: () => ready(), durationSec: 20 });
-    const running = source.run((lt, d, o, ts) => table.push(lt, d, o, ts));
+    const running = source.run((lt, b, start, end, o, ts) => table.pushAt(lt, b, start, end, o, ts));
     await isReady;
     const echoed = await send(srv.port, c2sWrites);
     await srv.received;

@@ -48,11 +48,11 @@ async function captureSlowly(port: number, count: number, opts: { queueLimitByte
   // a small kernel ring (8 MiB, 0.7 s of the burst): without the capture thread a consumer stalled
   // this long makes the kernel drop (tried: 3,511 of 20,000 delivered on a 4 MiB ring)
   const source = liveSource({ ports: parsePorts([String(port)]), bufferSize: 8 * 1024 * 1024, queueLimitBytes: opts.queueLimitBytes, onReady: () => ready(), durationSec: 30 });
-  const running = source.run((lt, data) => {
+  const running = source.run((lt, buf, start, end) => {
     const p = decoder.pkt;
-    if (decoder.decode(lt, data) === 'udp') {
+    if (decoder.decode(lt, buf, start, end) === 'udp') {
       whole &&= p.payloadLen === SIZE && p.capPayloadLen === SIZE;
-      seqs.push(data.readUInt32BE(p.payloadOff));
+      seqs.push(buf.readUInt32BE(p.payloadOff));
     }
     if (seqs.length <= opts.slowFor) spin(opts.slowMs);
   });

@@ -108,6 +108,73 @@ describe('bad packets', () => {
   });
 });
 
+describe('a packet where it lies in a larger buffer', () => {
+  // every offset field of DecodedPacket: they index buf, so they move with the packet
+  const OFFSETS = new Set(['l3Off', 'ipEnd', 'srcOff', 'dstOff', 'frag6Off', 'l4Off', 'payloadOff']);
+  // offsets a decode leaves as they were (it stopped before them) keep this mark in both decoders
+  const UNSET = -7;
+  const decoder = (): PacketDecoder => {
+    const d = new PacketDecoder();
+    for (const k of OFFSETS) (d.pkt as unknown as Record<string, number>)[k] = UNSET;
+    return d;
+  };
+  const fields = (d: PacketDecoder, shift: number): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(d.pkt)) {
+      if (k === 'buf' || k === 'start' || k === 'end') continue;
+      out[k] = OFFSETS.has(k) && typeof v === 'number' && v >= 0 ? v - shift : v;
+    }
+    return out;
+  };
+  const le = Buffer.alloc(4);
+  le.writeUInt32LE(2);
+  const sll = Buffer.alloc(16);
+  sll.writeUInt16BE(0x0800, 14);
+  const sll2 = Buffer.alloc(20);
+  sll2.writeUInt16BE(0x0800, 0);
+  const vlan = (ip: Buffer): Buffer => {
+    const e = ethernet(ip);
+    return Buffer.concat([e.subarray(0, 12), Buffer.from([0x81, 0x00, 0x00, 0x07]), e.subarray(12)]);
+  };
+  const tcp = tcpSegment({ seq: 7, ack: 9, flags: 'PA', payload: Buffer.from('hello there'), options: opts });
+  const udp6 = udpDatagram({ payload: Buffer.from('pos 1 2'), v6: true, src: '2001:db8::1', dst: '::1' });
+  const bases: [number, Buffer][] = [
+    [LINKTYPE.ETHERNET, ethernet(tcp)],
+    [LINKTYPE.ETHERNET, ethernet(udpDatagram({ payload: Buffer.from('x'.repeat(40)) }))],
+    [LINKTYPE.ETHERNET, ethernet(udp6)],
+    [LINKTYPE.ETHERNET, vlan(tcp)],
+    [LINKTYPE.ETHERNET, ethernet(ipPacket(1, Buffer.from([8, 0, 0, 0, 1, 2, 3, 4])))],
+    [LINKTYPE.NULL, Buffer.concat([le, tcp])],
+    [LINKTYPE.LINUX_SLL, Buffer.concat([sll, tcp])],
+    [LINKTYPE.LINUX_SLL2, Buffer.concat([sll2, tcp])],
+    [LINKTYPE.PPP, Buffer.concat([Buffer.from([0xff, 0x03, 0x00, 0x21]), tcp])],
+    [LINKTYPE.RAW, udp6],
+  ];
+
+  it('decodes as the same packet alone, whole, cut short or damaged, with random bytes around it', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...bases),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        ([lt, base], before, after, cut, flips) => {
+          const pkt = Buffer.from(base.subarray(0, base.length - (cut % (base.length + 1))));
+          for (const [at, v] of flips) if (pkt.length) pkt[at % pkt.length] = v;
+          const whole = Buffer.concat([before, pkt, after]);
+          const alone = decoder();
+          const inPlace = decoder();
+          const status = alone.decode(lt, pkt);
+          expect(inPlace.decode(lt, whole, before.length, before.length + pkt.length)).toBe(status);
+          expect(fields(inPlace, before.length)).toEqual(fields(alone, 0));
+        },
+      ),
+      { numRuns: 4000 },
+    );
+  });
+});
+
 describe('IP fragments', () => {
   it('reassembles IPv4 fragments (out of order) into the datagram they carry', () => {
     const payload = Buffer.alloc(3000);
