@@ -5,12 +5,12 @@
 
 // core: errors with exit codes, shared types, sequence numbers, the seeded generator
 export { EncodeError, GamesniffError } from './core/errors';
-export type { Direction, Endpoint, StreamEnd, PacketCallback } from './core/types';
+export { packetViews, type Direction, type Endpoint, type StreamEnd, type PacketCallback, type PacketAtCallback } from './core/types';
 export { seqDiff, seqAdd } from './core/seq';
 export { Rng, mulberry32 } from './core/rng';
 
 // capture: files, live devices, writers
-export { CaptureParser, readCaptureFile, type CaptureFileStats } from './capture/file-reader';
+export { CaptureParser, readCaptureFile, readCaptureFileAt, type CaptureFileStats, type ReadCaptureOptions } from './capture/file-reader';
 export { PcapWriter, PcapngWriter, type CaptureWriter } from './capture/file-writer';
 export { LINKTYPE, linkTypeName } from './capture/linktypes';
 export { parsePorts, buildFilter, type PortSpec } from './capture/ports';

@@ -10,8 +10,8 @@ import { isSupportedLinkType, linkTypeName } from './linktypes';
  * Call order: `new CaptureParser(name, onPacket)`, then `push(chunk)` for each
  * chunk of the file in order (push returns how many bytes of the chunk it
  * consumed; the caller keeps the rest and prepends it to the next chunk), then
- * `finish(leftover)`. Packets are handed over as views into the chunk, which
- * the caller never reuses.
+ * `finish(leftover)`. Packets are handed over where they lie in the chunk
+ * (a PacketAtCallback: buf, start, end; `packetViews` makes views of them).
  *
  * The format comes from the magic number, never from the file name.
  */

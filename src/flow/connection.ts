@@ -23,7 +23,8 @@ export interface FlowListener {
   /**
    * datagram() with the payload where it lies, buf[start, end) of the capture's buffer, valid during
    * the call only: no view of it is made (a listener that counts bytes pays for none). The flow table
-   * calls it instead of datagram() when a listener has it.
+   * calls it instead of datagram() when a listener has it; the recording player, the proxy and the
+   * listeners that wrap others call datagram() only, so a listener with this has datagram() too.
    */
   datagramAt?(f: UdpFlow, dir: Direction, buf: Buffer, start: number, end: number, declaredLen: number, ts: number): void;
   udpClose?(f: UdpFlow, ts: number): void;

@@ -111,9 +111,9 @@ export function runCaptureBytes(c: TargetContext, data: Buffer): void {
   const { table, coverage } = flowPipeline(c, spans);
   // half the cases also build the packet view the TUI shows for every packet of a message
   const describe = (hashBytes(data) & 2) === 2;
-  const parser = new CaptureParser('fuzz-case', (lt, d, o, ts) => {
-    table.push(lt, d, o, ts);
-    if (describe && JSON.stringify(describePacket(lt, d)).length < 0) count(c, 'impossible');
+  const parser = new CaptureParser('fuzz-case', (lt, b, start, end, o, ts) => {
+    table.pushAt(lt, b, start, end, o, ts);
+    if (describe && JSON.stringify(describePacket(lt, b.subarray(start, end))).length < 0) count(c, 'impossible');
   });
   const next = chunker(data);
   let carry: Buffer | null = null;

@@ -139,9 +139,10 @@ function viewOf(p: DecodedPacket, status: string): PacketView {
     capturedPayloadLength: 0,
     status,
   };
-  if (p.linkType === 1 && buf.length >= 14) {
-    view.link.dstMac = formatMac(buf, 0);
-    view.link.srcMac = formatMac(buf, 6);
+  // the packet is buf[p.start, p.end): offsets index buf
+  if (p.linkType === 1 && p.end - p.start >= 14) {
+    view.link.dstMac = formatMac(buf, p.start);
+    view.link.srcMac = formatMac(buf, p.start + 6);
   }
   if (p.etherType >= 0) view.link.etherType = p.etherType;
   if (p.vlan >= 0) view.link.vlan = p.vlan;
@@ -169,7 +170,7 @@ function viewOf(p: DecodedPacket, status: string): PacketView {
       view.ip.flowLabel = p.flowLabel;
     }
   }
-  if (status === 'arp' && buf.length >= p.l3Off + 28) {
+  if (status === 'arp' && p.end >= p.l3Off + 28) {
     const a = p.l3Off;
     view.arp = {
       operation: buf.readUInt16BE(a + 6),

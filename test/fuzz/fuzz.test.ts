@@ -10,7 +10,8 @@ import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fuzz } from '../../src/fuzz/fuzz';
 import { Runner } from '../../src/fuzz/runner';
-import { fixtureFiles, targetOfFixture, TARGETS } from '../../src/fuzz/seeds';
+import { builtCaptures, fixtureFiles, targetOfFixture, TARGETS } from '../../src/fuzz/seeds';
+import { disposeContext, newContext, runCaptureBytes } from '../../src/fuzz/targets';
 
 const root = join(__dirname, '..', '..');
 const files = fixtureFiles(root);
@@ -34,6 +35,21 @@ describe('crash fixtures found by the fuzzer', () => {
     const what = out.status === 'crash' ? `${out.signature}\n${out.error?.name}: ${out.error?.message}\n${out.error?.stack ?? ''}` : 'no crash';
     expect(what).toBe('no crash');
   }, 30_000);
+});
+
+describe('the capture target', () => {
+  it('takes every built capture through to decoded messages (a target that reached none would fuzz nothing)', () => {
+    for (const seed of builtCaptures(root)) {
+      const c = newContext(root);
+      try {
+        runCaptureBytes(c, seed.data);
+        expect(c.counters.packets, seed.name).toBeGreaterThan(0);
+        expect(c.counters.messages, seed.name).toBeGreaterThan(0);
+      } finally {
+        disposeContext(c);
+      }
+    }
+  });
 });
 
 describe('a short fuzz run', () => {
