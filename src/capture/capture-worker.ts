@@ -52,8 +52,9 @@ function run(port: NonNullable<typeof parentPort>, data: CaptureWorkerData): voi
     capture.startBatches(
       (records, count) => {
         if (!queue.admit(records.length, count)) return;
-        const own = new Uint8Array(records.length);
-        own.set(records);
+        // memory of its own, not zeroed first (it is all written over), handed over without a copy
+        const own = Buffer.allocUnsafeSlow(records.length);
+        records.copy(own);
         post({ kind: 'batch', records: own.buffer, count }, [own.buffer]);
       },
       (e) => {

@@ -43,7 +43,17 @@ export class PacketSignature {
   ipId = 0;
   checksum = 0;
   extra = 0;
+  /**
+   * A datagram's head, not hashed yet (extra is HEAD_PENDING): where it lies, in a buffer the flow
+   * table holds until its packets are returned (then it is hashed, and let go of).
+   */
+  head: Buffer | null = null;
+  headAt = 0;
+  headLen = 0;
 }
+
+/** PacketSignature.extra of a datagram whose head is hashed only if a copy of it may follow. */
+export const HEAD_PENDING = -1;
 
 abstract class Flow {
   packets: [number, number] = [0, 0];

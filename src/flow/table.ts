@@ -17,7 +17,7 @@ import {
 } from '../packet/packet';
 import { DEFAULT_ASSEMBLER_OPTIONS, ReassemblyBudget, TcpStreamAssembler, type AssemblerOptions, type GapReason, type StreamSink } from '../reassembly/assembler';
 import { FifoMap } from '../core/fifo-map';
-import { PacketSignature, TcpConnection, UdpFlow, type FlowListener } from './connection';
+import { HEAD_PENDING, PacketSignature, TcpConnection, UdpFlow, type FlowListener } from './connection';
 
 /**
  * The flow table: decodes each packet, finds its connection (TCP) or flow
@@ -121,6 +121,10 @@ export class FlowTable {
   private readonly maxHalfOpen: number;
   private readonly maxEvicted: number;
   private readonly maxClosed: number;
+  /** lentPackets: packets' buffers are the caller's again after returnPackets(). */
+  private readonly lent: boolean;
+  /** UDP signatures holding a head to hash before the packets are returned. */
+  private readonly pendingHeads: PacketSignature[] = [];
   private readonly serverPorts: ReadonlySet<number>;
   private readonly idleTimeoutUs: number;
   private readonly dupWindowUs: number;
@@ -148,6 +152,7 @@ export class FlowTable {
     this.maxHalfOpen = opts.maxHalfOpen ?? 100_000;
     this.maxEvicted = opts.maxEvicted ?? 200_000;
     this.maxClosed = opts.maxClosed ?? 65_536;
+    this.lent = opts.lentPackets === true;
   }
 
   /** Connections and UDP flows currently in the table. */
@@ -201,6 +206,9 @@ export class FlowTable {
   /** With lentPackets: the buffers of the packets pushed so far are about to be reused. */
   returnPackets(): void {
     this.budget.returnLent();
+    // datagram heads not hashed yet: hashed now, while their bytes are still there
+    for (const sig of this.pendingHeads) signatureHash(sig);
+    this.pendingHeads.length = 0;
   }
 
   /** End of input: every connection still open is flushed (gaps for holes) and closed as 'open'. */
@@ -495,18 +503,24 @@ export class FlowTable {
     f.lastTs = ts;
     // datagrams have no sequence number: the signature uses the IP id and a hash of the first bytes
     const sig = f.lastSig[di]!;
-    const h = hashHead(buf, p.payloadOff, p.capPayloadLen);
-    const dup =
-      ts - sig.ts <= this.dupWindowUs &&
-      sig.len === p.payloadLen &&
-      sig.ipId === p.ipId &&
-      sig.checksum === p.l4Checksum &&
-      sig.extra === h;
+    // the head is hashed only when the rest of the signature matches the datagram before; with
+    // lent packets a datagram's own hash waits until then, or until its buffer is returned (a
+    // sixth of the CPU of live `streams` on a flood was hashing heads no copy ever followed)
+    const maybe = ts - sig.ts <= this.dupWindowUs && sig.len === p.payloadLen && sig.ipId === p.ipId && sig.checksum === p.l4Checksum;
+    let h = HEAD_PENDING;
+    if (maybe || !this.lent) h = hashHead(buf, p.payloadOff, p.capPayloadLen);
+    const dup = maybe && signatureHash(sig) === h;
     sig.ts = ts;
     sig.len = p.payloadLen;
     sig.ipId = p.ipId;
     sig.checksum = p.l4Checksum;
     sig.extra = h;
+    if (h === HEAD_PENDING) {
+      if (sig.head === null) this.pendingHeads.push(sig);
+      sig.head = buf;
+      sig.headAt = p.payloadOff;
+      sig.headLen = p.capPayloadLen;
+    } else sig.head = null;
     if (dup) {
       f.duplicates[di]++;
       this.stats.loopbackDuplicates++;
@@ -657,6 +671,15 @@ interface Tracked {
 function closeBoth(t: Tracked, reason: StreamEnd, ts: number): void {
   t.streams[0].close(reason, ts);
   t.streams[1].close(reason, ts);
+}
+
+/** A UDP signature's head hash, computed now if it was left pending (its bytes are still held). */
+function signatureHash(sig: PacketSignature): number {
+  if (sig.extra === HEAD_PENDING && sig.head !== null) {
+    sig.extra = hashHead(sig.head, sig.headAt, sig.headLen);
+    sig.head = null;
+  }
+  return sig.extra;
 }
 
 /** FNV-1a over the first 32 bytes: cheap, enough to tell two datagrams apart. */

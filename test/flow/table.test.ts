@@ -276,6 +276,68 @@ describe('flow table', () => {
     );
   });
 
+  it('a datagram captured twice is found with lent buffers as with its own, whenever the buffers are returned and reused', () => {
+    const payloads = ['aaaa', 'aaab', 'baaa', 'aaaa'.repeat(12), 'aaaa'.repeat(11) + 'aaab'].map((x) => Buffer.from(x));
+    const datagram = fc.record({ p: fc.nat(payloads.length - 1), ipId: fc.nat(2), up: fc.boolean(), twice: fc.boolean(), gap: fc.nat(3000), ret: fc.nat(3) });
+    fc.assert(
+      fc.property(fc.array(datagram, { minLength: 1, maxLength: 80 }), (steps) => {
+        const run = (lent: boolean): string[] => {
+          const seen: string[] = [];
+          const table = new FlowTable({ datagram: (_f, dir, payload) => seen.push(`${dir} ${payload.toString()}`) }, { serverPorts: new Set([24001]), lentPackets: lent });
+          // lent: every packet is written into one buffer, scribbled over once it is returned
+          const chunk = Buffer.alloc(1 << 14);
+          let at = 0;
+          let ts = 1e6;
+          const push = (d: Buffer): void => {
+            if (!lent) return void table.push(RAW, Buffer.from(d), d.length, ts);
+            d.copy(chunk, at);
+            table.pushAt(RAW, chunk, at, at + d.length, d.length, ts);
+            at += d.length;
+          };
+          for (const x of steps) {
+            const d = udpDatagram({ sport: x.up ? 50000 : 24001, dport: x.up ? 24001 : 50000, payload: payloads[x.p]!, ipId: x.ipId });
+            push(d);
+            if (x.twice) {
+              if (lent && x.ret === 0) {
+                table.returnPackets();
+                chunk.fill(0x5a);
+                at = 0;
+              }
+              push(d);
+            }
+            ts += x.gap;
+            if (lent && x.ret === 1) {
+              table.returnPackets();
+              chunk.fill(0xa5);
+              at = 0;
+            }
+          }
+          table.finish();
+          seen.push(`duplicates ${table.stats.loopbackDuplicates}`);
+          return seen;
+        };
+        const lent = run(true);
+        expect(lent).toEqual(run(false));
+        // and both are right: a copy is the same length, IP id and first 32 bytes within 2 ms
+        const last = [null, null].map(() => ({ ts: -Infinity, key: '' }));
+        let dups = 0;
+        let ts = 1e6;
+        for (const x of steps) {
+          const key = `${payloads[x.p]!.length} ${x.ipId} ${payloads[x.p]!.subarray(0, 32).toString()}`;
+          for (let k = 0; k < (x.twice ? 2 : 1); k++) {
+            const l = last[x.up ? 0 : 1]!;
+            if (ts - l.ts <= 2000 && l.key === key) dups++;
+            l.ts = ts;
+            l.key = key;
+          }
+          ts += x.gap;
+        }
+        expect(lent[lent.length - 1]).toBe(`duplicates ${dups}`);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('a listener told datagrams where they lie sums them up as one handed views does', () => {
     const run = (wrap: boolean): StreamRecord[] => {
       const records: StreamRecord[] = [];
