@@ -44,8 +44,9 @@ export class PacketSignature {
   checksum = 0;
   extra = 0;
   /**
-   * A datagram's head, not hashed yet (extra is HEAD_PENDING): where it lies, in a buffer the flow
-   * table holds until its packets are returned (then it is hashed, and let go of).
+   * A datagram's head not hashed yet (extra is HEAD_PENDING), where it lies: set while the
+   * signature is in the flow table's list of heads to hash when the packets are returned (then it
+   * is hashed if still pending, and let go of).
    */
   head: Buffer | null = null;
   headAt = 0;

@@ -207,7 +207,10 @@ export class FlowTable {
   returnPackets(): void {
     this.budget.returnLent();
     // datagram heads not hashed yet: hashed now, while their bytes are still there
-    for (const sig of this.pendingHeads) signatureHash(sig);
+    for (const sig of this.pendingHeads) {
+      signatureHash(sig);
+      sig.head = null;
+    }
     this.pendingHeads.length = 0;
   }
 
@@ -520,7 +523,7 @@ export class FlowTable {
       sig.head = buf;
       sig.headAt = p.payloadOff;
       sig.headLen = p.capPayloadLen;
-    } else sig.head = null;
+    }
     if (dup) {
       f.duplicates[di]++;
       this.stats.loopbackDuplicates++;
@@ -675,10 +678,7 @@ function closeBoth(t: Tracked, reason: StreamEnd, ts: number): void {
 
 /** A UDP signature's head hash, computed now if it was left pending (its bytes are still held). */
 function signatureHash(sig: PacketSignature): number {
-  if (sig.extra === HEAD_PENDING && sig.head !== null) {
-    sig.extra = hashHead(sig.head, sig.headAt, sig.headLen);
-    sig.head = null;
-  }
+  if (sig.extra === HEAD_PENDING) sig.extra = hashHead(sig.head!, sig.headAt, sig.headLen);
   return sig.extra;
 }
 
