@@ -427,6 +427,34 @@ class Gen {
     this.emit('}');
   }
 
+  /** Message decoders emitted so far, by their text with `$` for their name (see sharedDecodeFunction). */
+  private readonly decoders = new Map<string, string>();
+
+  /**
+   * decodeFunction for a message, or `name` as another name for an emitted decoder of the same
+   * text: each generated function must warm up on its own before the JIT compiles it, and a
+   * capture spreads its messages over all of them (a protocol's many messages of one shape,
+   * empty ones or one integer, cost one warm-up, not one each). Locals are numbered from 0 in
+   * each so that two decoders of one shape have one text.
+   */
+  sharedDecodeFunction(name: string, fields: Field[], sets: MessageDef['set']): void {
+    const out = this.out;
+    const n = this.n;
+    this.out = [];
+    this.n = 0;
+    this.decodeFunction('$', fields, sets);
+    const text = this.out.join('\n');
+    this.out = out;
+    this.n = n;
+    const same = this.decoders.get(text);
+    if (same) {
+      this.emit(`const ${name} = ${same};`);
+      return;
+    }
+    this.decoders.set(text, name);
+    this.emit(text.replace('function $(', `function ${name}(`));
+  }
+
   decodeFunction(name: string, fields: Field[] | Ty, sets: MessageDef['set'] = []): void {
     this.emit(`function ${name}(b, c) {`);
     this.emit('let p = c.p, e = c.e, out;');
@@ -679,7 +707,7 @@ export function generate(def: ProtocolDef): GeneratedSource {
       g.tport = def[m.transport]!;
       g.emit(`// message ${m.def.name} (${m.transport}${m.def.id !== undefined ? ` id ${m.def.id}` : ''}${m.def.dir ? ` ${m.def.dir}` : ''})`);
       if (m.def.mapFields) g.mapSetFunction(`M${m.index}`, m.def.mapFields, m.def.set);
-      else g.decodeFunction(`M${m.index}`, m.def.fields, m.def.set);
+      else g.sharedDecodeFunction(`M${m.index}`, m.def.fields, m.def.set);
     }
     const exports = [`M: [${msgs.map((m) => `M${m.index}`).join(', ')}]`];
     for (const t of [def.tcp, def.udp]) {

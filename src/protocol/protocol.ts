@@ -124,20 +124,42 @@ type RouteFn = (b: Buffer, c: Ctx, key: number) => Record<string, unknown> | und
 /**
  * The dispatch over the ids that name one message whatever the state, as code: a switch whose
  * cases call their message's decoder directly (V8 can inline a call it knows the target of; one
- * call through an array of decoders it cannot, and that cost as much as the dispatch). Only
- * numbers reach the source: the keys, and indices into the decoders.
+ * call through an array of decoders it cannot, and that cost as much as the dispatch). Messages
+ * that share a decoder (one shape: see codegen's sharedDecodeFunction) share its call too: their
+ * cases pick the decoder and a second switch calls it, so that it is one call site to warm up and
+ * inline, not one per id. Only numbers reach the source: the keys, and indices into the decoders.
  */
 function routeFunction(table: Map<number, MessageRef[]>, fast: Module): RouteFn {
-  const used = new Set<number>();
-  const cases: string[] = [];
+  const picked: { key: number; index: number }[] = [];
   for (const [id, list] of table) {
     const ref = list[0]!;
     if (list.length > 1 || fast.W?.[ref.index] || !Number.isSafeInteger(id) || id < -1) continue;
     if (!Number.isSafeInteger(ref.index) || ref.index < 0) throw new Error(`message index ${ref.index}`);
-    used.add(ref.index);
-    cases.push(`case ${id + 1}: c.mi = ${ref.index}; return M${ref.index}(b, c);`);
+    picked.push({ key: id + 1, index: ref.index });
   }
-  const src = `"use strict";\n${[...used].map((i) => `const M${i} = M[${i}];`).join('\n')}\nreturn function route(b, c, key) {\nswitch (key) {\n${cases.join('\n')}\n}\nreturn undefined;\n};`;
+  // the first index of each decoder names it, and how many ids call it
+  const first = new Map<unknown, number>();
+  const calls = new Map<number, number>();
+  for (const { index } of picked) {
+    const f = fast.M[index];
+    if (!first.has(f)) first.set(f, index);
+    const n = first.get(f)!;
+    calls.set(n, (calls.get(n) ?? 0) + 1);
+  }
+  const cases: string[] = [];
+  const shared = new Set<number>();
+  for (const { key, index } of picked) {
+    const n = first.get(fast.M[index])!;
+    if (calls.get(n)! > 1) {
+      shared.add(n);
+      cases.push(`case ${key}: c.mi = ${index}; f = ${n}; break;`);
+    } else cases.push(`case ${key}: c.mi = ${index}; return M${n}(b, c);`);
+  }
+  const used = new Set(picked.map(({ index }) => first.get(fast.M[index])!));
+  const second = shared.size ? `switch (f) {\n${[...shared].map((n) => `case ${n}: return M${n}(b, c);`).join('\n')}\n}\n` : '';
+  const src =
+    `"use strict";\n${[...used].map((i) => `const M${i} = M[${i}];`).join('\n')}\n` +
+    `return function route(b, c, key) {\nlet f = -1;\nswitch (key) {\n${cases.join('\n')}\n}\n${second}return undefined;\n};`;
   return new Function('M', src)(fast.M) as RouteFn;
 }
 

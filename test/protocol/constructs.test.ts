@@ -142,3 +142,48 @@ tcp:
     expect(() => compileProtocol(text.replace('transform: zlib', 'transform: lz4'), 'bad.yaml')).toThrow(/bad\.yaml:\d+:\d+: unknown transform 'lz4'/);
   });
 });
+
+describe('messages of one shape share one decoder', () => {
+  // a, b and f have one shape; c, d and e each differ from it in one thing (type, set:, a name)
+  const text = `protocol: shapes
+tcp:
+  framing: { length: u8 }
+  id: u8
+  messages:
+    a: { id: 1, fields: { x: u8 } }
+    b: { id: 2, fields: { x: u8 } }
+    c: { id: 3, fields: { x: u16be } }
+    d: { id: 4, fields: { x: u8 }, set: { last: x } }
+    e: { id: 5, fields: { y: u8 } }
+    f: { id: 6, fields: { x: u8 } }
+`;
+  const p = compileProtocol(text, 'shapes.yaml');
+
+  it('one function for a, b and f; its own for each of c, d and e', () => {
+    const fast = p.source.fast;
+    expect(fast.match(/^function M\d+\(/gm)).toHaveLength(4);
+    expect(fast).toMatch(/^const M1 = M0;$/m);
+    expect(fast).toMatch(/^const M5 = M0;$/m);
+  });
+
+  it('each id still decodes as its own message, both ways, and the route calls the shared decoder once', () => {
+    const t = p.tcp!;
+    for (const [name, fields, hex] of [
+      ['a', { x: 7 }, '0107'],
+      ['b', { x: 8 }, '0208'],
+      ['c', { x: 0x102 }, '030102'],
+      ['d', { x: 9 }, '0409'],
+      ['e', { y: 10 }, '050a'],
+      ['f', { x: 11 }, '060b'],
+    ] as const) {
+      const st = p.newState();
+      const d = t.decode('c2s', Buffer.from(hex, 'hex'), st);
+      expect({ name: d.name, id: d.id, fields: d.fields, error: d.error }).toEqual({ name, id: Number.parseInt(hex.slice(0, 2), 16), fields, error: undefined });
+      if (name === 'd') expect(st.last).toBe(9);
+      else expect(st.last).toBeUndefined();
+      expect(t.encode(name, fields, p.newState()).toString('hex')).toBe(hex);
+    }
+    const route = String((t as unknown as { c2sRoute: unknown }).c2sRoute);
+    expect(route.match(/return M0\(b, c\)/g)).toHaveLength(1);
+  });
+});
