@@ -113,6 +113,16 @@ describe('decode --json lines', () => {
       like({ error: { message: 'bad \u001b[31m', path: 'a.b[3]', offset: 4 }, fields: undefined, compressed: true, trailing: 3 }),
       like({ name: 'x"\\y\ud800', dir: 's2c', index: Number.NaN, size: Infinity, ts: 1.5 }),
       like({ flow: { ...flow, id: 8, client: { addr: 'a\u202eb', port: 1 } } as never }),
+      // a declared name under other ids (the writer keeps the constant part of the line for the
+      // id it saw last), and back; each direction of one connection
+      like({ id: 999 }),
+      like({ id: 999, dir: 's2c', index: 5 }),
+      like({ id: base.id }),
+      like({ id: -0 }),
+      like({ id: 2.5 }),
+      like({ id: 2 ** 60 }),
+      like({ id: 'x' as never }),
+      like({ id: base.id, dir: 'c2s', index: 6 }),
     ];
     variants.forEach((m, n) => expect(w.line(m, n)).toBe(reference(m, n, true, DEFAULT_LIMITS)));
   });
