@@ -33,7 +33,16 @@ export class LineWriter {
     private readonly flushAt = 65536,
     private readonly json = false,
   ) {
-    this.block = new LineBlock((chunk) => process.stdout.write(chunk), flushAt, Math.max(flushAt, 65536));
+    // a file, a pipe or a terminal is written there and then (Node makes them blocking on Linux):
+    // nothing left queued means the block is free again
+    this.block = new LineBlock(
+      (chunk) => {
+        process.stdout.write(chunk);
+        return process.stdout.writableLength === 0;
+      },
+      flushAt,
+      Math.max(flushAt, 65536),
+    );
   }
 
   line(text: string): void {

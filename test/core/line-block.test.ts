@@ -96,6 +96,68 @@ describe('LineBlock', () => {
     });
   });
 
+  it('gives the memory back only to a sink done with it, and every line still comes out whole', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 40 }), fc.nat(40)), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 4, max: 64 }),
+        fc.constantFrom(0, 32, 65536),
+        (lines, done, size, flushAt) => {
+          // each chunk as it was when handed on; the chunks kept (sink not done) must stay as they were
+          const seen: string[] = [];
+          const kept: { chunk: Buffer; copy: Buffer }[] = [];
+          let calls = 0;
+          const B = new LineBlock(
+            (c) => {
+              seen.push(c.toString('utf8'));
+              const free = done[calls++ % done.length]!;
+              if (!free) kept.push({ chunk: c, copy: Buffer.from(c) });
+              return free;
+            },
+            flushAt,
+            size,
+          );
+          for (const [text, thrown] of lines) {
+            B.text(text);
+            const at = B.mark();
+            B.text('x'.repeat(thrown));
+            B.cut(at);
+            B.endLine();
+          }
+          B.flush();
+          expect(seen.join('')).toBe(lines.map(([t]) => `${t}\n`).join(''));
+          for (const k of kept) expect(k.chunk.equals(k.copy)).toBe(true);
+        },
+      ),
+      { numRuns: 400, seed: 18 },
+    );
+  });
+
+  it('a sink done with each chunk gets the same block back, flushed line by line or when full', () => {
+    for (const flushAt of [0, 65536]) {
+      const starts = new Set<string>();
+      const out: string[] = [];
+      // small blocks come from Buffer's shared pool: a block is where its chunks start in it
+      const B = new LineBlock(
+        (c) => {
+          starts.add(`${c.byteOffset}`);
+          out.push(c.toString());
+          return true;
+        },
+        flushAt,
+        64,
+      );
+      for (let i = 0; i < 100; i++) {
+        B.text(`line ${i}`);
+        B.endLine();
+      }
+      B.flush();
+      expect(out.join('')).toBe(Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join(''));
+      expect([...starts]).toHaveLength(1);
+    }
+  });
+
   it('with flushAt 0, hands on every line as it ends', () => {
     const { B, chunks } = recorded(65536, 0);
     B.text('one');
