@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LineBlock } from '../../src/core/line-block';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HEX_WASM, hexByLoop, hexByWasm, LineBlock, WASM_HEX_FROM } from '../../src/core/line-block';
 
 /** A block of `size` bytes whose sink records each chunk, and a copy of it as it was when handed on. */
 function recorded(size: number, flushAt = size) {
@@ -57,6 +59,50 @@ describe('LineBlock', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('writes long hex (the WebAssembly path) as Buffer#toString does, whole and in chunks, at any offset', () => {
+    expect(hexByWasm).not.toBeNull();
+    const src = Buffer.from(Array.from({ length: 40000 }, (_, i) => (i * 7919 + (i >> 8)) & 0xff));
+    const lengths = [WASM_HEX_FROM - 1, WASM_HEX_FROM, WASM_HEX_FROM + 1, 255, 16383, 16384, 16385, 32768, 32769, 40000];
+    for (const n of lengths)
+      for (const from of [0, 1, 15]) {
+        const bytes = src.subarray(from, Math.min(src.length, from + n));
+        const { B } = recorded(8);
+        B.text('xyz');
+        B.hex(bytes, bytes.length);
+        expect(B.buf.toString('latin1', 3, B.pos), `${n} from ${from}`).toBe(bytes.toString('hex'));
+      }
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: WASM_HEX_FROM, maxLength: 3000 }), fc.nat(7), fc.nat(2000), (bytes, lead, cut) => {
+        const n = Math.max(0, bytes.length - cut);
+        const want = Buffer.from(bytes).subarray(0, n).toString('hex');
+        for (const hex of [hexByWasm!, (out: Buffer, p: number, b: Uint8Array, k: number) => hexByLoop(new DataView(out.buffer, out.byteOffset, out.length), p, b, k)]) {
+          const out = Buffer.alloc(lead + 2 * n + 1, 0x21);
+          expect(hex(out, lead, bytes, n)).toBe(lead + 2 * n);
+          expect(out.toString('latin1', lead, lead + 2 * n)).toBe(want);
+          // nothing written before or after
+          expect(out.subarray(0, lead).every((x) => x === 0x21) && out[lead + 2 * n] === 0x21).toBe(true);
+        }
+      }),
+      { numRuns: 300, seed: 18 },
+    );
+  });
+
+  it("the WebAssembly module's bytes are the text in line-block.ts, assembled", async () => {
+    const source = readFileSync(join(__dirname, '../../src/core/line-block.ts'), 'utf8');
+    const comment = /\/\*\n \* Hex of longer byte strings[\s\S]*?\n \*\/\n/.exec(source)![0];
+    const wat = comment
+      .split('\n')
+      .map((l) => l.replace(/^ \* ?/, ''))
+      .filter((_, i, all) => i >= all.findIndex((l) => l.startsWith('(module')) && i <= all.findLastIndex((l) => l === ')'))
+      .join('\n');
+    expect(wat.startsWith('(module')).toBe(true);
+    const wabt = await (await import('wabt')).default();
+    const mod = wabt.parseWat('hex.wat', wat, { simd: true });
+    const { buffer } = mod.toBinary({});
+    mod.destroy();
+    expect(Buffer.from(buffer).toString('base64')).toBe(HEX_WASM);
   });
 
   it('writes text as UTF-8, short and long, ASCII or not', () => {
