@@ -156,6 +156,8 @@ export class MessageJsonWriter {
   private readonly byDir: Map<string, Declared>[] = [new Map(), new Map(), new Map(), new Map()];
   /** The connection's part of the line, rebuilt when its ends change (the table may learn who the server is). */
   private readonly flows = new WeakMap<object, FlowPart>();
+  private lastFlow: object | null = null;
+  private lastPart: FlowPart | undefined = undefined;
 
   constructor(
     protocol: Protocol | null,
@@ -176,13 +178,16 @@ export class MessageJsonWriter {
 
   private flowPart(m: Message): FlowPart {
     const f = m.flow as unknown as { id: unknown; client: Endpoint; server: Endpoint };
-    let p = this.flows.get(f);
+    // messages come in runs from one connection: the last one's part without the WeakMap's hashing
+    let p = f === this.lastFlow ? this.lastPart : this.flows.get(f);
     if (!p || p.client !== f.client || p.server !== f.server || p.id !== f.id || p.transport !== m.transport) {
       // the same keys in the same order as messageJson: conn, transport, client, server
       const json = `${prop('conn', f.id)}${prop('transport', m.transport)}${prop('client', endpointString(f.client))}${prop('server', endpointString(f.server))}`;
       p = { client: f.client, server: f.server, id: f.id, transport: m.transport, bytes: Buffer.from(json), c2s: Buffer.from(json + DIR_C2S), s2c: Buffer.from(json + DIR_S2C) };
       this.flows.set(f, p);
     }
+    this.lastFlow = f;
+    this.lastPart = p;
     return p;
   }
 

@@ -125,6 +125,13 @@ describe('decode --json lines', () => {
       like({ id: base.id, dir: 'c2s', index: 6 }),
     ];
     variants.forEach((m, n) => expect(w.line(m, n)).toBe(reference(m, n, true, DEFAULT_LIMITS)));
+    // one connection whose ends change between its messages (the table learns which is the server)
+    const moving = { ...flow };
+    const m = like({ flow: moving as never });
+    expect(w.line(m, 0)).toBe(reference(m, 0, true, DEFAULT_LIMITS));
+    moving.server = { addr: '10.0.0.9', port: 7777 };
+    expect(w.line(m, 1)).toBe(reference(m, 1, true, DEFAULT_LIMITS));
+    expect(w.line(m, 2)).toContain('"server":"10.0.0.9:7777"');
   });
 
   it('timestamps: µs as seconds, as JSON.stringify writes t / 1e6', () => {
