@@ -33,8 +33,9 @@ export class LineWriter {
     private readonly flushAt = 65536,
     private readonly json = false,
   ) {
-    // a file, a pipe or a terminal is written there and then (Node makes them blocking on Linux):
-    // nothing left queued means the block is free again
+    // nothing left queued: the chunk was written there and then (always to a file or a terminal;
+    // to a pipe or a socket only when it had room, the rest is queued as a view of the block),
+    // and the block is free again
     this.block = new LineBlock(
       (chunk) => {
         process.stdout.write(chunk);

@@ -109,8 +109,10 @@ export class LineBlock {
   /** Where the line being written starts: everything before it is whole lines. */
   private start = 0;
 
-  /** `flushAt` 0 hands every line on as it ends (live output should not wait). */
-  /** `sink` returns true when it is done with the chunk (it may be written over), anything else when it may keep it. */
+  /**
+   * `sink` returns true when it is done with the chunk (it may be written over), anything else
+   * when it may keep it. `flushAt` 0 hands every line on as it ends (live output should not wait).
+   */
   constructor(
     private readonly sink: (chunk: Buffer) => boolean | void,
     private readonly flushAt = 65536,
@@ -126,8 +128,9 @@ export class LineBlock {
   private next(n: number): void {
     const old = this.buf;
     const begun = this.pos - this.start;
-    if (this.start > 0 && this.sink(old.subarray(0, this.start)) === true && begun + n <= old.length) {
-      // written and let go of: the line begun moves to the front of the same block
+    if (this.start > 0 && this.sink(old.subarray(0, this.start)) === true && old.length === this.size && begun + n <= old.length) {
+      // written and let go of: the line begun moves to the front of the same block (a block grown
+      // for one huge line is not kept)
       old.copyWithin(0, this.start, this.pos);
       this.start = 0;
       this.pos = begun;
@@ -165,7 +168,7 @@ export class LineBlock {
       this.next(0);
       return;
     }
-    if (this.sink(this.buf.subarray(0, this.start)) === true) {
+    if (this.sink(this.buf.subarray(0, this.start)) === true && this.buf.length === this.size) {
       this.pos = 0;
       this.start = 0;
       return;

@@ -204,6 +204,29 @@ describe('LineBlock', () => {
     }
   });
 
+  it('a block grown for one huge line is let go of, not kept for the lines after it', () => {
+    for (const flushAt of [0, 4096]) {
+      const sizes: number[] = [];
+      const B = new LineBlock(
+        (c) => {
+          sizes.push(c.buffer.byteLength);
+          return true;
+        },
+        flushAt,
+        4096,
+      );
+      B.text('a'.repeat(10000));
+      B.endLine();
+      for (let i = 0; i < 400; i++) {
+        B.text(`line ${i}`);
+        B.endLine();
+      }
+      B.flush();
+      expect(Math.max(...sizes)).toBeGreaterThan(10000);
+      expect(sizes.at(-1)).toBe(4096);
+    }
+  });
+
   it('with flushAt 0, hands on every line as it ends', () => {
     const { B, chunks } = recorded(65536, 0);
     B.text('one');
