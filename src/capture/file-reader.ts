@@ -1,4 +1,4 @@
-import { feed, feedReusing, openBytes, paced, type ByteSource } from '../core/byte-source';
+import { feed, feedReusing, openBytes, paced, type ByteSource, type Ready } from '../core/byte-source';
 import { u32be, u32le } from '../core/bytes';
 import { GamesniffError } from '../core/errors';
 import { packetViews, type PacketAtCallback, type PacketCallback } from '../core/types';
@@ -404,7 +404,7 @@ export function readCaptureFile(input: string | ByteSource, onPacket: PacketCall
 export interface ReadCaptureOptions {
   signal?: AbortSignal;
   transient?: boolean;
-  ready?: () => Promise<void>;
+  ready?: Ready;
   afterChunk?: () => void;
 }
 

@@ -1,4 +1,4 @@
-import type { ByteSource } from '../core/byte-source';
+import type { ByteSource, Ready } from '../core/byte-source';
 import type { PacketAtCallback } from '../core/types';
 import { compileOfflineFilter, offlineFilter } from './bpf';
 import { readCaptureFileAt, type CaptureFileStats } from './file-reader';
@@ -32,7 +32,7 @@ export interface CaptureSource {
  * handed beyond the call, so the file is read into one buffer again and again. `afterChunk`: the
  * packets of a chunk were all handed on (before it is reused).
  */
-export function fileSource(input: string | ByteSource, filter = '', opts: { transient?: boolean; ready?: () => Promise<void>; afterChunk?: () => void } = {}): CaptureSource {
+export function fileSource(input: string | ByteSource, filter = '', opts: { transient?: boolean; ready?: Ready; afterChunk?: () => void } = {}): CaptureSource {
   const abort = new AbortController();
   const name = typeof input === 'string' ? input : input.name;
   // a bad expression is a usage error before anything is read

@@ -406,14 +406,23 @@ async function feedOneBuffer(src: ByteSource, push: (buf: Buffer) => number | nu
   return { leftover: have, stopped: false };
 }
 
+/** What a paced reader waits for before each read: a promise, or null when nothing holds it back. */
+export type Ready = () => Promise<unknown> | null;
+
 /**
  * `src`, each read waiting first for `ready` (when it gives a promise): a reader paced by its
- * consumer, e.g. output that a slow pipe holds back, so that nothing piles up in memory.
+ * consumer, e.g. output that a slow pipe holds back, so that nothing piles up in memory. When
+ * nothing holds it back the read starts there and then: a read ahead issued from a microtask
+ * would start only once the chunk before had been pushed, and the two would no longer overlap.
  */
-export function paced(src: ByteSource, ready: () => Promise<void>): ByteSource {
+export function paced(src: ByteSource, ready: Ready): ByteSource {
+  const after = <T>(read: () => Promise<T>): Promise<T> => {
+    const held = ready();
+    return held ? held.then(read) : read();
+  };
   return Object.assign(Object.create(src) as ByteSource, {
-    read: async () => (await ready(), src.read()),
-    readInto: async (target: Buffer, offset: number) => (await ready(), src.readInto(target, offset)),
-    readAhead: src.readAhead && (async (target: Buffer, offset: number) => (await ready(), src.readAhead!(target, offset))),
+    read: () => after(() => src.read()),
+    readInto: (target: Buffer, offset: number) => after(() => src.readInto(target, offset)),
+    readAhead: src.readAhead && ((target: Buffer, offset: number) => after(() => src.readAhead!(target, offset))),
   });
 }

@@ -72,13 +72,13 @@ export function feed(input: Input | null, listener: FlowListener, opts: FeedOpti
     return {
       name: input.name,
       kind: 'recording',
-      run: () => playRecording(input.recording, chosen, { signal: abort.signal, ready: holdOf(opts) }).then(({ read, player }) => ({ kind: 'recording', read, player })),
+      run: () => playRecording(input.recording, chosen, { signal: abort.signal, ready: opts.holdWhile }).then(({ read, player }) => ({ kind: 'recording', read, player })),
       stop: () => abort.abort(),
     };
   }
   const source: CaptureSource =
     input?.kind === 'capture'
-      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient, ready: holdOf(opts), afterChunk: () => table.returnPackets() })
+      ? fileSource(input.bytes, buildFilter(opts.select ?? { set: new Set(), ranges: [] }, opts.filter), { transient: opts.transient, ready: opts.holdWhile, afterChunk: () => table.returnPackets() })
       : liveSource({ iface: opts.iface, ports: opts.serverPorts, filter: opts.filter, durationSec: opts.durationSec, count: opts.count, onReady: opts.onReady, holdWhile: opts.holdWhile, afterBatch: () => (table.returnPackets(), opts.afterBatch?.()) });
   // following a process: every packet is captured, its flows chosen here as its ports come and go
   const follow = input ? undefined : opts.follow;
@@ -143,9 +143,3 @@ export function followPorts(listener: FlowListener, ports: ReadonlySet<number>):
   };
 }
 
-
-/** holdWhile as a file reader's pace: a promise to wait for, or nothing. */
-function holdOf(opts: FeedOptions): (() => Promise<void>) | undefined {
-  const hold = opts.holdWhile;
-  return hold && (async () => void (await hold()));
-}

@@ -1,5 +1,5 @@
 import type { Unpackr } from 'msgpackr';
-import { feed, openBytes, type ByteSource } from '../core/byte-source';
+import { feed, openBytes, paced, type ByteSource, type Ready } from '../core/byte-source';
 import { GamesniffError } from '../core/errors';
 import { FORMAT_NAME, FORMAT_VERSION, headerProblem, recordProblem, type EventRecord, type RecordingHeader } from './format';
 
@@ -40,14 +40,14 @@ export interface ReadRecordingOptions {
   /** The version to migrate to (default: this build's FORMAT_VERSION; tests set it to exercise a chain). */
   targetVersion?: number;
   /** Awaited before each read of more bytes: a consumer that takes records at its own pace (replay) holds reading back. */
-  ready?: () => Promise<void>;
+  ready?: Ready;
 }
 
 /** A recording whose header has been read and checked; `read` streams its records. */
 export interface RecordingInput {
   readonly name: string;
   readonly header: RecordingHeader;
-  read(onRecord: (r: EventRecord) => void, opts?: { signal?: AbortSignal; ready?: () => Promise<void> }): Promise<RecordingReadResult>;
+  read(onRecord: (r: EventRecord) => void, opts?: { signal?: AbortSignal; ready?: Ready }): Promise<RecordingReadResult>;
   close(): void;
 }
 
@@ -126,7 +126,7 @@ export async function openRecording(input: string | ByteSource, opts: ReadRecord
         if (used) throw new Error('a recording is read once');
         used = true;
         const ready = ro.ready ?? opts.ready;
-        const from = ready ? Object.assign(Object.create(src) as ByteSource, { read: async () => (await ready(), src.read()) }) : src;
+        const from = ready ? paced(src, ready) : src;
         return readRecords(from, header, chain, onRecord, ro.signal ?? opts.signal);
       },
       close: () => src.close(),

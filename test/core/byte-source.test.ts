@@ -92,4 +92,35 @@ describe('paced', () => {
       expect(r.sums).toEqual(records(3).sums);
     }
   });
+
+  it('starts a read there and then when nothing holds it back (a read ahead overlaps the push before it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gs-paced-'));
+    const file = join(dir, 'r.bin');
+    writeFileSync(file, records(3).file);
+    const opened = await openBytes(file);
+    expect(opened.readAhead).toBeDefined();
+    const calls: string[] = [];
+    const spy = Object.assign(Object.create(opened) as typeof opened, {
+      readAhead: (t: Buffer, o: number) => (calls.push('readAhead'), opened.readAhead!(t, o)),
+      readInto: (t: Buffer, o: number) => (calls.push('readInto'), opened.readInto(t, o)),
+    });
+    let hold: Promise<void> | null = null;
+    const src = paced(spy, () => hold);
+    // not held: the underlying read is asked for before the call returns
+    const first = src.readAhead!(Buffer.alloc(64), 0);
+    expect(calls).toEqual(['readAhead']);
+    expect(await first).toBeGreaterThan(0);
+    void src.readInto(Buffer.alloc(8), 0);
+    expect(calls).toEqual(['readAhead', 'readInto']);
+    // held: asked for only once the hold settles
+    let release: () => void = () => undefined;
+    hold = new Promise<void>((r) => (release = r));
+    const later = src.readAhead!(Buffer.alloc(64), 0);
+    await new Promise((res) => setTimeout(res, 20));
+    expect(calls).toEqual(['readAhead', 'readInto']);
+    release();
+    await later;
+    expect(calls).toEqual(['readAhead', 'readInto', 'readAhead']);
+    opened.close();
+  });
 });
