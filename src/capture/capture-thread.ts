@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { Ready } from '../core/byte-source';
 import { GamesniffError } from '../core/errors';
 import type { PacketAtCallback } from '../core/types';
 import { CaptureQueue, DEFAULT_QUEUE_LIMIT } from './capture-queue';
@@ -28,7 +29,7 @@ export interface CaptureThreadOptions extends LiveCaptureOptions {
    * Asked before each batch is handed on: a promise holds the batches back until it settles (the
    * output is congested, say). Batches wait in the bounded queue meanwhile, never in the output.
    */
-  holdWhile?: () => Promise<unknown> | null;
+  holdWhile?: Ready;
   /** Called after each batch was handed on: output buffered meanwhile can be written (live output waits at most a batch). */
   afterBatch?: () => void;
 }

@@ -70,7 +70,7 @@ export interface LiveSourceOptions {
   /** Bytes of captured packets that may wait while onPacket is busy (default 256 MiB); past it whole packets are dropped and counted. */
   queueLimitBytes?: number;
   /** Asked before each batch of packets: a promise holds packets back (in the bounded queue) until it settles. */
-  holdWhile?: () => Promise<unknown> | null;
+  holdWhile?: Ready;
   /** Called after each batch of packets was handed on (write buffered output: it waits at most a batch). */
   afterBatch?: () => void;
   /** Called once the capture is open and packets can be sent. */

@@ -111,7 +111,7 @@ export function decodeCommand(): Command {
     // A regular file is a bounded job: V8's own heap growing (main.ts holds every command to 1.5x,
     // for runs without end, as live capture or a pipe from tcpdump -w - may be). On a 278 MB
     // capture, --json took 0.8x the CPU for 1.1x the RSS (190 MB).
-    if (input && o.read && isRegularFile(o.read)) setFlagsFromString('--heap-growing-percent=0');
+    if (o.read && isRegularFile(o.read)) setFlagsFromString('--heap-growing-percent=0');
     let sink: ParquetSink | null = null;
     try {
       const protocol = protocolForInput(o.protocol, input);

@@ -6,6 +6,7 @@
 import { buildFilter, type PortSpec } from '../capture/ports';
 import { fileSource, liveSource, type CaptureSource, type SourceSummary } from '../capture/source';
 import type { CaptureHandle } from '../capture/live';
+import type { Ready } from '../core/byte-source';
 import { GamesniffError } from '../core/errors';
 import type { Direction, PacketCallback, StreamEnd } from '../core/types';
 import { UdpFlow, type FlowListener, type TcpConnection } from '../flow/connection';
@@ -32,7 +33,7 @@ export interface FeedOptions {
    * Asked before each batch of packets (live) or each chunk of a file or recording; a promise holds
    * the input back until it settles (the output is congested: a pipe read slowly).
    */
-  holdWhile?: () => Promise<unknown> | null;
+  holdWhile?: Ready;
   /** Live: called after each batch of packets was handed on (write buffered output: it waits at most a batch). */
   afterBatch?: () => void;
   /** Connections idle this long (µs of packet time) are flushed; a later packet resumes them. */

@@ -155,10 +155,9 @@ function routeFunction(table: Map<number, MessageRef[]>, fast: Module): RouteFn 
       cases.push(`case ${key}: c.mi = ${index}; f = ${n}; break;`);
     } else cases.push(`case ${key}: c.mi = ${index}; return M${n}(b, c);`);
   }
-  const used = new Set(picked.map(({ index }) => first.get(fast.M[index])!));
   const second = shared.size ? `switch (f) {\n${[...shared].map((n) => `case ${n}: return M${n}(b, c);`).join('\n')}\n}\n` : '';
   const src =
-    `"use strict";\n${[...used].map((i) => `const M${i} = M[${i}];`).join('\n')}\n` +
+    `"use strict";\n${[...calls.keys()].map((i) => `const M${i} = M[${i}];`).join('\n')}\n` +
     `return function route(b, c, key) {\nlet f = -1;\nswitch (key) {\n${cases.join('\n')}\n}\n${second}return undefined;\n};`;
   return new Function('M', src)(fast.M) as RouteFn;
 }

@@ -138,10 +138,8 @@ interface Declared {
    * written character by character.
    */
   id: number;
-  nameIdSize: Buffer;
+  nameIdSize: Buffer | null;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** What comes between the connection and the index, for the two directions. */
 const DIR_C2S = ',"dir":"c2s","index":';
@@ -168,7 +166,7 @@ export class MessageJsonWriter {
     for (const [key, fields] of fieldWriters(protocol.def)) {
       // `tcp c2s name`: the name may hold spaces
       const name = key.slice(8);
-      this.byDir[(key.startsWith('udp') ? 2 : 0) + (key.slice(4, 7) === 's2c' ? 1 : 0)].set(name, { fields, nameThenId: `,"name":${jsonString(name)},"id":`, id: NaN, nameIdSize: EMPTY });
+      this.byDir[(key.startsWith('udp') ? 2 : 0) + (key.slice(4, 7) === 's2c' ? 1 : 0)].set(name, { fields, nameThenId: `,"name":${jsonString(name)},"id":`, id: NaN, nameIdSize: null });
     }
   }
 
@@ -213,7 +211,7 @@ export class MessageJsonWriter {
         d.id = m.id;
         d.nameIdSize = Buffer.from(`${d.nameThenId}${m.id},"size":`);
       }
-      B.bytes(d.nameIdSize);
+      B.bytes(d.nameIdSize!);
       putNumberOrNull(B, m.size);
     } else {
       if (d) B.text(d.nameThenId);
